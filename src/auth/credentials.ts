@@ -1,0 +1,65 @@
+// SCRAM credentials as stored (RFC 5802 §3, RFC 7677): salted keys only, never the password.
+// PBKDF2 runs on libuv's thread pool so hashing uses every core and never blocks the event loop.
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import saslprep from 'saslprep';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+export type ScramHash = 'sha1' | 'sha256';
+export const SCRAM_HASHES: readonly ScramHash[] = ['sha1', 'sha256'];
+const KEY_LENGTH: Record<ScramHash, number> = { sha1: 20, sha256: 32 };
+export const DEFAULT_ITERATIONS = 4096;
+
+export interface ScramCredential {
+  salt: string; // base64
+  iterations: number;
+  storedKey: string; // base64
+  serverKey: string; // base64
+}
+
+export type StoredCredentials = Record<ScramHash, ScramCredential>;
+
+export function normalisePassword(password: string): string {
+  return saslprep(password);
+}
+
+export async function saltedPassword(hash: ScramHash, password: string, salt: Buffer, iterations: number): Promise<Buffer> {
+  return pbkdf2Async(normalisePassword(password), salt, iterations, KEY_LENGTH[hash], hash);
+}
+
+export function hmac(hash: ScramHash, key: Buffer, data: Buffer | string): Buffer {
+  return createHmac(hash, key).update(data).digest();
+}
+
+export function digest(hash: ScramHash, data: Buffer): Buffer {
+  return createHash(hash).update(data).digest();
+}
+
+export function credentialFromSalted(hash: ScramHash, salted: Buffer, salt: Buffer, iterations: number): ScramCredential {
+  const clientKey = hmac(hash, salted, 'Client Key');
+  return {
+    salt: salt.toString('base64'),
+    iterations,
+    storedKey: digest(hash, clientKey).toString('base64'),
+    serverKey: hmac(hash, salted, 'Server Key').toString('base64'),
+  };
+}
+
+export async function deriveCredential(hash: ScramHash, password: string, salt = randomBytes(16), iterations = DEFAULT_ITERATIONS): Promise<ScramCredential> {
+  return credentialFromSalted(hash, await saltedPassword(hash, password, salt, iterations), salt, iterations);
+}
+
+export async function deriveCredentials(password: string, iterations = DEFAULT_ITERATIONS): Promise<StoredCredentials> {
+  if (password.length === 0) throw new Error('password must not be empty');
+  const [sha1, sha256] = await Promise.all([deriveCredential('sha1', password, randomBytes(16), iterations), deriveCredential('sha256', password, randomBytes(16), iterations)]);
+  return { sha1, sha256 };
+}
+
+/** Checks a plaintext password (SASL PLAIN) against a stored credential in constant time. */
+export async function verifyPassword(credential: ScramCredential, hash: ScramHash, password: string): Promise<boolean> {
+  const salted = await saltedPassword(hash, password, Buffer.from(credential.salt, 'base64'), credential.iterations);
+  const storedKey = digest(hash, hmac(hash, salted, 'Client Key'));
+  const expected = Buffer.from(credential.storedKey, 'base64');
+  return expected.length === storedKey.length && timingSafeEqual(expected, storedKey);
+}

@@ -1,0 +1,92 @@
+// JID value object (RFC 7622). Normalisation approximates the PRECIS profiles with Unicode NFKC
+// case folding for localpart and domainpart and NFC for the resourcepart; forbidden characters
+// and length limits are enforced as §3 requires.
+const FORBIDDEN_LOCAL = /[\s"&'/:<>@\u0000-\u001f\u007f]/u;
+const FORBIDDEN_DOMAIN = /[\s"&'/:<>@\u0000-\u001f\u007f\\]/u;
+const MAX_PART_BYTES = 1023;
+
+export class JidError extends Error {
+  constructor(readonly input: string, reason: string) {
+    super(`invalid JID "${input}": ${reason}`);
+    this.name = 'JidError';
+  }
+}
+
+export class Jid {
+  private constructor(readonly local: string, readonly domain: string, readonly resource: string) {}
+
+  static parse(input: string): Jid {
+    const slash = input.indexOf('/');
+    const beforeResource = slash === -1 ? input : input.slice(0, slash);
+    const resource = slash === -1 ? '' : input.slice(slash + 1);
+    const at = beforeResource.indexOf('@');
+    const local = at === -1 ? '' : beforeResource.slice(0, at);
+    const domain = at === -1 ? beforeResource : beforeResource.slice(at + 1);
+    if (at !== -1 && local === '') throw new JidError(input, 'empty localpart');
+    if (slash !== -1 && resource === '') throw new JidError(input, 'empty resourcepart');
+    return Jid.of(local, domain, resource, input);
+  }
+
+  /** Parses or returns undefined, for data from the wire where a bad JID is answered, not thrown. */
+  static tryParse(input: string | undefined): Jid | undefined {
+    if (input === undefined) return undefined;
+    try {
+      return Jid.parse(input);
+    } catch {
+      return undefined;
+    }
+  }
+
+  static of(local: string, domain: string, resource = '', input = `${local}@${domain}/${resource}`): Jid {
+    const l = Jid.normaliseLocal(local, input);
+    const d = Jid.normaliseDomain(domain, input);
+    const r = resource.normalize('NFC');
+    if (Buffer.byteLength(r) > MAX_PART_BYTES) throw new JidError(input, 'resourcepart too long');
+    if (/[\u0000-\u001f\u007f]/u.test(r)) throw new JidError(input, 'control character in resourcepart');
+    return new Jid(l, d, r);
+  }
+
+  static normaliseLocal(local: string, input = local): string {
+    const l = local.normalize('NFKC').toLowerCase();
+    if (Buffer.byteLength(l) > MAX_PART_BYTES) throw new JidError(input, 'localpart too long');
+    if (FORBIDDEN_LOCAL.test(l)) throw new JidError(input, 'forbidden character in localpart');
+    return l;
+  }
+
+  static normaliseDomain(domain: string, input = domain): string {
+    const d = domain.normalize('NFKC').toLowerCase().replace(/\.$/, '');
+    if (d === '') throw new JidError(input, 'empty domainpart');
+    if (Buffer.byteLength(d) > MAX_PART_BYTES) throw new JidError(input, 'domainpart too long');
+    if (FORBIDDEN_DOMAIN.test(d)) throw new JidError(input, 'forbidden character in domainpart');
+    return d;
+  }
+
+  get isBare(): boolean {
+    return this.resource === '';
+  }
+
+  get isDomain(): boolean {
+    return this.local === '' && this.resource === '';
+  }
+
+  bare(): Jid {
+    return this.resource === '' ? this : new Jid(this.local, this.domain, '');
+  }
+
+  withResource(resource: string): Jid {
+    return Jid.of(this.local, this.domain, resource);
+  }
+
+  equals(other: Jid | undefined): boolean {
+    return other !== undefined && other.local === this.local && other.domain === this.domain && other.resource === this.resource;
+  }
+
+  toString(): string {
+    const bare = this.local === '' ? this.domain : `${this.local}@${this.domain}`;
+    return this.resource === '' ? bare : `${bare}/${this.resource}`;
+  }
+
+  bareString(): string {
+    return this.local === '' ? this.domain : `${this.local}@${this.domain}`;
+  }
+}
