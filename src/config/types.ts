@@ -1,0 +1,46 @@
+// The validated, fully defaulted configuration every part of the server reads.
+// File keys are snake_case TOML (see config/schema.ts); environment variables RATATOSK_* override them.
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  domain: string;
+  dataDir: string;
+  nodeId: string;
+  logLevel: LogLevel;
+  /** Bare JIDs allowed to use service administration. */
+  admins: string[];
+  c2s: {
+    host: string;
+    /** 0 picks a free port (tests); -1 disables the listener. */
+    port: number;
+    tlsPort: number;
+    requireTls: boolean;
+    maxStanzaSize: number;
+    preAuthMaxStanzaSize: number;
+    maxDepth: number;
+    /** Seconds a new connection has to open its stream and authenticate. */
+    authTimeout: number;
+    /** Seconds of silence before the server pings a client (XEP-0199), and before it gives up. */
+    pingInterval: number;
+    pingTimeout: number;
+    /** TCP keepalive delay in seconds. */
+    tcpKeepalive: number;
+  };
+  http: {
+    host: string;
+    port: number;
+    /** Addresses whose plain-HTTP WebSocket/BOSH connections count as secure (TLS ends at the proxy). */
+    trustedProxies: string[];
+    maxWebsocketFrame: number;
+  };
+  tls: { cert?: string; key?: string };
+  database: { url?: string };
+  redis: { url?: string; sentinels: string[]; sentinelName?: string; cluster: string[] };
+  registration: { allow: boolean };
+  auth: {
+    scramIterations: number;
+    /** Failed logins from one address before each further attempt is slowed down. */
+    failuresBeforeDelay: number;
+    maxFailureDelayMs: number;
+  };
+}
