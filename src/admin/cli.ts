@@ -1,0 +1,308 @@
+// The `ratatosk` command line: strict argv parsing against the command registry, configuration,
+// stores, and rendering of results. Exit status: 0 success, 1 failure (or "no" from a check),
+// 2 a malformed command line.
+import { EventEmitter } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { loadConfig, type Config } from '../config/index.js';
+import { ServerError } from '../errors.js';
+import { openStores } from '../storage/index.js';
+import { StoreUnavailableError } from '../storage/types.js';
+import { checkInput, commandHelp, commands, runCommand, UsageError, type CommandInput, type CommandSpec, type OptionSpec } from './commands.js';
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: Readable;
+  env: NodeJS.ProcessEnv;
+  /** Where `serve` listens for SIGINT/SIGTERM; defaults to `process` (tests pass an emitter). */
+  signals?: EventEmitter;
+  /** Starts the server for `serve`; defaults to `startServer` from main.ts (tests pass a fake). */
+  startServer?: StartServer;
+}
+
+export type StartServer = (config: Config) => Promise<{ stop(): Promise<void> }>;
+
+const GLOBAL_OPTIONS: readonly OptionSpec[] = [
+  { name: 'config', takesValue: true, valueName: 'file', summary: 'TOML configuration file (default: RATATOSK_CONFIG, then ./ratatosk.toml)' },
+  { name: 'help', takesValue: false, summary: 'Show help; after a command, that command’s help' },
+];
+
+const serveSpec: CommandSpec = {
+  name: 'serve',
+  summary: 'Run the server until SIGINT or SIGTERM.',
+  usage: 'serve',
+  args: [],
+  options: [],
+};
+
+/** Commands the CLI knows: `serve` (CLI only) and the shared registry. */
+const cliCommands: ReadonlyMap<string, CommandSpec> = new Map<string, CommandSpec>([[serveSpec.name, serveSpec], ...commands]);
+
+/** Longest password or line accepted on standard input. */
+const MAX_STDIN_LINE = 64 * 1024;
+
+function generalHelp(): string {
+  const width = Math.max(...[...cliCommands.values()].map((c) => c.usage.split(' [')[0]?.length ?? 0)) + 4;
+  const lines = ['Usage: ratatosk [--config <file>] <command> [options]', '', 'Commands:'];
+  for (const c of cliCommands.values()) lines.push(`  ${(c.usage.split(' [')[0] ?? c.name).padEnd(width)}${c.summary}`);
+  lines.push('', 'Global options:');
+  for (const o of GLOBAL_OPTIONS) lines.push(`  ${(o.takesValue ? `--${o.name} <${o.valueName ?? 'value'}>` : `--${o.name}`).padEnd(width)}${o.summary}`);
+  lines.push('', 'Run `ratatosk <command> --help` for a command’s options.');
+  return lines.join('\n');
+}
+
+interface GlobalOptions {
+  config?: string;
+  help: boolean;
+}
+
+/** Splits `--name=value` and `--name`; undefined for a token that is not an option. */
+function optionToken(token: string): { name: string; value?: string } | undefined {
+  if (!token.startsWith('-') || token === '-' || token === '--') return undefined;
+  if (token === '-h') return { name: 'help' };
+  if (!token.startsWith('--')) return { name: token.slice(1) }; // reported as unknown
+  const eq = token.indexOf('=');
+  return eq === -1 ? { name: token.slice(2) } : { name: token.slice(2, eq), value: token.slice(eq + 1) };
+}
+
+function setGlobal(globals: GlobalOptions, name: string, value: string | true, where: string, spec?: CommandSpec): void {
+  if (name === 'help') {
+    if (value !== true) throw new UsageError(`option "--help" takes no value`, spec);
+    globals.help = true;
+    return;
+  }
+  if (value === true) throw new UsageError(`option "--config"${where} needs a value`, spec);
+  if (globals.config !== undefined) throw new UsageError(`option "--config" given twice`, spec);
+  globals.config = value;
+}
+
+interface ParsedCommandLine {
+  globals: GlobalOptions;
+  spec?: CommandSpec;
+  input: CommandInput;
+}
+
+/** Parses argv strictly: globals, the command words, then the command's arguments and options. */
+function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+  const globals: GlobalOptions = { help: false };
+  let i = 0;
+  // Global options before the command.
+  for (; i < argv.length; i++) {
+    const token = argv[i] ?? '';
+    const opt = optionToken(token);
+    if (opt === undefined) break;
+    if (!GLOBAL_OPTIONS.some((g) => g.name === opt.name)) throw new UsageError(`unknown option "${token.split('=')[0] ?? token}"`);
+    const global = GLOBAL_OPTIONS.find((g) => g.name === opt.name);
+    let value: string | true = opt.value ?? true;
+    if (global?.takesValue && opt.value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined) throw new UsageError(`option "--${opt.name}" needs a value`);
+      value = next;
+      i++;
+    }
+    setGlobal(globals, opt.name, value, '');
+  }
+  const rest = argv.slice(i);
+  if (rest.length === 0 || rest[0] === '--') return { globals, input: { args: {}, options: {} } };
+
+  // `help <command...>` is `<command...> --help`.
+  if (rest[0] === 'help') {
+    globals.help = true;
+    rest.shift();
+    if (rest.length === 0) return { globals, input: { args: {}, options: {} } };
+  }
+
+  const twoWords = rest.length >= 2 ? `${rest[0]} ${rest[1]}` : undefined;
+  let spec: CommandSpec | undefined;
+  let consumed = 0;
+  if (twoWords !== undefined && cliCommands.has(twoWords)) {
+    spec = cliCommands.get(twoWords);
+    consumed = 2;
+  } else if (rest[0] !== undefined && cliCommands.has(rest[0])) {
+    spec = cliCommands.get(rest[0]);
+    consumed = 1;
+  }
+  if (spec === undefined) {
+    const words = rest.slice(0, 2).filter((w) => !w.startsWith('-')).join(' ');
+    throw new UnknownCommandError(words);
+  }
+  return { globals, spec, input: parseCommandArgs(spec, rest.slice(consumed), globals) };
+}
+
+function parseCommandArgs(spec: CommandSpec, tokens: readonly string[], globals: GlobalOptions): CommandInput {
+  const args: Record<string, string> = {};
+  const options: Record<string, string | true> = {};
+  const positionals: string[] = [];
+  let onlyPositionals = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] ?? '';
+    if (!onlyPositionals && token === '--') {
+      onlyPositionals = true;
+      continue;
+    }
+    const opt = onlyPositionals ? undefined : optionToken(token);
+    if (opt === undefined) {
+      positionals.push(token);
+      continue;
+    }
+    const option = spec.options.find((o) => o.name === opt.name);
+    const global = GLOBAL_OPTIONS.find((g) => g.name === opt.name);
+    const known = option ?? global;
+    if (known === undefined) throw new UsageError(`unknown option "${token.split('=')[0] ?? token}" for "${spec.name}"`, spec);
+    let value: string | true = opt.value ?? true;
+    if (known.takesValue && opt.value === undefined) {
+      const next = tokens[i + 1];
+      if (next === undefined) throw new UsageError(`option "--${opt.name}" for "${spec.name}" needs a value`, spec);
+      value = next;
+      i++;
+    }
+    if (!known.takesValue && opt.value !== undefined) throw new UsageError(`option "--${opt.name}" for "${spec.name}" takes no value`, spec);
+    if (option === undefined) {
+      setGlobal(globals, opt.name, value, ` for "${spec.name}"`, spec);
+      continue;
+    }
+    if (options[opt.name] !== undefined) throw new UsageError(`option "--${opt.name}" given twice for "${spec.name}"`, spec);
+    options[opt.name] = value;
+  }
+  for (const [index, value] of positionals.entries()) {
+    const arg = spec.args[index];
+    if (arg === undefined) throw new UsageError(`unexpected argument "${value}" for "${spec.name}"`, spec);
+    args[arg.name] = value;
+  }
+  return { args, options };
+}
+
+class UnknownCommandError extends Error {
+  constructor(readonly words: string) {
+    super(`unknown command "${words}"`);
+    this.name = 'UnknownCommandError';
+  }
+}
+
+/** The first line of `stream`, without its line ending; the rest is left unread. */
+export function readFirstLine(stream: Readable): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const decoder = new StringDecoder('utf8');
+    let buffered = '';
+    const cleanup = (): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.pause();
+    };
+    const finish = (line: string): void => {
+      cleanup();
+      resolve(line.endsWith('\r') ? line.slice(0, -1) : line);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      buffered += typeof chunk === 'string' ? chunk : decoder.write(chunk);
+      const nl = buffered.indexOf('\n');
+      if (nl !== -1) finish(buffered.slice(0, nl));
+      else if (buffered.length > MAX_STDIN_LINE) {
+        cleanup();
+        reject(new ServerError('STDIN_TOO_LONG', `the first line of standard input is longer than ${MAX_STDIN_LINE} characters`));
+      }
+    };
+    const onEnd = (): void => finish(buffered + decoder.end());
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new ServerError('STDIN_UNREADABLE', `cannot read standard input: ${err.message}`));
+    };
+    if (stream.readableEnded) {
+      resolve('');
+      return;
+    }
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.resume();
+  });
+}
+
+function write(stream: Writable, text: string): void {
+  if (text !== '') stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Resolves with the first SIGINT or SIGTERM; a second one meets Node's default handler again. */
+function nextShutdownSignal(signals: EventEmitter): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (signal: string) => (): void => {
+      signals.off('SIGINT', onInt);
+      signals.off('SIGTERM', onTerm);
+      resolve(signal);
+    };
+    const onInt = on('SIGINT');
+    const onTerm = on('SIGTERM');
+    signals.on('SIGINT', onInt);
+    signals.on('SIGTERM', onTerm);
+  });
+}
+
+async function serve(config: Config, io: CliIo): Promise<number> {
+  const signals = io.signals ?? process;
+  // Listen before starting, so a signal during start-up still stops the server once it is up.
+  const shutdown = nextShutdownSignal(signals);
+  const start = io.startServer ?? (await import('../main.js')).startServer;
+  const server = await start(config);
+  await shutdown;
+  await server.stop();
+  return 0;
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    if (err instanceof UnknownCommandError) {
+      write(io.stderr, `ratatosk: ${err.message}\n\n${generalHelp()}`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      write(io.stderr, `ratatosk: ${err.message}\n\n${err.command ? commandHelp(err.command) : generalHelp()}`);
+      return 2;
+    }
+    if (err instanceof ServerError || err instanceof StoreUnavailableError) {
+      write(io.stderr, `ratatosk: ${err.message}`);
+      return 1;
+    }
+    write(io.stderr, err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : `ratatosk: ${String(err)}`);
+    return 1;
+  }
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const { globals, spec, input } = parseCommandLine(argv);
+  if (spec === undefined) {
+    if (globals.help) {
+      write(io.stdout, generalHelp());
+      return 0;
+    }
+    write(io.stderr, `ratatosk: no command given\n\n${generalHelp()}`);
+    return 2;
+  }
+  if (globals.help) {
+    write(io.stdout, commandHelp(spec));
+    return 0;
+  }
+
+  checkInput(spec, input); // before reading any configuration, so a malformed call costs nothing
+  const command = commands.get(spec.name);
+  if (command === undefined && spec !== serveSpec) throw new UnknownCommandError(spec.name);
+  const config = loadConfig(globals.config === undefined ? { env: io.env } : { file: globals.config, env: io.env });
+  if (command === undefined) return serve(config, io);
+
+  const stores = await openStores(config);
+  try {
+    const result = await runCommand(command, {
+      config,
+      stores,
+      readSecret: () => readFirstLine(io.stdin),
+      notice: (line) => write(io.stderr, line),
+    }, input);
+    write(result.exitCode === 0 ? io.stdout : io.stderr, result.lines.join('\n'));
+    return result.exitCode;
+  } finally {
+    await stores.close();
+  }
+}

@@ -1,0 +1,257 @@
+// The configuration file's shape: snake_case TOML keys mirroring `Config`, validated with zod.
+// Every table is strict, so a misspelt key is reported instead of silently ignored. Each error
+// message is the "expected …" half of an operator message; load.ts adds the key path, the value
+// it got and where that value came from.
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { Jid } from '../jid.js';
+import type { Config, LogLevel } from './types.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
+
+/** Largest setTimeout delay, in whole seconds; longer timers would fire at once. */
+const MAX_SECONDS = Math.floor(0x7fffffff / 1000);
+const MAX_BYTES = 64 * 1024 * 1024;
+
+const expect = (what: string) => ({ error: `expected ${what}` });
+
+function integer(min: number, max: number) {
+  const e = expect(`an integer between ${min} and ${max}`);
+  return z.int(e).min(min, e).max(max, e);
+}
+
+const port = integer(-1, 65535);
+const seconds = integer(1, MAX_SECONDS);
+const bytes = integer(1024, MAX_BYTES);
+const bool = z.boolean(expect('true or false'));
+const text = z.string(expect('a non-empty string')).min(1, expect('a non-empty string'));
+
+/** A listen address: an IP literal or a host name, without brackets or port. */
+const host = z.string(expect('an IP address or host name')).refine(
+  (s) => isIP(s) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s),
+  expect('an IP address or host name'),
+);
+
+function list<T extends z.ZodType>(item: T, what: string) {
+  return z.array(item, expect(`a list of ${what}`)).default([]);
+}
+
+const domain = z.string(expect('a domain name')).transform((s, ctx) => {
+  try {
+    const d = Jid.normaliseDomain(s);
+    if (d.split('.').some((label) => label === '' || Buffer.byteLength(label) > 63)) throw new Error('empty or over-long label');
+    return d;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a domain name such as example.org' });
+    return z.NEVER;
+  }
+});
+
+const bareJid = z.string(expect('a bare JID (user@domain)')).transform((s, ctx) => {
+  const jid = Jid.tryParse(s);
+  if (!jid || jid.local === '' || !jid.isBare) {
+    ctx.addIssue({ code: 'custom', message: 'expected a bare JID (user@domain)' });
+    return z.NEVER;
+  }
+  return jid.toString();
+});
+
+const nodeId = z
+  .string(expect('a node id'))
+  .regex(/^[^\s\u0000-\u001f\u007f]{1,255}$/u, expect('a node id of 1 to 255 characters without spaces'));
+
+/** An IP address or a CIDR block such as 10.0.0.0/8 or fd00::/8. */
+const addressOrCidr = z.string(expect('an IP address or CIDR block')).refine((s) => {
+  const [ip = '', prefix, extra] = s.split('/');
+  const family = isIP(ip);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}, expect('an IP address or CIDR block'));
+
+/** host:port, with an IPv6 host in brackets ([::1]:26379). */
+const hostPort = z.string(expect('host:port')).refine((s) => {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(s);
+  return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65535 && (!m[1]?.startsWith('[') || isIP(m[1].slice(1, -1)) === 6);
+}, expect('host:port'));
+
+function url(protocols: readonly string[]) {
+  const what = `a ${protocols.map((p) => `${p}//`).join(' or ')} URL`;
+  return z.string(expect(what)).refine((s) => URL.canParse(s) && protocols.includes(new URL(s).protocol), expect(what));
+}
+
+function table<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject(shape, expect('a table'));
+}
+
+export const C2S_DEFAULT_HOST = '::';
+
+const c2sShape = {
+  host: host.default(C2S_DEFAULT_HOST),
+  port: port.default(5222),
+  tls_port: port.default(5223),
+  require_tls: bool.default(true),
+  max_stanza_size: bytes.default(262144),
+  pre_auth_max_stanza_size: bytes.default(10240),
+  max_depth: integer(1, 10000).default(64),
+  auth_timeout: seconds.default(30),
+  ping_interval: seconds.default(300),
+  ping_timeout: seconds.default(60),
+  tcp_keepalive: seconds.default(60),
+};
+
+const httpShape = {
+  host: host.default(C2S_DEFAULT_HOST),
+  port: port.default(5280),
+  trusted_proxies: list(addressOrCidr, 'IP addresses or CIDR blocks'),
+  /** Defaults to c2s.max_stanza_size + 4096 (see toConfig). */
+  max_websocket_frame: bytes.optional(),
+};
+
+const tlsShape = { cert: text.optional(), key: text.optional() };
+const databaseShape = { url: url(['postgres:', 'postgresql:']).optional() };
+const redisShape = {
+  url: url(['redis:', 'rediss:']).optional(),
+  sentinels: list(hostPort, 'host:port'),
+  sentinel_name: text.optional(),
+  cluster: list(hostPort, 'host:port'),
+};
+const registrationShape = { allow: bool.default(false) };
+const authShape = {
+  scram_iterations: integer(1, 10_000_000).default(4096),
+  failures_before_delay: integer(0, 1_000_000).default(3),
+  max_failure_delay_ms: integer(0, 3_600_000).default(5000),
+};
+
+const topShape = {
+  domain: domain.default('localhost'),
+  data_dir: text.default('./data'),
+  node_id: nodeId.default(() => hostname()),
+  log_level: z.enum(LOG_LEVELS, expect(`one of ${LOG_LEVELS.join(', ')}`)).default('info'),
+  admins: list(bareJid, 'bare JIDs'),
+  c2s: table(c2sShape).prefault({}),
+  http: table(httpShape).prefault({}),
+  tls: table(tlsShape).prefault({}),
+  database: table(databaseShape).prefault({}),
+  redis: table(redisShape).prefault({}),
+  registration: table(registrationShape).prefault({}),
+  auth: table(authShape).prefault({}),
+};
+
+export const fileSchema = table(topShape);
+export type FileConfig = z.output<typeof fileSchema>;
+
+const TABLE_KEYS: Record<string, readonly string[]> = {
+  '': Object.keys(topShape),
+  c2s: Object.keys(c2sShape),
+  http: Object.keys(httpShape),
+  tls: Object.keys(tlsShape),
+  database: Object.keys(databaseShape),
+  redis: Object.keys(redisShape),
+  registration: Object.keys(registrationShape),
+  auth: Object.keys(authShape),
+};
+
+/** The keys a table accepts ('' is the top level), for "did you mean" hints. */
+export function knownKeys(table: string): readonly string[] {
+  return TABLE_KEYS[table] ?? [];
+}
+
+/** A rule that spans keys, which the per-key schema cannot express. */
+export interface RelationIssue {
+  path: string[];
+  message: string;
+}
+
+export function checkRelations(f: FileConfig): RelationIssue[] {
+  const issues: RelationIssue[] = [];
+  if (f.c2s.pre_auth_max_stanza_size > f.c2s.max_stanza_size) {
+    issues.push({
+      path: ['c2s', 'pre_auth_max_stanza_size'],
+      message: `must not exceed c2s.max_stanza_size (${f.c2s.max_stanza_size}), got ${f.c2s.pre_auth_max_stanza_size}`,
+    });
+  }
+  if ((f.tls.cert === undefined) !== (f.tls.key === undefined)) {
+    const missing = f.tls.cert === undefined ? 'cert' : 'key';
+    const present = missing === 'cert' ? 'key' : 'cert';
+    issues.push({ path: ['tls', missing], message: `is required when tls.${present} is set (give both, or neither for a self-signed certificate)` });
+  }
+  const redisModes = [
+    f.redis.url !== undefined && 'redis.url',
+    f.redis.sentinels.length > 0 && 'redis.sentinels',
+    f.redis.cluster.length > 0 && 'redis.cluster',
+  ].filter((m): m is string => m !== false);
+  if (redisModes.length > 1) {
+    issues.push({ path: ['redis'], message: `set only one of redis.url, redis.sentinels and redis.cluster, got ${redisModes.join(' and ')}` });
+  }
+  if (f.redis.sentinels.length > 0 && f.redis.sentinel_name === undefined) {
+    issues.push({ path: ['redis', 'sentinel_name'], message: 'is required when redis.sentinels is set (the name of the monitored master)' });
+  }
+  if (f.redis.sentinel_name !== undefined && f.redis.sentinels.length === 0) {
+    issues.push({ path: ['redis', 'sentinels'], message: 'must list at least one sentinel when redis.sentinel_name is set' });
+  }
+  const listeners: [string, string, number][] = [
+    ['c2s.port', f.c2s.host, f.c2s.port],
+    ['c2s.tls_port', f.c2s.host, f.c2s.tls_port],
+    ['http.port', f.http.host, f.http.port],
+  ];
+  for (let i = 0; i < listeners.length; i++) {
+    for (let j = i + 1; j < listeners.length; j++) {
+      const [a, hostA, portA] = listeners[i] as [string, string, number];
+      const [b, hostB, portB] = listeners[j] as [string, string, number];
+      if (portA > 0 && portA === portB && hostA === hostB) {
+        issues.push({ path: b.split('.'), message: `must differ from ${a}, both are ${portA}` });
+      }
+    }
+  }
+  return issues;
+}
+
+/** Maps the validated file form onto the camelCase `Config` the server reads. */
+export function toConfig(f: FileConfig): Config {
+  const tls: Config['tls'] = {};
+  if (f.tls.cert !== undefined) tls.cert = f.tls.cert;
+  if (f.tls.key !== undefined) tls.key = f.tls.key;
+  const database: Config['database'] = {};
+  if (f.database.url !== undefined) database.url = f.database.url;
+  const redis: Config['redis'] = { sentinels: f.redis.sentinels, cluster: f.redis.cluster };
+  if (f.redis.url !== undefined) redis.url = f.redis.url;
+  if (f.redis.sentinel_name !== undefined) redis.sentinelName = f.redis.sentinel_name;
+  return {
+    domain: f.domain,
+    dataDir: f.data_dir,
+    nodeId: f.node_id,
+    logLevel: f.log_level,
+    admins: f.admins,
+    c2s: {
+      host: f.c2s.host,
+      port: f.c2s.port,
+      tlsPort: f.c2s.tls_port,
+      requireTls: f.c2s.require_tls,
+      maxStanzaSize: f.c2s.max_stanza_size,
+      preAuthMaxStanzaSize: f.c2s.pre_auth_max_stanza_size,
+      maxDepth: f.c2s.max_depth,
+      authTimeout: f.c2s.auth_timeout,
+      pingInterval: f.c2s.ping_interval,
+      pingTimeout: f.c2s.ping_timeout,
+      tcpKeepalive: f.c2s.tcp_keepalive,
+    },
+    http: {
+      host: f.http.host,
+      port: f.http.port,
+      trustedProxies: f.http.trusted_proxies,
+      // A WebSocket frame carries one stanza plus framing, so by default it follows the stanza cap.
+      maxWebsocketFrame: f.http.max_websocket_frame ?? f.c2s.max_stanza_size + 4096,
+    },
+    tls,
+    database,
+    redis,
+    registration: { allow: f.registration.allow },
+    auth: {
+      scramIterations: f.auth.scram_iterations,
+      failuresBeforeDelay: f.auth.failures_before_delay,
+      maxFailureDelayMs: f.auth.max_failure_delay_ms,
+    },
+  };
+}

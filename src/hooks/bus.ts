@@ -1,0 +1,81 @@
+// A typed hook bus with priorities (higher runs first), modelled on MongooseIM's gen_hook:
+// `fire` stops at the first handler that returns a value, `fold` threads an accumulator
+// through every handler, `emit` notifies all. A handler that throws is logged and skipped.
+import type { Logger } from '../observability/log.js';
+
+type Handler = (...args: never[]) => unknown;
+
+interface Registration {
+  readonly handler: Handler;
+  readonly priority: number;
+  readonly owner: string;
+}
+
+export class HookBus<M extends { [K in keyof M]: Handler }> {
+  private readonly handlers = new Map<keyof M, Registration[]>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** Registers a handler; returns the function that removes it. */
+  on<K extends keyof M>(name: K, handler: M[K], priority = 0, owner = 'core'): () => void {
+    const list = this.handlers.get(name) ?? [];
+    const reg: Registration = { handler, priority, owner };
+    list.push(reg);
+    list.sort((a, b) => b.priority - a.priority);
+    this.handlers.set(name, list);
+    return () => {
+      const current = this.handlers.get(name);
+      if (!current) return;
+      const index = current.indexOf(reg);
+      if (index !== -1) current.splice(index, 1);
+    };
+  }
+
+  has(name: keyof M): boolean {
+    return (this.handlers.get(name)?.length ?? 0) > 0;
+  }
+
+  /** Calls handlers in priority order until one returns something other than undefined. */
+  async fire<K extends keyof M>(name: K, ...args: Parameters<M[K]>): Promise<Awaited<ReturnType<M[K]>> | undefined> {
+    const list = this.handlers.get(name);
+    if (!list) return undefined;
+    for (const reg of [...list]) {
+      try {
+        const result = (await (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args)) as Awaited<ReturnType<M[K]>> | undefined;
+        if (result !== undefined) return result;
+      } catch (err) {
+        this.log.error({ err, hook: String(name), module: reg.owner }, 'hook handler failed; skipped');
+      }
+    }
+    return undefined;
+  }
+
+  /** Calls every handler; none can stop the others. */
+  async emit<K extends keyof M>(name: K, ...args: Parameters<M[K]>): Promise<void> {
+    const list = this.handlers.get(name);
+    if (!list) return;
+    for (const reg of [...list]) {
+      try {
+        await (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args);
+      } catch (err) {
+        this.log.error({ err, hook: String(name), module: reg.owner }, 'hook handler failed; skipped');
+      }
+    }
+  }
+
+  /** Threads the first argument (the accumulator) through every handler; each returns the new value. */
+  async fold<K extends keyof M>(name: K, ...args: Parameters<M[K]>): Promise<Parameters<M[K]>[0]> {
+    const list = this.handlers.get(name);
+    let acc = args[0] as Parameters<M[K]>[0];
+    if (!list) return acc;
+    const rest = args.slice(1);
+    for (const reg of [...list]) {
+      try {
+        acc = (await (reg.handler as (...a: unknown[]) => unknown)(acc, ...rest)) as Parameters<M[K]>[0];
+      } catch (err) {
+        this.log.error({ err, hook: String(name), module: reg.owner }, 'hook handler failed; skipped');
+      }
+    }
+    return acc;
+  }
+}

@@ -1,0 +1,26 @@
+// The closed, named set of hooks the core fires. Modules add behaviour by listening here.
+import type { Jid } from '../jid.js';
+import type { BoundSession } from '../sessions/types.js';
+import type { Element } from '../xml/element.js';
+
+export interface FeatureContext {
+  readonly authenticated: boolean;
+  readonly transport: BoundSession['transport'];
+}
+
+export type CoreHooks = {
+  /** A resource was bound. */
+  'session:bound': (session: BoundSession) => void;
+  /** A bound session ended, however it ended (close, dropped socket, timeout, replaced). */
+  'session:closed': (session: BoundSession) => void;
+  /** Stream features after authentication, added to bind and session. */
+  'stream:features': (features: Element[], context: FeatureContext) => Element[];
+  /** Presence without 'to' from a client: an availability change to broadcast. */
+  'presence:broadcast': (session: BoundSession, stanza: Element) => void;
+  /** Subscription-related presence (subscribe, subscribed, unsubscribe, unsubscribed, probe); true when handled. */
+  'presence:subscription': (stanza: Element, from: Jid, to: Jid) => boolean | undefined;
+  /** A message to a local user with no available resource; true when stored for later delivery. */
+  'message:offline': (stanza: Element, to: Jid) => boolean | undefined;
+  /** An account was deleted; modules drop the data they keep for it. */
+  'account:deleted': (username: string) => void;
+};

@@ -1,0 +1,171 @@
+// The composition root: config -> logger -> certificate -> stores -> router and sessions ->
+// modules -> listeners. Read top to bottom; nothing else wires parts together.
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { AuthThrottle } from './auth/throttle.js';
+import type { Config } from './config/types.js';
+import { StreamError } from './errors.js';
+import { HookBus } from './hooks/bus.js';
+import type { CoreHooks } from './hooks/core-hooks.js';
+import { Jid } from './jid.js';
+import type { ServerInfo } from './modules/api.js';
+import { DiscoRegistry } from './modules/disco-registry.js';
+import { ModuleHost } from './modules/host.js';
+import { createLogger, type Logger } from './observability/log.js';
+import { IqRegistry } from './router/iq-registry.js';
+import { Router } from './router/router.js';
+import { LocalSessionRegistry } from './sessions/local-registry.js';
+import { openStores } from './storage/index.js';
+import type { Stores } from './storage/types.js';
+import { C2sStream, type C2sDeps } from './stream/c2s-stream.js';
+import { MECHANISMS } from './stream/sasl/index.js';
+import type { CredentialSource } from './stream/sasl/types.js';
+import type { StreamEvents, StreamTransport } from './stream/transport.js';
+import { loadOrCreateCertificate } from './transports/certificate.js';
+import { HttpServer, sendJson, sendText } from './transports/http-server.js';
+import { boundPort, listenTcp } from './transports/tcp.js';
+import { createWebSocketEndpoint } from './transports/websocket.js';
+import { BUILTIN_MODULES } from '../xeps/index.js';
+
+export interface RunningServer {
+  readonly config: Config;
+  readonly ports: { c2s: number; c2sTls: number; http: number };
+  readonly stores: Stores;
+  readonly sessions: LocalSessionRegistry;
+  readonly modules: ModuleHost;
+  readonly disco: DiscoRegistry;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+}
+
+function readVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    if (pkg && typeof pkg === 'object' && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
+  } catch {
+    // Built layout: dist/src/main.js sits two levels down.
+  }
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    if (pkg && typeof pkg === 'object' && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
+  } catch {
+    // fall through
+  }
+  return '0.0.0';
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const server: ServerInfo = { name: 'Ratatosk', version: readVersion(), startedAt: Date.now() };
+  log.info({ domain: config.domain, node: config.nodeId, version: server.version }, 'starting Ratatosk');
+
+  const certificate = await loadOrCreateCertificate(config, log);
+  const secureContext = tls.createSecureContext({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' });
+  const stores = await openStores(config);
+
+  const hooks = new HookBus<CoreHooks>(log);
+  const sessions = new LocalSessionRegistry();
+  const iqs = new IqRegistry();
+  const disco = new DiscoRegistry();
+  const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log });
+  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco });
+  for (const definition of BUILTIN_MODULES) await modules.start(definition);
+
+  const credentials: CredentialSource = {
+    async getCredential(username, hash) {
+      let local: string;
+      try {
+        local = Jid.normaliseLocal(username);
+      } catch {
+        return undefined;
+      }
+      return (await stores.accounts.get(local))?.credentials[hash];
+    },
+  };
+  const throttle = new AuthThrottle({ failuresBeforeDelay: config.auth.failuresBeforeDelay, maxDelayMs: config.auth.maxFailureDelayMs });
+  const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: MECHANISMS };
+  const openStreams = new Map<C2sStream, StreamTransport>();
+  const connect = (transport: StreamTransport & { attach(events: StreamEvents): void }): void => {
+    const stream = new C2sStream(transport, streamDeps);
+    openStreams.set(stream, transport);
+    transport.attach({
+      onStreamStart: (attrs, name) => stream.onStreamStart(attrs, name),
+      onElement: (element) => stream.onElement(element),
+      onStreamEnd: () => stream.onStreamEnd(),
+      onStreamError: (error) => stream.onStreamError(error),
+      onDisconnect: () => {
+        openStreams.delete(stream);
+        stream.onDisconnect();
+      },
+    });
+  };
+  const limits = { maxStanzaBytes: config.c2s.preAuthMaxStanzaSize, maxDepth: config.c2s.maxDepth };
+
+  const tcpServers: net.Server[] = [];
+  const tcpOptions = { log, secureContext, limits, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
+  let c2sPort = -1;
+  let c2sTlsPort = -1;
+  if (config.c2s.port >= 0) {
+    const s = await listenTcp({ ...tcpOptions, host: config.c2s.host, port: config.c2s.port, directTls: false });
+    tcpServers.push(s);
+    c2sPort = boundPort(s);
+  }
+  if (config.c2s.tlsPort >= 0) {
+    const s = await listenTcp({ ...tcpOptions, host: config.c2s.host, port: config.c2s.tlsPort, directTls: true });
+    tcpServers.push(s);
+    c2sTlsPort = boundPort(s);
+  }
+
+  const trusted = new Set(config.http.trustedProxies);
+  const websocket = createWebSocketEndpoint(
+    {
+      log,
+      limits,
+      maxFrameBytes: config.http.maxWebsocketFrame,
+      keepaliveSeconds: config.c2s.tcpKeepalive,
+      isTrusted: (address) => net.isIP(address) !== 0 && (isLoopback(address) || trusted.has(address)),
+    },
+    connect,
+  );
+  const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket });
+  http.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', node: config.nodeId, sessions: sessions.size, store: stores.kind, uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000) }));
+  http.route('/', (_req, res) => sendText(res, 200, `Ratatosk XMPP server for ${config.domain}\nWebSocket: /xmpp-websocket\n`));
+  const httpPort = config.http.port >= 0 ? await http.listen() : -1;
+
+  log.info({ c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort, store: stores.kind, tlsFingerprint: certificate.fingerprint }, 'Ratatosk is ready');
+
+  let stopped = false;
+  return {
+    config,
+    ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort },
+    stores,
+    sessions,
+    modules,
+    disco,
+    log,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      log.info('stopping');
+      const tcpClosed = Promise.all(tcpServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const stream of openStreams.keys()) stream.fail(new StreamError('system-shutdown'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const transport of openStreams.values()) transport.destroy();
+      if (httpPort >= 0) await http.close();
+      await tcpClosed;
+      await modules.stopAll();
+      throttle.close();
+      await stores.close();
+      log.info('stopped');
+    },
+  };
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}

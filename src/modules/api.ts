@@ -1,0 +1,80 @@
+// The module API: the only door from a protocol module into the core (as Prosody's moduleapi).
+// Every registration goes through the context so that stopping a module undoes all of it.
+import type { Config } from '../config/types.js';
+import type { CoreHooks } from '../hooks/core-hooks.js';
+import type { Jid } from '../jid.js';
+import type { Logger } from '../observability/log.js';
+import type { DomainHandler } from '../router/router.js';
+import type { IqHandler, IqTarget, IqType } from '../router/iq-registry.js';
+import type { BoundSession } from '../sessions/types.js';
+import type { Stores } from '../storage/types.js';
+import type { Element } from '../xml/element.js';
+import type { DiscoIdentity, DiscoItem } from './disco-registry.js';
+
+export interface SpecReference {
+  /** e.g. 'XEP-0199' or 'RFC 6121' */
+  id: string;
+  title: string;
+  version?: string;
+  /** What of the spec the module implements. */
+  scope: string;
+  status: 'complete' | 'partial';
+}
+
+export interface ServerInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly startedAt: number;
+}
+
+/** A read-only view of the sessions bound on this node. */
+export interface SessionView {
+  get(fullJid: string): BoundSession | undefined;
+  resources(bareJid: string): BoundSession[];
+  all(): Iterable<BoundSession>;
+  readonly size: number;
+}
+
+/** What the server's modules registered for service discovery. */
+export interface DiscoView {
+  identities(): readonly DiscoIdentity[];
+  features(): string[];
+  items(): readonly DiscoItem[];
+}
+
+export interface ModuleContext {
+  readonly name: string;
+  readonly domain: string;
+  readonly serverJid: Jid;
+  readonly config: Config;
+  readonly server: ServerInfo;
+  readonly log: Logger;
+  readonly stores: Stores;
+  readonly sessions: SessionView;
+  readonly disco: DiscoView;
+  onIq(type: IqType, target: IqTarget, ns: string, name: string, handler: IqHandler): void;
+  hook<K extends keyof CoreHooks>(name: K, handler: CoreHooks[K], priority?: number): void;
+  emit<K extends keyof CoreHooks>(name: K, ...args: Parameters<CoreHooks[K]>): Promise<void>;
+  addFeature(feature: string): void;
+  addIdentity(identity: DiscoIdentity): void;
+  addItem(item: DiscoItem): void;
+  /** Serves another domain (a component, the MUC service). */
+  addDomain(domain: string, handler: DomainHandler): void;
+  /** Routes a stanza from `from` (default: the server). */
+  send(stanza: Element, from?: Jid): void;
+  /** Sends an iq from the server and waits for the answer. */
+  sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
+  /** A timer that stops with the module. */
+  every(intervalMs: number, task: () => void | Promise<void>): void;
+  onStop(cleanup: () => void | Promise<void>): void;
+}
+
+export interface ModuleDefinition {
+  readonly name: string;
+  readonly specs: readonly SpecReference[];
+  setup(ctx: ModuleContext): void | Promise<void>;
+}
+
+export function defineModule(definition: ModuleDefinition): ModuleDefinition {
+  return definition;
+}

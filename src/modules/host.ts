@@ -1,0 +1,101 @@
+// Starts modules with their own contexts and undoes every registration when they stop.
+import type { Config } from '../config/types.js';
+import type { CoreHooks } from '../hooks/core-hooks.js';
+import type { HookBus } from '../hooks/bus.js';
+import type { Jid } from '../jid.js';
+import type { Logger } from '../observability/log.js';
+import type { IqRegistry } from '../router/iq-registry.js';
+import type { Router } from '../router/router.js';
+import type { LocalSessionRegistry } from '../sessions/local-registry.js';
+import type { Stores } from '../storage/types.js';
+import type { ModuleContext, ModuleDefinition, ServerInfo } from './api.js';
+import type { DiscoRegistry } from './disco-registry.js';
+
+export interface ModuleHostDeps {
+  config: Config;
+  server: ServerInfo;
+  log: Logger;
+  stores: Stores;
+  sessions: LocalSessionRegistry;
+  hooks: HookBus<CoreHooks>;
+  iqs: IqRegistry;
+  router: Router;
+  disco: DiscoRegistry;
+}
+
+type Cleanup = () => void | Promise<void>;
+
+export class ModuleHost {
+  private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[] }>();
+
+  constructor(private readonly deps: ModuleHostDeps) {}
+
+  async start(definition: ModuleDefinition): Promise<void> {
+    if (this.running.has(definition.name)) throw new Error(`module ${definition.name} is already running`);
+    const cleanups: Cleanup[] = [];
+    const ctx = this.contextFor(definition.name, cleanups);
+    this.running.set(definition.name, { definition, cleanups });
+    try {
+      await definition.setup(ctx);
+    } catch (err) {
+      await this.stop(definition.name);
+      throw err;
+    }
+  }
+
+  async stop(name: string): Promise<void> {
+    const entry = this.running.get(name);
+    if (!entry) return;
+    this.running.delete(name);
+    for (const cleanup of entry.cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        this.deps.log.error({ err, module: name }, 'module cleanup failed');
+      }
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    for (const name of [...this.running.keys()].reverse()) await this.stop(name);
+  }
+
+  list(): ModuleDefinition[] {
+    return [...this.running.values()].map((e) => e.definition);
+  }
+
+  private contextFor(name: string, cleanups: Cleanup[]): ModuleContext {
+    const { config, server, stores, sessions, hooks, iqs, router, disco } = this.deps;
+    const log = this.deps.log.child({ module: name });
+    return {
+      name,
+      domain: config.domain,
+      serverJid: router.serverJid,
+      config,
+      server,
+      log,
+      stores,
+      sessions,
+      disco: { identities: () => disco.listIdentities(), features: () => disco.listFeatures(), items: () => disco.listItems() },
+      onIq: (type, target, ns, element, handler) => cleanups.push(iqs.register(type, target, ns, element, handler)),
+      hook: (hook, handler, priority) => cleanups.push(hooks.on(hook, handler, priority, name)),
+      emit: (hook, ...args) => hooks.emit(hook, ...args),
+      addFeature: (feature) => cleanups.push(disco.addFeature(feature)),
+      addIdentity: (identity) => cleanups.push(disco.addIdentity(identity)),
+      addItem: (item) => cleanups.push(disco.addItem(item)),
+      addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
+      send: (stanza, from?: Jid) => void router.route(stanza, from ?? router.serverJid),
+      sendIq: (iq, timeoutMs) => router.sendIq(iq, timeoutMs),
+      every: (intervalMs, task) => {
+        const timer = setInterval(() => {
+          Promise.resolve()
+            .then(task)
+            .catch((err: unknown) => log.error({ err }, 'periodic task failed'));
+        }, intervalMs);
+        timer.unref();
+        cleanups.push(() => clearInterval(timer));
+      },
+      onStop: (cleanup) => cleanups.push(cleanup),
+    };
+  }
+}

@@ -1,0 +1,253 @@
+// Stanza routing on one node: RFC 6120 §8 addressing and RFC 6121 §8 delivery rules
+// for message, presence and iq to the server, to bare JIDs and to full JIDs.
+import { randomBytes } from 'node:crypto';
+import { StanzaError, bounce } from '../errors.js';
+import type { CoreHooks } from '../hooks/core-hooks.js';
+import type { HookBus } from '../hooks/bus.js';
+import { Jid } from '../jid.js';
+import type { Logger } from '../observability/log.js';
+import type { LocalSessionRegistry } from '../sessions/local-registry.js';
+import type { BoundSession } from '../sessions/types.js';
+import type { AccountStore } from '../storage/types.js';
+import { Element } from '../xml/element.js';
+import type { IqRegistry, IqTarget, IqType } from './iq-registry.js';
+
+/** Receives every stanza addressed to a domain other than the server's own (components, MUC). */
+export type DomainHandler = (stanza: Element, from: Jid, to: Jid) => void | Promise<void>;
+
+export interface RouterDeps {
+  domain: string;
+  sessions: LocalSessionRegistry;
+  accounts: AccountStore;
+  hooks: HookBus<CoreHooks>;
+  iqs: IqRegistry;
+  log: Logger;
+}
+
+interface PendingIq {
+  resolve(result: Element): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const PRESENCE_TYPES = new Set(['unavailable', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed', 'probe', 'error']);
+const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed', 'probe']);
+const MESSAGE_TYPES = new Set(['normal', 'chat', 'groupchat', 'headline', 'error']);
+
+export class Router {
+  readonly serverJid: Jid;
+  private readonly domains = new Map<string, DomainHandler>();
+  private readonly pending = new Map<string, PendingIq>();
+
+  constructor(private readonly deps: RouterDeps) {
+    this.serverJid = Jid.parse(deps.domain);
+  }
+
+  addDomain(domain: string, handler: DomainHandler): () => void {
+    const name = Jid.normaliseDomain(domain);
+    if (name === this.deps.domain || this.domains.has(name)) throw new Error(`domain ${name} is already routed`);
+    this.domains.set(name, handler);
+    return () => {
+      if (this.domains.get(name) === handler) this.domains.delete(name);
+    };
+  }
+
+  isServedDomain(domain: string): boolean {
+    return domain === this.deps.domain || this.domains.has(domain);
+  }
+
+  /** A stanza from a bound client session: 'from' is stamped with the session's full JID. */
+  fromClient(session: BoundSession, stanza: Element): Promise<void> {
+    stanza.attrs.from = session.jid.toString();
+    return this.route(stanza, session.jid, session);
+  }
+
+  /** Routes a stanza whose sender is already established (server, module, component, other node). */
+  async route(stanza: Element, from: Jid, origin?: BoundSession): Promise<void> {
+    try {
+      if (stanza.name === 'message') await this.routeMessage(stanza, from);
+      else if (stanza.name === 'presence') await this.routePresence(stanza, from, origin);
+      else if (stanza.name === 'iq') await this.routeIq(stanza, from, origin);
+      else throw new StanzaError('bad-request', `unknown stanza <${stanza.name}/>`);
+    } catch (err) {
+      this.reject(stanza, from, err);
+    }
+  }
+
+  /** Sends an iq from the server and waits for its result; rejects with the StanzaError of an error reply. */
+  sendIq(iq: Element, timeoutMs = 30_000): Promise<Element> {
+    const id = iq.attrs.id ?? randomBytes(9).toString('base64url');
+    iq.attrs.id = id;
+    iq.attrs.from ??= this.deps.domain;
+    const key = this.pendingKey(id, iq.attrs.to ?? '');
+    return new Promise<Element>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(new StanzaError('remote-server-timeout', `no answer to iq ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(key, { resolve, reject, timer });
+      void this.route(iq, Jid.parse(iq.attrs.from ?? this.deps.domain));
+    });
+  }
+
+  private pendingKey(id: string, peer: string): string {
+    return `${peer}\u0000${id}`;
+  }
+
+  /** Answers a stanza that could not be handled; errors are never answered with errors. */
+  private reject(stanza: Element, from: Jid, err: unknown): void {
+    if (stanza.attrs.type === 'error' || (stanza.name === 'iq' && stanza.attrs.type === 'result')) return;
+    let error: StanzaError;
+    if (err instanceof StanzaError) error = err;
+    else {
+      this.deps.log.error({ err, stanza: stanza.toString().slice(0, 500) }, 'stanza handling failed');
+      error = new StanzaError('internal-server-error');
+    }
+    const reply = bounce(stanza, error, this.deps.domain);
+    reply.attrs.to = from.toString();
+    void this.route(reply, Jid.tryParse(reply.attrs.from) ?? this.serverJid);
+  }
+
+  private parseTo(stanza: Element): Jid | undefined {
+    const to = stanza.attrs.to;
+    if (to === undefined || to === '') return undefined;
+    const jid = Jid.tryParse(to);
+    if (!jid) throw new StanzaError('jid-malformed', `invalid 'to' address "${to}"`);
+    return jid;
+  }
+
+  /** Hands a stanza for another domain to its handler; true if it was not ours to deliver. */
+  private async toOtherDomain(stanza: Element, from: Jid, to: Jid): Promise<boolean> {
+    if (to.domain === this.deps.domain) return false;
+    const handler = this.domains.get(to.domain);
+    if (!handler) throw new StanzaError('remote-server-not-found', `${to.domain} is not served here and server-to-server is not enabled`);
+    await handler(stanza, from, to);
+    return true;
+  }
+
+  // ---- message (RFC 6121 §8.5.2.1.1, §8.5.2.2.1, §8.5.3) ----
+
+  private async routeMessage(stanza: Element, from: Jid): Promise<void> {
+    const type = MESSAGE_TYPES.has(stanza.attrs.type ?? '') ? (stanza.attrs.type as string) : 'normal';
+    const to = this.parseTo(stanza) ?? from.bare();
+    if (await this.toOtherDomain(stanza, from, to)) return;
+    if (to.local === '') {
+      // Messages to the server itself: no module claims them yet.
+      if (type === 'error' || type === 'headline') return;
+      throw new StanzaError('service-unavailable');
+    }
+    if (!to.isBare) {
+      const session = this.deps.sessions.get(to.toString());
+      if (session) return session.send(stanza);
+      if (type === 'error' || type === 'headline') return;
+      if (type === 'groupchat') throw new StanzaError('service-unavailable');
+    }
+    await this.messageToBare(stanza, to.bare(), type);
+  }
+
+  private async messageToBare(stanza: Element, bare: Jid, type: string): Promise<void> {
+    const all = this.deps.sessions.resources(bare.toString());
+    if (all.length === 0 && !(await this.deps.accounts.exists(bare.local))) {
+      if (type === 'error') return;
+      throw new StanzaError('service-unavailable', 'no such user');
+    }
+    if (type === 'error') return;
+    if (type === 'groupchat') throw new StanzaError('service-unavailable');
+    const available = all.filter((s) => s.presence.available && s.presence.priority >= 0);
+    if (available.length === 0) {
+      if (type === 'headline') return;
+      if (await this.deps.hooks.fire('message:offline', stanza, bare)) return;
+      throw new StanzaError('service-unavailable', 'the recipient is offline');
+    }
+    if (type === 'headline') {
+      for (const s of available) s.send(stanza);
+      return;
+    }
+    const top = Math.max(...available.map((s) => s.presence.priority));
+    for (const s of available) if (s.presence.priority === top) s.send(stanza);
+  }
+
+  // ---- presence (RFC 6121 §4.6, §8.5.2.1.3, §8.5.3.2.3) ----
+
+  private async routePresence(stanza: Element, from: Jid, origin?: BoundSession): Promise<void> {
+    const type = stanza.attrs.type;
+    if (type !== undefined && !PRESENCE_TYPES.has(type)) throw new StanzaError('bad-request', `unknown presence type "${type}"`);
+    const to = this.parseTo(stanza);
+    if (!to) {
+      if (origin && (type === undefined || type === 'unavailable')) {
+        const priority = Number.parseInt(stanza.getChildText('priority') ?? '0', 10);
+        origin.presence.available = type === undefined;
+        origin.presence.priority = Number.isFinite(priority) ? Math.max(-128, Math.min(127, priority)) : 0;
+        origin.presence.stanza = stanza;
+        await this.deps.hooks.emit('presence:broadcast', origin, stanza);
+      }
+      return;
+    }
+    if (await this.toOtherDomain(stanza, from, to)) return;
+    if (to.local === '') return;
+    if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
+      await this.deps.hooks.fire('presence:subscription', stanza, from, to);
+      return;
+    }
+    if (!to.isBare) {
+      this.deps.sessions.get(to.toString())?.send(stanza);
+      return;
+    }
+    if (type === 'error') return;
+    for (const s of this.deps.sessions.resources(to.toString())) if (s.presence.available) s.send(stanza);
+  }
+
+  // ---- iq (RFC 6120 §8.2.3, RFC 6121 §8.5) ----
+
+  private async routeIq(stanza: Element, from: Jid, origin?: BoundSession): Promise<void> {
+    const { type, id } = stanza.attrs;
+    if (type === 'result' || type === 'error') return this.routeIqResponse(stanza, from);
+    if (!id) throw new StanzaError('bad-request', "an iq needs an 'id'");
+    if (type !== 'get' && type !== 'set') throw new StanzaError('bad-request', `iq type must be get, set, result or error, not "${type ?? ''}"`);
+    const children = stanza.children.filter((c): c is Element => c instanceof Element);
+    if (children.length !== 1 || !children[0]) throw new StanzaError('bad-request', `an iq ${type} must have exactly one child element`);
+    const payload = children[0];
+    const to = this.parseTo(stanza);
+    if (to && (await this.toOtherDomain(stanza, from, to))) return;
+
+    let target: IqTarget;
+    if (!to || (to.isBare && to.local === from.local && from.domain === this.deps.domain)) target = 'self';
+    else if (to.local === '') target = 'host';
+    else if (to.isBare) target = 'bare';
+    else {
+      const session = this.deps.sessions.get(to.toString());
+      if (!session) throw new StanzaError('service-unavailable');
+      return session.send(stanza);
+    }
+    if (target === 'bare' && to && this.deps.sessions.resources(to.toString()).length === 0 && !(await this.deps.accounts.exists(to.local))) {
+      throw new StanzaError('service-unavailable', 'no such user');
+    }
+
+    const ns = payload.attrs.xmlns ?? '';
+    const handler = this.deps.iqs.lookup(type as IqType, target, ns, payload.name);
+    if (!handler) throw new StanzaError('service-unavailable', `no handler for ${payload.name} in ${ns || 'no namespace'}`);
+    const addressee = to ?? from.bare();
+    const result = await handler({ stanza, payload, from, to: addressee, ...(origin ? { session: origin } : {}) });
+    const reply = new Element('iq', { type: 'result', id, to: from.toString() });
+    if (stanza.attrs.to) reply.attrs.from = stanza.attrs.to;
+    if (result) reply.cnode(result);
+    await this.route(reply, addressee);
+  }
+
+  private async routeIqResponse(stanza: Element, from: Jid): Promise<void> {
+    const to = this.parseTo(stanza);
+    if (to && (await this.toOtherDomain(stanza, from, to))) return;
+    if (!to || to.local === '' || (to.isBare && to.local === from.local)) {
+      const key = this.pendingKey(stanza.attrs.id ?? '', from.toString());
+      const waiting = this.pending.get(key);
+      if (!waiting) return;
+      this.pending.delete(key);
+      clearTimeout(waiting.timer);
+      if (stanza.attrs.type === 'result') waiting.resolve(stanza);
+      else waiting.reject(StanzaError.fromStanza(stanza) ?? new StanzaError('undefined-condition'));
+      return;
+    }
+    if (!to.isBare) this.deps.sessions.get(to.toString())?.send(stanza);
+  }
+}

@@ -1,0 +1,366 @@
+// The client-to-server stream (RFC 6120 §4 streams, §5 STARTTLS, §6 SASL, §7 resource binding,
+// §8.1.2.1 'from' stamping; RFC 3921 §3 legacy session establishment), independent of transport.
+import { randomBytes } from 'node:crypto';
+import type { AuthThrottle } from '../auth/throttle.js';
+import type { Config } from '../config/types.js';
+import { SaslError, StanzaError, StreamError, bounce } from '../errors.js';
+import type { CoreHooks } from '../hooks/core-hooks.js';
+import type { HookBus } from '../hooks/bus.js';
+import { Jid } from '../jid.js';
+import type { Logger } from '../observability/log.js';
+import type { Router } from '../router/router.js';
+import type { LocalSessionRegistry } from '../sessions/local-registry.js';
+import type { BoundSession, SessionPresence, TransportKind } from '../sessions/types.js';
+import { Element, xml } from '../xml/element.js';
+import { NS } from '../xml/ns.js';
+import type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
+import type { StreamEvents, StreamTransport } from './transport.js';
+
+export interface C2sDeps {
+  config: Config;
+  log: Logger;
+  router: Router;
+  sessions: LocalSessionRegistry;
+  hooks: HookBus<CoreHooks>;
+  credentials: CredentialSource;
+  throttle: AuthThrottle;
+  mechanisms: readonly MechanismFactory[];
+}
+
+/** SASL attempts allowed on one stream before it is closed (RFC 6120 §6.4.5 suggests 2 to 5). */
+const MAX_SASL_ATTEMPTS = 5;
+/** Elements received but not yet processed before the client counts as flooding. */
+const MAX_BACKLOG = 1000;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
+
+type Phase = 'unauthenticated' | 'authenticated' | 'bound' | 'closed';
+
+export class C2sStream implements StreamEvents {
+  readonly id = randomBytes(12).toString('base64url');
+  private phase: Phase = 'unauthenticated';
+  private awaitingHeader = true;
+  private headerSent = false;
+  private username: string | undefined;
+  private sasl: SaslMechanism | undefined;
+  private saslFailures = 0;
+  private session: ClientSession | undefined;
+  private backlog = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly authTimer: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  constructor(private readonly transport: StreamTransport, private readonly deps: C2sDeps) {
+    this.log = deps.log.child({ stream: this.id, transport: transport.kind, remote: transport.remoteAddress });
+    this.authTimer = setTimeout(() => this.fail(new StreamError('connection-timeout', 'no authenticated session in time')), deps.config.c2s.authTimeout * 1000);
+    this.authTimer.unref();
+  }
+
+  get boundSession(): BoundSession | undefined {
+    return this.session;
+  }
+
+  // ---- events from the transport ----
+
+  onStreamStart(attrs: Record<string, string>, name: string): void {
+    if (this.phase === 'closed') return;
+    if (!this.awaitingHeader) return this.fail(new StreamError('not-well-formed', 'unexpected stream header'));
+    this.awaitingHeader = false;
+    const error = this.checkHeader(attrs, name);
+    this.sendHeader(attrs.from);
+    if (error) return this.fail(error);
+    this.transport.send(this.features());
+  }
+
+  onElement(element: Element): void {
+    if (this.phase === 'closed') return;
+    if (this.session) this.session.lastActivity = Date.now();
+    if (++this.backlog > MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be processed'));
+    this.queue = this.queue
+      .then(() => this.handle(element))
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'unexpected error on stream');
+        this.fail(new StreamError('internal-server-error'));
+      })
+      .finally(() => this.backlog--);
+  }
+
+  onStreamEnd(): void {
+    if (this.phase === 'closed') return;
+    this.log.debug('client closed the stream');
+    this.end();
+  }
+
+  onStreamError(error: StreamError): void {
+    this.fail(error);
+  }
+
+  onDisconnect(): void {
+    if (this.phase !== 'closed') this.log.debug('connection dropped');
+    this.phase = 'closed';
+    clearTimeout(this.authTimer);
+    const session = this.session;
+    this.session = undefined;
+    if (session && this.deps.sessions.remove(session)) void this.deps.hooks.emit('session:closed', session);
+  }
+
+  // ---- closing ----
+
+  /** Closes the stream with an error (RFC 6120 §4.9): the header first if none was sent yet. */
+  fail(error: StreamError): void {
+    if (this.phase === 'closed') return;
+    if (!this.headerSent) this.sendHeader(undefined);
+    this.log.debug({ condition: error.condition, text: error.text }, 'closing stream with error');
+    this.phase = 'closed';
+    clearTimeout(this.authTimer);
+    this.transport.closeStream(error);
+  }
+
+  /** Closes cleanly (RFC 6120 §4.4). */
+  end(): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    clearTimeout(this.authTimer);
+    this.transport.closeStream();
+  }
+
+  // ---- stream header and features ----
+
+  private checkHeader(attrs: Record<string, string>, name: string): StreamError | undefined {
+    if (this.transport.kind === 'tcp') {
+      const colon = name.indexOf(':');
+      const prefix = colon === -1 ? '' : name.slice(0, colon);
+      const local = colon === -1 ? name : name.slice(colon + 1);
+      const ns = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
+      if (local !== 'stream' || ns !== NS.stream) return new StreamError('invalid-namespace', 'the stream element must be in http://etherx.jabber.org/streams');
+      if (prefix && attrs.xmlns !== NS.client) return new StreamError('invalid-namespace', `the default namespace must be ${NS.client}`);
+    } else if (name !== 'open' || attrs.xmlns !== NS.framing) {
+      return new StreamError('invalid-namespace', `the stream must open with <open xmlns='${NS.framing}'/>`);
+    }
+    const version = attrs.version;
+    if (version === undefined || !/^1\.\d+$/.test(version)) return new StreamError('unsupported-version', 'version 1.0 is required');
+    const to = attrs.to;
+    if (to !== undefined && Jid.tryParse(to)?.toString() !== this.deps.config.domain) return new StreamError('host-unknown', `this server serves ${this.deps.config.domain}`);
+    return undefined;
+  }
+
+  private sendHeader(clientFrom: string | undefined): void {
+    this.headerSent = true;
+    const attrs: Record<string, string> = { from: this.deps.config.domain, id: this.id, version: '1.0', 'xml:lang': 'en' };
+    const from = Jid.tryParse(clientFrom);
+    if (from && !from.isDomain) attrs.to = from.toString();
+    this.transport.openStream(attrs);
+  }
+
+  private authAllowed(): boolean {
+    return this.transport.secure || !this.deps.config.c2s.requireTls;
+  }
+
+  private features(): Element {
+    const features = xml('stream:features');
+    if (this.phase === 'unauthenticated') {
+      if (this.transport.canStartTls) features.cnode(xml('starttls', { xmlns: NS.tls }, this.deps.config.c2s.requireTls ? xml('required') : undefined));
+      if (this.authAllowed()) {
+        const mechanisms = xml('mechanisms', { xmlns: NS.sasl });
+        for (const m of this.deps.mechanisms) mechanisms.cnode(xml('mechanism', null, m.name));
+        features.cnode(mechanisms);
+      }
+      return features;
+    }
+    features.cnode(xml('bind', { xmlns: NS.bind }));
+    features.cnode(xml('session', { xmlns: NS.session }, xml('optional')));
+    return features;
+  }
+
+  private async streamFeatures(): Promise<Element> {
+    const features = this.features();
+    if (this.phase === 'authenticated') {
+      const extra = await this.deps.hooks.fold('stream:features', [], { authenticated: true, transport: this.transport.kind });
+      for (const f of extra) features.cnode(f);
+    }
+    return features;
+  }
+
+  // ---- element handling by phase ----
+
+  private async handle(element: Element): Promise<void> {
+    if (this.phase === 'closed') return;
+    if (this.awaitingHeader) return this.fail(new StreamError('not-well-formed', 'expected a new stream header'));
+    if (this.phase === 'unauthenticated') return this.handleUnauthenticated(element);
+    if (this.phase === 'authenticated') return this.handleUnbound(element);
+    return this.handleBound(element);
+  }
+
+  private async handleUnauthenticated(element: Element): Promise<void> {
+    const ns = element.attrs.xmlns;
+    if (element.name === 'starttls' && ns === NS.tls) return this.startTls();
+    if (ns === NS.sasl) {
+      if (element.name === 'auth') return this.saslAuth(element);
+      if (element.name === 'response') return this.saslResponse(element);
+      if (element.name === 'abort') return this.saslFailure(new SaslError('aborted'));
+    }
+    this.fail(new StreamError('not-authorized', 'authenticate first'));
+  }
+
+  private startTls(): void {
+    if (!this.transport.canStartTls) {
+      this.transport.send(xml('failure', { xmlns: NS.tls }));
+      return this.fail(new StreamError('policy-violation', 'STARTTLS is not available on this connection'));
+    }
+    this.transport.send(xml('proceed', { xmlns: NS.tls }));
+    this.awaitingHeader = true;
+    this.transport.startTls();
+  }
+
+  private async saslAuth(element: Element): Promise<void> {
+    if (!this.authAllowed()) return this.saslFailure(new SaslError('encryption-required', 'negotiate TLS first'));
+    const name = element.attrs.mechanism ?? '';
+    const factory = this.deps.mechanisms.find((m) => m.name === name);
+    if (!factory) return this.saslFailure(new SaslError('invalid-mechanism', `mechanism "${name}" is not offered`));
+    const delay = this.deps.throttle.delayFor(this.transport.remoteAddress);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (this.phase === 'closed') return;
+    const text = element.getText().trim();
+    let initial: Buffer | null = null;
+    if (text === '=') initial = Buffer.alloc(0);
+    else if (text !== '') {
+      const decoded = decodeBase64(text);
+      if (!decoded) return this.saslFailure(new SaslError('incorrect-encoding'));
+      initial = decoded;
+    }
+    this.sasl = factory.create(this.deps.credentials);
+    await this.saslRun(() => (this.sasl as SaslMechanism).start(initial));
+  }
+
+  private async saslResponse(element: Element): Promise<void> {
+    const mechanism = this.sasl;
+    if (!mechanism) return this.saslFailure(new SaslError('malformed-request', 'no authentication in progress'));
+    const decoded = decodeBase64(element.getText().trim());
+    if (!decoded) return this.saslFailure(new SaslError('incorrect-encoding'));
+    await this.saslRun(() => mechanism.step(decoded));
+  }
+
+  private async saslRun(run: () => Promise<SaslStep>): Promise<void> {
+    let step: SaslStep;
+    try {
+      step = await run();
+    } catch (err) {
+      if (err instanceof SaslError) return this.saslFailure(err);
+      throw err;
+    }
+    if (this.phase === 'closed') return;
+    if (step.kind === 'challenge') {
+      this.transport.send(xml('challenge', { xmlns: NS.sasl }, step.data.toString('base64')));
+      return;
+    }
+    const expected = `${step.username}@${this.deps.config.domain}`;
+    if (step.authzid && Jid.tryParse(step.authzid)?.toString() !== expected) return this.saslFailure(new SaslError('invalid-authzid'));
+    this.sasl = undefined;
+    this.username = step.username;
+    this.deps.throttle.succeeded(this.transport.remoteAddress);
+    this.transport.send(xml('success', { xmlns: NS.sasl }, step.data && step.data.length > 0 ? step.data.toString('base64') : undefined));
+    this.phase = 'authenticated';
+    this.awaitingHeader = true;
+    this.transport.setLimits({ maxStanzaBytes: this.deps.config.c2s.maxStanzaSize });
+    this.transport.restartStream();
+    this.log.debug({ user: step.username }, 'authenticated');
+  }
+
+  private saslFailure(error: SaslError): void {
+    this.sasl = undefined;
+    if (error.condition === 'not-authorized') this.deps.throttle.failed(this.transport.remoteAddress);
+    this.transport.send(error.toElement());
+    if (error.condition !== 'aborted' && ++this.saslFailures >= MAX_SASL_ATTEMPTS) this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+  }
+
+  private async handleUnbound(element: Element): Promise<void> {
+    const bind = element.name === 'iq' && element.attrs.type === 'set' ? element.getChild('bind', NS.bind) : undefined;
+    if (!bind) return this.fail(new StreamError('not-authorized', 'bind a resource first'));
+    const requested = bind.getChildText('resource')?.trim();
+    let jid: Jid;
+    try {
+      jid = Jid.of(this.username ?? '', this.deps.config.domain, requested || randomBytes(9).toString('base64url'));
+    } catch {
+      this.transport.send(bounce(element, new StanzaError('bad-request', 'invalid resource')));
+      return;
+    }
+    const session = new ClientSession(this, this.transport, jid);
+    const replaced = this.deps.sessions.add(session);
+    if (replaced) {
+      this.log.info({ jid: jid.toString() }, 'resource conflict: replacing the older session');
+      replaced.close(new StreamError('conflict', 'replaced by a new connection with the same resource'));
+    }
+    this.session = session;
+    this.phase = 'bound';
+    clearTimeout(this.authTimer);
+    this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }, xml('bind', { xmlns: NS.bind }, xml('jid', null, jid.toString()))));
+    await this.deps.hooks.emit('session:bound', session);
+  }
+
+  private async handleBound(element: Element): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    if (!STANZA_NAMES.has(element.name) || (element.attrs.xmlns !== undefined && element.attrs.xmlns !== NS.client)) {
+      return this.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a stanza`));
+    }
+    if (element.name === 'iq' && element.attrs.type === 'set' && !element.attrs.to) {
+      if (element.getChild('session', NS.session)) {
+        this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }));
+        return;
+      }
+      if (element.getChild('bind', NS.bind)) {
+        this.transport.send(bounce(element, new StanzaError('not-allowed', 'a resource is already bound')));
+        return;
+      }
+    }
+    const from = element.attrs.from;
+    if (from !== undefined) {
+      const claimed = Jid.tryParse(from);
+      if (!claimed || !(claimed.equals(session.jid) || claimed.equals(session.jid.bare()))) {
+        return this.fail(new StreamError('invalid-from', `'from' must be ${session.jid.toString()}`));
+      }
+    }
+    await this.deps.router.fromClient(session, element);
+  }
+
+  // Called by the session object for afterwards-initiated closes.
+  closeWith(error: StreamError | undefined): void {
+    if (error) this.fail(error);
+    else this.end();
+  }
+
+  async sendFeaturesAfterRestart(): Promise<void> {
+    this.transport.send(await this.streamFeatures());
+  }
+}
+
+function decodeBase64(text: string): Buffer | undefined {
+  if (text === '=' || text === '') return Buffer.alloc(0);
+  if (!BASE64.test(text) || text.length % 4 !== 0) return undefined;
+  return Buffer.from(text, 'base64');
+}
+
+/** A bound resource: what the router and modules see of a client stream. */
+class ClientSession implements BoundSession {
+  readonly id: string;
+  readonly transport: TransportKind;
+  readonly remoteAddress: string;
+  readonly startedAt = Date.now();
+  readonly presence: SessionPresence = { available: false, priority: 0 };
+  readonly flags = new Set<string>();
+  lastActivity = Date.now();
+
+  constructor(private readonly stream: C2sStream, private readonly edge: StreamTransport, readonly jid: Jid) {
+    this.id = stream.id;
+    this.transport = edge.kind;
+    this.remoteAddress = edge.remoteAddress;
+  }
+
+  send(stanza: Element): void {
+    this.edge.send(stanza);
+  }
+
+  close(error?: StreamError): void {
+    this.stream.closeWith(error);
+  }
+}

@@ -1,0 +1,70 @@
+// SASL PLAIN (RFC 4616): one message, [authzid] NUL authcid NUL passwd, checked against the stored
+// SCRAM-SHA-256 credential. Sends the password in the clear, so it is offered only under TLS.
+import { verifyPassword } from '../../auth/credentials.js';
+import { SaslError } from '../../errors.js';
+import {
+  authFailure, checkAuthzid, decodeUtf8, fakeCredential, fetchCredential, prepareUsername,
+  type CredentialSource, type MechanismFactory, type SaslMechanism, type SaslStep,
+} from './types.js';
+
+/** RFC 4616 §2 requires accepting 255 octets per field; allow more (long passwords, full JIDs), within reason. */
+const MAX_MESSAGE_BYTES = 4096;
+
+export class PlainMechanism implements SaslMechanism {
+  readonly name = 'PLAIN';
+  private state: 'new' | 'awaiting-response' | 'done' = 'new';
+
+  constructor(private readonly source: CredentialSource) {}
+
+  async start(initial: Buffer | null): Promise<SaslStep> {
+    if (this.state !== 'new') throw this.fail('exchange already started');
+    if (initial === null) {
+      // RFC 6120 §6.4.2: no initial response, so an empty challenge invites one.
+      this.state = 'awaiting-response';
+      return { kind: 'challenge', data: Buffer.alloc(0) };
+    }
+    return this.authenticate(initial);
+  }
+
+  async step(response: Buffer): Promise<SaslStep> {
+    if (this.state !== 'awaiting-response') throw this.fail('unexpected response');
+    return this.authenticate(response);
+  }
+
+  private fail(text: string): SaslError {
+    this.state = 'done';
+    return new SaslError('malformed-request', text);
+  }
+
+  private async authenticate(message: Buffer): Promise<SaslStep> {
+    this.state = 'done';
+    if (message.length > MAX_MESSAGE_BYTES) throw new SaslError('malformed-request', 'message too long');
+    const parts = decodeUtf8(message, 'PLAIN message').split('\0');
+    if (parts.length !== 3) throw new SaslError('malformed-request', 'expected authzid NUL authcid NUL password');
+    const [authzid = '', authcid = '', password = ''] = parts;
+    if (authcid === '' || password === '') throw new SaslError('malformed-request', 'empty authcid or password');
+
+    const user = prepareUsername(authcid);
+    const stored = user && (await fetchCredential(this.source, user.prepared, 'sha256'));
+    // An unknown user costs the same key derivation as a known one, so timing does not tell them apart.
+    const credential = stored ?? fakeCredential('sha256', authcid);
+    let valid: boolean;
+    try {
+      valid = await verifyPassword(credential, 'sha256', password);
+    } catch {
+      valid = false; // saslprep rejected the password
+    }
+    if (!user || !stored || !valid) throw authFailure();
+
+    const checked = checkAuthzid(authzid, user.local);
+    return checked === undefined
+      ? { kind: 'success', data: null, username: user.local }
+      : { kind: 'success', data: null, username: user.local, authzid: checked };
+  }
+}
+
+export const PLAIN: MechanismFactory = {
+  name: 'PLAIN',
+  needsSecureChannel: true,
+  create: (source) => new PlainMechanism(source),
+};

@@ -1,0 +1,37 @@
+// The edge between a transport (TCP, WebSocket, BOSH) and the transport-agnostic c2s stream.
+import type { StreamError } from '../errors.js';
+import type { TransportKind } from '../sessions/types.js';
+import type { Element } from '../xml/element.js';
+import type { ParserLimits } from '../xml/parser.js';
+
+export interface StreamTransport {
+  readonly kind: TransportKind;
+  readonly remoteAddress: string;
+  /** TLS is in place, or the connection comes from loopback or a trusted proxy that terminates TLS. */
+  readonly secure: boolean;
+  /** STARTTLS can be offered now (TCP without TLS yet). */
+  readonly canStartTls: boolean;
+  /** Writes the stream header: <stream:stream> on TCP, <open/> on WebSocket, the session creation response on BOSH. */
+  openStream(attrs: Record<string, string>): void;
+  send(stanza: Element): void;
+  /** Ends the stream (optionally after a stream error) and closes the connection once the peer has closed or a grace period passed. */
+  closeStream(error?: StreamError): void;
+  /** After <proceed/>: upgrade to TLS; the next thing the client sends is a new stream header. */
+  startTls(): void;
+  /** After SASL success: the client opens a new stream on the same connection. */
+  restartStream(): void;
+  setLimits(limits: Partial<ParserLimits>): void;
+  /** Drops the connection at once. */
+  destroy(): void;
+}
+
+/** What a transport tells its stream. */
+export interface StreamEvents {
+  onStreamStart(attrs: Record<string, string>, name: string): void;
+  onElement(element: Element): void;
+  onStreamEnd(): void;
+  /** A framing or parse error: the stream answers with this error and closes. */
+  onStreamError(error: StreamError): void;
+  /** The connection is gone (closed by either side, or dropped). */
+  onDisconnect(): void;
+}

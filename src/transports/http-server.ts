@@ -1,0 +1,87 @@
+// The HTTP port: WebSocket upgrade at /xmpp-websocket, health at /healthz, the landing page at /.
+// Routes are a Map from path to handler; later issues add BOSH, host-meta and metrics here.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Logger } from '../observability/log.js';
+import type { WebSocketEndpoint } from './websocket.js';
+
+export type HttpHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  log: Logger;
+  websocket: WebSocketEndpoint;
+}
+
+export const WEBSOCKET_PATH = '/xmpp-websocket';
+
+export class HttpServer {
+  private readonly routes = new Map<string, HttpHandler>();
+  readonly server: http.Server;
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.server = http.createServer({ requestTimeout: 120_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, (req, res) => this.dispatch(req, res));
+    this.server.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => undefined);
+      if (pathOf(req) === WEBSOCKET_PATH) return options.websocket.handleUpgrade(req, socket, head);
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    });
+    this.server.on('clientError', (err, socket) => {
+      options.log.debug({ err }, 'bad HTTP request');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+  }
+
+  route(path: string, handler: HttpHandler): void {
+    this.routes.set(path, handler);
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.options.host, port: this.options.port }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  async close(): Promise<void> {
+    this.options.websocket.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse): void {
+    const path = pathOf(req);
+    if (path === WEBSOCKET_PATH) return sendText(res, 426, 'This endpoint speaks XMPP over WebSocket (RFC 7395).\n', { Upgrade: 'websocket' });
+    const handler = this.routes.get(path);
+    if (!handler) return sendText(res, 404, 'Not found\n');
+    Promise.resolve()
+      .then(() => handler(req, res))
+      .catch((err: unknown) => {
+        this.options.log.error({ err, path }, 'HTTP handler failed');
+        if (!res.headersSent) sendText(res, 500, 'Internal server error\n');
+        else res.destroy();
+      });
+  }
+}
+
+export function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(body);
+}

@@ -1,0 +1,161 @@
+// XMPP over TCP (RFC 6120 §3, §4): port 5222 with STARTTLS (§5) and direct TLS on 5223 (XEP-0368).
+import net from 'node:net';
+import tls from 'node:tls';
+import type { StreamError } from '../errors.js';
+import type { Logger } from '../observability/log.js';
+import type { StreamEvents, StreamTransport } from '../stream/transport.js';
+import { escapeAttr, type Element } from '../xml/element.js';
+import { NS } from '../xml/ns.js';
+import { XmlStreamParser, type ParserLimits } from '../xml/parser.js';
+
+/** A client whose unread output passes this is not reading: it is disconnected (back-pressure). */
+const MAX_WRITE_BUFFER = 4 * 1024 * 1024;
+/** How long to wait for the peer's </stream:stream> after ours before dropping the connection. */
+const CLOSE_GRACE_MS = 3000;
+
+export interface TcpOptions {
+  log: Logger;
+  secureContext: tls.SecureContext;
+  limits: ParserLimits;
+  keepaliveSeconds: number;
+}
+
+export class TcpTransport implements StreamTransport {
+  readonly kind = 'tcp' as const;
+  readonly remoteAddress: string;
+  private socket: net.Socket;
+  private tlsActive: boolean;
+  private closing = false;
+  private disconnected = false;
+  private readonly parser: XmlStreamParser;
+  private events: StreamEvents | undefined;
+  private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
+
+  constructor(socket: net.Socket, private readonly options: TcpOptions, directTls: boolean) {
+    this.socket = socket;
+    this.tlsActive = directTls;
+    this.remoteAddress = normaliseAddress(socket.remoteAddress);
+    this.parser = new XmlStreamParser(
+      {
+        onStreamStart: (name, attrs) => this.events?.onStreamStart(attrs, name),
+        onElement: (el) => this.events?.onElement(el),
+        onStreamEnd: () => this.events?.onStreamEnd(),
+        onError: (err) => this.events?.onStreamError(err),
+      },
+      options.limits,
+    );
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, options.keepaliveSeconds * 1000);
+  }
+
+  /** Starts reading once the stream is ready to receive. */
+  attach(events: StreamEvents): void {
+    this.events = events;
+    this.listen(this.socket);
+  }
+
+  get secure(): boolean {
+    return this.tlsActive;
+  }
+
+  get canStartTls(): boolean {
+    return !this.tlsActive;
+  }
+
+  openStream(attrs: Record<string, string>): void {
+    let header = `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'`;
+    for (const [k, v] of Object.entries(attrs)) header += ` ${k}='${escapeAttr(v)}'`;
+    this.write(`${header}>`);
+  }
+
+  send(stanza: Element): void {
+    this.write(stanza.toString());
+  }
+
+  closeStream(error?: StreamError): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.write(error ? `${error.toElement().toString()}</stream:stream>` : '</stream:stream>');
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  startTls(): void {
+    const plain = this.socket;
+    plain.removeListener('data', this.onData);
+    plain.pause();
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.options.secureContext });
+    this.socket = secure;
+    this.tlsActive = true;
+    this.parser.reset();
+    this.listen(secure);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  restartStream(): void {
+    this.parser.reset();
+  }
+
+  setLimits(limits: Partial<ParserLimits>): void {
+    this.parser.setLimits(limits);
+  }
+
+  private listen(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('close', () => {
+      if (this.disconnected) return;
+      this.disconnected = true;
+      this.events?.onDisconnect();
+    });
+    socket.on('error', (err) => this.options.log.debug({ err, remote: this.remoteAddress }, 'socket error'));
+  }
+
+  private write(data: string): void {
+    if (this.socket.destroyed) return;
+    if (this.socket.writableLength > MAX_WRITE_BUFFER) {
+      this.options.log.warn({ remote: this.remoteAddress }, 'client is not reading; disconnecting');
+      this.socket.destroy();
+      return;
+    }
+    this.socket.write(data);
+  }
+}
+
+export function normaliseAddress(address: string | undefined): string {
+  if (!address) return 'unknown';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+export interface TcpListenerOptions extends TcpOptions {
+  host: string;
+  port: number;
+  directTls: boolean;
+  onConnection(transport: TcpTransport): void;
+}
+
+export async function listenTcp(options: TcpListenerOptions): Promise<net.Server> {
+  const accept = (socket: net.Socket): void => {
+    socket.on('error', () => undefined);
+    options.onConnection(new TcpTransport(socket, options, options.directTls));
+  };
+  const server = options.directTls
+    ? tls.createServer({ secureContext: options.secureContext, ALPNProtocols: ['xmpp-client'] }, accept)
+    : net.createServer(accept);
+  if (options.directTls) server.on('tlsClientError', (err) => options.log.debug({ err }, 'direct TLS handshake failed'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.host, port: options.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+export function boundPort(server: net.Server): number {
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : 0;
+}

@@ -1,0 +1,164 @@
+// XMPP over WebSocket (RFC 7395): subprotocol "xmpp", one complete element per text frame,
+// <open/> and <close/> in urn:ietf:params:xml:ns:xmpp-framing instead of the stream root.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { StreamError } from '../errors.js';
+import type { Logger } from '../observability/log.js';
+import type { StreamEvents, StreamTransport } from '../stream/transport.js';
+import { xml, type Element } from '../xml/element.js';
+import { parseFrame } from '../xml/framed-parser.js';
+import { NS } from '../xml/ns.js';
+import type { ParserLimits } from '../xml/parser.js';
+import { normaliseAddress } from './tcp.js';
+
+const CLOSE_GRACE_MS = 3000;
+const MAX_BUFFERED = 4 * 1024 * 1024;
+
+export interface WebSocketOptions {
+  log: Logger;
+  limits: ParserLimits;
+  maxFrameBytes: number;
+  keepaliveSeconds: number;
+  isTrusted(remoteAddress: string): boolean;
+}
+
+export class WebSocketTransport implements StreamTransport {
+  readonly kind = 'websocket' as const;
+  readonly canStartTls = false;
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+  private limits: ParserLimits;
+  private events: StreamEvents | undefined;
+  private closing = false;
+  private alive = true;
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(private readonly ws: WebSocket, request: IncomingMessage, private readonly options: WebSocketOptions) {
+    this.remoteAddress = normaliseAddress(request.socket.remoteAddress);
+    const viaTls = 'encrypted' in request.socket && request.socket.encrypted === true;
+    this.secure = viaTls || options.isTrusted(this.remoteAddress);
+    this.limits = { ...options.limits };
+    this.pinger = setInterval(() => {
+      if (!this.alive) return ws.terminate();
+      this.alive = false;
+      ws.ping();
+    }, options.keepaliveSeconds * 1000);
+    this.pinger.unref();
+  }
+
+  attach(events: StreamEvents): void {
+    this.events = events;
+    this.ws.on('pong', () => (this.alive = true));
+    this.ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    this.ws.on('close', () => {
+      clearInterval(this.pinger);
+      events.onDisconnect();
+    });
+    this.ws.on('error', (err) => this.options.log.debug({ err, remote: this.remoteAddress }, 'websocket error'));
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    this.alive = true;
+    const events = this.events;
+    if (!events || this.closing) return;
+    if (isBinary) return events.onStreamError(new StreamError('not-well-formed', 'XMPP frames must be text (RFC 7395 §3.2)'));
+    let element: Element;
+    try {
+      element = parseFrame(rawToString(data), this.limits);
+    } catch (err) {
+      if (err instanceof StreamError) return events.onStreamError(err);
+      throw err;
+    }
+    if (element.attrs.xmlns === NS.framing) {
+      if (element.name === 'open') return events.onStreamStart(element.attrs, 'open');
+      if (element.name === 'close') return events.onStreamEnd();
+    }
+    events.onElement(element);
+  }
+
+  openStream(attrs: Record<string, string>): void {
+    this.write(xml('open', { xmlns: NS.framing, ...attrs }).toString());
+  }
+
+  send(stanza: Element): void {
+    this.write(stanza.toString());
+  }
+
+  closeStream(error?: StreamError): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (error) this.write(error.toElement(false).toString());
+    const close = xml('close', { xmlns: NS.framing });
+    if (error?.condition === 'see-other-host' && error.seeOtherHost) close.attrs['see-other-uri'] = error.seeOtherHost;
+    this.write(close.toString());
+    // The client answers <close/> (RFC 7395 §3.6); the server then closes the WebSocket.
+    this.ws.close(1000);
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  startTls(): void {
+    throw new Error('STARTTLS is not available over WebSocket');
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+
+  restartStream(): void {
+    // Each <open/> is a frame of its own: nothing to reset.
+  }
+
+  setLimits(limits: Partial<ParserLimits>): void {
+    this.limits = { ...this.limits, ...limits };
+  }
+
+  private write(data: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED) {
+      this.options.log.warn({ remote: this.remoteAddress }, 'websocket client is not reading; disconnecting');
+      this.ws.terminate();
+      return;
+    }
+    this.ws.send(data);
+  }
+}
+
+function rawToString(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+export interface WebSocketEndpoint {
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  close(): void;
+}
+
+export function createWebSocketEndpoint(options: WebSocketOptions, onConnection: (transport: WebSocketTransport) => void): WebSocketEndpoint {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: true,
+    // RFC 7395 §3.1: the "xmpp" subprotocol. Clients that offer none are accepted, as ejabberd does.
+    handleProtocols: (protocols) => (protocols.has('xmpp') ? 'xmpp' : false),
+  });
+  return {
+    handleUpgrade(request, socket, head) {
+      const offered = request.headers['sec-websocket-protocol'];
+      if (offered !== undefined && !offered.split(',').some((p) => p.trim() === 'xmpp')) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nThe WebSocket subprotocol must be "xmpp" (RFC 7395).\n');
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        if (ws.readyState !== ws.OPEN) return;
+        onConnection(new WebSocketTransport(ws, request, options));
+      });
+    },
+    close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// Starts a real Ratatosk server on ephemeral loopback ports with its own data directory.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deriveCredentials } from '../../src/auth/credentials.js';
+import { loadConfig, type DeepPartial } from '../../src/config/index.js';
+import type { Config } from '../../src/config/types.js';
+import { startServer, type RunningServer } from '../../src/main.js';
+import { createLogger } from '../../src/observability/log.js';
+
+export interface TestServer {
+  readonly server: RunningServer;
+  readonly config: Config;
+  readonly domain: string;
+  readonly ports: RunningServer['ports'];
+  addUser(username: string, password: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(overrides: DeepPartial<Config> = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-test-'));
+  const base: DeepPartial<Config> = {
+    domain: 'localhost',
+    dataDir,
+    nodeId: 'test',
+    logLevel: 'silent',
+    c2s: { host: '127.0.0.1', port: 0, tlsPort: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+  };
+  const config = loadConfig({ file: false, env: {}, overrides: merge(base, overrides) });
+  const level = (process.env.RATATOSK_TEST_LOG ?? 'silent') as Config['logLevel'];
+  const server = await startServer(config, { log: createLogger(level) });
+  return {
+    server,
+    config,
+    domain: config.domain,
+    ports: server.ports,
+    async addUser(username, password) {
+      const created = await server.stores.accounts.create(username, await deriveCredentials(password, config.auth.scramIterations));
+      if (!created) throw new Error(`user ${username} exists`);
+    },
+    async stop() {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+type Obj = Record<string, unknown>;
+function merge<T>(a: T, b: T): T {
+  const out: Obj = { ...(a as Obj) };
+  for (const [k, v] of Object.entries(b as Obj)) {
+    const prev = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? merge(prev, v) : v;
+  }
+  return out as T;
+}
