@@ -1,0 +1,86 @@
+// Real third-party clients for the tests: xmpp.js (@xmpp/client) over TCP, direct TLS and WebSocket.
+import { client, type XmppClient } from '@xmpp/client';
+import type { Element } from 'ltx';
+import type { TestServer } from './server.js';
+
+// The test server's certificate is self-signed; the clients must accept it.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+
+export type ClientTransport = 'tcp' | 'tls' | 'websocket';
+export type ClientMechanism = 'SCRAM-SHA-1' | 'PLAIN';
+
+export interface ClientOptions {
+  transport: ClientTransport;
+  username: string;
+  password: string;
+  resource?: string;
+  mechanism?: ClientMechanism;
+}
+
+export interface TestClient {
+  readonly xmpp: XmppClient;
+  readonly jid: string;
+  /** Resolves with the next incoming stanza that matches. */
+  next(match: (stanza: Element) => boolean, timeoutMs?: number): Promise<Element>;
+  stop(): Promise<void>;
+}
+
+export function serviceUrl(server: TestServer, transport: ClientTransport): string {
+  if (transport === 'tcp') return `xmpp://127.0.0.1:${server.ports.c2s}`;
+  if (transport === 'tls') return `xmpps://127.0.0.1:${server.ports.c2sTls}`;
+  return `ws://127.0.0.1:${server.ports.http}/xmpp-websocket`;
+}
+
+export async function connect(server: TestServer, options: ClientOptions): Promise<TestClient> {
+  const xmpp = client({
+    service: serviceUrl(server, options.transport),
+    domain: server.domain,
+    username: options.username,
+    password: options.password,
+    ...(options.resource ? { resource: options.resource } : {}),
+  });
+  xmpp.reconnect.stop();
+  if (options.mechanism) {
+    const wanted = options.mechanism;
+    xmpp.saslFactory._mechs = xmpp.saslFactory._mechs.filter((m) => m.name === wanted);
+  }
+  const waiters = new Set<{ match: (s: Element) => boolean; resolve: (s: Element) => void }>();
+  const backlog: Element[] = [];
+  xmpp.on('stanza', (stanza: Element) => {
+    for (const w of waiters) {
+      if (w.match(stanza)) {
+        waiters.delete(w);
+        w.resolve(stanza);
+        return;
+      }
+    }
+    backlog.push(stanza);
+  });
+  xmpp.on('error', () => undefined);
+  const jid = await xmpp.start();
+  return {
+    xmpp,
+    jid: jid.toString(),
+    next(match, timeoutMs = 5000) {
+      const index = backlog.findIndex(match);
+      if (index !== -1) return Promise.resolve(backlog.splice(index, 1)[0] as Element);
+      return new Promise<Element>((resolve, reject) => {
+        const waiter = {
+          match,
+          resolve: (s: Element) => {
+            clearTimeout(timer);
+            resolve(s);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`no matching stanza within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.add(waiter);
+      });
+    },
+    async stop() {
+      if (xmpp.status !== 'offline') await xmpp.stop().catch(() => undefined);
+    },
+  };
+}

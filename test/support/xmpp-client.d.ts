@@ -1,0 +1,47 @@
+// Just enough typing of @xmpp/client (which ships none) for the tests.
+declare module '@xmpp/client' {
+  import type { Element } from 'ltx';
+  import type { EventEmitter } from 'node:events';
+
+  export interface XmppJid {
+    toString(): string;
+    bare(): XmppJid;
+    local: string;
+    domain: string;
+    resource: string;
+  }
+
+  export interface SaslFactory {
+    _mechs: Array<{ name: string; mech: unknown }>;
+  }
+
+  export interface IqCaller {
+    request(stanza: Element, timeout?: number): Promise<Element>;
+    get(child: Element, to?: string, timeout?: number): Promise<Element>;
+    set(child: Element, to?: string, timeout?: number): Promise<Element>;
+  }
+
+  export interface XmppClient extends EventEmitter {
+    jid: XmppJid | null;
+    status: string;
+    saslFactory: SaslFactory;
+    iqCaller: IqCaller;
+    reconnect: { stop(): void };
+    start(): Promise<XmppJid>;
+    stop(): Promise<void>;
+    send(...stanzas: Element[]): Promise<void>;
+    write(data: string): Promise<void>;
+  }
+
+  export interface ClientOptions {
+    service: string;
+    domain?: string;
+    username?: string;
+    password?: string;
+    resource?: string;
+    timeout?: number;
+  }
+
+  export function client(options: ClientOptions): XmppClient;
+  export function xml(name: string, attrs?: Record<string, string> | null, ...children: Array<Element | string>): Element;
+}
