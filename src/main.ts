@@ -107,7 +107,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const limits = { maxStanzaBytes: config.c2s.preAuthMaxStanzaSize, maxDepth: config.c2s.maxDepth };
 
   const tcpServers: net.Server[] = [];
-  const tcpOptions = { log, secureContext, limits, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
+  const tcpOptions = { log, secureContext, certificate: { cert: certificate.cert, key: certificate.key }, limits, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
   let c2sPort = -1;
   let c2sTlsPort = -1;
   if (config.c2s.port >= 0) {

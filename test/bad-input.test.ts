@@ -27,7 +27,7 @@ describe('bad input on c2s', function () {
 
   afterEach(async function () {
     // Whatever the previous test did, the bystander's session still works.
-    const pong = await bystander.xmpp.iqCaller.get(xml('ping', { xmlns: 'urn:xmpp:ping' }), 'localhost');
+    const pong = await bystander.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
     assert.equal(pong.attrs.type, 'result');
   });
 

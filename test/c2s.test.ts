@@ -108,7 +108,7 @@ describe('c2s with a real client', function () {
 
   it('answers ping (XEP-0199) and software version (XEP-0092)', async function () {
     const bob = await open(server, { transport: 'tcp', username: 'bob', password: 'builder' });
-    const pong = await bob.xmpp.iqCaller.get(xml('ping', { xmlns: 'urn:xmpp:ping' }), 'localhost');
+    const pong = await bob.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
     assert.equal(pong.attrs.type, 'result');
     const version = await bob.xmpp.iqCaller.get(xml('query', { xmlns: 'jabber:iq:version' }), 'localhost');
     const query = version.getChild('query') ?? version;
@@ -126,7 +126,7 @@ describe('c2s with a real client', function () {
     const second = await open(server, { transport: 'websocket', username: 'alice', password: 'wonderland', resource: 'phone' });
     assert.equal(second.jid, 'alice@localhost/phone');
     assert.equal(await closed, 'conflict');
-    const pong = await second.xmpp.iqCaller.get(xml('ping', { xmlns: 'urn:xmpp:ping' }), 'localhost');
+    const pong = await second.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
     assert.equal(pong.attrs.type, 'result');
     assert.equal(server.server.sessions.resources('alice@localhost').length, 1);
   });

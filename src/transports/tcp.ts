@@ -16,6 +16,8 @@ const CLOSE_GRACE_MS = 3000;
 export interface TcpOptions {
   log: Logger;
   secureContext: tls.SecureContext;
+  /** The same certificate as PEM, for the direct-TLS listener. */
+  certificate: { cert: string; key: string };
   limits: ParserLimits;
   keepaliveSeconds: number;
 }
@@ -142,7 +144,7 @@ export async function listenTcp(options: TcpListenerOptions): Promise<net.Server
     options.onConnection(new TcpTransport(socket, options, options.directTls));
   };
   const server = options.directTls
-    ? tls.createServer({ secureContext: options.secureContext, ALPNProtocols: ['xmpp-client'] }, accept)
+    ? tls.createServer({ ...options.certificate, minVersion: 'TLSv1.2', ALPNProtocols: ['xmpp-client'] }, accept)
     : net.createServer(accept);
   if (options.directTls) server.on('tlsClientError', (err) => options.log.debug({ err }, 'direct TLS handshake failed'));
   await new Promise<void>((resolve, reject) => {

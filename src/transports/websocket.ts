@@ -82,6 +82,8 @@ export class WebSocketTransport implements StreamTransport {
   }
 
   send(stanza: Element): void {
+    // Each frame stands alone (RFC 7395 §3.3.3), so the stream prefix must be declared in it.
+    if (stanza.name === 'stream:features') stanza.attrs['xmlns:stream'] = NS.stream;
     this.write(stanza.toString());
   }
 

@@ -188,7 +188,8 @@ function holdBack(s: string, from: number, len: number, hasAmp: boolean): number
   return len > from && s.charCodeAt(len - 1) === 13 ? len - 1 : len;
 }
 
-let noElement: Element | undefined;
+/** Stands in for the current element when none is open. */
+const NO_ELEMENT = new Element('');
 
 /**
  * The parsing core. `stream` mode: a root (the stream header) that stays open, whose children are delivered
@@ -211,6 +212,7 @@ export class Tokenizer {
   private tagName = '';
   private tagAttrs: Attrs = {};
   private tagPrefixed = false;
+  private nameColon = -1;
   private attrName = '';
   private quote = 34;
   private wsSeen = false;
@@ -232,8 +234,7 @@ export class Tokenizer {
   constructor(private readonly sink: TreeSink, limits: ParserLimits, private readonly stream: boolean) {
     this.limits = { ...limits };
     this.base = stream ? 1 : 0;
-    noElement ??= new Element('none');
-    this.cur = noElement;
+    this.cur = NO_ELEMENT;
     this.reset();
   }
 
@@ -246,7 +247,7 @@ export class Tokenizer {
     this.gen++;
     this.state = S_PROLOG;
     this.depth = 0;
-    this.cur = noElement ?? this.cur;
+    this.cur = NO_ELEMENT;
     this.rootName = '';
     this.rootNs = undefined;
     this.pending = '';
@@ -262,11 +263,6 @@ export class Tokenizer {
     this.unitBytes = 0;
     this.unitFrom = 0;
     this.limitEnd = Infinity;
-  }
-
-  /** True once `</stream:stream>` was read (stream mode). */
-  get ended(): boolean {
-    return this.state === S_DONE;
   }
 
   /** Parses decoded input. Throws StreamError; the caller must stop feeding after that. */
@@ -368,7 +364,7 @@ export class Tokenizer {
           const c = s.charCodeAt(i);
           if (!isWs(c) && c !== 62 /* > */ && c !== 47 /* / */) throw fail('not-well-formed', 'bad element name');
           this.tagName = s.slice(pos, i);
-          this.tagPrefixed = scanColon >= 0;
+          this.tagPrefixed = this.nameColon >= 0;
           this.tagAttrs = {};
           this.wsSeen = false;
           this.state = S_TAG;
@@ -627,7 +623,6 @@ export class Tokenizer {
         }
 
         case S_DONE:
-          pos = len;
           break main;
 
         default:
@@ -644,20 +639,28 @@ export class Tokenizer {
     return -1;
   }
 
-  /** Scans a name from pos; returns the index after it (len if it may go on). Leaves the colon in scanColon. */
+  /** Scans a name from pos; returns the index after it (len if it may go on). Records its colon in nameColon. */
   private scanName(s: string, pos: number, len: number): number {
-    const c = s.charCodeAt(pos);
-    if (!isNameStart(c) || c === 58 /* : */) throw fail('not-well-formed', 'bad name');
-    const stop = Math.min(len, pos + MAX_NAME_CHARS + 1);
-    const i = scanNameChars(s, pos + 1, stop);
+    const first = s.charCodeAt(pos);
+    if (first === 58 /* : */ || !isNameStart(first)) throw fail('not-well-formed', 'bad name');
+    const stop = len < pos + MAX_NAME_CHARS + 1 ? len : pos + MAX_NAME_CHARS + 1;
+    let colon = -1;
+    let i = pos + 1;
+    for (; i < stop; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 128) {
+        if (ASCII_NAME[c] === 0) break;
+        if (c === 58) {
+          // Namespaces in XML: one colon at most, neither first nor last.
+          if (colon >= 0) throw fail('not-well-formed', 'bad qualified name');
+          colon = i;
+        }
+      } else if (!isNameCharWide(c)) break;
+    }
     if (i - pos > MAX_NAME_CHARS) throw fail('policy-violation', 'name too long');
     if (i === len) return len;
-    // Namespaces in XML: at most one colon, not first (checked above) nor last.
-    const colon = s.indexOf(':', pos);
-    scanColon = colon >= 0 && colon < i ? colon : -1;
-    if (scanColon >= 0 && (scanColon === i - 1 || s.indexOf(':', scanColon + 1) < i && s.indexOf(':', scanColon + 1) >= 0)) {
-      throw fail('not-well-formed', 'bad qualified name');
-    }
+    if (colon === i - 1) throw fail('not-well-formed', 'bad qualified name');
+    this.nameColon = colon;
     return i;
   }
 
@@ -700,12 +703,11 @@ export class Tokenizer {
   private openElement(s: string, end: number, selfClosing: boolean): void {
     const name = this.tagName;
     const attrs = this.tagAttrs;
-    this.tagAttrs = {};
     if (this.depth === 0 && this.stream) {
       this.rootName = name;
       this.rootNs = attrs.xmlns;
-      this.depth = 1;
       this.endUnit(s, end);
+      this.depth = 1;
       this.state = S_TOP;
       this.sink.onStreamStart(name, attrs);
       if (selfClosing) this.closeElement(s, end);
@@ -738,7 +740,7 @@ export class Tokenizer {
     }
     const el = this.cur;
     if (--this.depth === this.base) {
-      this.cur = noElement ?? el;
+      this.cur = NO_ELEMENT;
       if (this.stream) {
         this.endUnit(s, end);
         this.state = S_TOP;
@@ -753,6 +755,3 @@ export class Tokenizer {
     }
   }
 }
-
-/** Index of the colon in the last name scanned, or -1. */
-let scanColon = -1;

@@ -3,6 +3,11 @@ import { client, type XmppClient } from '@xmpp/client';
 import type { Element } from 'ltx';
 import type { TestServer } from './server.js';
 
+import { WebSocket } from 'ws';
+
+// Node 20 has no global WebSocket; xmpp.js's WebSocket transport expects the browser's API, which ws provides.
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+
 // The test server's certificate is self-signed; the clients must accept it.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
 

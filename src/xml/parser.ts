@@ -1,0 +1,79 @@
+// Streaming XML parser for XMPP over TCP (RFC 6120 §4, §11).
+//
+// Fed raw socket chunks; reports the stream header, each top-level element (stanza or nonza) as a complete
+// ltx Element, and the stream end. Safe on hostile input: UTF-8 split across reads is decoded correctly,
+// stanza bytes and nesting depth are capped while data arrives, and what RFC 6120 §11.1 forbids is a
+// `restricted-xml` stream error. After the first error further input is ignored until reset().
+import { StringDecoder } from 'node:string_decoder';
+import { StreamError } from '../errors.js';
+import type { Element } from './element.js';
+import { Tokenizer } from './tokenizer.js';
+
+export interface StreamParserHandler {
+  /** The stream header: its raw qualified name (`stream:stream`) and attributes, namespace declarations included. */
+  onStreamStart(name: string, attrs: Record<string, string>): void;
+  /**
+   * A complete top-level element. Unprefixed ones without `xmlns` get the header's default namespace
+   * (`jabber:client`, ...) so they stand alone; prefixed ones (`stream:features`) keep their raw name.
+   */
+  onElement(el: Element): void;
+  /** `</stream:stream>` was read. Input after it is ignored. */
+  onStreamEnd(): void;
+  /** The peer broke XML, RFC 6120 §11 or a limit; close the stream with this error. */
+  onError(err: StreamError): void;
+}
+
+export interface ParserLimits {
+  /** Largest top-level element, in UTF-8 bytes as received (Prosody caps at 256 KiB; less before auth). */
+  maxStanzaBytes: number;
+  /** Deepest element nesting inside a top-level element, which itself is at depth 1. */
+  maxDepth: number;
+}
+
+export class XmlStreamParser {
+  private decoder = new StringDecoder('utf8');
+  private readonly core: Tokenizer;
+  private failed = false;
+  private writing = false;
+
+  constructor(private readonly handler: StreamParserHandler, limits: ParserLimits) {
+    this.core = new Tokenizer(handler, limits, true);
+  }
+
+  /**
+   * Parses a chunk from the socket; handler callbacks run synchronously from here. Not reentrant: a callback
+   * must not call write(). If a callback throws something other than a StreamError, the exception propagates
+   * and the parser ignores further input until reset().
+   */
+  write(chunk: Buffer | string): void {
+    if (this.writing) throw new Error('XmlStreamParser.write() called from one of its own callbacks');
+    if (this.failed) return;
+    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    if (text === '') return;
+    this.writing = true;
+    try {
+      this.core.feed(text);
+    } catch (err) {
+      this.failed = true;
+      if (err instanceof StreamError) this.handler.onError(err);
+      else throw err;
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Changes limits, e.g. a larger stanza cap after authentication. Applies from the next stanza. */
+  setLimits(limits: Partial<ParserLimits>): void {
+    this.core.setLimits(limits);
+  }
+
+  /**
+   * Stream restart (after STARTTLS, after SASL success): forget everything and expect a new header. Called from
+   * inside onElement, the rest of the chunk being parsed is read as the start of the new stream.
+   */
+  reset(): void {
+    this.failed = false;
+    this.core.reset();
+    if (!this.writing) this.decoder = new StringDecoder('utf8');
+  }
+}
