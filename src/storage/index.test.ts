@@ -31,7 +31,10 @@ describe('openStores', () => {
     }
   });
 
-  it('says PostgreSQL is not built yet when a database URL is set', async () => {
-    await assert.rejects(openStores(configWith(dir, 'postgres://localhost/ratatosk')), (err: unknown) => err instanceof ServerError && err.code === 'STORE_UNSUPPORTED');
+  it('names the setting when PostgreSQL cannot be reached', async () => {
+    await assert.rejects(
+      openStores(configWith(dir, 'postgres://postgres@127.0.0.1:1/none')),
+      (err: unknown) => err instanceof ServerError && err.code === 'STORE_OPEN_FAILED' && /RATATOSK_DATABASE_URL/.test(err.message),
+    );
   });
 });

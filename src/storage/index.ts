@@ -2,17 +2,20 @@
 import type { Config } from '../config/types.js';
 import { ServerError } from '../errors.js';
 import { openEmbeddedStores } from './embedded/index.js';
+import { openPostgresStores } from './postgres/index.js';
 import type { Stores } from './types.js';
 
 export type { Account, AccountStore, Stores } from './types.js';
 export { StoreUnavailableError } from './types.js';
 
-export async function openStores(config: Config): Promise<Stores> {
-  if (config.database.url !== undefined && config.database.url !== '') {
-    throw new ServerError(
-      'STORE_UNSUPPORTED',
-      'PostgreSQL storage is not built yet; unset database.url (RATATOSK_DATABASE_URL) to use the embedded store',
-    );
+export async function openStores(config: Config, options: { migrate?: boolean } = {}): Promise<Stores> {
+  const url = config.database.url;
+  if (url === undefined || url === '') return openEmbeddedStores(config.dataDir);
+  try {
+    return await openPostgresStores({ url, migrate: options.migrate ?? true });
+  } catch (err) {
+    if (err instanceof ServerError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ServerError('STORE_OPEN_FAILED', `cannot open PostgreSQL at database.url (RATATOSK_DATABASE_URL): ${reason}`);
   }
-  return openEmbeddedStores(config.dataDir);
 }

@@ -6,6 +6,7 @@ import type { StoredCredentials } from '../../auth/credentials.js';
 import { ServerError } from '../../errors.js';
 import { parseAccountRecord, type AccountRecord } from '../records.js';
 import { StoreUnavailableError, type Account, type AccountStore } from '../types.js';
+import { guard, type UserDataOwner } from './env.js';
 
 /** The sub-database as opened: values arrive as unknown and are validated on read. */
 export type AccountsDb = Database<unknown, string>;
@@ -13,18 +14,8 @@ export type AccountsDb = Database<unknown, string>;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 10_000;
 
-/** Runs an LMDB call and reports its failure as the store being unavailable (a corrupt record stays itself). */
-async function guard<T>(what: string, action: () => T | Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (err) {
-    if (err instanceof ServerError) throw err;
-    throw new StoreUnavailableError(`embedded store: ${what} failed: ${err instanceof Error ? err.message : String(err)}`, err);
-  }
-}
-
 export class EmbeddedAccountStore implements AccountStore {
-  constructor(private readonly db: AccountsDb) {}
+  constructor(private readonly db: AccountsDb, private readonly owners: readonly UserDataOwner[] = []) {}
 
   async create(username: string, credentials: StoredCredentials): Promise<boolean> {
     const record: AccountRecord = { credentials, createdAt: Date.now() };
@@ -55,11 +46,10 @@ export class EmbeddedAccountStore implements AccountStore {
   }
 
   async delete(username: string): Promise<boolean> {
-    // Later issues add the data an account owns (roster, offline messages, ...); their
-    // removal joins this transaction.
     return guard('delete', () => this.db.transaction(() => {
       if (!this.db.doesExist(username)) return false;
       void this.db.remove(username);
+      for (const owner of this.owners) owner.removeUserData(username);
       return true;
     }));
   }

@@ -9,8 +9,16 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { ServerError } from '../../errors.js';
-import type { Stores } from '../types.js';
+import { StoreUnavailableError, type Stores } from '../types.js';
 import { EmbeddedAccountStore, type AccountsDb } from './accounts.js';
+import { EmbeddedArchiveStore } from './archive.js';
+import { EmbeddedBulkLoader } from './bulk.js';
+import { EmbeddedOfflineStore } from './offline.js';
+import { EmbeddedBlockListStore, EmbeddedPrivacyStore } from './privacy.js';
+import { EmbeddedRoomStore } from './rooms.js';
+import { EmbeddedRosterStore, EmbeddedSubscriptionRequestStore } from './roster.js';
+import { EmbeddedVCardStore, EmbeddedPrivateXmlStore } from './vcards.js';
+import type { EmbeddedEnv, UserDataOwner } from './env.js';
 
 /** Room for the sub-databases modules add later (roster, offline, archive, rooms, ...). */
 const MAX_DBS = 64;
@@ -57,10 +65,36 @@ export async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     const reason = err instanceof Error ? err.message : String(err);
     throw new ServerError('STORE_OPEN_FAILED', `cannot open the embedded store at ${path} (data_dir / RATATOSK_DATA_DIR): ${reason}`);
   }
+  const env: EmbeddedEnv = entry.env;
+  const roster = new EmbeddedRosterStore(env);
+  const subscriptionRequests = new EmbeddedSubscriptionRequestStore(env);
+  const offline = new EmbeddedOfflineStore(env);
+  const vcards = new EmbeddedVCardStore(env);
+  const privateXml = new EmbeddedPrivateXmlStore(env);
+  const privacy = new EmbeddedPrivacyStore(env);
+  const blocklist = new EmbeddedBlockListStore(env);
+  const rooms = new EmbeddedRoomStore(env);
+  const archive = new EmbeddedArchiveStore(env);
+  // Everything an account owns goes with it, in the account's delete transaction.
+  const owners: UserDataOwner[] = [roster, subscriptionRequests, offline, vcards, privateXml, privacy, blocklist, archive];
+  const accounts = new EmbeddedAccountStore(entry.accounts, owners);
   let closed = false;
   return {
     kind: 'embedded',
-    accounts: new EmbeddedAccountStore(entry.accounts),
+    accounts,
+    roster,
+    subscriptionRequests,
+    offline,
+    vcards,
+    privateXml,
+    privacy,
+    blocklist,
+    rooms,
+    archive,
+    bulk: new EmbeddedBulkLoader(env, entry.accounts, roster),
+    async ping(): Promise<void> {
+      if (closed) throw new StoreUnavailableError('the embedded store is closed');
+    },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

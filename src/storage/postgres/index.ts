@@ -1,0 +1,52 @@
+// The PostgreSQL back end: one pool shared by every store, the schema from migrations/.
+import type { Stores } from '../types.js';
+import { StoreUnavailableError } from '../types.js';
+import { PostgresAccountStore } from './accounts.js';
+import { PostgresArchiveStore } from './archive.js';
+import { PostgresBulkLoader } from './bulk.js';
+import { Db, type DbOptions } from './db.js';
+import { migrate } from './migrate.js';
+import { PostgresOfflineStore } from './offline.js';
+import { PostgresBlockListStore, PostgresPrivacyStore } from './privacy.js';
+import { PostgresRoomStore } from './rooms.js';
+import { PostgresRosterStore, PostgresSubscriptionRequestStore } from './roster.js';
+import { PostgresPrivateXmlStore, PostgresVCardStore } from './vcards.js';
+
+export interface PostgresOptions extends DbOptions {
+  /** Apply missing migrations before opening (ratatosk serve does; tools may not). */
+  migrate?: boolean;
+}
+
+export async function openPostgresStores(options: PostgresOptions): Promise<Stores & { db: Db }> {
+  const db = new Db(options);
+  try {
+    if (options.migrate !== false) await migrate(db);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return {
+    kind: 'postgres',
+    db,
+    accounts: new PostgresAccountStore(db),
+    roster: new PostgresRosterStore(db),
+    subscriptionRequests: new PostgresSubscriptionRequestStore(db),
+    offline: new PostgresOfflineStore(db),
+    vcards: new PostgresVCardStore(db),
+    privateXml: new PostgresPrivateXmlStore(db),
+    privacy: new PostgresPrivacyStore(db),
+    blocklist: new PostgresBlockListStore(db),
+    rooms: new PostgresRoomStore(db),
+    archive: new PostgresArchiveStore(db),
+    bulk: new PostgresBulkLoader(db),
+    async ping() {
+      try {
+        await db.query('SELECT 1');
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) throw err;
+        throw new StoreUnavailableError('PostgreSQL did not answer', err);
+      }
+    },
+    close: () => db.close(),
+  };
+}
