@@ -8,6 +8,12 @@ export interface FeatureContext {
   readonly transport: BoundSession['transport'];
 }
 
+export interface PreauthClient {
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+  readonly transport: BoundSession['transport'];
+}
+
 export type CoreHooks = {
   /** A resource was bound. */
   'session:bound': (session: BoundSession) => void;
@@ -17,6 +23,10 @@ export type CoreHooks = {
   'stream:features': (features: Element[], context: FeatureContext) => Element[];
   /** Presence without 'to' from a client: an availability change to broadcast. */
   'presence:broadcast': (session: BoundSession, stanza: Element) => void;
+  /** Directed presence (available or unavailable) a local user sent to `to` (RFC 6121 §4.6). */
+  'presence:directed': (session: BoundSession, stanza: Element, to: Jid) => void;
+  /** An iq from a client that has not authenticated yet (in-band registration); the reply, or undefined to refuse. */
+  'c2s:preauth-iq': (iq: Element, client: PreauthClient) => Element | undefined;
   /** Subscription-related presence (subscribe, subscribed, unsubscribe, unsubscribed, probe); true when handled. */
   'presence:subscription': (stanza: Element, from: Jid, to: Jid) => boolean | undefined;
   /** A message to a local user with no available resource; true when stored for later delivery. */

@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
-import type { DomainHandler } from '../router/router.js';
+import type { DomainHandler, StanzaFilter } from '../router/router.js';
 import type { IqHandler, IqTarget, IqType } from '../router/iq-registry.js';
 import type { BoundSession } from '../sessions/types.js';
 import type { Stores } from '../storage/types.js';
@@ -58,6 +58,8 @@ export interface ModuleContext {
   addFeature(feature: string): void;
   addIdentity(identity: DiscoIdentity): void;
   addItem(item: DiscoItem): void;
+  /** A synchronous check on every stanza users send and on every routed stanza before delivery. */
+  addStanzaFilter(filter: StanzaFilter): void;
   /** Serves another domain (a component, the MUC service). */
   addDomain(domain: string, handler: DomainHandler): void;
   /** Routes a stanza from `from` (default: the server). */

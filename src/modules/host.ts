@@ -83,6 +83,7 @@ export class ModuleHost {
       addFeature: (feature) => cleanups.push(disco.addFeature(feature)),
       addIdentity: (identity) => cleanups.push(disco.addIdentity(identity)),
       addItem: (item) => cleanups.push(disco.addItem(item)),
+      addStanzaFilter: (filter) => cleanups.push(router.addFilter(filter)),
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
       send: (stanza, from?: Jid) => void router.route(stanza, from ?? router.serverJid),
       sendIq: (iq, timeoutMs) => router.sendIq(iq, timeoutMs),

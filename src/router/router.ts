@@ -8,7 +8,7 @@ import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession } from '../sessions/types.js';
-import type { AccountStore } from '../storage/types.js';
+import { StoreUnavailableError, type AccountStore } from '../storage/types.js';
 import { Element } from '../xml/element.js';
 import type { IqRegistry, IqTarget, IqType } from './iq-registry.js';
 
@@ -22,6 +22,17 @@ export interface RouterDeps {
   hooks: HookBus<CoreHooks>;
   iqs: IqRegistry;
   log: Logger;
+}
+
+/**
+ * A synchronous check on the hot path (privacy lists, blocking). Return false to stop the stanza
+ * silently; throw a StanzaError to stop it and bounce it to its sender.
+ */
+export interface StanzaFilter {
+  /** A stanza a local user sends, before it is routed. */
+  outgoing?(stanza: Element, session: BoundSession): boolean;
+  /** A routed stanza about to be handed to a local session. */
+  incoming?(stanza: Element, session: BoundSession): boolean;
 }
 
 interface PendingIq {
@@ -38,6 +49,7 @@ export class Router {
   readonly serverJid: Jid;
   private readonly domains = new Map<string, DomainHandler>();
   private readonly pending = new Map<string, PendingIq>();
+  private readonly filters: StanzaFilter[] = [];
 
   constructor(private readonly deps: RouterDeps) {
     this.serverJid = Jid.parse(deps.domain);
@@ -56,9 +68,23 @@ export class Router {
     return domain === this.deps.domain || this.domains.has(domain);
   }
 
+  /** Adds a filter run on every stanza a local user sends and on every routed stanza before delivery. */
+  addFilter(filter: StanzaFilter): () => void {
+    this.filters.push(filter);
+    return () => {
+      const index = this.filters.indexOf(filter);
+      if (index !== -1) this.filters.splice(index, 1);
+    };
+  }
+
   /** A stanza from a bound client session: 'from' is stamped with the session's full JID. */
-  fromClient(session: BoundSession, stanza: Element): Promise<void> {
+  async fromClient(session: BoundSession, stanza: Element): Promise<void> {
     stanza.attrs.from = session.jid.toString();
+    try {
+      for (const filter of this.filters) if (filter.outgoing && !filter.outgoing(stanza, session)) return;
+    } catch (err) {
+      return this.reject(stanza, session.jid, err);
+    }
     return this.route(stanza, session.jid, session);
   }
 
@@ -100,7 +126,11 @@ export class Router {
     if (stanza.attrs.type === 'error' || (stanza.name === 'iq' && stanza.attrs.type === 'result')) return;
     let error: StanzaError;
     if (err instanceof StanzaError) error = err;
-    else {
+    else if (err instanceof StoreUnavailableError) {
+      // Storage is down (RFC 6120 §8.3.2: 'wait' means retry later); the sender keeps the stanza.
+      this.deps.log.warn({ err: err.message }, 'stanza refused: storage unavailable');
+      error = new StanzaError('internal-server-error', 'storage is temporarily unavailable; try again later', 'wait');
+    } else {
       this.deps.log.error({ err, stanza: stanza.toString().slice(0, 500) }, 'stanza handling failed');
       error = new StanzaError('internal-server-error');
     }
@@ -139,7 +169,7 @@ export class Router {
     }
     if (!to.isBare) {
       const session = this.deps.sessions.get(to.toString());
-      if (session) return session.send(stanza);
+      if (session) return this.deliver(session, stanza);
       if (type === 'error' || type === 'headline') return;
       if (type === 'groupchat') throw new StanzaError('service-unavailable');
     }
@@ -161,11 +191,11 @@ export class Router {
       throw new StanzaError('service-unavailable', 'the recipient is offline');
     }
     if (type === 'headline') {
-      for (const s of available) s.send(stanza);
+      for (const s of available) this.deliver(s, stanza);
       return;
     }
     const top = Math.max(...available.map((s) => s.presence.priority));
-    for (const s of available) if (s.presence.priority === top) s.send(stanza);
+    for (const s of available) if (s.presence.priority === top) this.deliver(s, stanza);
   }
 
   // ---- presence (RFC 6121 §4.6, §8.5.2.1.3, §8.5.3.2.3) ----
@@ -184,6 +214,7 @@ export class Router {
       }
       return;
     }
+    if (origin && (type === undefined || type === 'unavailable')) await this.deps.hooks.emit('presence:directed', origin, stanza, to);
     if (await this.toOtherDomain(stanza, from, to)) return;
     if (to.local === '') return;
     if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
@@ -191,11 +222,12 @@ export class Router {
       return;
     }
     if (!to.isBare) {
-      this.deps.sessions.get(to.toString())?.send(stanza);
+      const session = this.deps.sessions.get(to.toString());
+      if (session) this.deliver(session, stanza);
       return;
     }
     if (type === 'error') return;
-    for (const s of this.deps.sessions.resources(to.toString())) if (s.presence.available) s.send(stanza);
+    for (const s of this.deps.sessions.resources(to.toString())) if (s.presence.available) this.deliver(s, stanza);
   }
 
   // ---- iq (RFC 6120 §8.2.3, RFC 6121 §8.5) ----
@@ -218,7 +250,7 @@ export class Router {
     else {
       const session = this.deps.sessions.get(to.toString());
       if (!session) throw new StanzaError('service-unavailable');
-      return session.send(stanza);
+      return this.deliver(session, stanza);
     }
     if (target === 'bare' && to && this.deps.sessions.resources(to.toString()).length === 0 && !(await this.deps.accounts.exists(to.local))) {
       throw new StanzaError('service-unavailable', 'no such user');
@@ -248,6 +280,14 @@ export class Router {
       else waiting.reject(StanzaError.fromStanza(stanza) ?? new StanzaError('undefined-condition'));
       return;
     }
-    if (!to.isBare) this.deps.sessions.get(to.toString())?.send(stanza);
+    if (to.isBare) return;
+    const session = this.deps.sessions.get(to.toString());
+    if (session) this.deliver(session, stanza);
+  }
+
+  /** Hands a routed stanza to a local session unless a filter (privacy lists, blocking) stops it. */
+  private deliver(session: BoundSession, stanza: Element): void {
+    for (const filter of this.filters) if (filter.incoming && !filter.incoming(stanza, session)) return;
+    session.send(stanza);
   }
 }

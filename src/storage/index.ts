@@ -2,7 +2,6 @@
 import type { Config } from '../config/types.js';
 import { ServerError } from '../errors.js';
 import { openEmbeddedStores } from './embedded/index.js';
-import { openPostgresStores } from './postgres/index.js';
 import type { Stores } from './types.js';
 
 export type { Account, AccountStore, Stores } from './types.js';
@@ -12,6 +11,8 @@ export async function openStores(config: Config, options: { migrate?: boolean } 
   const url = config.database.url;
   if (url === undefined || url === '') return openEmbeddedStores(config.dataDir);
   try {
+    // Loaded only when configured, so the embedded default never loads the PostgreSQL driver.
+    const { openPostgresStores } = await import('./postgres/index.js');
     return await openPostgresStores({ url, migrate: options.migrate ?? true });
   } catch (err) {
     if (err instanceof ServerError) throw err;

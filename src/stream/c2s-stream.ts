@@ -69,15 +69,23 @@ export class C2sStream implements StreamEvents {
     const error = this.checkHeader(attrs, name);
     this.sendHeader(attrs.from);
     if (error) return this.fail(error);
-    this.transport.send(this.features());
+    this.enqueue(async () => {
+      if (this.phase !== 'closed') this.transport.send(await this.streamFeatures());
+    });
   }
 
   onElement(element: Element): void {
     if (this.phase === 'closed') return;
     if (this.session) this.session.lastActivity = Date.now();
-    if (++this.backlog > MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be processed'));
+    if (this.backlog >= MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be processed'));
+    this.enqueue(() => this.handle(element));
+  }
+
+  /** Runs stream work strictly in arrival order (RFC 6120 §10.1: in-order processing). */
+  private enqueue(work: () => Promise<void> | void): void {
+    this.backlog++;
     this.queue = this.queue
-      .then(() => this.handle(element))
+      .then(work)
       .catch((err: unknown) => {
         this.log.error({ err }, 'unexpected error on stream');
         this.fail(new StreamError('internal-server-error'));
@@ -174,10 +182,8 @@ export class C2sStream implements StreamEvents {
 
   private async streamFeatures(): Promise<Element> {
     const features = this.features();
-    if (this.phase === 'authenticated') {
-      const extra = await this.deps.hooks.fold('stream:features', [], { authenticated: true, transport: this.transport.kind });
-      for (const f of extra) features.cnode(f);
-    }
+    const extra = await this.deps.hooks.fold('stream:features', [], { authenticated: this.phase !== 'unauthenticated', transport: this.transport.kind });
+    for (const f of extra) features.cnode(f);
     return features;
   }
 
@@ -198,6 +204,10 @@ export class C2sStream implements StreamEvents {
       if (element.name === 'auth') return this.saslAuth(element);
       if (element.name === 'response') return this.saslResponse(element);
       if (element.name === 'abort') return this.saslFailure(new SaslError('aborted'));
+    }
+    if (element.name === 'iq' && (ns === undefined || ns === NS.client)) {
+      const reply = await this.deps.hooks.fire('c2s:preauth-iq', element, { remoteAddress: this.transport.remoteAddress, secure: this.transport.secure, transport: this.transport.kind });
+      if (reply) return this.transport.send(reply);
     }
     this.fail(new StreamError('not-authorized', 'authenticate first'));
   }
@@ -329,9 +339,6 @@ export class C2sStream implements StreamEvents {
     else this.end();
   }
 
-  async sendFeaturesAfterRestart(): Promise<void> {
-    this.transport.send(await this.streamFeatures());
-  }
 }
 
 function decodeBase64(text: string): Buffer | undefined {
