@@ -164,13 +164,24 @@ export class BenchSession {
     const inbox = new Inbox();
     let connectedAt = Number.NaN;
     let session: BenchSession | undefined;
+    let connected!: () => void;
+    let notConnected!: (err: Error) => void;
+    const connecting = new Promise<void>((resolve, reject) => {
+      connected = resolve;
+      notConnected = reject;
+    });
+    const onConnect = (): void => {
+      connectedAt = performance.now() - start;
+      connected();
+    };
     const onClose = (err: Error): void => {
       inbox.fail(err);
+      notConnected(err);
       session?.markClosed(err.message);
     };
     const make = target.transport === 'tcp' ? tcpWire : websocketWire;
-    const wire = make(target, inbox, () => (connectedAt = performance.now() - start), onClose);
-    const timer = setTimeout(() => inbox.fail(new Error(`login timed out after ${target.timeoutMs} ms`)), target.timeoutMs);
+    const wire = make(target, inbox, onConnect, onClose);
+    const timer = setTimeout(() => onClose(new Error(`login timed out after ${target.timeoutMs} ms`)), target.timeoutMs);
 
     try {
       const expect = async (what: string): Promise<Element> => {
@@ -187,27 +198,7 @@ export class BenchSession {
         return features;
       };
 
-      // Connect is implicit: the first write is queued until the socket opens (net) or sent on open (ws).
-      await new Promise<void>((resolve, reject) => {
-        if (!Number.isNaN(connectedAt)) return resolve();
-        const check = setInterval(() => {
-          if (!Number.isNaN(connectedAt)) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 1);
-        inbox.next().then(
-          () => {
-            clearInterval(check);
-            reject(new Error('data before the connection opened'));
-          },
-          (err: unknown) => {
-            clearInterval(check);
-            reject(err instanceof Error ? err : new Error(String(err)));
-          },
-        );
-      });
-
+      await connecting;
       const features = await openAndFeatures();
       const offered = features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism').map((m) => m.getText()) ?? [];
       if (!offered.includes(target.mechanism)) throw new Error(`${target.mechanism} not offered (offered: ${offered.join(' ') || 'none'})`);

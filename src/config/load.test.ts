@@ -62,6 +62,7 @@ describe('loadConfig', () => {
           tcpKeepalive: 60,
         },
         http: { host: '::', port: 5280, trustedProxies: [], maxWebsocketFrame: 262144 + 4096 },
+        admin: { host: '127.0.0.1', port: 5281 },
         tls: {},
         database: {},
         redis: { sentinels: [], cluster: [] },
@@ -87,9 +88,9 @@ describe('loadConfig', () => {
         const key = /^#\s*(\w+) =/.exec(line);
         if (key?.[1]) documented.add(section ? `${section}.${key[1]}` : key[1]);
       }
-      for (const table of ['', 'c2s', 'http', 'tls', 'database', 'redis', 'registration', 'auth']) {
+      for (const table of ['', 'c2s', 'http', 'admin', 'tls', 'database', 'redis', 'registration', 'auth']) {
         for (const key of knownKeys(table)) {
-          if (['c2s', 'http', 'tls', 'database', 'redis', 'registration', 'auth'].includes(key) && table === '') continue;
+          if (['c2s', 'http', 'admin', 'tls', 'database', 'redis', 'registration', 'auth'].includes(key) && table === '') continue;
           const full = table ? `${table}.${key}` : key;
           assert.ok(documented.has(full), `${full} is not documented in ratatosk.example.toml`);
         }
@@ -259,6 +260,35 @@ describe('loadConfig', () => {
 
     it('names the file when RATATOSK_CONFIG points nowhere', () => {
       rejects(() => load({ env: { RATATOSK_CONFIG: 'missing.toml' } }), 'CONFIG_FILE_UNREADABLE', join(dir, 'missing.toml'), 'RATATOSK_CONFIG');
+    });
+  });
+
+  describe('admin API', () => {
+    it('reads [admin] from the file and the port from RATATOSK_ADMIN_PORT', () => {
+      const file = writeToml('[admin]\nhost = "::1"\nport = 15281\n');
+      assert.deepEqual(load({ file }).admin, { host: '::1', port: 15281 });
+      assert.deepEqual(load({ file, env: { RATATOSK_ADMIN_PORT: '-1' } }).admin, { host: '::1', port: -1 }, '-1 disables');
+      assert.equal(load({ env: { RATATOSK_ADMIN_PORT: '0' } }).admin.port, 0, '0 is a free port');
+      assert.equal(load({ overrides: { admin: { host: '127.0.0.2' } } }).admin.host, '127.0.0.2', 'all of 127.0.0.0/8 is loopback');
+    });
+
+    it('refuses a host that is not a loopback address, naming admin.host', () => {
+      for (const host of ['0.0.0.0', '::', '192.168.1.10', 'localhost', 'example.org', '::ffff:10.0.0.1', '128.0.0.1']) {
+        const file = writeToml(`[admin]\nhost = "${host}"\n`);
+        rejects(() => load({ file }), 'CONFIG_INVALID', 'admin.host: expected a loopback address (127.0.0.0/8 or ::1)', JSON.stringify(host));
+      }
+    });
+
+    it('names RATATOSK_ADMIN_PORT when its value is bad, and a clash with http.port', () => {
+      rejects(() => load({ env: { RATATOSK_ADMIN_PORT: 'x' } }), 'CONFIG_INVALID', 'admin.port', 'RATATOSK_ADMIN_PORT');
+      rejects(() => load({ env: { RATATOSK_ADMIN_PORT: '70000' } }), 'CONFIG_INVALID', 'admin.port', 'between -1 and 65535');
+      const file = writeToml('[http]\nhost = "127.0.0.1"\nport = 8080\n[admin]\nport = 8080\n');
+      rejects(() => load({ file }), 'CONFIG_INVALID', 'admin.port: must differ from http.port');
+    });
+
+    it('rejects an unknown key in [admin]', () => {
+      const file = writeToml('[admin]\ntoken = "x"\n');
+      rejects(() => load({ file }), 'CONFIG_UNKNOWN_KEY', 'admin.token');
     });
   });
 

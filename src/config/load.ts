@@ -42,6 +42,7 @@ const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind
   RATATOSK_HTTP_HOST: { path: ['http', 'host'], kind: 'string' },
   RATATOSK_HTTP_PORT: { path: ['http', 'port'], kind: 'integer' },
   RATATOSK_TRUSTED_PROXIES: { path: ['http', 'trusted_proxies'], kind: 'list' },
+  RATATOSK_ADMIN_PORT: { path: ['admin', 'port'], kind: 'integer' },
   RATATOSK_TLS_CERT: { path: ['tls', 'cert'], kind: 'string' },
   RATATOSK_TLS_KEY: { path: ['tls', 'key'], kind: 'string' },
   RATATOSK_DATABASE_URL: { path: ['database', 'url'], kind: 'string' },

@@ -2,7 +2,7 @@
 // Every table is strict, so a misspelt key is reported instead of silently ignored. Each error
 // message is the "expected …" half of an operator message; load.ts adds the key path, the value
 // it got and where that value came from.
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { Jid } from '../jid.js';
@@ -32,6 +32,22 @@ const host = z.string(expect('an IP address or host name')).refine(
   (s) => isIP(s) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s),
   expect('an IP address or host name'),
 );
+
+const loopbacks = new BlockList();
+loopbacks.addSubnet('127.0.0.0', 8, 'ipv4');
+loopbacks.addAddress('::1', 'ipv6');
+
+/** True for an IP literal in 127.0.0.0/8 or ::1 (host names do not count: they may resolve elsewhere). */
+export function isLoopbackAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  return loopbacks.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** A listen address that only this machine can reach. */
+const loopbackHost = z
+  .string(expect('a loopback address (127.0.0.0/8 or ::1)'))
+  .refine(isLoopbackAddress, expect('a loopback address (127.0.0.0/8 or ::1)'));
 
 function list<T extends z.ZodType>(item: T, what: string) {
   return z.array(item, expect(`a list of ${what}`)).default([]);
@@ -109,6 +125,13 @@ const httpShape = {
   max_websocket_frame: bytes.optional(),
 };
 
+export const ADMIN_DEFAULT_PORT = 5281;
+
+const adminShape = {
+  host: loopbackHost.default('127.0.0.1'),
+  port: port.default(ADMIN_DEFAULT_PORT),
+};
+
 const tlsShape = { cert: text.optional(), key: text.optional() };
 const databaseShape = { url: url(['postgres:', 'postgresql:']).optional() };
 const redisShape = {
@@ -132,6 +155,7 @@ const topShape = {
   admins: list(bareJid, 'bare JIDs'),
   c2s: table(c2sShape).prefault({}),
   http: table(httpShape).prefault({}),
+  admin: table(adminShape).prefault({}),
   tls: table(tlsShape).prefault({}),
   database: table(databaseShape).prefault({}),
   redis: table(redisShape).prefault({}),
@@ -146,6 +170,7 @@ const TABLE_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(topShape),
   c2s: Object.keys(c2sShape),
   http: Object.keys(httpShape),
+  admin: Object.keys(adminShape),
   tls: Object.keys(tlsShape),
   database: Object.keys(databaseShape),
   redis: Object.keys(redisShape),
@@ -195,6 +220,7 @@ export function checkRelations(f: FileConfig): RelationIssue[] {
     ['c2s.port', f.c2s.host, f.c2s.port],
     ['c2s.tls_port', f.c2s.host, f.c2s.tls_port],
     ['http.port', f.http.host, f.http.port],
+    ['admin.port', f.admin.host, f.admin.port],
   ];
   for (let i = 0; i < listeners.length; i++) {
     for (let j = i + 1; j < listeners.length; j++) {
@@ -244,6 +270,7 @@ export function toConfig(f: FileConfig): Config {
       // A WebSocket frame carries one stanza plus framing, so by default it follows the stanza cap.
       maxWebsocketFrame: f.http.max_websocket_frame ?? f.c2s.max_stanza_size + 4096,
     },
+    admin: { host: f.admin.host, port: f.admin.port },
     tls,
     database,
     redis,

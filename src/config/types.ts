@@ -33,6 +33,13 @@ export interface Config {
     trustedProxies: string[];
     maxWebsocketFrame: number;
   };
+  /** The local admin HTTP API the CLI talks to while the server runs (loopback only, token-protected). */
+  admin: {
+    /** A loopback address: 127.0.0.0/8 or ::1. */
+    host: string;
+    /** 0 picks a free port; -1 disables the API (the CLI then works on the store directly). */
+    port: number;
+  };
   tls: { cert?: string; key?: string };
   database: { url?: string };
   redis: { url?: string; sentinels: string[]; sentinelName?: string; cluster: string[] };

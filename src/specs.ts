@@ -1,0 +1,14 @@
+// Specifications the core itself implements (modules declare their own in defineModule).
+import type { SpecReference } from './modules/api.js';
+
+export const CORE_SPECS: readonly SpecReference[] = [
+  { id: 'RFC 6120', title: 'XMPP Core', scope: 'c2s streams, STARTTLS, SASL, resource binding, stanza and stream errors, from-stamping', status: 'complete' },
+  { id: 'RFC 6121', title: 'XMPP IM', scope: '§8 delivery rules for message, presence and iq to the server, bare and full JIDs', status: 'partial' },
+  { id: 'RFC 7395', title: 'XMPP over WebSocket', scope: 'subprotocol xmpp at /xmpp-websocket, framing, close handshake', status: 'complete' },
+  { id: 'RFC 7622', title: 'XMPP Address Format', scope: 'JID parsing and normalisation (NFKC and case folding, not full PRECIS)', status: 'partial' },
+  { id: 'RFC 4616', title: 'SASL PLAIN', scope: 'over TLS (or plaintext when require_tls is off)', status: 'complete' },
+  { id: 'RFC 5802', title: 'SCRAM-SHA-1', scope: 'without channel binding (no -PLUS)', status: 'complete' },
+  { id: 'RFC 7677', title: 'SCRAM-SHA-256', scope: 'without channel binding (no -PLUS)', status: 'complete' },
+  { id: 'RFC 3921', title: 'Session establishment (legacy)', version: '§3', scope: 'answers the optional <session/> request older clients send', status: 'complete' },
+  { id: 'XEP-0368', title: 'SRV records for XMPP over TLS', version: '1.1.0', scope: 'direct TLS listener on 5223', status: 'complete' },
+];
