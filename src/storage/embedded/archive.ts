@@ -85,7 +85,8 @@ export class EmbeddedArchiveStore implements ArchiveStore, UserDataOwner {
   }
 
   async append(message: Omit<ArchivedMessage, 'id'>): Promise<string> {
-    const { owner, with: withJid, timestamp, stanza } = message;
+    const { owner, with: withJid, stanza } = message;
+    const timestamp = Math.trunc(message.timestamp); // whole milliseconds, as PostgreSQL keeps them
     return guard('archive append', () => this.meta.transaction(() => {
       const seq = this.nextSeq(owner);
       const meta: Meta = [timestamp, withJid];

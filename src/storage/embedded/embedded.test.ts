@@ -8,6 +8,13 @@ import { promisify } from 'node:util';
 import { open } from 'lmdb';
 import { ServerError } from '../../errors.js';
 import { accountStoreContract, fakeCredentials } from '../contract/accounts.contract.js';
+import { archiveStoreContract } from '../contract/archive.contract.js';
+import { bulkLoaderContract } from '../contract/bulk.contract.js';
+import { offlineStoreContract } from '../contract/offline.contract.js';
+import { privacyStoreContract } from '../contract/privacy.contract.js';
+import { roomStoreContract } from '../contract/rooms.contract.js';
+import { rosterStoreContract, subscriptionRequestStoreContract, type ReopenableFixture } from '../contract/roster.contract.js';
+import { privateXmlStoreContract, vcardStoreContract } from '../contract/vcards.contract.js';
 import { embeddedPath, openEmbeddedStores } from './index.js';
 
 const execFileAsync = promisify(execFile);
@@ -27,6 +34,69 @@ accountStoreContract('embedded', async () => {
     },
   };
 });
+
+privacyStoreContract('embedded', async () => {
+  const dir = await tempDir();
+  const stores = await openEmbeddedStores(dir);
+  return {
+    stores,
+    async cleanup() {
+      await stores.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+roomStoreContract('embedded', async () => {
+  const dir = await tempDir();
+  const stores = await openEmbeddedStores(dir);
+  return {
+    stores,
+    async cleanup() {
+      await stores.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+/** Fresh embedded stores in a temporary directory, removed on cleanup. */
+async function openEmbeddedFixture() {
+  const dir = await tempDir();
+  const stores = await openEmbeddedStores(dir);
+  return {
+    stores,
+    async cleanup() {
+      await stores.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+offlineStoreContract('embedded', openEmbeddedFixture);
+vcardStoreContract('embedded', openEmbeddedFixture);
+privateXmlStoreContract('embedded', openEmbeddedFixture);
+archiveStoreContract('embedded', openEmbeddedFixture);
+
+/** Like openEmbeddedFixture, and able to close the stores and open the same directory again. */
+async function openReopenableEmbeddedFixture(): Promise<ReopenableFixture> {
+  const dir = await tempDir();
+  const stores = await openEmbeddedStores(dir);
+  return {
+    stores,
+    async reopen() {
+      await stores.close();
+      return openEmbeddedStores(dir);
+    },
+    async cleanup() {
+      await stores.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+rosterStoreContract('embedded', openReopenableEmbeddedFixture);
+subscriptionRequestStoreContract('embedded', openReopenableEmbeddedFixture);
+bulkLoaderContract('embedded', openEmbeddedFixture);
 
 /** Runs `script` in a fresh Node process (with tsx), where `open` is openEmbeddedStores; returns its stdout. */
 async function inChildProcess(dir: string, script: string): Promise<string> {

@@ -3,9 +3,23 @@
 import assert from 'node:assert/strict';
 import { ServerError } from '../../errors.js';
 import { accountStoreContract } from '../contract/accounts.contract.js';
+import { archiveStoreContract } from '../contract/archive.contract.js';
+import { bulkLoaderContract } from '../contract/bulk.contract.js';
+import { offlineStoreContract } from '../contract/offline.contract.js';
+import { privacyStoreContract } from '../contract/privacy.contract.js';
+import { roomStoreContract } from '../contract/rooms.contract.js';
+import { rosterStoreContract, subscriptionRequestStoreContract, type ReopenableFixture } from '../contract/roster.contract.js';
+import { privateXmlStoreContract, vcardStoreContract } from '../contract/vcards.contract.js';
 import { Db } from './db.js';
+import { openPostgresStores } from './index.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { createTestSchema, openPostgresFixture, requirePostgres, TEST_DATABASE_URL } from './test-fixture.js';
+
+/** openPostgresFixture, and able to open the same schema again through a pool of its own. */
+async function openReopenablePostgresFixture(): Promise<ReopenableFixture> {
+  const fixture = await openPostgresFixture();
+  return { ...fixture, reopen: () => openPostgresStores({ url: fixture.url, schema: fixture.schema, max: 2, migrate: false }) };
+}
 
 describe('PostgreSQL back end', function () {
   before(async function () {
@@ -13,6 +27,15 @@ describe('PostgreSQL back end', function () {
   });
 
   accountStoreContract('postgres', openPostgresFixture);
+  privacyStoreContract('postgres', openPostgresFixture);
+  roomStoreContract('postgres', openPostgresFixture);
+  offlineStoreContract('postgres', openPostgresFixture);
+  vcardStoreContract('postgres', openPostgresFixture);
+  privateXmlStoreContract('postgres', openPostgresFixture);
+  archiveStoreContract('postgres', openPostgresFixture);
+  rosterStoreContract('postgres', openReopenablePostgresFixture);
+  subscriptionRequestStoreContract('postgres', openReopenablePostgresFixture);
+  bulkLoaderContract('postgres', openPostgresFixture);
 
   describe('migrations', function () {
     it('applies every migration once, also when several nodes start together', async function () {

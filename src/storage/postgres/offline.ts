@@ -1,0 +1,51 @@
+// Offline messages (XEP-0160) in PostgreSQL: table offline_messages of migration 0003. A push
+// counts the queue and inserts while holding the user's row lock, so concurrent pushes (from
+// any node) cannot together overfill a queue.
+import type { OfflineMessage, OfflineStore } from '../types.js';
+import { num, str, type Db } from './db.js';
+
+/** Ids are bigserial values; anything else cannot name a stored message. */
+const ID = /^[1-9]\d{0,17}$/;
+
+export class PostgresOfflineStore implements OfflineStore {
+  constructor(private readonly db: Db) {}
+
+  async push(username: string, stanza: string, limit: number): Promise<boolean> {
+    if (!(limit > 0)) return false;
+    return this.db.transaction(async (tx) => {
+      // FOR NO KEY UPDATE serialises pushes to this queue without blocking the foreign-key
+      // checks of other tables' writes for the user. No row: no account, nowhere to store.
+      const owner = await tx.query('SELECT 1 FROM users WHERE username = $1 FOR NO KEY UPDATE', [username]);
+      if (owner.length === 0) return false;
+      // A new statement, so a new snapshot: it sees what the pushes before us committed.
+      const rows = await tx.query(
+        `INSERT INTO offline_messages (username, stanza)
+         SELECT $1, $2 WHERE (SELECT count(*) FROM offline_messages WHERE username = $1) < $3
+         RETURNING id`,
+        [username, stanza, Math.trunc(limit)],
+      );
+      return rows.length === 1;
+    });
+  }
+
+  async list(username: string, limit?: number): Promise<OfflineMessage[]> {
+    if (limit !== undefined && !(limit > 0)) return [];
+    // Ordered by the column, not by the text alias (which would sort '10' before '9').
+    const rows = await this.db.query(
+      'SELECT id::text AS id, stanza, stored_at FROM offline_messages WHERE username = $1 ORDER BY offline_messages.id LIMIT $2',
+      [username, limit === undefined ? null : Math.trunc(limit)],
+    );
+    return rows.map((row) => ({ id: str(row, 'id'), stanza: str(row, 'stanza'), storedAt: num(row, 'stored_at') }));
+  }
+
+  async remove(username: string, ids: readonly string[]): Promise<void> {
+    const valid = ids.filter((id) => ID.test(id));
+    if (valid.length === 0) return;
+    await this.db.query('DELETE FROM offline_messages WHERE username = $1 AND id = ANY($2::bigint[])', [username, valid]);
+  }
+
+  async count(username: string): Promise<number> {
+    const [row] = await this.db.query('SELECT count(*)::bigint AS n FROM offline_messages WHERE username = $1', [username]);
+    return row ? num(row, 'n') : 0;
+  }
+}
