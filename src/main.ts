@@ -3,6 +3,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { startAdminApi } from './admin/http-api.js';
 import { AuthThrottle } from './auth/throttle.js';
 import type { Config } from './config/types.js';
 import { StreamError } from './errors.js';
@@ -137,6 +138,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   http.route('/', (_req, res) => sendText(res, 200, `Ratatosk XMPP server for ${config.domain}\nWebSocket: /xmpp-websocket\n`));
   const httpPort = config.http.port >= 0 ? await http.listen() : -1;
 
+  // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
+  const adminApi = await startAdminApi({ config, log, stores, sessions, modules, startedAt: server.startedAt, ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort } });
+
   log.info({ c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort, store: stores.kind, tlsFingerprint: certificate.fingerprint }, 'Ratatosk is ready');
 
   let stopped = false;
@@ -152,6 +156,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (stopped) return;
       stopped = true;
       log.info('stopping');
+      await adminApi.close();
       const tcpClosed = Promise.all(tcpServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       for (const stream of openStreams.keys()) stream.fail(new StreamError('system-shutdown'));
       await new Promise((resolve) => setTimeout(resolve, 100));

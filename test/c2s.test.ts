@@ -82,10 +82,11 @@ describe('c2s with a real client', function () {
     assert.ok(bounce.getChild('error')?.getChild('service-unavailable', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
   });
 
-  it('answers a message to an offline user with service-unavailable while no offline storage exists', async function () {
+  it('answers a groupchat message to a user\'s bare JID with service-unavailable (RFC 6121 §8.5.2.2.1)', async function () {
     const alice = await open(server, { transport: 'tcp', username: 'alice', password: 'wonderland' });
-    await alice.xmpp.send(xml('message', { to: 'bob@localhost', type: 'chat', id: 'o1' }, xml('body', {}, 'are you there?')));
+    await alice.xmpp.send(xml('message', { to: 'bob@localhost', type: 'groupchat', id: 'o1' }, xml('body', {}, 'are you there?')));
     const bounce = await alice.next((s) => s.is('message') && s.attrs.type === 'error');
+    assert.equal(bounce.attrs.id, 'o1');
     assert.ok(bounce.getChild('error')?.getChild('service-unavailable', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
   });
 

@@ -1,5 +1,13 @@
 // Entry point of the server process the login benchmark starts (`node --import tsx login-serve.ts`):
-// `ratatosk serve` from the TypeScript sources, configured by the RATATOSK_* environment.
-import { runCli } from '../../src/admin/cli.js';
+// what `ratatosk serve` does, configured by the RATATOSK_* environment, without the rest of the CLI.
+import { loadConfig } from '../../src/config/index.js';
+import { startServer } from '../../src/main.js';
 
-process.exitCode = await runCli(['serve'], { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+const server = await startServer(loadConfig({ env: process.env }));
+const stop = (): void => {
+  process.off('SIGTERM', stop);
+  process.off('SIGINT', stop);
+  void server.stop().then(() => (process.exitCode = 0));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -30,7 +30,6 @@ export interface MemoryReading {
   heapUsedBytes?: number;
 }
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SERVE_SCRIPT = fileURLToPath(new URL('./login-serve.ts', import.meta.url));
 const BUILT_BIN = fileURLToPath(new URL('../../bin/ratatosk.js', import.meta.url));
 const BUILT_CLI = fileURLToPath(new URL('../../dist/src/admin/cli.js', import.meta.url));
@@ -48,6 +47,14 @@ function ticksPerSecond(): number {
     }
   }
   return clockTicks;
+}
+
+/** CPU time the whole machine spent busy (all cores, every process), in ms, from /proc/stat. */
+export async function machineBusyMs(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user).
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1000) / ticksPerSecond();
 }
 
 /** A TCP port nothing listens on right now. */
@@ -269,7 +276,7 @@ function forward(stream: NodeJS.ReadableStream | null, prefix: string): void {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
-      if (/^(Debugger listening on|For help, see|Debugger attached|Waiting for the debugger)/.test(line)) continue;
+      if (/^(Debugger listening on|Debugger ending on|For help, see|Debugger attached|Waiting for the debugger)/.test(line)) continue;
       process.stderr.write(`${prefix}${line}\n`);
     }
   });
@@ -279,4 +286,3 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export { REPO };

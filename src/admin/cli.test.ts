@@ -280,11 +280,12 @@ describe('ratatosk CLI', () => {
       assert.match(res.err, /^ratatosk: .*missing\.toml/);
     });
 
-    it('says PostgreSQL is not built yet when a database URL is set', async () => {
-      env = { ...env, RATATOSK_DATABASE_URL: 'postgres://localhost/ratatosk' };
+    it('names database.url when PostgreSQL cannot be reached', async () => {
+      env = { ...env, RATATOSK_DATABASE_URL: 'postgres://ratatosk@127.0.0.1:1/ratatosk' };
       const res = await cli(['user', 'list']);
       assert.equal(res.code, 1);
-      assert.match(res.err, /^ratatosk: PostgreSQL storage is not built yet/);
+      assert.match(res.err, /^ratatosk: cannot open PostgreSQL at database\.url \(RATATOSK_DATABASE_URL\)/);
+      assertNoStack(res.err);
     });
   });
 

@@ -1,14 +1,31 @@
 // The `ratatosk` command line: strict argv parsing against the command registry, configuration,
-// stores, and rendering of results. Exit status: 0 success, 1 failure (or "no" from a check),
-// 2 a malformed command line.
-import { EventEmitter } from 'node:events';
+// and rendering of results. When a server announces itself in <dataDir>/admin.json the command
+// goes through its admin API (see http-api.ts); otherwise it runs here on the stores directly.
+// Exit status: 0 success, 1 failure (or "no" from a check), 2 a malformed command line,
+// 3 no server running (status).
+import { EventEmitter, once } from 'node:events';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { loadConfig, type Config } from '../config/index.js';
 import { ServerError } from '../errors.js';
 import { openStores } from '../storage/index.js';
 import { StoreUnavailableError } from '../storage/types.js';
-import { checkInput, commandHelp, commands, runCommand, UsageError, type CommandInput, type CommandSpec, type OptionSpec } from './commands.js';
+import { findServer, removeStale, sendCommand } from './api-client.js';
+import {
+  checkInput,
+  commandHelp,
+  commands,
+  notRunningError,
+  runCommand,
+  UsageError,
+  type BaseContext,
+  type Command,
+  type CommandInput,
+  type CommandSpec,
+  type OptionSpec,
+} from './commands.js';
 
 export interface CliIo {
   stdout: Writable;
@@ -42,13 +59,23 @@ const cliCommands: ReadonlyMap<string, CommandSpec> = new Map<string, CommandSpe
 /** Longest password or line accepted on standard input. */
 const MAX_STDIN_LINE = 64 * 1024;
 
+/** A command's name and arguments, without its options: the general help's first column. */
+function synopsis(spec: CommandSpec): string {
+  return spec.usage.split(/ \[| --/)[0] ?? spec.name;
+}
+
 function generalHelp(): string {
-  const width = Math.max(...[...cliCommands.values()].map((c) => c.usage.split(' [')[0]?.length ?? 0)) + 4;
+  const width = Math.max(...[...cliCommands.values()].map((c) => synopsis(c).length)) + 4;
   const lines = ['Usage: ratatosk [--config <file>] <command> [options]', '', 'Commands:'];
-  for (const c of cliCommands.values()) lines.push(`  ${(c.usage.split(' [')[0] ?? c.name).padEnd(width)}${c.summary}`);
+  for (const c of cliCommands.values()) lines.push(`  ${synopsis(c).padEnd(width)}${c.summary}`);
   lines.push('', 'Global options:');
   for (const o of GLOBAL_OPTIONS) lines.push(`  ${(o.takesValue ? `--${o.name} <${o.valueName ?? 'value'}>` : `--${o.name}`).padEnd(width)}${o.summary}`);
-  lines.push('', 'Run `ratatosk <command> --help` for a command’s options.');
+  lines.push(
+    '',
+    'While a server runs for the data directory (it announces itself in <data_dir>/admin.json), commands',
+    'go through its local admin API; otherwise they work on the store directly.',
+    'Run `ratatosk <command> --help` for a command’s options.',
+  );
   return lines.join('\n');
 }
 
@@ -271,6 +298,48 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** Writes text to a stream, waiting while its buffer is full. */
+async function writeAll(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+/** Lines of a stream without their endings. */
+function readLines(stream: Readable): AsyncIterable<string> {
+  return createInterface({ input: stream, crlfDelay: Infinity });
+}
+
+function render(io: CliIo, result: { exitCode: number; lines: readonly string[] }): number {
+  // "No" and failures go to stderr; answers (including status's "not running") to stdout.
+  write(result.exitCode === 1 ? io.stderr : io.stdout, result.lines.join('\n'));
+  return result.exitCode;
+}
+
+/**
+ * Runs a command through the admin API of the server announced in the data directory.
+ * Undefined when no server answers (a stale announcement is removed): run it locally.
+ */
+async function runRemote(command: Command, input: CommandInput, argsInOrder: readonly string[], config: Config, io: CliIo): Promise<number | undefined> {
+  const notice = (line: string): void => write(io.stderr, line);
+  const found = await findServer(config.dataDir, notice);
+  if (found === undefined) return undefined;
+  const readsStdin = command.options.some((o) => o.readsStdin === true && input.options[o.name] !== undefined);
+  const stdin = readsStdin ? await readFirstLine(io.stdin) : undefined;
+  const outcome = await sendCommand(found, { command: command.name, args: argsInOrder, options: input.options, ...(stdin === undefined ? {} : { stdin }) });
+  if (outcome.kind === 'refused') {
+    notice(`ratatosk: removed stale ${found.file}: nothing answers at ${found.endpoint.url}`);
+    await removeStale(found);
+    return undefined;
+  }
+  const { response } = outcome;
+  for (const line of response.notices) notice(line);
+  if (response.error !== undefined) {
+    if (response.exitCode === 2) throw new UsageError(response.error.message, command);
+    write(io.stderr, `ratatosk: ${response.error.message}`);
+    return response.exitCode === 0 ? 1 : response.exitCode;
+  }
+  return render(io, response);
+}
+
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { globals, spec, input } = parseCommandLine(argv);
   if (spec === undefined) {
@@ -292,16 +361,34 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const config = loadConfig(globals.config === undefined ? { env: io.env } : { file: globals.config, env: io.env });
   if (command === undefined) return serve(config, io);
 
+  const base: BaseContext = {
+    config,
+    readSecret: () => readFirstLine(io.stdin),
+    notice: (line) => write(io.stderr, line),
+    write: (text) => writeAll(io.stdout, text),
+    inputLines: () => readLines(io.stdin),
+  };
+  const argsInOrder = command.args.map((a) => input.args[a.name]).filter((v): v is string => v !== undefined);
+  switch (command.runs) {
+    case 'config':
+      return render(io, await command.run(base, input));
+    case 'server': {
+      const remote = await runRemote(command, input, argsInOrder, config, io);
+      if (remote !== undefined) return remote;
+      if (command.whenStopped !== undefined) return render(io, command.whenStopped(base));
+      throw notRunningError(resolve(config.dataDir));
+    }
+    case 'anywhere': {
+      const remote = await runRemote(command, input, argsInOrder, config, io);
+      if (remote !== undefined) return remote;
+      break;
+    }
+    case 'local':
+      break;
+  }
   const stores = await openStores(config);
   try {
-    const result = await runCommand(command, {
-      config,
-      stores,
-      readSecret: () => readFirstLine(io.stdin),
-      notice: (line) => write(io.stderr, line),
-    }, input);
-    write(result.exitCode === 0 ? io.stdout : io.stderr, result.lines.join('\n'));
-    return result.exitCode;
+    return render(io, await runCommand(command, { ...base, stores }, input));
   } finally {
     await stores.close();
   }

@@ -1,6 +1,7 @@
 // The closed, named set of hooks the core fires. Modules add behaviour by listening here.
 import type { Jid } from '../jid.js';
 import type { BoundSession } from '../sessions/types.js';
+import type { RosterItem } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
 
 export interface FeatureContext {
@@ -13,6 +14,9 @@ export interface PreauthClient {
   readonly secure: boolean;
   readonly transport: BoundSession['transport'];
 }
+
+/** Handlers that answer may answer after storage I/O. */
+export type Awaitable<T> = T | Promise<T>;
 
 export type CoreHooks = {
   /** A resource was bound. */
@@ -27,10 +31,16 @@ export type CoreHooks = {
   'presence:directed': (session: BoundSession, stanza: Element, to: Jid) => void;
   /** An iq from a client that has not authenticated yet (in-band registration); the reply, or undefined to refuse. */
   'c2s:preauth-iq': (iq: Element, client: PreauthClient) => Element | undefined;
-  /** Subscription-related presence (subscribe, subscribed, unsubscribe, unsubscribed, probe); true when handled. */
-  'presence:subscription': (stanza: Element, from: Jid, to: Jid) => boolean | undefined;
+  /**
+   * Subscription-related presence (subscribe, subscribed, unsubscribe, unsubscribed, probe); true when handled.
+   * With `origin`, a local client sent it to any domain (outbound processing, RFC 6121 §3.1.2); the handler
+   * routes it on. Without, it is addressed to a local user (inbound processing, §3.1.3).
+   */
+  'presence:subscription': (stanza: Element, from: Jid, to: Jid, origin?: BoundSession) => Awaitable<boolean | undefined>;
   /** A message to a local user with no available resource; true when stored for later delivery. */
-  'message:offline': (stanza: Element, to: Jid) => boolean | undefined;
+  'message:offline': (stanza: Element, to: Jid) => Awaitable<boolean | undefined>;
+  /** A roster item was stored (its new state) or removed, after the store write; modules that cache roster data follow it. */
+  'roster:changed': (username: string, item: RosterItem | { jid: string; subscription: 'remove' }) => void;
   /** An account was deleted; modules drop the data they keep for it. */
   'account:deleted': (username: string) => void;
 };

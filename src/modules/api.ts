@@ -62,8 +62,10 @@ export interface ModuleContext {
   addStanzaFilter(filter: StanzaFilter): void;
   /** Serves another domain (a component, the MUC service). */
   addDomain(domain: string, handler: DomainHandler): void;
-  /** Routes a stanza from `from` (default: the server). */
-  send(stanza: Element, from?: Jid): void;
+  /** Routes a stanza from `from` (default: the server); resolves once it is delivered, stored or bounced. */
+  send(stanza: Element, from?: Jid): Promise<void>;
+  /** Hands a stanza to one local session through the incoming stanza filters (privacy, blocking); false when a filter stopped it. */
+  deliver(session: BoundSession, stanza: Element): boolean;
   /** Sends an iq from the server and waits for the answer. */
   sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
   /** A timer that stops with the module. */

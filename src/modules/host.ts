@@ -85,7 +85,8 @@ export class ModuleHost {
       addItem: (item) => cleanups.push(disco.addItem(item)),
       addStanzaFilter: (filter) => cleanups.push(router.addFilter(filter)),
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
-      send: (stanza, from?: Jid) => void router.route(stanza, from ?? router.serverJid),
+      send: (stanza, from?: Jid) => router.route(stanza, from ?? router.serverJid),
+      deliver: (session, stanza) => router.deliver(session, stanza),
       sendIq: (iq, timeoutMs) => router.sendIq(iq, timeoutMs),
       every: (intervalMs, task) => {
         const timer = setInterval(() => {

@@ -169,7 +169,10 @@ export class Router {
     }
     if (!to.isBare) {
       const session = this.deps.sessions.get(to.toString());
-      if (session) return this.deliver(session, stanza);
+      if (session) {
+        this.deliver(session, stanza);
+        return;
+      }
       if (type === 'error' || type === 'headline') return;
       if (type === 'groupchat') throw new StanzaError('service-unavailable');
     }
@@ -215,6 +218,8 @@ export class Router {
       return;
     }
     if (origin && (type === undefined || type === 'unavailable')) await this.deps.hooks.emit('presence:directed', origin, stanza, to);
+    // Outbound subscription management (RFC 6121 §3) runs for every addressee, local or not; the IM module routes it on.
+    if (origin && type !== undefined && SUBSCRIPTION_TYPES.has(type) && (await this.deps.hooks.fire('presence:subscription', stanza, from, to, origin))) return;
     if (await this.toOtherDomain(stanza, from, to)) return;
     if (to.local === '') return;
     if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
@@ -250,7 +255,8 @@ export class Router {
     else {
       const session = this.deps.sessions.get(to.toString());
       if (!session) throw new StanzaError('service-unavailable');
-      return this.deliver(session, stanza);
+      this.deliver(session, stanza);
+      return;
     }
     if (target === 'bare' && to && this.deps.sessions.resources(to.toString()).length === 0 && !(await this.deps.accounts.exists(to.local))) {
       throw new StanzaError('service-unavailable', 'no such user');
@@ -285,9 +291,10 @@ export class Router {
     if (session) this.deliver(session, stanza);
   }
 
-  /** Hands a routed stanza to a local session unless a filter (privacy lists, blocking) stops it. */
-  private deliver(session: BoundSession, stanza: Element): void {
-    for (const filter of this.filters) if (filter.incoming && !filter.incoming(stanza, session)) return;
+  /** Hands a routed stanza to a local session unless a filter (privacy lists, blocking) stops it; false when stopped. */
+  deliver(session: BoundSession, stanza: Element): boolean {
+    for (const filter of this.filters) if (filter.incoming && !filter.incoming(stanza, session)) return false;
     session.send(stanza);
+    return true;
   }
 }

@@ -106,10 +106,20 @@ export class C2sStream implements StreamEvents {
   onDisconnect(): void {
     if (this.phase !== 'closed') this.log.debug('connection dropped');
     this.phase = 'closed';
+    this.detach();
+  }
+
+  /**
+   * Takes the session out of routing the moment the stream starts closing, so nothing is routed
+   * to a connection that is going away, and tells modules it ended (unavailable presence...).
+   */
+  private detach(): void {
     clearTimeout(this.authTimer);
     const session = this.session;
+    if (!session) return;
     this.session = undefined;
-    if (session && this.deps.sessions.remove(session)) void this.deps.hooks.emit('session:closed', session);
+    this.deps.sessions.remove(session);
+    void this.deps.hooks.emit('session:closed', session);
   }
 
   // ---- closing ----
@@ -120,7 +130,7 @@ export class C2sStream implements StreamEvents {
     if (!this.headerSent) this.sendHeader(undefined);
     this.log.debug({ condition: error.condition, text: error.text }, 'closing stream with error');
     this.phase = 'closed';
-    clearTimeout(this.authTimer);
+    this.detach();
     this.transport.closeStream(error);
   }
 
@@ -128,7 +138,7 @@ export class C2sStream implements StreamEvents {
   end(): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
-    clearTimeout(this.authTimer);
+    this.detach();
     this.transport.closeStream();
   }
 
@@ -153,8 +163,10 @@ export class C2sStream implements StreamEvents {
   }
 
   private sendHeader(clientFrom: string | undefined): void {
+    // RFC 6120 §4.3.3: a restarted stream gets a new ID; the first one also names the stream in logs.
+    const id = this.headerSent ? randomBytes(12).toString('base64url') : this.id;
     this.headerSent = true;
-    const attrs: Record<string, string> = { from: this.deps.config.domain, id: this.id, version: '1.0', 'xml:lang': 'en' };
+    const attrs: Record<string, string> = { from: this.deps.config.domain, id, version: '1.0', 'xml:lang': 'en' };
     const from = Jid.tryParse(clientFrom);
     if (from && !from.isDomain) attrs.to = from.toString();
     this.transport.openStream(attrs);
@@ -313,9 +325,11 @@ export class C2sStream implements StreamEvents {
     if (!STANZA_NAMES.has(element.name) || (element.attrs.xmlns !== undefined && element.attrs.xmlns !== NS.client)) {
       return this.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a stanza`));
     }
-    if (element.name === 'iq' && element.attrs.type === 'set' && !element.attrs.to) {
+    const to = element.attrs.to;
+    // RFC 3921 §3 addresses the session request to the server; Tsung and others leave 'to' out.
+    if (element.name === 'iq' && element.attrs.type === 'set' && (to === undefined || Jid.tryParse(to)?.toString() === this.deps.config.domain)) {
       if (element.getChild('session', NS.session)) {
-        this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }));
+        this.transport.send(xml('iq', { type: 'result', id: element.attrs.id, from: to }));
         return;
       }
       if (element.getChild('bind', NS.bind)) {

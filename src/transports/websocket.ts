@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { StreamEvents, StreamTransport } from '../stream/transport.js';
-import { xml, type Element } from '../xml/element.js';
+import { Element, xml } from '../xml/element.js';
 import { parseFrame } from '../xml/framed-parser.js';
 import { NS } from '../xml/ns.js';
 import type { ParserLimits } from '../xml/parser.js';
@@ -84,6 +84,13 @@ export class WebSocketTransport implements StreamTransport {
   send(stanza: Element): void {
     // Each frame stands alone (RFC 7395 §3.3.3), so the stream prefix must be declared in it.
     if (stanza.name === 'stream:features') stanza.attrs['xmlns:stream'] = NS.stream;
+    // So must the stanza namespace the TCP stream header would imply; a shallow copy leaves a
+    // stanza shared with other recipients as it is.
+    if (stanza.attrs.xmlns === undefined && !stanza.name.includes(':')) {
+      const framed = new Element(stanza.name, { ...stanza.attrs, xmlns: NS.client });
+      framed.children = stanza.children;
+      return this.write(framed.toString());
+    }
     this.write(stanza.toString());
   }
 

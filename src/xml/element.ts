@@ -1,5 +1,5 @@
 // The element model is ltx's (xmppjs/ltx): small, fast, and the one xmpp.js uses.
-import { Element, escapeXML, escapeXMLText } from 'ltx';
+import { Element, escapeXML, escapeXMLText, parse } from 'ltx';
 
 export { Element };
 export type Attrs = Record<string, string>;
@@ -16,3 +16,8 @@ export function xml(name: string, attrs?: Record<string, string | number | undef
 
 export const escapeAttr = escapeXML;
 export const escapeText = escapeXMLText;
+
+/** Parses one element the server serialised itself (stored stanzas); never use it on data from the wire. */
+export function parseElement(text: string): Element {
+  return parse(text);
+}

@@ -20,6 +20,15 @@ export const NS = {
   delay: 'urn:xmpp:delay',
   httpbind: 'http://jabber.org/protocol/httpbind',
   xbosh: 'urn:xmpp:xbosh',
+  rosterver: 'urn:xmpp:features:rosterver',
+  preApproval: 'urn:xmpp:features:pre-approval',
+  chatstates: 'http://jabber.org/protocol/chatstates',
+  hints: 'urn:xmpp:hints',
+  sid: 'urn:xmpp:sid:0',
+  msgoffline: 'msgoffline',
+  privacy: 'jabber:iq:privacy',
+  blocking: 'urn:xmpp:blocking',
+  blockingErrors: 'urn:xmpp:blocking:errors',
 } as const;
 
 export type Namespace = (typeof NS)[keyof typeof NS];

@@ -26,6 +26,7 @@ export async function startTestServer(overrides: DeepPartial<Config> = {}): Prom
     logLevel: 'silent',
     c2s: { host: '127.0.0.1', port: 0, tlsPort: 0 },
     http: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
   };
   const config = loadConfig({ file: false, env: {}, overrides: merge(base, overrides) });
   const level = (process.env.RATATOSK_TEST_LOG ?? 'silent') as Config['logLevel'];

@@ -4,6 +4,7 @@
 //   subscriptionRequestStoreContract('embedded', open);
 // A fixture that can `reopen` its data also runs the tests that data survives closing the stores.
 import assert from 'node:assert/strict';
+import { ServerError } from '../../errors.js';
 import type { RosterItem, Stores } from '../types.js';
 import { fakeCredentials, type ContractFixture } from './accounts.contract.js';
 
@@ -20,6 +21,10 @@ const USERS = ['alice', 'al', 'alice2', 'bob'];
 
 function item(jid: string, extra: Partial<RosterItem> = {}): RosterItem {
   return { jid, subscription: 'none', ask: false, approved: false, groups: [], ...extra };
+}
+
+function isUserNotFound(err: unknown): boolean {
+  return err instanceof ServerError && err.code === 'USER_NOT_FOUND';
 }
 
 /** Code-point order, which both back ends promise for JIDs. */
@@ -182,6 +187,17 @@ export function rosterStoreContract(name: string, open: () => Promise<Reopenable
       }
     });
 
+    it('refuses to write the roster of a username without an account, also one just deleted', async () => {
+      await assert.rejects(roster().setItem('ghost', item('bob@example.org')), isUserNotFound);
+      assert.deepEqual(await roster().get('ghost'), { version: 0, items: [] });
+      assert.equal(await roster().removeItem('ghost', 'bob@example.org'), undefined);
+      await roster().setItem('bob', item('alice@example.org'));
+      await fixture().stores.accounts.delete('bob');
+      await assert.rejects(roster().setItem('bob', item('carol@example.org')), isUserNotFound);
+      assert.equal(await fixture().stores.accounts.create('bob', fakeCredentials('again')), true);
+      assert.deepEqual(await roster().get('bob'), { version: 0, items: [] });
+    });
+
     it('removes the roster and its version with the account', async () => {
       await roster().setItem('alice', item('bob@example.org'));
       await roster().setItem('alice', item('carol@example.org'));
@@ -278,6 +294,12 @@ export function subscriptionRequestStoreContract(name: string, open: () => Promi
       } finally {
         await again.close();
       }
+    });
+
+    it('refuses to keep a request for a username without an account', async () => {
+      await assert.rejects(requests().put('ghost', { from: 'bob@example.org', stanza: stanza('bob@example.org'), createdAt: 1000 }), isUserNotFound);
+      assert.deepEqual(await requests().list('ghost'), []);
+      assert.equal(await requests().remove('ghost', 'bob@example.org'), false);
     });
 
     it('removes the requests with the account', async () => {

@@ -3,6 +3,9 @@
 // order of the JID, so a user's roster is one range read. Each user's version is a counter in a
 // sub-database of its own, bumped in the same write transaction as the item it versions.
 //
+// Writes for a username without an account are refused in the same transaction that would make
+// them, so nothing is left behind for a deleted account (PostgreSQL's foreign keys do the same).
+//
 // lmdb-js commits an asynchronous transaction even when its callback throws, and batches the
 // callbacks of one event turn into one LMDB transaction; so every callback here reads and
 // validates first and writes only after nothing can fail any more.
@@ -72,15 +75,27 @@ function corrupt(what: string): ServerError {
   return new ServerError('STORE_CORRUPT', `embedded store: ${what} is not valid`);
 }
 
+/** The accounts sub-database (opened by name, as the composition root opens it), for existence checks. */
+function openAccounts(env: EmbeddedEnv): Database<unknown, string> {
+  return env.openDB<unknown, string>({ name: 'accounts', cache: false });
+}
+
+/** Throws unless `username` has an account; call inside the write transaction, before writing. */
+function requireAccount(accounts: Database<unknown, string>, username: string): void {
+  if (!accounts.doesExist(username)) throw new ServerError('USER_NOT_FOUND', `there is no account "${username}" to keep this for`);
+}
+
 export class EmbeddedRosterStore implements RosterStore, UserDataOwner {
   /** [username, jid] → RosterItemRecord. */
   readonly items: UserKeyedDb;
   /** username → the roster's version (a positive integer; absent means 0). */
   readonly versions: Database<unknown, string>;
+  private readonly accounts: Database<unknown, string>;
 
   constructor(env: EmbeddedEnv) {
     this.items = env.openDB<unknown, UserKey>({ name: 'roster', cache: false });
     this.versions = env.openDB<unknown, string>({ name: 'roster_versions', cache: false });
+    this.accounts = openAccounts(env);
   }
 
   async get(username: string): Promise<Roster> {
@@ -103,6 +118,7 @@ export class EmbeddedRosterStore implements RosterStore, UserDataOwner {
   async setItem(username: string, item: RosterItem): Promise<number> {
     const record = rosterItemRecord(item);
     return guard('roster setItem', () => this.items.transaction(() => {
+      requireAccount(this.accounts, username);
       const version = this.readVersion(username) + 1;
       void this.items.put([username, item.jid], record);
       void this.versions.put(username, version);
@@ -172,13 +188,16 @@ function parseRequestRecord(value: unknown): SubscriptionRequestRecord | undefin
 export class EmbeddedSubscriptionRequestStore implements SubscriptionRequestStore, UserDataOwner {
   /** [username, from] → SubscriptionRequestRecord. */
   private readonly db: UserKeyedDb;
+  private readonly accounts: Database<unknown, string>;
 
   constructor(env: EmbeddedEnv) {
     this.db = env.openDB<unknown, UserKey>({ name: 'subscription_requests', cache: false });
+    this.accounts = openAccounts(env);
   }
 
   async put(username: string, request: SubscriptionRequest): Promise<void> {
     return guard('subscription request put', () => this.db.transaction(() => {
+      requireAccount(this.accounts, username);
       // A user holds few pending requests, so finding the next sequence number by a scan is cheap.
       let seq = 0;
       for (const { value } of this.db.getRange(userRange(username))) {

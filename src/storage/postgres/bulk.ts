@@ -75,12 +75,15 @@ export class PostgresBulkLoader implements BulkLoader {
   constructor(private readonly db: Db) {}
 
   async load(users: readonly BulkUser[], options: { onExisting: 'skip' | 'fail' }): Promise<number> {
-    const batch = prepareBatch(users, options.onExisting);
-    if (batch.length === 0) return 0;
+    const given = prepareBatch(users, options.onExisting);
+    if (given.length === 0) return 0;
+    // Concurrent loads insert their users in one order, so one waits for the other instead of
+    // the two taking the same unique keys in opposite orders and deadlocking.
+    const batch = [...given].sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
     const now = Date.now();
     try {
       return await this.db.transaction(async (tx) => {
-        const created = options.onExisting === 'fail' ? await this.insertAll(tx, batch, now) : await this.insertMissing(tx, batch, now);
+        const created = options.onExisting === 'fail' ? await this.insertAll(tx, given, batch, now) : await this.insertMissing(tx, batch, now);
         const { columns, versioned } = rosterColumns(created);
         if (versioned.length > 0) {
           await tx.query(ROSTER_INSERT, columns);
@@ -95,14 +98,14 @@ export class PostgresBulkLoader implements BulkLoader {
     }
   }
 
-  /** 'fail': refuses the batch, naming its first existing user, unless all are new. */
-  private async insertAll(tx: Queryable, batch: readonly PreparedUser[], now: number): Promise<PreparedUser[]> {
-    const names = batch.map((u) => u.username);
+  /** 'fail': refuses the batch, naming its first existing user (in the order given), unless all are new. */
+  private async insertAll(tx: Queryable, given: readonly PreparedUser[], sorted: readonly PreparedUser[], now: number): Promise<PreparedUser[]> {
+    const names = sorted.map((u) => u.username);
     const existing = new Set((await tx.query('SELECT username FROM users WHERE username = ANY($1::text[])', [names])).map((r) => str(r, 'username')));
-    const first = batch.find((u) => existing.has(u.username));
+    const first = given.find((u) => existing.has(u.username));
     if (first !== undefined) throw userExists(first.username);
-    await tx.query(USERS_INSERT, userColumns(batch, now));
-    return [...batch];
+    await tx.query(USERS_INSERT, userColumns(sorted, now));
+    return [...sorted];
   }
 
   /** 'skip': creates the users that do not exist yet and returns them. */

@@ -2,7 +2,10 @@
 // migration 0002). Each write is one statement whose CTE changes the item and bumps the version
 // together, so they commit atomically in one round trip; the row lock on roster_versions puts
 // concurrent writers to one roster in order. A roster is read with its version in one statement,
-// so both come from the same snapshot.
+// so both come from the same snapshot. A write for a username without an account breaks the
+// foreign key to users and is reported as USER_NOT_FOUND, as the embedded store does.
+import pg from 'pg';
+import { ServerError } from '../../errors.js';
 import type { Roster, RosterItem, RosterStore, SubscriptionRequest, SubscriptionRequestStore, SubscriptionState } from '../types.js';
 import { bool, num, optStr, str, type Db, type Row } from './db.js';
 
@@ -38,6 +41,16 @@ function itemParams(item: RosterItem): unknown[] {
 
 const ITEM_COLUMNS = 'jid, name, subscription, ask, approved, groups';
 
+/** A write for a username without an account breaks the foreign key to users: say so plainly. */
+async function forExistingUser<T>(username: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof pg.DatabaseError && err.code === '23503') throw new ServerError('USER_NOT_FOUND', `there is no account "${username}" to keep this for`);
+    throw err;
+  }
+}
+
 /** Bumps $1's version for each row of `changed`; RETURNING the new version. */
 const BUMP_VERSION = `INSERT INTO roster_versions (username, version) SELECT $1, 1 FROM changed
   ON CONFLICT (username) DO UPDATE SET version = roster_versions.version + 1 RETURNING version`;
@@ -65,7 +78,7 @@ export class PostgresRosterStore implements RosterStore {
   }
 
   async setItem(username: string, item: RosterItem): Promise<number> {
-    const [row] = await this.db.query(
+    const [row] = await forExistingUser(username, () => this.db.query(
       `WITH changed AS (
          INSERT INTO roster_items (username, ${ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (username, jid) DO UPDATE SET name = EXCLUDED.name, subscription = EXCLUDED.subscription,
@@ -73,7 +86,7 @@ export class PostgresRosterStore implements RosterStore {
          RETURNING 1)
        ${BUMP_VERSION}`,
       [username, ...itemParams(item)],
-    );
+    ));
     if (!row) throw new Error('roster setItem: the version was not returned');
     return num(row, 'version');
   }
@@ -102,11 +115,11 @@ export class PostgresSubscriptionRequestStore implements SubscriptionRequestStor
   constructor(private readonly db: Db) {}
 
   async put(username: string, request: SubscriptionRequest): Promise<void> {
-    await this.db.query(
+    await forExistingUser(username, () => this.db.query(
       `INSERT INTO subscription_requests (username, from_jid, stanza, created_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (username, from_jid) DO UPDATE SET stanza = EXCLUDED.stanza, created_at = EXCLUDED.created_at, seq = DEFAULT`,
       [username, request.from, request.stanza, new Date(request.createdAt)],
-    );
+    ));
   }
 
   async remove(username: string, from: string): Promise<boolean> {

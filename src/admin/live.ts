@@ -1,0 +1,108 @@
+// The running server as administration commands see it: a narrow view over the session
+// registry, the module host and the listeners, so commands never reach into the core's objects.
+// Only commands run inside the server (through the admin API) get one.
+import type { Config } from '../config/types.js';
+import { StreamError } from '../errors.js';
+import { Jid } from '../jid.js';
+import type { ModuleHost } from '../modules/host.js';
+import type { LocalSessionRegistry } from '../sessions/local-registry.js';
+import type { BoundSession, TransportKind } from '../sessions/types.js';
+import type { Stores } from '../storage/types.js';
+
+export interface LiveSession {
+  /** The full JID. */
+  readonly jid: string;
+  readonly transport: TransportKind;
+  readonly remoteAddress: string;
+  /** When the session was bound, ms since epoch. */
+  readonly since: number;
+  /** 'available', 'chat', 'away', 'xa', 'dnd', or 'unavailable' before initial presence. */
+  readonly availability: string;
+  readonly priority: number;
+}
+
+export interface LiveStats {
+  readonly sessions: number;
+  readonly byTransport: Readonly<Record<TransportKind, number>>;
+  readonly memory: { readonly rss: number; readonly heapUsed: number };
+}
+
+/** How the live MUC service destroys a room: tells its occupants and forgets it (the store is the command's part). */
+export type DestroyRoom = (roomJid: string, reason: string | undefined) => Promise<boolean>;
+
+export interface LiveServer {
+  readonly nodeId: string;
+  /** ms since epoch. */
+  readonly startedAt: number;
+  readonly storeKind: Stores['kind'];
+  /** Bound ports by listener ('c2s', 'c2sTls', 'http', 'admin'); -1 for a disabled one. */
+  readonly ports: Readonly<Record<string, number>>;
+  /** Names of the running modules, in start order. */
+  modules(): string[];
+  /** Bound sessions, sorted by JID; only those of one bare JID when given. */
+  sessions(bareJid?: string): LiveSession[];
+  stats(): LiveStats;
+  /** Ends a session with a policy-violation stream error; false when no session has that full JID. */
+  kick(fullJid: string, reason?: string): boolean;
+  /**
+   * Present once a live MUC service runs: occupants are told and the room leaves memory.
+   * Resolves true when the room was live. The `room destroy` command deletes the stored room itself.
+   */
+  readonly destroyRoom?: DestroyRoom;
+}
+
+export interface LiveServerParts {
+  readonly config: Config;
+  readonly stores: Stores;
+  readonly sessions: LocalSessionRegistry;
+  readonly modules: ModuleHost;
+  readonly startedAt: number;
+  readonly ports: Readonly<Record<string, number>>;
+  readonly destroyRoom?: DestroyRoom;
+}
+
+const SHOW_VALUES = new Set(['chat', 'away', 'xa', 'dnd']);
+
+function availabilityOf(session: BoundSession): string {
+  if (!session.presence.available) return 'unavailable';
+  const show = session.presence.stanza?.getChildText('show')?.trim();
+  return show !== undefined && SHOW_VALUES.has(show) ? show : 'available';
+}
+
+function describe(session: BoundSession): LiveSession {
+  return {
+    jid: session.jid.toString(),
+    transport: session.transport,
+    remoteAddress: session.remoteAddress,
+    since: session.startedAt,
+    availability: availabilityOf(session),
+    priority: session.presence.priority,
+  };
+}
+
+export function createLiveServer(parts: LiveServerParts): LiveServer {
+  const { config, stores, sessions, modules } = parts;
+  const live: LiveServer = {
+    nodeId: config.nodeId,
+    startedAt: parts.startedAt,
+    storeKind: stores.kind,
+    ports: { ...parts.ports },
+    modules: () => modules.list().map((m) => m.name),
+    sessions(bareJid) {
+      const found = bareJid === undefined ? [...sessions.all()] : sessions.resources(bareJid);
+      return found.map(describe).sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0));
+    },
+    stats() {
+      const memory = process.memoryUsage();
+      return { sessions: sessions.size, byTransport: sessions.countByTransport(), memory: { rss: memory.rss, heapUsed: memory.heapUsed } };
+    },
+    kick(fullJid, reason) {
+      const jid = Jid.tryParse(fullJid);
+      const session = jid === undefined ? undefined : sessions.get(jid.toString());
+      if (session === undefined) return false;
+      session.close(new StreamError('policy-violation', reason));
+      return true;
+    },
+  };
+  return parts.destroyRoom === undefined ? live : { ...live, destroyRoom: parts.destroyRoom };
+}

@@ -1,0 +1,120 @@
+// Commands about the running server: its sessions and its status. They run only inside the
+// server, through the admin API; without a server `status` says "not running" (exit status 3,
+// as ejabberdctl's) and the session commands fail naming the data directory.
+import { ServerError } from '../errors.js';
+import {
+  parseJid,
+  parseUserJid,
+  requiredArg,
+  servedDomain,
+  stringOption,
+  type JsonValue,
+  type ServerCommand,
+} from './command.js';
+import type { LiveSession } from './live.js';
+
+function sessionLine(s: LiveSession): string {
+  return [s.jid, s.transport, s.remoteAddress, new Date(s.since).toISOString(), s.availability, String(s.priority)].join('\t');
+}
+
+function sessionData(s: LiveSession): JsonValue {
+  return { jid: s.jid, transport: s.transport, remoteAddress: s.remoteAddress, since: new Date(s.since).toISOString(), availability: s.availability, priority: s.priority };
+}
+
+export const sessionList: ServerCommand = {
+  name: 'session list',
+  runs: 'server',
+  summary: 'List the sessions bound on the running server.',
+  usage: 'session list [--user <jid>]',
+  details: [
+    'One session a line, tab-separated: full JID, transport (tcp, websocket, bosh), remote address,',
+    'bound since (UTC), availability (available, chat, away, xa, dnd, or unavailable before initial',
+    'presence) and presence priority. Needs a running server.',
+  ],
+  args: [],
+  options: [{ name: 'user', takesValue: true, valueName: 'jid', summary: 'Only the sessions of this account (user@domain or user)' }],
+  async run(ctx, input) {
+    const user = stringOption(input, 'user');
+    const bare = user === undefined ? undefined : parseUserJid(user, ctx.config.domain).jid;
+    const sessions = ctx.live.sessions(bare);
+    return { exitCode: 0, lines: sessions.map(sessionLine), data: { sessions: sessions.map(sessionData) } };
+  },
+};
+
+export const sessionKick: ServerCommand = {
+  name: 'session kick',
+  runs: 'server',
+  summary: 'Disconnect one session.',
+  usage: 'session kick <full-jid> [--reason <text>]',
+  details: [
+    'Closes the session with the stream error <policy-violation/>, the reason as its text. A client',
+    'may reconnect at once unless its account is deleted or its password changed. Needs a running server.',
+  ],
+  args: [{ name: 'full-jid', required: true, summary: 'user@domain/resource, as "session list" shows it' }],
+  options: [{ name: 'reason', takesValue: true, valueName: 'text', summary: 'Text sent to the client with the stream error' }],
+  async run(ctx, input) {
+    const raw = requiredArg(input, 'full-jid', this);
+    const jid = parseJid(raw);
+    const served = servedDomain(ctx.config);
+    if (jid.local === '' || jid.isBare) throw new ServerError('INVALID_JID', `"${raw}" is not a full JID: give user@${served}/resource, as "session list" shows it`);
+    if (jid.domain !== served) throw new ServerError('WRONG_DOMAIN', `"${raw}" is not on this server: it serves ${served}`);
+    const reason = stringOption(input, 'reason');
+    const full = jid.toString();
+    if (!ctx.live.kick(full, reason === '' ? undefined : reason)) throw new ServerError('SESSION_NOT_FOUND', `no session ${full} on this server`);
+    return { exitCode: 0, lines: [`kicked ${full}`], data: { jid: full } };
+  },
+};
+
+function duration(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return d > 0 ? `${d}d ${h}h ${m}m ${s}s` : h > 0 ? `${h}h ${m}m ${s}s` : m > 0 ? `${m}m ${s}s` : `${s}s`;
+}
+
+export const status: ServerCommand = {
+  name: 'status',
+  runs: 'server',
+  summary: 'Show whether the server runs, and its node, sessions, uptime, store and ports.',
+  usage: 'status',
+  details: ['Exit status 0 when a server answers for the data directory, 3 ("not running") when none does.'],
+  args: [],
+  options: [],
+  whenStopped(ctx) {
+    return { exitCode: 3, lines: ['not running'], data: { running: false, dataDir: ctx.config.dataDir } };
+  },
+  async run(ctx) {
+    const live = ctx.live;
+    const stats = live.stats();
+    const uptime = Math.max(0, Math.round((Date.now() - live.startedAt) / 1000));
+    const transports = Object.entries(stats.byTransport).map(([t, n]) => `${t} ${n}`).join(', ');
+    const ports = Object.entries(live.ports).map(([name, port]) => `${name} ${port < 0 ? 'off' : port}`).join(', ');
+    const modules = live.modules();
+    return {
+      exitCode: 0,
+      lines: [
+        `running: node ${live.nodeId}, domain ${servedDomain(ctx.config)}`,
+        `uptime: ${duration(uptime)} (since ${new Date(live.startedAt).toISOString()})`,
+        `sessions: ${stats.sessions} (${transports})`,
+        `store: ${live.storeKind}`,
+        `ports: ${ports}`,
+        `modules: ${modules.join(', ')}`,
+        `memory: rss ${(stats.memory.rss / 1048576).toFixed(1)} MiB, heap ${(stats.memory.heapUsed / 1048576).toFixed(1)} MiB`,
+      ],
+      data: {
+        running: true,
+        nodeId: live.nodeId,
+        domain: servedDomain(ctx.config),
+        startedAt: new Date(live.startedAt).toISOString(),
+        uptimeSeconds: uptime,
+        sessions: stats.sessions,
+        byTransport: { ...stats.byTransport },
+        store: live.storeKind,
+        ports: { ...live.ports },
+        modules,
+        memory: { ...stats.memory },
+      },
+    };
+  },
+};

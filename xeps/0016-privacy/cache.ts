@@ -1,0 +1,286 @@
+// What the stanza filter reads: each user's block list, default list, the active lists of their
+// sessions and (only when a list has group or subscription items) a roster snapshot, all in
+// memory, so routing a stanza never waits for storage (the pain of esl/MongooseIM#4371).
+// A user's state is loaded when their first session binds, kept current by the protocol handlers
+// and the 'roster:changed' hook, and dropped when their last session on this node ends; then the
+// default policy moves to a small LRU that serves offline delivery and subscription checks.
+import type { BoundSession } from '../../src/sessions/types.js';
+import type { BlockListStore, PrivacyStore, RosterItem, RosterStore } from '../../src/storage/types.js';
+import { BlockList, compileList, type CompiledList, type Policy, type RosterEntry } from './engine.js';
+
+export type RosterChange = RosterItem | { jid: string; subscription: 'remove' };
+
+/** Most entries kept per session in the presence-tracking sets below. */
+const MAX_TRACKED = 5000;
+
+/** The privacy state of one session. */
+export interface SessionPrivacy {
+  /** The session's active list (XEP-0016 §2.3); undefined means the default list applies. */
+  active: string | undefined;
+  /** Full JIDs whose available presence reached this session: they get unavailable when blocked. */
+  readonly presenceFrom: Set<string>;
+  /** JIDs this session sent directed available presence to (RFC 6121 §4.6): they count as presence recipients. */
+  readonly directedTo: Set<string>;
+}
+
+export function track(set: Set<string>, jid: string, available: boolean): void {
+  if (!available) set.delete(jid);
+  else if (set.size < MAX_TRACKED) set.add(jid);
+}
+
+/** The privacy state of one user with sessions on this node. */
+export class UserPrivacy {
+  blocked: BlockList = BlockList.EMPTY;
+  defaultName: string | undefined;
+  /** Compiled lists in use: the default list and the sessions' active lists. */
+  readonly lists = new Map<string, CompiledList>();
+  /** Bare JID -> subscription and groups; loaded only while a list in use needs it. */
+  roster: Map<string, RosterEntry> | undefined;
+  /** Roster changes seen while the snapshot was loading, applied once it arrives. */
+  rosterQueue: RosterChange[] | undefined;
+  rosterLoad: Promise<void> | undefined;
+  readonly sessions = new Map<BoundSession, SessionPrivacy>();
+
+  constructor(readonly username: string) {}
+
+  get defaultList(): CompiledList | undefined {
+    return this.defaultName === undefined ? undefined : this.lists.get(this.defaultName);
+  }
+
+  /** The list that applies to a session: its active list, else the default list (§2.2 rules 1-2). */
+  listFor(session: BoundSession | undefined): CompiledList | undefined {
+    const active = session ? this.sessions.get(session)?.active : undefined;
+    return active === undefined ? this.defaultList : this.lists.get(active);
+  }
+
+  /** The policy of a session, or of the user as a whole (default list) without one. */
+  policy(session?: BoundSession): Policy {
+    return { blocked: this.blocked, list: this.listFor(session), roster: this.roster };
+  }
+
+  /** Whether the named list is the default or a session's active list. */
+  inUse(name: string): boolean {
+    if (this.defaultName === name) return true;
+    for (const s of this.sessions.values()) if (s.active === name) return true;
+    return false;
+  }
+
+  /** Whether the default list applies to a connected session other than `except` (one with no active list). */
+  defaultAppliesToOther(except: BoundSession | undefined): boolean {
+    if (this.defaultName === undefined) return false;
+    for (const [session, s] of this.sessions) if (session !== except && s.active === undefined) return true;
+    return false;
+  }
+
+  /** Whether the named list applies to a connected session other than `except` (§2.2 rule 11). */
+  appliesToOther(name: string, except: BoundSession | undefined): boolean {
+    for (const [session, s] of this.sessions) {
+      if (session === except) continue;
+      if (s.active === name || (s.active === undefined && this.defaultName === name)) return true;
+    }
+    return false;
+  }
+
+  /** Whether some list in use has group or subscription items. */
+  get needsRoster(): boolean {
+    for (const list of this.lists.values()) if (list.needsRoster) return true;
+    return false;
+  }
+
+  /** Forgets compiled lists no session uses any more. */
+  prune(): void {
+    for (const name of [...this.lists.keys()]) if (!this.inUse(name)) this.lists.delete(name);
+  }
+}
+
+export function applyRosterChange(roster: Map<string, RosterEntry>, change: RosterChange): void {
+  if (change.subscription === 'remove') roster.delete(change.jid);
+  else roster.set(change.jid, { subscription: change.subscription, groups: [...change.groups] });
+}
+
+export function rosterMap(items: readonly RosterItem[]): Map<string, RosterEntry> {
+  const map = new Map<string, RosterEntry>();
+  for (const item of items) applyRosterChange(map, item);
+  return map;
+}
+
+export interface PrivacyStores {
+  readonly privacy: PrivacyStore;
+  readonly blocklist: BlockListStore;
+  readonly roster: RosterStore;
+}
+
+export class PrivacyCache {
+  private readonly users = new Map<string, UserPrivacy>();
+  private readonly loading = new Map<string, Promise<UserPrivacy>>();
+  private readonly locks = new Map<string, Promise<void>>();
+  private readonly closed = new WeakSet<BoundSession>();
+  /** Default policies of users with no session here, least recently used first. */
+  private readonly offline = new Map<string, Policy>();
+
+  constructor(private readonly stores: PrivacyStores, private readonly offlineLimit = 1000) {}
+
+  /** The loaded state of a user, or undefined: the hot-path read. */
+  get(username: string): UserPrivacy | undefined {
+    return this.users.get(username);
+  }
+
+  /** Adds a session to its user's state, loading the state on the user's first session. */
+  async attach(session: BoundSession): Promise<UserPrivacy> {
+    const username = session.jid.local;
+    const user = await this.load(username);
+    if (this.closed.has(session)) {
+      if (user.sessions.size === 0) this.users.delete(username);
+      return user;
+    }
+    if (!user.sessions.has(session)) user.sessions.set(session, { active: undefined, presenceFrom: new Set(), directedTo: new Set() });
+    return user;
+  }
+
+  /** Removes a session; the user's state goes with their last session. */
+  detach(session: BoundSession): void {
+    this.closed.add(session);
+    const username = session.jid.local;
+    const user = this.users.get(username);
+    if (!user || !user.sessions.delete(session)) return;
+    user.prune();
+    if (user.sessions.size > 0) return;
+    this.users.delete(username);
+    this.remember(username, user.policy());
+  }
+
+  /**
+   * Runs a change of a user's privacy data (store write, then cache update) so that no load or
+   * other change of the same user interleaves with it; `change` gets the current state.
+   */
+  async change<T>(session: BoundSession, change: (user: UserPrivacy) => Promise<T>): Promise<T> {
+    const username = session.jid.local;
+    const loaded = this.users.get(username) ?? (await this.attach(session));
+    return this.exclusive(username, () => {
+      this.offline.delete(username);
+      return change(this.users.get(username) ?? loaded);
+    });
+  }
+
+  /** The default policy of any local user: from memory when cached, else read once and kept in the LRU. */
+  async policyOf(username: string): Promise<Policy> {
+    const live = this.users.get(username);
+    if (live) return live.policy();
+    const cached = this.offline.get(username);
+    if (cached) {
+      this.offline.delete(username);
+      this.offline.set(username, cached);
+      return cached;
+    }
+    return this.exclusive(username, async () => {
+      const state = await this.read(username);
+      const policy: Policy = {
+        blocked: state.blocked,
+        list: state.defaultList,
+        roster: state.defaultList?.needsRoster ? rosterMap((await this.stores.roster.get(username)).items) : undefined,
+      };
+      if (!this.users.has(username)) this.remember(username, policy);
+      return policy;
+    });
+  }
+
+  /** Loads the roster snapshot unless it is there; changes that arrive meanwhile are applied after. */
+  ensureRoster(user: UserPrivacy): Promise<void> {
+    if (user.roster) return Promise.resolve();
+    if (user.rosterLoad) return user.rosterLoad;
+    user.rosterQueue = [];
+    user.rosterLoad = this.stores.roster
+      .get(user.username)
+      .then((roster) => {
+        const map = rosterMap(roster.items);
+        for (const change of user.rosterQueue ?? []) applyRosterChange(map, change);
+        user.roster = map;
+      })
+      .finally(() => {
+        user.rosterQueue = undefined;
+        user.rosterLoad = undefined;
+      });
+    return user.rosterLoad;
+  }
+
+  /** Follows a roster write (XEP-0016 §2.2 rule 9: later decisions see the new subscription or groups). */
+  rosterChanged(username: string, change: RosterChange): void {
+    const user = this.users.get(username);
+    if (user?.roster) applyRosterChange(user.roster, change);
+    else user?.rosterQueue?.push(change);
+    // A remembered offline policy that reads the roster is simply read again when next needed.
+    if (this.offline.get(username)?.roster) this.offline.delete(username);
+  }
+
+  /** Forgets everything about a user (account deleted). */
+  forget(username: string): void {
+    this.offline.delete(username);
+    const user = this.users.get(username);
+    if (!user) return;
+    user.blocked = BlockList.EMPTY;
+    user.defaultName = undefined;
+    user.lists.clear();
+    for (const s of user.sessions.values()) s.active = undefined;
+  }
+
+  clear(): void {
+    this.users.clear();
+    this.offline.clear();
+  }
+
+  private load(username: string): Promise<UserPrivacy> {
+    const loaded = this.users.get(username);
+    if (loaded) return Promise.resolve(loaded);
+    const pending = this.loading.get(username);
+    if (pending) return pending;
+    const load = this.exclusive(username, async () => {
+      const state = await this.read(username);
+      const user = new UserPrivacy(username);
+      user.blocked = state.blocked;
+      if (state.defaultList) {
+        user.defaultName = state.defaultList.name;
+        user.lists.set(state.defaultList.name, state.defaultList);
+        if (state.defaultList.needsRoster) await this.ensureRoster(user);
+      }
+      this.offline.delete(username);
+      this.users.set(username, user);
+      return user;
+    }).finally(() => this.loading.delete(username));
+    this.loading.set(username, load);
+    return load;
+  }
+
+  private async read(username: string): Promise<{ blocked: BlockList; defaultList: CompiledList | undefined }> {
+    const [names, blocked] = await Promise.all([this.stores.privacy.names(username), this.stores.blocklist.list(username)]);
+    let defaultList: CompiledList | undefined;
+    if (names.default !== undefined) {
+      const items = await this.stores.privacy.getList(username, names.default);
+      if (items) defaultList = compileList(names.default, items);
+    }
+    return { blocked: new BlockList(blocked), defaultList };
+  }
+
+  private remember(username: string, policy: Policy): void {
+    this.offline.delete(username);
+    this.offline.set(username, policy);
+    if (this.offline.size > this.offlineLimit) {
+      const oldest = this.offline.keys().next();
+      if (!oldest.done) this.offline.delete(oldest.value);
+    }
+  }
+
+  /** Runs tasks for one user one at a time, in call order. */
+  private exclusive<T>(username: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(username) ?? Promise.resolve();
+    const run = previous.then(task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(username, tail);
+    void tail.then(() => {
+      if (this.locks.get(username) === tail) this.locks.delete(username);
+    });
+    return run;
+  }
+}
