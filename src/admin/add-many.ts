@@ -156,7 +156,9 @@ export const userAddMany: LocalCommand = {
     const firsts = Array.from({ length: Math.ceil(plan.count / BATCH) }, (_, i) => i * BATCH);
     await mapLimit(firsts, LOAD_CONCURRENCY, async (first) => {
       const users = await batchAt(first);
-      created += await ctx.stores.bulk.load(users, { onExisting: 'skip' });
+      // Not `created += await …`: that reads `created` before the other batch's update.
+      const written = await ctx.stores.bulk.load(users, { onExisting: 'skip' });
+      created += written;
       done += users.length;
       if (performance.now() - lastReport >= PROGRESS_EVERY_MS && done < plan.count) {
         lastReport = performance.now();

@@ -112,6 +112,18 @@ describe('admin commands', () => {
       assert.equal((await cli(['user', 'check', 'bench104', '--password', 'pw'])).code, 0);
     });
 
+    it('counts right across batches written in parallel', async () => {
+      const res = await cli(['user', 'add-many', '--prefix', 'p', '--count', '12001', '--domain', 'example.org', '--password', 'pw', '--roster-size', '2', '--same-salt']);
+      assert.equal(res.code, 0, res.err);
+      assert.match(res.out, /^created 12001 users \(0 existed and were skipped\) with 2 contacts each/);
+      await withStores(async (stores) => {
+        assert.equal(await stores.accounts.count(), 12001);
+        assert.deepEqual((await stores.roster.get('p12001')).items.map((i) => i.jid).sort(), ['p12000@example.org', 'p1@example.org']);
+      });
+      const half = await cli(['user', 'add-many', '--prefix', 'p', '--count', '12000', '--start', '6002', '--domain', 'example.org', '--password', 'pw', '--same-salt']);
+      assert.match(half.out, /^created 6000 users \(6000 existed and were skipped\)/);
+    });
+
     it('names what is wrong with a call', async () => {
       const base = ['user', 'add-many', '--prefix', 'u', '--count', '10', '--domain', 'example.org', '--password', 'pw'];
       const cases: Array<[string[], number, RegExp]> = [

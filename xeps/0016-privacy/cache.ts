@@ -15,7 +15,7 @@ const MAX_TRACKED = 5000;
 
 /** The privacy state of one session. */
 export interface SessionPrivacy {
-  /** The session's active list (XEP-0016 §2.3); undefined means the default list applies. */
+  /** The session's active list (XEP-0016 §2.4); undefined means the default list applies. */
   active: string | undefined;
   /** Full JIDs whose available presence reached this session: they get unavailable when blocked. */
   readonly presenceFrom: Set<string>;
@@ -128,11 +128,16 @@ export class PrivacyCache {
   /** Adds a session to its user's state, loading the state on the user's first session. */
   async attach(session: BoundSession): Promise<UserPrivacy> {
     const username = session.jid.local;
-    const user = await this.load(username);
+    const loaded = await this.load(username);
     if (this.closed.has(session)) {
-      if (user.sessions.size === 0) this.users.delete(username);
-      return user;
+      // Ended while its user's state loaded.
+      if (loaded.sessions.size === 0 && this.users.get(username) === loaded) this.users.delete(username);
+      return loaded;
     }
+    // Another session of the user may have ended meanwhile and taken the state out; it is still current.
+    const user = this.users.get(username) ?? loaded;
+    this.users.set(username, user);
+    this.offline.delete(username);
     if (!user.sessions.has(session)) user.sessions.set(session, { active: undefined, presenceFrom: new Set(), directedTo: new Set() });
     return user;
   }

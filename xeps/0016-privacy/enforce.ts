@@ -17,7 +17,7 @@ function isErrorOrResult(stanza: Element): boolean {
   return stanza.attrs.type === 'error' || (stanza.name === 'iq' && stanza.attrs.type === 'result');
 }
 
-/** XEP-0016 §2.13 (not-acceptable) and XEP-0191 §3.3 (with <blocked/> when the block list stopped it). */
+/** XEP-0016 §2.14 (not-acceptable) and XEP-0191 §3.3 (with <blocked/> when the block list stopped it). */
 function notAcceptable(verdict: Verdict): StanzaError {
   const blocked = verdict === 'blocked' ? xml('blocked', { xmlns: NS.blockingErrors }) : undefined;
   return new StanzaError('not-acceptable', undefined, 'cancel', blocked);
@@ -57,7 +57,7 @@ export class PrivacyGuard {
 
   /**
    * A routed stanza about to reach a local session: the recipient's inbound rules (presence dropped
-   * silently, message and iq get/set answered service-unavailable, XEP-0016 §2.13), and for presence
+   * silently, message and iq get/set answered service-unavailable, XEP-0016 §2.14), and for presence
    * the server sends on a local sender's behalf, the sender's presence-out rules.
    */
   incoming(stanza: Element, session: BoundSession, replay = false): boolean {

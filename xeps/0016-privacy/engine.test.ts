@@ -82,7 +82,7 @@ describe('XEP-0016 engine', function () {
       [{ message: true, presenceOut: true }, 'in', 'message', true],
       [{}, 'in', 'message', true],
       [{}, 'in', 'iq', true],
-      [{}, 'in', 'presence', true], // §2.12: "all" includes subscription-related presence
+      [{}, 'in', 'presence', true], // §2.13: "all" includes subscription-related presence
       [{}, 'out', 'message', true],
       [{}, 'out', 'presence', true],
     ];

@@ -1,4 +1,4 @@
-// XEP-0016 §2.3-§2.9: the jabber:iq:privacy protocol. Retrieving list names and lists, the active
+// XEP-0016 §2.3-§2.8: the jabber:iq:privacy protocol. Retrieving list names and lists, the active
 // list of a session, the default list of the user, editing, adding and removing lists, with the
 // privacy list pushes of §2.2 rule 10. Every change is written to the store, then to the cache,
 // before the result goes back (§2.4: "activate and apply the requested list before sending the result").

@@ -90,6 +90,18 @@ describeBackends('RFC 6121 presence', function (backend) {
     await romeo.next(isPresence(`${a}@localhost/raw`, 'unavailable'));
   });
 
+  it('broadcasts unavailable presence for a session replaced by a new login with the same resource (conflict)', async function () {
+    const [a, b] = (await users('juliet', 'romeo')) as [string, string];
+    await befriend(server as TestServer, a, b);
+    const romeo = await clients.online(b, 'tcp', 'orchard');
+    await clients.online(a, 'tcp', 'balcony');
+    await romeo.next(isPresence(`${a}@localhost/balcony`));
+    const again = await clients.login(a, 'websocket', 'balcony');
+    await romeo.next(isPresence(`${a}@localhost/balcony`, 'unavailable'));
+    await again.xmpp.send(xml('presence'));
+    await romeo.next(isPresence(`${a}@localhost/balcony`));
+  });
+
   it('tells directed-presence recipients when the sender goes away, however it goes (§4.6.3)', async function () {
     const [a, c] = (await users('juliet', 'nurse')) as [string, string];
     const nurse = await clients.online(c, 'tcp', 'kitchen');
