@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { xml } from '@xmpp/client';
 import { connect, type TestClient } from './support/clients.js';
-import { startTestServer, type TestServer } from './support/server.js';
+import { describeBackends } from './support/backends.js';
+import type { TestServer } from './support/server.js';
 
-describe('c2s with a real client', function () {
+describeBackends('c2s with a real client', function (backend) {
   let server: TestServer;
   const clients: TestClient[] = [];
   const open = async (...args: Parameters<typeof connect>): Promise<TestClient> => {
@@ -15,7 +16,7 @@ describe('c2s with a real client', function () {
   };
 
   before(async function () {
-    server = await startTestServer();
+    server = await backend.start();
     await server.addUser('alice', 'wonderland');
     await server.addUser('bob', 'builder');
   });
@@ -25,7 +26,7 @@ describe('c2s with a real client', function () {
   });
 
   after(async function () {
-    await server.stop();
+    await server?.stop();
   });
 
   it('logs in over TCP with STARTTLS and SCRAM-SHA-1', async function () {

@@ -3,7 +3,8 @@
 // errors of §8.3 that a scripted peer can provoke.
 import assert from 'node:assert/strict';
 import { plainAuth, rawLogin, RawStream, STREAM_HEADER } from './support/raw-stream.js';
-import { startTestServer, type TestServer } from './support/server.js';
+import { describeBackends } from './support/backends.js';
+import type { TestServer } from './support/server.js';
 
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
@@ -12,12 +13,12 @@ const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const RESPONSE_HEADER = /^<\?xml version='1.0'\?><stream:stream xmlns='jabber:client' xmlns:stream='http:\/\/etherx.jabber.org\/streams' from='localhost' id='([^']+)' version='1.0' xml:lang='en'>/;
 const FEATURES = /<stream:features>(.*?)<\/stream:features>/s;
 
-describe('RFC 6120 streams on raw TCP', function () {
+describeBackends('RFC 6120 streams on raw TCP', function (backend) {
   describe('§9.1 client-to-server transcript (TLS required)', function () {
     let server: TestServer;
 
     before(async function () {
-      server = await startTestServer();
+      server = await backend.start();
       await server.addUser('juliet', 'r0m30myr0m30');
     });
 
@@ -103,7 +104,7 @@ describe('RFC 6120 streams on raw TCP', function () {
 
     before(async function () {
       // The throttle is tested in bad-input.test.ts; here it would only slow the failures down.
-      server = await startTestServer({ c2s: { requireTls: false }, auth: { failuresBeforeDelay: 1000 } });
+      server = await backend.start({ c2s: { requireTls: false }, auth: { failuresBeforeDelay: 1000 } });
       await server.addUser('juliet', 'r0m30myr0m30');
     });
 
@@ -177,7 +178,7 @@ describe('RFC 6120 streams on raw TCP', function () {
     let jid: string;
 
     before(async function () {
-      server = await startTestServer({ c2s: { requireTls: false } });
+      server = await backend.start({ c2s: { requireTls: false } });
       await server.addUser('juliet', 'r0m30myr0m30');
     });
 

@@ -4,16 +4,17 @@ import assert from 'node:assert/strict';
 import { xml } from '@xmpp/client';
 import { $msg, $pres } from 'strophe.js';
 import { connect, type TestClient } from './support/clients.js';
-import { startTestServer, type TestServer } from './support/server.js';
+import { describeBackends } from './support/backends.js';
+import type { TestServer } from './support/server.js';
 import { connectStrophe, StropheAuthError, type StropheClient } from './support/strophe.js';
 
-describe('Strophe.js over WebSocket', function () {
+describeBackends('Strophe.js over WebSocket', function (backend) {
   let server: TestServer;
   const stropheClients: StropheClient[] = [];
   const xmppClients: TestClient[] = [];
 
   before(async function () {
-    server = await startTestServer();
+    server = await backend.start();
     await server.addUser('juliet', 'r0m30myr0m30');
     await server.addUser('romeo', 'j-u-l-i-e-t');
   });

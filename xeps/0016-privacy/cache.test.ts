@@ -63,9 +63,13 @@ class FakeStores implements PrivacyStores {
     unblock: async () => [],
   };
 
+  /** Holds only the roster read. */
+  rosterGate: Promise<void> | undefined;
+
   readonly roster: RosterStore = {
     get: async (): Promise<Roster> => {
       await this.wait();
+      await this.rosterGate;
       return { version: 1, items: this.rosterItems.map((i) => ({ ...i, groups: [...i.groups] })) };
     },
     getItem: async () => undefined,
@@ -131,7 +135,8 @@ describe('XEP-0016 cache', function () {
     stores.defaultName = 'feud';
     stores.rosterItems = [rosterItem('tybalt@example.com', ['Capulets'])];
     const cache = new PrivacyCache(stores);
-    const open = gate(stores);
+    let open = (): void => undefined;
+    stores.rosterGate = new Promise<void>((resolve) => (open = resolve));
     const attaching = cache.attach(session('romeo@localhost/a'));
     // Wait until the roster read has started, then change the roster before it answers.
     while (stores.reads < 4) await new Promise((resolve) => setImmediate(resolve));

@@ -113,6 +113,8 @@ export interface PrivacyStores {
 export class PrivacyCache {
   private readonly users = new Map<string, UserPrivacy>();
   private readonly loading = new Map<string, Promise<UserPrivacy>>();
+  /** States being loaded, not yet in `users`. */
+  private readonly building = new Map<string, UserPrivacy>();
   private readonly locks = new Map<string, Promise<void>>();
   private readonly closed = new WeakSet<BoundSession>();
   /** Default policies of users with no session here, least recently used first. */
@@ -210,7 +212,7 @@ export class PrivacyCache {
 
   /** Follows a roster write (XEP-0016 §2.2 rule 9: later decisions see the new subscription or groups). */
   rosterChanged(username: string, change: RosterChange): void {
-    const user = this.users.get(username);
+    const user = this.users.get(username) ?? this.building.get(username);
     if (user?.roster) applyRosterChange(user.roster, change);
     else user?.rosterQueue?.push(change);
     // A remembered offline policy that reads the roster is simply read again when next needed.
@@ -245,7 +247,15 @@ export class PrivacyCache {
       if (state.defaultList) {
         user.defaultName = state.defaultList.name;
         user.lists.set(state.defaultList.name, state.defaultList);
-        if (state.defaultList.needsRoster) await this.ensureRoster(user);
+        if (state.defaultList.needsRoster) {
+          // Roster changes during the read must find this state (see rosterChanged).
+          this.building.set(username, user);
+          try {
+            await this.ensureRoster(user);
+          } finally {
+            this.building.delete(username);
+          }
+        }
       }
       this.offline.delete(username);
       this.users.set(username, user);

@@ -103,6 +103,8 @@ export class Im {
   /** Sends a roster push (§2.1.6) of one item, or of its removal, to every interested resource. */
   push(username: string, item: RosterItem | { jid: string; removed: true }, version: number): void {
     const child = 'removed' in item ? xml('item', { jid: item.jid, subscription: 'remove' }) : rosterItemElement(item);
+    // Other modules (privacy lists) keep roster snapshots in memory; every write passes here.
+    void this.ctx.emit('roster:changed', username, 'removed' in item ? { jid: item.jid, subscription: 'remove' } : item);
     for (const session of this.ctx.sessions.resources(this.userJid(username).toString())) {
       if (!session.flags.has(ROSTER_INTEREST)) continue;
       const id = `push-${randomBytes(6).toString('base64url')}`;
