@@ -63,6 +63,8 @@ describe('loadConfig', () => {
         },
         http: { host: '::', port: 5280, trustedProxies: [], maxWebsocketFrame: 262144 + 4096 },
         admin: { host: '127.0.0.1', port: 5281 },
+        component: { host: '127.0.0.1', port: 5347, handshakeTimeout: 10 },
+        components: [],
         tls: {},
         database: {},
         redis: { sentinels: [], cluster: [] },
@@ -88,9 +90,9 @@ describe('loadConfig', () => {
         const key = /^#\s*(\w+) =/.exec(line);
         if (key?.[1]) documented.add(section ? `${section}.${key[1]}` : key[1]);
       }
-      for (const table of ['', 'c2s', 'http', 'admin', 'tls', 'database', 'redis', 'registration', 'auth']) {
+      for (const table of ['', 'c2s', 'http', 'admin', 'component', 'tls', 'database', 'redis', 'registration', 'auth']) {
         for (const key of knownKeys(table)) {
-          if (['c2s', 'http', 'admin', 'tls', 'database', 'redis', 'registration', 'auth'].includes(key) && table === '') continue;
+          if (['c2s', 'http', 'admin', 'component', 'components', 'tls', 'database', 'redis', 'registration', 'auth'].includes(key) && table === '') continue;
           const full = table ? `${table}.${key}` : key;
           assert.ok(documented.has(full), `${full} is not documented in ratatosk.example.toml`);
         }
@@ -289,6 +291,67 @@ describe('loadConfig', () => {
     it('rejects an unknown key in [admin]', () => {
       const file = writeToml('[admin]\ntoken = "x"\n');
       rejects(() => load({ file }), 'CONFIG_UNKNOWN_KEY', 'admin.token');
+    });
+  });
+
+  describe('components (XEP-0114)', () => {
+    it('reads [component] and [[components]] from the file, normalising domains', () => {
+      const file = writeToml(`
+        [component]
+        host = "::1"
+        port = 15347
+        handshake_timeout = 3
+
+        [[components]]
+        domain = "Gateway.Example.ORG"
+        secret = "s3cret"
+        name = "IRC gateway"
+
+        [[components]]
+        domain = "bot.example.org"
+        secret = "other"
+      `);
+      const config = load({ file });
+      assert.deepEqual(config.component, { host: '::1', port: 15347, handshakeTimeout: 3 });
+      assert.deepEqual(config.components, [
+        { domain: 'gateway.example.org', secret: 's3cret', name: 'IRC gateway' },
+        { domain: 'bot.example.org', secret: 'other' },
+      ]);
+    });
+
+    it('reads RATATOSK_COMPONENTS as domain=secret pairs and the port from RATATOSK_COMPONENT_PORT', () => {
+      const file = writeToml('[[components]]\ndomain = "file.example.org"\nsecret = "x"\n');
+      const config = load({ file, env: { RATATOSK_COMPONENTS: 'a.example.org=one, b.example.org=t=w=o', RATATOSK_COMPONENT_PORT: '-1', RATATOSK_COMPONENT_HOST: '0.0.0.0' } });
+      assert.deepEqual(config.components, [
+        { domain: 'a.example.org', secret: 'one' },
+        { domain: 'b.example.org', secret: 't=w=o' },
+      ], 'the variable replaces the list; a secret may contain "="');
+      assert.deepEqual(config.component, { host: '0.0.0.0', port: -1, handshakeTimeout: 10 });
+      assert.equal(load({ env: { RATATOSK_COMPONENT_PORT: '0' } }).component.port, 0);
+    });
+
+    it('names the entry and the variable when an entry is bad', () => {
+      rejects(() => load({ env: { RATATOSK_COMPONENTS: 'a.example.org=one,b.example.org' } }), 'CONFIG_INVALID', 'components[1].secret: expected a non-empty string', 'RATATOSK_COMPONENTS');
+      rejects(() => load({ env: { RATATOSK_COMPONENTS: 'a.example.org=' } }), 'CONFIG_INVALID', 'components[0].secret');
+      rejects(() => load({ env: { RATATOSK_COMPONENTS: 'bad domain=x' } }), 'CONFIG_INVALID', 'components[0].domain: expected a domain name', 'RATATOSK_COMPONENTS');
+      rejects(() => load({ env: { RATATOSK_COMPONENT_PORT: 'x' } }), 'CONFIG_INVALID', 'component.port', 'RATATOSK_COMPONENT_PORT');
+    });
+
+    it('refuses a duplicate domain, the server domain, an empty secret and unknown keys, naming the key path', () => {
+      const twice = writeToml('[[components]]\ndomain = "gw.example.org"\nsecret = "a"\n[[components]]\ndomain = "GW.example.org"\nsecret = "b"\n');
+      rejects(() => load({ file: twice }), 'CONFIG_INVALID', 'components[1].domain', 'components[0] has gw.example.org', twice);
+      const own = writeToml('domain = "example.org"\n[[components]]\ndomain = "Example.org"\nsecret = "a"\n', 'own.toml');
+      rejects(() => load({ file: own }), 'CONFIG_INVALID', 'components.0.domain: must differ from the server\'s domain (example.org)');
+      const empty = writeToml('[[components]]\ndomain = "gw.example.org"\nsecret = ""\n', 'empty.toml');
+      rejects(() => load({ file: empty }), 'CONFIG_INVALID', 'components[0].secret: expected a non-empty string');
+      const missing = writeToml('[[components]]\ndomain = "gw.example.org"\n', 'missing.toml');
+      rejects(() => load({ file: missing }), 'CONFIG_INVALID', 'components[0].secret');
+      const unknown = writeToml('[[components]]\ndomain = "gw.example.org"\nsecret = "a"\nport = 1\n', 'unknown.toml');
+      rejects(() => load({ file: unknown }), 'CONFIG_UNKNOWN_KEY', 'components.0.port');
+      const notList = writeToml('components = "gw.example.org"\n', 'notlist.toml');
+      rejects(() => load({ file: notList }), 'CONFIG_INVALID', 'components: expected a list of [[components]] tables');
+      const clash = writeToml('[c2s]\nhost = "127.0.0.1"\nport = 5347\n', 'clash.toml');
+      rejects(() => load({ file: clash }), 'CONFIG_INVALID', 'component.port: must differ from c2s.port');
     });
   });
 

@@ -26,7 +26,7 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-type EnvKind = 'string' | 'integer' | 'boolean' | 'list';
+type EnvKind = 'string' | 'integer' | 'boolean' | 'list' | 'components';
 
 /** Every variable the server reads, and the file key it overrides. */
 const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind }>> = {
@@ -43,6 +43,9 @@ const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind
   RATATOSK_HTTP_PORT: { path: ['http', 'port'], kind: 'integer' },
   RATATOSK_TRUSTED_PROXIES: { path: ['http', 'trusted_proxies'], kind: 'list' },
   RATATOSK_ADMIN_PORT: { path: ['admin', 'port'], kind: 'integer' },
+  RATATOSK_COMPONENT_HOST: { path: ['component', 'host'], kind: 'string' },
+  RATATOSK_COMPONENT_PORT: { path: ['component', 'port'], kind: 'integer' },
+  RATATOSK_COMPONENTS: { path: ['components'], kind: 'components' },
   RATATOSK_TLS_CERT: { path: ['tls', 'cert'], kind: 'string' },
   RATATOSK_TLS_KEY: { path: ['tls', 'key'], kind: 'string' },
   RATATOSK_DATABASE_URL: { path: ['database', 'url'], kind: 'string' },
@@ -189,6 +192,12 @@ function convertEnv(value: string, kind: EnvKind): unknown {
     }
     case 'list':
       return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    case 'components':
+      // domain=secret,domain2=secret2; an entry without '=' lacks its secret, which validation reports.
+      return value.split(',').map((s) => s.trim()).filter((s) => s !== '').map((entry) => {
+        const eq = entry.indexOf('=');
+        return eq === -1 ? { domain: entry } : { domain: entry.slice(0, eq).trim(), secret: entry.slice(eq + 1) };
+      });
   }
 }
 

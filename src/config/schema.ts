@@ -132,6 +132,33 @@ const adminShape = {
   port: port.default(ADMIN_DEFAULT_PORT),
 };
 
+export const COMPONENT_DEFAULT_PORT = 5347;
+
+const componentShape = {
+  host: host.default('127.0.0.1'),
+  port: port.default(COMPONENT_DEFAULT_PORT),
+  handshake_timeout: seconds.default(10),
+};
+
+const componentEntryShape = {
+  domain,
+  secret: text,
+  name: text.optional(),
+};
+
+/** [[components]]: each domain once, so a stanza has exactly one component to go to. */
+const componentList = z
+  .array(table(componentEntryShape), expect('a list of [[components]] tables'))
+  .default([])
+  .superRefine((entries, ctx) => {
+    const seen = new Map<string, number>();
+    entries.forEach((entry, index) => {
+      const first = seen.get(entry.domain);
+      if (first === undefined) seen.set(entry.domain, index);
+      else ctx.addIssue({ code: 'custom', path: [index, 'domain'], message: `expected a domain not already listed (components[${first}] has ${entry.domain})` });
+    });
+  });
+
 const tlsShape = { cert: text.optional(), key: text.optional() };
 const databaseShape = { url: url(['postgres:', 'postgresql:']).optional() };
 const redisShape = {
@@ -156,6 +183,8 @@ const topShape = {
   c2s: table(c2sShape).prefault({}),
   http: table(httpShape).prefault({}),
   admin: table(adminShape).prefault({}),
+  component: table(componentShape).prefault({}),
+  components: componentList,
   tls: table(tlsShape).prefault({}),
   database: table(databaseShape).prefault({}),
   redis: table(redisShape).prefault({}),
@@ -171,6 +200,7 @@ const TABLE_KEYS: Record<string, readonly string[]> = {
   c2s: Object.keys(c2sShape),
   http: Object.keys(httpShape),
   admin: Object.keys(adminShape),
+  component: Object.keys(componentShape),
   tls: Object.keys(tlsShape),
   database: Object.keys(databaseShape),
   redis: Object.keys(redisShape),
@@ -216,11 +246,17 @@ export function checkRelations(f: FileConfig): RelationIssue[] {
   if (f.redis.sentinel_name !== undefined && f.redis.sentinels.length === 0) {
     issues.push({ path: ['redis', 'sentinels'], message: 'must list at least one sentinel when redis.sentinel_name is set' });
   }
+  f.components.forEach((entry, index) => {
+    if (entry.domain === f.domain) {
+      issues.push({ path: ['components', String(index), 'domain'], message: `must differ from the server's domain (${f.domain}): a component serves a domain of its own` });
+    }
+  });
   const listeners: [string, string, number][] = [
     ['c2s.port', f.c2s.host, f.c2s.port],
     ['c2s.tls_port', f.c2s.host, f.c2s.tls_port],
     ['http.port', f.http.host, f.http.port],
     ['admin.port', f.admin.host, f.admin.port],
+    ['component.port', f.component.host, f.component.port],
   ];
   for (let i = 0; i < listeners.length; i++) {
     for (let j = i + 1; j < listeners.length; j++) {
@@ -271,6 +307,8 @@ export function toConfig(f: FileConfig): Config {
       maxWebsocketFrame: f.http.max_websocket_frame ?? f.c2s.max_stanza_size + 4096,
     },
     admin: { host: f.admin.host, port: f.admin.port },
+    component: { host: f.component.host, port: f.component.port, handshakeTimeout: f.component.handshake_timeout },
+    components: f.components.map((c) => (c.name === undefined ? { domain: c.domain, secret: c.secret } : { domain: c.domain, secret: c.secret, name: c.name })),
     tls,
     database,
     redis,

@@ -40,6 +40,16 @@ export interface Config {
     /** 0 picks a free port; -1 disables the API (the CLI then works on the store directly). */
     port: number;
   };
+  /** XEP-0114 external components: where they connect (the listener opens only when `components` lists any). */
+  component: {
+    host: string;
+    /** 0 picks a free port (tests); -1 disables the listener. */
+    port: number;
+    /** Seconds a new component connection has to complete the handshake. */
+    handshakeTimeout: number;
+  };
+  /** The components allowed to connect, each serving one domain with its shared secret. */
+  components: ComponentConfig[];
   tls: { cert?: string; key?: string };
   database: { url?: string };
   redis: { url?: string; sentinels: string[]; sentinelName?: string; cluster: string[] };
@@ -50,4 +60,13 @@ export interface Config {
     failuresBeforeDelay: number;
     maxFailureDelayMs: number;
   };
+}
+
+export interface ComponentConfig {
+  /** The domain the component serves, e.g. gateway.example.org (normalised). */
+  domain: string;
+  /** The shared secret of the XEP-0114 handshake. */
+  secret: string;
+  /** Shown in the server's disco#items. */
+  name?: string;
 }

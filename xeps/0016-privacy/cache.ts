@@ -119,6 +119,8 @@ export class PrivacyCache {
   private readonly closed = new WeakSet<BoundSession>();
   /** Default policies of users with no session here, least recently used first. */
   private readonly offline = new Map<string, Policy>();
+  /** Counts roster changes, to tell whether one happened during an offline read. */
+  private rosterEpoch = 0;
 
   constructor(private readonly stores: PrivacyStores, private readonly offlineLimit = 1000) {}
 
@@ -180,13 +182,15 @@ export class PrivacyCache {
       return cached;
     }
     return this.exclusive(username, async () => {
+      const epoch = this.rosterEpoch;
       const state = await this.read(username);
       const policy: Policy = {
         blocked: state.blocked,
         list: state.defaultList,
         roster: state.defaultList?.needsRoster ? rosterMap((await this.stores.roster.get(username)).items) : undefined,
       };
-      if (!this.users.has(username)) this.remember(username, policy);
+      // Not remembered when some roster changed during the read: it might have been this one.
+      if (!this.users.has(username) && (policy.roster === undefined || epoch === this.rosterEpoch)) this.remember(username, policy);
       return policy;
     });
   }
@@ -212,6 +216,7 @@ export class PrivacyCache {
 
   /** Follows a roster write (XEP-0016 §2.2 rule 9: later decisions see the new subscription or groups). */
   rosterChanged(username: string, change: RosterChange): void {
+    this.rosterEpoch++;
     const user = this.users.get(username) ?? this.building.get(username);
     if (user?.roster) applyRosterChange(user.roster, change);
     else user?.rosterQueue?.push(change);
