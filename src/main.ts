@@ -17,12 +17,13 @@ import { createLogger, type Logger } from './observability/log.js';
 import { IqRegistry } from './router/iq-registry.js';
 import { Router } from './router/router.js';
 import { LocalSessionRegistry } from './sessions/local-registry.js';
-import { openStores } from './storage/index.js';
+import { DEFAULT_STARTUP_RETRY_SECONDS, openStores } from './storage/index.js';
 import type { Stores } from './storage/types.js';
 import { C2sStream, type C2sDeps } from './stream/c2s-stream.js';
 import { MECHANISMS } from './stream/sasl/index.js';
 import type { CredentialSource } from './stream/sasl/types.js';
 import type { StreamEvents, StreamTransport } from './stream/transport.js';
+import { BOSH_PATH, BoshEndpoint } from './transports/bosh.js';
 import { loadOrCreateCertificate } from './transports/certificate.js';
 import { HttpServer, sendJson, sendText } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
@@ -67,7 +68,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const certificate = await loadOrCreateCertificate(config, log);
   const secureContext = tls.createSecureContext({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' });
-  const stores = await openStores(config);
+  const stores = await openStores(config, { retry: { seconds: config.database.startupRetrySeconds ?? DEFAULT_STARTUP_RETRY_SECONDS, log } });
 
   const hooks = new HookBus<CoreHooks>(log);
   const sessions = new LocalSessionRegistry();
@@ -123,23 +124,32 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
 
   const trusted = new Set(config.http.trustedProxies);
+  const isTrusted = (address: string): boolean => net.isIP(address) !== 0 && (isLoopback(address) || trusted.has(address));
   const websocket = createWebSocketEndpoint(
     {
       log,
       limits,
       maxFrameBytes: config.http.maxWebsocketFrame,
       keepaliveSeconds: config.c2s.tcpKeepalive,
-      isTrusted: (address) => net.isIP(address) !== 0 && (isLoopback(address) || trusted.has(address)),
+      isTrusted,
     },
     connect,
   );
   const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket });
   http.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', node: config.nodeId, sessions: sessions.size, store: stores.kind, uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000) }));
   http.route('/', (_req, res) => sendText(res, 200, `Ratatosk XMPP server for ${config.domain}\nWebSocket: /xmpp-websocket\n`));
+  // XEP-0124/XEP-0206: each BOSH session is one more c2s stream.
+  const bosh = new BoshEndpoint(
+    { domain: config.domain, log, limits, maxBodyBytes: config.http.maxBoshBody, inactivity: config.http.boshInactivity, corsOrigins: config.http.corsOrigins, isTrusted },
+    connect,
+  );
+  http.route(BOSH_PATH, bosh.handle);
   const httpPort = config.http.port >= 0 ? await http.listen() : -1;
 
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
-  const adminApi = await startAdminApi({ config, log, stores, sessions, modules, startedAt: server.startedAt, ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort } });
+  // `room destroy` reaches the live MUC service, when one runs, through the 'muc:destroy-room' hook.
+  const destroyRoom = async (roomJid: string, reason: string | undefined): Promise<boolean> => (await hooks.fire('muc:destroy-room', roomJid, reason)) === true;
+  const adminApi = await startAdminApi({ config, log, stores, sessions, modules, startedAt: server.startedAt, ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }, destroyRoom });
 
   log.info({ c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort, store: stores.kind, tlsFingerprint: certificate.fingerprint }, 'Ratatosk is ready');
 
@@ -161,6 +171,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       for (const stream of openStreams.keys()) stream.fail(new StreamError('system-shutdown'));
       await new Promise((resolve) => setTimeout(resolve, 100));
       for (const transport of openStreams.values()) transport.destroy();
+      bosh.close();
       if (httpPort >= 0) await http.close();
       await tcpClosed;
       await modules.stopAll();

@@ -61,21 +61,29 @@ describe('loadConfig', () => {
           pingTimeout: 60,
           tcpKeepalive: 60,
         },
-        http: { host: '::', port: 5280, trustedProxies: [], maxWebsocketFrame: 262144 + 4096 },
+        http: { host: '::', port: 5280, trustedProxies: [], maxWebsocketFrame: 262144 + 4096, maxBoshBody: 262144 + 8192, boshInactivity: 60, corsOrigins: ['*'] },
         admin: { host: '127.0.0.1', port: 5281 },
         component: { host: '127.0.0.1', port: 5347, handshakeTimeout: 10 },
         components: [],
         tls: {},
         database: {},
         redis: { sentinels: [], cluster: [] },
-        registration: { allow: false },
+        registration: { allow: false, maxPerAddress: 3, windowSeconds: 600 },
         auth: { scramIterations: 4096, failuresBeforeDelay: 3, maxFailureDelayMs: 5000 },
+        muc: { domain: 'conference.localhost', maxOccupants: 5000, maxRoomsPerUser: 10, maxHistory: 50, historyMaxChars: 262144, messageRate: 10, messageBurst: 20 },
       });
     });
 
     it('derives the WebSocket frame cap from the stanza cap unless set', () => {
       assert.equal(load({ overrides: { c2s: { maxStanzaSize: 1 << 20 } } }).http.maxWebsocketFrame, (1 << 20) + 4096);
       assert.equal(load({ overrides: { c2s: { maxStanzaSize: 1 << 20 }, http: { maxWebsocketFrame: 8192 } } }).http.maxWebsocketFrame, 8192);
+    });
+
+    it('derives the BOSH body cap from the stanza cap unless set, and checks CORS origins', () => {
+      assert.equal(load({ overrides: { c2s: { maxStanzaSize: 1 << 20 } } }).http.maxBoshBody, (1 << 20) + 8192);
+      assert.equal(load({ overrides: { http: { maxBoshBody: 4096 } } }).http.maxBoshBody, 4096);
+      assert.deepEqual(load({ overrides: { http: { corsOrigins: ['https://chat.example.org', 'http://localhost:8080'] } } }).http.corsOrigins, ['https://chat.example.org', 'http://localhost:8080']);
+      assert.throws(() => load({ overrides: { http: { corsOrigins: ['https://chat.example.org/path'] } } }), /http\.cors_origins/);
     });
 
     it('ratatosk.example.toml loads to the defaults and documents every key', () => {
@@ -150,7 +158,7 @@ describe('loadConfig', () => {
         ['127.0.0.1', 15222, -1, false, 65536, 4096, 120],
       );
       assert.equal(config.c2s.maxDepth, 64, 'unset keys in a table keep their defaults');
-      assert.deepEqual(config.http, { host: '::', port: 0, trustedProxies: ['10.0.0.0/8', '::1'], maxWebsocketFrame: 65536 + 4096 });
+      assert.deepEqual(config.http, { host: '::', port: 0, trustedProxies: ['10.0.0.0/8', '::1'], maxWebsocketFrame: 65536 + 4096, maxBoshBody: 65536 + 8192, boshInactivity: 60, corsOrigins: ['*'] });
       assert.deepEqual(config.tls, { cert: '/etc/cert.pem', key: '/etc/key.pem' });
       assert.deepEqual(config.database, { url: 'postgres://u:p@db:5432/x' });
       assert.deepEqual(config.redis, { sentinels: ['s1:26379', '[::1]:26380'], sentinelName: 'mymaster', cluster: [] });

@@ -49,6 +49,7 @@ const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind
   RATATOSK_TLS_CERT: { path: ['tls', 'cert'], kind: 'string' },
   RATATOSK_TLS_KEY: { path: ['tls', 'key'], kind: 'string' },
   RATATOSK_DATABASE_URL: { path: ['database', 'url'], kind: 'string' },
+  RATATOSK_DATABASE_STARTUP_RETRY_SECONDS: { path: ['database', 'startup_retry_seconds'], kind: 'integer' },
   RATATOSK_REDIS_URL: { path: ['redis', 'url'], kind: 'string' },
   RATATOSK_REDIS_SENTINELS: { path: ['redis', 'sentinels'], kind: 'list' },
   RATATOSK_REDIS_SENTINEL_NAME: { path: ['redis', 'sentinel_name'], kind: 'string' },

@@ -117,12 +117,21 @@ const c2sShape = {
   tcp_keepalive: seconds.default(60),
 };
 
+/** A browser origin (scheme://host[:port], no path) or "*" for any. */
+const corsOrigin = z
+  .string(expect('an origin such as "https://example.org", or "*"'))
+  .refine((s) => s === '*' || /^https?:\/\/[^\s/?#]+$/.test(s), expect('an origin such as "https://example.org", or "*"'));
+
 const httpShape = {
   host: host.default(C2S_DEFAULT_HOST),
   port: port.default(5280),
   trusted_proxies: list(addressOrCidr, 'IP addresses or CIDR blocks'),
   /** Defaults to c2s.max_stanza_size + 4096 (see toConfig). */
   max_websocket_frame: bytes.optional(),
+  /** Defaults to c2s.max_stanza_size + 8192 (see toConfig). */
+  max_bosh_body: bytes.optional(),
+  bosh_inactivity: integer(1, 3600).default(60),
+  cors_origins: z.array(corsOrigin, expect('a list of origins such as "https://example.org", or "*"')).default(['*']),
 };
 
 export const ADMIN_DEFAULT_PORT = 5281;
@@ -160,18 +169,36 @@ const componentList = z
   });
 
 const tlsShape = { cert: text.optional(), key: text.optional() };
-const databaseShape = { url: url(['postgres:', 'postgresql:']).optional() };
+const databaseShape = {
+  url: url(['postgres:', 'postgresql:']).optional(),
+  startup_retry_seconds: integer(0, 3600).optional(),
+};
 const redisShape = {
   url: url(['redis:', 'rediss:']).optional(),
   sentinels: list(hostPort, 'host:port'),
   sentinel_name: text.optional(),
   cluster: list(hostPort, 'host:port'),
 };
-const registrationShape = { allow: bool.default(false) };
+const registrationShape = {
+  allow: bool.default(false),
+  max_per_address: integer(1, 1_000_000).default(3),
+  window_seconds: seconds.default(600),
+};
 const authShape = {
   scram_iterations: integer(1, 10_000_000).default(4096),
   failures_before_delay: integer(0, 1_000_000).default(3),
   max_failure_delay_ms: integer(0, 3_600_000).default(5000),
+};
+
+const mucShape = {
+  /** Default: conference.<domain> (see toConfig). */
+  domain: domain.optional(),
+  max_occupants: integer(1, 1_000_000).default(5000),
+  max_rooms_per_user: integer(0, 1_000_000).default(10),
+  max_history: integer(0, 10_000).default(50),
+  history_max_chars: integer(0, MAX_BYTES).default(262144),
+  message_rate: integer(1, 1_000_000).default(10),
+  message_burst: integer(1, 1_000_000).default(20),
 };
 
 const topShape = {
@@ -190,6 +217,7 @@ const topShape = {
   redis: table(redisShape).prefault({}),
   registration: table(registrationShape).prefault({}),
   auth: table(authShape).prefault({}),
+  muc: table(mucShape).prefault({}),
 };
 
 export const fileSchema = table(topShape);
@@ -206,6 +234,7 @@ const TABLE_KEYS: Record<string, readonly string[]> = {
   redis: Object.keys(redisShape),
   registration: Object.keys(registrationShape),
   auth: Object.keys(authShape),
+  muc: Object.keys(mucShape),
 };
 
 /** The keys a table accepts ('' is the top level), for "did you mean" hints. */
@@ -251,6 +280,10 @@ export function checkRelations(f: FileConfig): RelationIssue[] {
       issues.push({ path: ['components', String(index), 'domain'], message: `must differ from the server's domain (${f.domain}): a component serves a domain of its own` });
     }
   });
+  const mucDomain = f.muc.domain ?? `conference.${f.domain}`;
+  if (mucDomain === f.domain || f.components.some((c) => c.domain === mucDomain)) {
+    issues.push({ path: ['muc', 'domain'], message: `must differ from the server's domain and every component's domain, got ${mucDomain}` });
+  }
   const listeners: [string, string, number][] = [
     ['c2s.port', f.c2s.host, f.c2s.port],
     ['c2s.tls_port', f.c2s.host, f.c2s.tls_port],
@@ -277,6 +310,7 @@ export function toConfig(f: FileConfig): Config {
   if (f.tls.key !== undefined) tls.key = f.tls.key;
   const database: Config['database'] = {};
   if (f.database.url !== undefined) database.url = f.database.url;
+  if (f.database.startup_retry_seconds !== undefined) database.startupRetrySeconds = f.database.startup_retry_seconds;
   const redis: Config['redis'] = { sentinels: f.redis.sentinels, cluster: f.redis.cluster };
   if (f.redis.url !== undefined) redis.url = f.redis.url;
   if (f.redis.sentinel_name !== undefined) redis.sentinelName = f.redis.sentinel_name;
@@ -305,6 +339,10 @@ export function toConfig(f: FileConfig): Config {
       trustedProxies: f.http.trusted_proxies,
       // A WebSocket frame carries one stanza plus framing, so by default it follows the stanza cap.
       maxWebsocketFrame: f.http.max_websocket_frame ?? f.c2s.max_stanza_size + 4096,
+      // A BOSH body usually carries one stanza; the margin is for the wrapper and a few small ones beside it.
+      maxBoshBody: f.http.max_bosh_body ?? f.c2s.max_stanza_size + 8192,
+      boshInactivity: f.http.bosh_inactivity,
+      corsOrigins: f.http.cors_origins,
     },
     admin: { host: f.admin.host, port: f.admin.port },
     component: { host: f.component.host, port: f.component.port, handshakeTimeout: f.component.handshake_timeout },
@@ -312,7 +350,20 @@ export function toConfig(f: FileConfig): Config {
     tls,
     database,
     redis,
-    registration: { allow: f.registration.allow },
+    registration: {
+      allow: f.registration.allow,
+      maxPerAddress: f.registration.max_per_address,
+      windowSeconds: f.registration.window_seconds,
+    },
+    muc: {
+      domain: f.muc.domain ?? `conference.${f.domain}`,
+      maxOccupants: f.muc.max_occupants,
+      maxRoomsPerUser: f.muc.max_rooms_per_user,
+      maxHistory: f.muc.max_history,
+      historyMaxChars: f.muc.history_max_chars,
+      messageRate: f.muc.message_rate,
+      messageBurst: f.muc.message_burst,
+    },
     auth: {
       scramIterations: f.auth.scram_iterations,
       failuresBeforeDelay: f.auth.failures_before_delay,

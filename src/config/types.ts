@@ -32,6 +32,12 @@ export interface Config {
     /** Addresses whose plain-HTTP WebSocket/BOSH connections count as secure (TLS ends at the proxy). */
     trustedProxies: string[];
     maxWebsocketFrame: number;
+    /** Largest BOSH request body in bytes (XEP-0124); a larger one ends its session with policy-violation. */
+    maxBoshBody: number;
+    /** Seconds a BOSH session may go without any request before it ends (XEP-0124 §10 'inactivity'). */
+    boshInactivity: number;
+    /** Origins browsers may call the BOSH endpoint from (CORS); "*" allows any. */
+    corsOrigins: string[];
   };
   /** The local admin HTTP API the CLI talks to while the server runs (loopback only, token-protected). */
   admin: {
@@ -51,9 +57,34 @@ export interface Config {
   /** The components allowed to connect, each serving one domain with its shared secret. */
   components: ComponentConfig[];
   tls: { cert?: string; key?: string };
-  database: { url?: string };
+  database: {
+    url?: string;
+    /** How long `serve` keeps retrying an unreachable PostgreSQL at start-up; unset: 60 s. */
+    startupRetrySeconds?: number;
+  };
   redis: { url?: string; sentinels: string[]; sentinelName?: string; cluster: string[] };
-  registration: { allow: boolean };
+  registration: {
+    allow: boolean;
+    /** In-band registrations (XEP-0077) one IP address may complete per window. */
+    maxPerAddress: number;
+    windowSeconds: number;
+  };
+  /** XEP-0045 Multi-User Chat: where the service lives and the limits it enforces. */
+  muc: {
+    /** The service's domain; default conference.<domain>. */
+    domain: string;
+    /** Most occupants one room may hold (a room's own muc#roomconfig_maxusers may be lower). */
+    maxOccupants: number;
+    /** Most rooms one user may own at once: live temporary rooms plus persistent rooms. */
+    maxRoomsPerUser: number;
+    /** Most messages of discussion history a room keeps and sends on entry (caps maxstanzas). */
+    maxHistory: number;
+    /** Most characters of history a room keeps, counted over the serialised stanzas. */
+    historyMaxChars: number;
+    /** Messages per second one occupant may send through a room, and the burst allowed above that rate. */
+    messageRate: number;
+    messageBurst: number;
+  };
   auth: {
     scramIterations: number;
     /** Failed logins from one address before each further attempt is slowed down. */

@@ -1,7 +1,9 @@
 // A typed hook bus with priorities (higher runs first), modelled on MongooseIM's gen_hook:
 // `fire` stops at the first handler that returns a value, `fold` threads an accumulator
-// through every handler, `emit` notifies all. A handler that throws is logged and skipped.
+// through every handler, `emit` notifies all. A handler that throws is logged and skipped, except
+// that `fire` passes StoreUnavailableError on: the answer is unknown, and the caller owes a 'wait' error.
 import type { Logger } from '../observability/log.js';
+import { StoreUnavailableError } from '../storage/types.js';
 
 type Handler = (...args: never[]) => unknown;
 
@@ -44,6 +46,7 @@ export class HookBus<M extends { [K in keyof M]: Handler }> {
         const result = (await (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args)) as Awaited<ReturnType<M[K]>> | undefined;
         if (result !== undefined) return result;
       } catch (err) {
+        if (err instanceof StoreUnavailableError) throw err;
         this.log.error({ err, hook: String(name), module: reg.owner }, 'hook handler failed; skipped');
       }
     }

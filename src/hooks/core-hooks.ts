@@ -7,6 +7,8 @@ import type { Element } from '../xml/element.js';
 export interface FeatureContext {
   readonly authenticated: boolean;
   readonly transport: BoundSession['transport'];
+  /** TLS protects the connection (or it counts as secure: loopback or a trusted proxy). */
+  readonly secure: boolean;
 }
 
 export interface PreauthClient {
@@ -30,7 +32,7 @@ export type CoreHooks = {
   /** Directed presence (available or unavailable) a local user sent to `to` (RFC 6121 §4.6). */
   'presence:directed': (session: BoundSession, stanza: Element, to: Jid) => void;
   /** An iq from a client that has not authenticated yet (in-band registration); the reply, or undefined to refuse. */
-  'c2s:preauth-iq': (iq: Element, client: PreauthClient) => Element | undefined;
+  'c2s:preauth-iq': (iq: Element, client: PreauthClient) => Awaitable<Element | undefined>;
   /**
    * Subscription-related presence (subscribe, subscribed, unsubscribe, unsubscribed, probe); true when handled.
    * With `origin`, a local client sent it to any domain (outbound processing, RFC 6121 §3.1.2); the handler
@@ -43,4 +45,16 @@ export type CoreHooks = {
   'roster:changed': (username: string, item: RosterItem | { jid: string; subscription: 'remove' }) => void;
   /** An account was deleted; modules drop the data they keep for it. */
   'account:deleted': (username: string) => void;
+  /**
+   * disco#info to the server with a 'node' (XEP-0030 §3.2): the module that owns the node answers with the whole
+   * <query/> (node attribute included); undefined when the node is not its own. Nobody answering is item-not-found.
+   */
+  'disco:info-node': (node: string, from: Jid) => Awaitable<Element | undefined>;
+  /** disco#items to the server with a 'node' (XEP-0030 §4.2), answered like 'disco:info-node'. */
+  'disco:items-node': (node: string, from: Jid) => Awaitable<Element | undefined>;
+  /**
+   * The operator destroys a room (`ratatosk room destroy`): the live MUC service tells the occupants (XEP-0045
+   * §10.9, with the reason) and forgets the room; true when the room was live. The stored room is the caller's.
+   */
+  'muc:destroy-room': (roomJid: string, reason?: string) => Awaitable<boolean | undefined>;
 };

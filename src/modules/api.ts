@@ -55,6 +55,8 @@ export interface ModuleContext {
   onIq(type: IqType, target: IqTarget, ns: string, name: string, handler: IqHandler): void;
   hook<K extends keyof CoreHooks>(name: K, handler: CoreHooks[K], priority?: number): void;
   emit<K extends keyof CoreHooks>(name: K, ...args: Parameters<CoreHooks[K]>): Promise<void>;
+  /** Asks the hook's handlers in priority order; the first answer other than undefined wins. */
+  fire<K extends keyof CoreHooks>(name: K, ...args: Parameters<CoreHooks[K]>): Promise<Awaited<ReturnType<CoreHooks[K]>> | undefined>;
   addFeature(feature: string): void;
   addIdentity(identity: DiscoIdentity): void;
   addItem(item: DiscoItem): void;

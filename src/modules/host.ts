@@ -80,6 +80,7 @@ export class ModuleHost {
       onIq: (type, target, ns, element, handler) => cleanups.push(iqs.register(type, target, ns, element, handler)),
       hook: (hook, handler, priority) => cleanups.push(hooks.on(hook, handler, priority, name)),
       emit: (hook, ...args) => hooks.emit(hook, ...args),
+      fire: (hook, ...args) => hooks.fire(hook, ...args),
       addFeature: (feature) => cleanups.push(disco.addFeature(feature)),
       addIdentity: (identity) => cleanups.push(disco.addIdentity(identity)),
       addItem: (item) => cleanups.push(disco.addItem(item)),

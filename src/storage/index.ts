@@ -1,22 +1,58 @@
 // The storage factory: PostgreSQL when a database URL is configured, else the embedded store.
 import type { Config } from '../config/types.js';
 import { ServerError } from '../errors.js';
+import type { Logger } from '../observability/log.js';
 import { openEmbeddedStores } from './embedded/index.js';
-import type { Stores } from './types.js';
+import { StoreUnavailableError, type Stores } from './types.js';
 
 export type { Account, AccountStore, Stores } from './types.js';
 export { StoreUnavailableError } from './types.js';
 
-export async function openStores(config: Config, options: { migrate?: boolean } = {}): Promise<Stores> {
+/** How long `serve` waits for an unreachable PostgreSQL at start-up when the configuration says nothing. */
+export const DEFAULT_STARTUP_RETRY_SECONDS = 60;
+const FIRST_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5000;
+
+export interface OpenStoresOptions {
+  migrate?: boolean;
+  /**
+   * Keep retrying while PostgreSQL does not answer, for this long, logging each attempt (the server at
+   * start-up, so that a database that comes up a little later is waited for). Unset: fail at once.
+   */
+  retry?: { seconds: number; log: Logger };
+}
+
+export async function openStores(config: Config, options: OpenStoresOptions = {}): Promise<Stores> {
   const url = config.database.url;
   if (url === undefined || url === '') return openEmbeddedStores(config.dataDir);
-  try {
-    // Loaded only when configured, so the embedded default never loads the PostgreSQL driver.
-    const { openPostgresStores } = await import('./postgres/index.js');
-    return await openPostgresStores({ url, migrate: options.migrate ?? true });
-  } catch (err) {
-    if (err instanceof ServerError) throw err;
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new ServerError('STORE_OPEN_FAILED', `cannot open PostgreSQL at database.url (RATATOSK_DATABASE_URL): ${reason}`);
+  // Loaded only when configured, so the embedded default never loads the PostgreSQL driver.
+  const { openPostgresStores, isUnavailable } = await import('./postgres/index.js');
+  const retry = options.retry;
+  const deadline = Date.now() + (retry?.seconds ?? 0) * 1000;
+  let delay = FIRST_RETRY_DELAY_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openPostgresStores({ url, migrate: options.migrate ?? true });
+    } catch (err) {
+      if (err instanceof ServerError) throw err;
+      const reason = describe(err);
+      const unreachable = err instanceof StoreUnavailableError || isUnavailable(err);
+      const wait = Math.min(delay, deadline - Date.now());
+      if (!retry || !unreachable || wait <= 0) {
+        const tried = retry && unreachable ? ` (${attempt} attempts in ${retry.seconds} s, database.startup_retry_seconds)` : '';
+        throw new ServerError('STORE_OPEN_FAILED', `cannot open PostgreSQL at database.url (RATATOSK_DATABASE_URL)${tried}: ${reason}`);
+      }
+      retry.log.warn({ attempt, reason, retryInMs: wait }, 'PostgreSQL (RATATOSK_DATABASE_URL) does not answer; retrying');
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+    }
   }
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as Error & { code?: unknown }).code;
+  // A refused connection to a name with several addresses is an AggregateError with an empty message.
+  const message = err.message || (err instanceof AggregateError ? err.errors.map(describe).join('; ') : err.name);
+  return typeof code === 'string' && !message.includes(code) ? `${code} ${message}` : message;
 }

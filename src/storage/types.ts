@@ -110,6 +110,21 @@ export interface PrivateXmlStore {
   delete(username: string, key: string): Promise<boolean>;
 }
 
+// ---- last activity (XEP-0012): when each user last logged out ----
+
+export interface LastActivity {
+  /** When the user's last session ended, ms since epoch. */
+  timestamp: number;
+  /** The <status/> of the unavailable presence the user sent last, if any. */
+  status?: string;
+}
+
+export interface LastActivityStore {
+  get(username: string): Promise<LastActivity | undefined>;
+  /** Replaces the user's record; does nothing for a username with no account. */
+  set(username: string, value: LastActivity): Promise<void>;
+}
+
 // ---- privacy lists (XEP-0016) and the block list (XEP-0191) ----
 
 export interface PrivacyItem {
@@ -248,11 +263,23 @@ export interface BulkLoader {
 
 // ---- the set ----
 
+const STORE_UNAVAILABLE = Symbol.for('ratatosk.StoreUnavailableError');
+
 /** Thrown by a store whose back end cannot be reached; callers answer with a temporary error. */
 export class StoreUnavailableError extends Error {
+  readonly [STORE_UNAVAILABLE] = true;
+
   constructor(message: string, override readonly cause?: unknown) {
     super(message);
     this.name = 'StoreUnavailableError';
+  }
+
+  /**
+   * `instanceof` by brand: the PostgreSQL back end is imported on demand, and a test runner that loads
+   * the core as CommonJS gets a second copy of this module from that import; both must be recognised.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && STORE_UNAVAILABLE in value;
   }
 }
 
@@ -264,6 +291,7 @@ export interface Stores {
   readonly offline: OfflineStore;
   readonly vcards: VCardStore;
   readonly privateXml: PrivateXmlStore;
+  readonly lastActivity: LastActivityStore;
   readonly privacy: PrivacyStore;
   readonly blocklist: BlockListStore;
   readonly rooms: RoomStore;

@@ -11,6 +11,7 @@ import type { Logger } from '../observability/log.js';
 import type { Router } from '../router/router.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession, SessionPresence, TransportKind } from '../sessions/types.js';
+import { StoreUnavailableError } from '../storage/types.js';
 import { Element, xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
@@ -96,7 +97,8 @@ export class C2sStream implements StreamEvents {
   onStreamEnd(): void {
     if (this.phase === 'closed') return;
     this.log.debug('client closed the stream');
-    this.end();
+    // After the stanzas that came before the close (RFC 6120 §4.4; a BOSH terminate body's payloads, XEP-0124 §13).
+    this.enqueue(() => this.end());
   }
 
   onStreamError(error: StreamError): void {
@@ -152,7 +154,8 @@ export class C2sStream implements StreamEvents {
       const ns = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
       if (local !== 'stream' || ns !== NS.stream) return new StreamError('invalid-namespace', 'the stream element must be in http://etherx.jabber.org/streams');
       if (prefix && attrs.xmlns !== NS.client) return new StreamError('invalid-namespace', `the default namespace must be ${NS.client}`);
-    } else if (name !== 'open' || attrs.xmlns !== NS.framing) {
+    } else if (this.transport.kind === 'websocket' && (name !== 'open' || attrs.xmlns !== NS.framing)) {
+      // BOSH has no header element: its transport checked the <body/> that stands for one (XEP-0206 §3).
       return new StreamError('invalid-namespace', `the stream must open with <open xmlns='${NS.framing}'/>`);
     }
     const version = attrs.version;
@@ -194,7 +197,11 @@ export class C2sStream implements StreamEvents {
 
   private async streamFeatures(): Promise<Element> {
     const features = this.features();
-    const extra = await this.deps.hooks.fold('stream:features', [], { authenticated: this.phase !== 'unauthenticated', transport: this.transport.kind });
+    const extra = await this.deps.hooks.fold('stream:features', [], {
+      authenticated: this.phase !== 'unauthenticated',
+      transport: this.transport.kind,
+      secure: this.transport.secure,
+    });
     for (const f of extra) features.cnode(f);
     return features;
   }
@@ -218,7 +225,13 @@ export class C2sStream implements StreamEvents {
       if (element.name === 'abort') return this.saslFailure(new SaslError('aborted'));
     }
     if (element.name === 'iq' && (ns === undefined || ns === NS.client)) {
-      const reply = await this.deps.hooks.fire('c2s:preauth-iq', element, { remoteAddress: this.transport.remoteAddress, secure: this.transport.secure, transport: this.transport.kind });
+      let reply: Element | undefined;
+      try {
+        reply = await this.deps.hooks.fire('c2s:preauth-iq', element, { remoteAddress: this.transport.remoteAddress, secure: this.transport.secure, transport: this.transport.kind });
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        reply = bounce(element, new StanzaError('internal-server-error', 'storage is temporarily unavailable; try again later', 'wait'));
+      }
       if (reply) return this.transport.send(reply);
     }
     this.fail(new StreamError('not-authorized', 'authenticate first'));

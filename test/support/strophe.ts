@@ -3,6 +3,10 @@
 // BOSH needs only its service URL, so the same helper serves the BOSH tests.
 import { Strophe } from 'strophe.js';
 import type { TestServer } from './server.js';
+import { installXmlHttpRequest } from './xhr.js';
+
+// Strophe's BOSH transport posts with XMLHttpRequest, which Node lacks.
+installXmlHttpRequest();
 
 export type StropheTransport = 'websocket' | 'bosh';
 export type StropheMechanism = 'SCRAM-SHA-512' | 'SCRAM-SHA-384' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'PLAIN';

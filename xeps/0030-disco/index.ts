@@ -17,7 +17,11 @@ export default defineModule({
       if (query.attrs.node !== undefined) throw new StanzaError('item-not-found', `no node "${query.attrs.node}"`);
     };
 
-    ctx.onIq('get', 'host', NS.discoInfo, 'query', ({ payload }) => {
+    ctx.onIq('get', 'host', NS.discoInfo, 'query', async ({ payload, from }) => {
+      // Nodes belong to the modules that define them (the XEP-0115 caps node, ...).
+      const node = payload.attrs.node;
+      const answer = node === undefined ? undefined : await ctx.fire('disco:info-node', node, from);
+      if (answer) return answer;
       refuseNodes(payload);
       const query = xml('query', { xmlns: NS.discoInfo });
       for (const id of ctx.disco.identities()) query.cnode(xml('identity', { category: id.category, type: id.type, name: id.name }));
@@ -25,7 +29,10 @@ export default defineModule({
       return query;
     });
 
-    ctx.onIq('get', 'host', NS.discoItems, 'query', ({ payload }) => {
+    ctx.onIq('get', 'host', NS.discoItems, 'query', async ({ payload, from }) => {
+      const node = payload.attrs.node;
+      const answer = node === undefined ? undefined : await ctx.fire('disco:items-node', node, from);
+      if (answer) return answer;
       refuseNodes(payload);
       const query = xml('query', { xmlns: NS.discoItems });
       for (const item of ctx.disco.items()) query.cnode(xml('item', { jid: item.jid, name: item.name, node: item.node }));

@@ -10,6 +10,7 @@ import { ServerError } from '../../errors.js';
 import { accountStoreContract, fakeCredentials } from '../contract/accounts.contract.js';
 import { archiveStoreContract } from '../contract/archive.contract.js';
 import { bulkLoaderContract } from '../contract/bulk.contract.js';
+import { lastActivityStoreContract } from '../contract/last-activity.contract.js';
 import { offlineStoreContract } from '../contract/offline.contract.js';
 import { privacyStoreContract } from '../contract/privacy.contract.js';
 import { roomStoreContract } from '../contract/rooms.contract.js';
@@ -75,6 +76,7 @@ async function openEmbeddedFixture() {
 offlineStoreContract('embedded', openEmbeddedFixture);
 vcardStoreContract('embedded', openEmbeddedFixture);
 privateXmlStoreContract('embedded', openEmbeddedFixture);
+lastActivityStoreContract('embedded', openEmbeddedFixture);
 archiveStoreContract('embedded', openEmbeddedFixture);
 
 /** Like openEmbeddedFixture, and able to close the stores and open the same directory again. */

@@ -13,6 +13,7 @@ import { StoreUnavailableError, type Stores } from '../types.js';
 import { EmbeddedAccountStore, type AccountsDb } from './accounts.js';
 import { EmbeddedArchiveStore } from './archive.js';
 import { EmbeddedBulkLoader } from './bulk.js';
+import { EmbeddedLastActivityStore } from './last-activity.js';
 import { EmbeddedOfflineStore } from './offline.js';
 import { EmbeddedBlockListStore, EmbeddedPrivacyStore } from './privacy.js';
 import { EmbeddedRoomStore } from './rooms.js';
@@ -71,12 +72,13 @@ export async function openEmbeddedStores(dataDir: string): Promise<Stores> {
   const offline = new EmbeddedOfflineStore(env);
   const vcards = new EmbeddedVCardStore(env);
   const privateXml = new EmbeddedPrivateXmlStore(env);
+  const lastActivity = new EmbeddedLastActivityStore(env);
   const privacy = new EmbeddedPrivacyStore(env);
   const blocklist = new EmbeddedBlockListStore(env);
   const rooms = new EmbeddedRoomStore(env);
   const archive = new EmbeddedArchiveStore(env);
   // Everything an account owns goes with it, in the account's delete transaction.
-  const owners: UserDataOwner[] = [roster, subscriptionRequests, offline, vcards, privateXml, privacy, blocklist, archive];
+  const owners: UserDataOwner[] = [roster, subscriptionRequests, offline, vcards, privateXml, privacy, blocklist, archive, lastActivity];
   const accounts = new EmbeddedAccountStore(entry.accounts, owners);
   let closed = false;
   return {
@@ -87,6 +89,7 @@ export async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     offline,
     vcards,
     privateXml,
+    lastActivity,
     privacy,
     blocklist,
     rooms,

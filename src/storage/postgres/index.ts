@@ -5,12 +5,15 @@ import { PostgresAccountStore } from './accounts.js';
 import { PostgresArchiveStore } from './archive.js';
 import { PostgresBulkLoader } from './bulk.js';
 import { Db, type DbOptions } from './db.js';
+import { PostgresLastActivityStore } from './last-activity.js';
 import { migrate } from './migrate.js';
 import { PostgresOfflineStore } from './offline.js';
 import { PostgresBlockListStore, PostgresPrivacyStore } from './privacy.js';
 import { PostgresRoomStore } from './rooms.js';
 import { PostgresRosterStore, PostgresSubscriptionRequestStore } from './roster.js';
 import { PostgresPrivateXmlStore, PostgresVCardStore } from './vcards.js';
+
+export { isUnavailable } from './db.js';
 
 export interface PostgresOptions extends DbOptions {
   /** Apply missing migrations before opening (ratatosk serve does; tools may not). */
@@ -34,6 +37,7 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Stor
     offline: new PostgresOfflineStore(db),
     vcards: new PostgresVCardStore(db),
     privateXml: new PostgresPrivateXmlStore(db),
+    lastActivity: new PostgresLastActivityStore(db),
     privacy: new PostgresPrivacyStore(db),
     blocklist: new PostgresBlockListStore(db),
     rooms: new PostgresRoomStore(db),

@@ -5,6 +5,7 @@ import { ServerError } from '../../errors.js';
 import { accountStoreContract } from '../contract/accounts.contract.js';
 import { archiveStoreContract } from '../contract/archive.contract.js';
 import { bulkLoaderContract } from '../contract/bulk.contract.js';
+import { lastActivityStoreContract } from '../contract/last-activity.contract.js';
 import { offlineStoreContract } from '../contract/offline.contract.js';
 import { privacyStoreContract } from '../contract/privacy.contract.js';
 import { roomStoreContract } from '../contract/rooms.contract.js';
@@ -32,6 +33,7 @@ describe('PostgreSQL back end', function () {
   offlineStoreContract('postgres', openPostgresFixture);
   vcardStoreContract('postgres', openPostgresFixture);
   privateXmlStoreContract('postgres', openPostgresFixture);
+  lastActivityStoreContract('postgres', openPostgresFixture);
   archiveStoreContract('postgres', openPostgresFixture);
   rosterStoreContract('postgres', openReopenablePostgresFixture);
   subscriptionRequestStoreContract('postgres', openReopenablePostgresFixture);

@@ -1,0 +1,255 @@
+// BOSH (XEP-0124 v1.11.2) carrying XMPP (XEP-0206 v1.4) at /http-bind on the HTTP port: reads POSTed
+// <body/> wrappers, creates sessions (§7) and hands each request to its session (bosh-session.ts), which is
+// a StreamTransport for the ordinary c2s stream. Also answers CORS preflights and a GET with a short note.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Jid } from '../jid.js';
+import type { Logger } from '../observability/log.js';
+import { NS } from '../xml/ns.js';
+import type { ParserLimits } from '../xml/parser.js';
+import { BoshError, LEGACY_STATUS, attr, parseRequestBody, parseRid, parseUnsigned, readStartTag, terminateBody, type BindingCondition } from './bosh-body.js';
+import { BoshSession, streamHeader, type BoshReply } from './bosh-session.js';
+import { sendText } from './http-server.js';
+import { normaliseAddress } from './tcp.js';
+
+export const BOSH_PATH = '/http-bind';
+
+/** The BOSH version implemented (XEP-0124 1.11); a client's lower 'ver' is echoed back (§7.2). */
+const VERSION: readonly [number, number] = [1, 11];
+/** Longest 'wait' granted, in seconds (§7.2: at most what the client asked for). */
+export const MAX_WAIT = 60;
+/** Requests held at once: one, so 'requests' is 2 and a client's new request releases the held one. */
+export const MAX_HOLD = 1;
+/** Shortest polling interval, in seconds (§12). */
+export const POLLING = 2;
+/** Longest pause a client may ask for, in seconds (§10). */
+export const MAX_PAUSE = 120;
+const CONTENT_TYPE = 'text/xml; charset=utf-8';
+/** Serialised stanzas (UTF-16 units) a session queues for a client that is not polling before it is cut off. */
+const MAX_QUEUED_CHARS = 4 * 1024 * 1024;
+const VER = /^(\d{1,4})\.(\d{1,4})$/;
+/** A 'content' value used as our Content-Type header (§7.1): printable ASCII only. */
+const CONTENT = /^[\x20-\x7e]{1,256}$/;
+
+const ANY_ORIGIN: Readonly<Record<string, string>> = { 'Access-Control-Allow-Origin': '*' };
+const NO_CORS: Readonly<Record<string, string>> = {};
+const PREFLIGHT: Readonly<Record<string, string>> = {
+  'Access-Control-Allow-Methods': 'POST, GET, OPTIONS',
+  'Access-Control-Allow-Headers': 'Content-Type',
+  'Access-Control-Max-Age': '86400',
+};
+
+export interface BoshOptions {
+  domain: string;
+  log: Logger;
+  /** A new stream's parser limits (the pre-authentication stanza cap and the depth). */
+  limits: ParserLimits;
+  /** Largest request body, in bytes; larger ones end the session with policy-violation. */
+  maxBodyBytes: number;
+  /** Seconds without any request before a session is dropped (§10). */
+  inactivity: number;
+  /** Origins allowed to call the endpoint from a browser; "*" allows all. */
+  corsOrigins: readonly string[];
+  isTrusted(remoteAddress: string): boolean;
+}
+
+export class BoshEndpoint {
+  private readonly sessions = new Map<string, BoshSession>();
+  private readonly bodyLimits: ParserLimits;
+  private readonly anyOrigin: boolean;
+  private readonly origins: ReadonlySet<string>;
+  private readonly forget = (session: BoshSession): void => {
+    this.sessions.delete(session.sid);
+  };
+
+  constructor(private readonly options: BoshOptions, private readonly onSession: (session: BoshSession) => void) {
+    // The body is one more level of nesting; each payload is checked against its stream's stanza cap.
+    this.bodyLimits = { maxStanzaBytes: options.maxBodyBytes, maxDepth: options.limits.maxDepth + 1 };
+    this.anyOrigin = options.corsOrigins.includes('*');
+    this.origins = new Set(options.corsOrigins);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const cors = this.corsHeaders(req.headers.origin);
+    if (!cors) return sendText(res, 403, 'This origin may not use the BOSH endpoint.\n');
+    switch (req.method) {
+      case 'POST':
+        return this.post(req, res, cors);
+      case 'OPTIONS':
+        res.writeHead(204, { ...cors, ...PREFLIGHT });
+        res.end();
+        return;
+      case 'GET':
+      case 'HEAD':
+        return sendText(res, 200, 'This is an XMPP over BOSH endpoint (XEP-0124, XEP-0206): POST <body/> elements here.\n', { ...cors });
+      default:
+        return sendText(res, 405, 'Method not allowed\n', { Allow: 'POST, GET, OPTIONS', ...cors });
+    }
+  };
+
+  /** Ends every session at once (server shutdown, after the streams were closed with system-shutdown). */
+  close(): void {
+    for (const session of [...this.sessions.values()]) session.destroy();
+  }
+
+  private corsHeaders(origin: string | undefined): Readonly<Record<string, string>> | undefined {
+    if (this.anyOrigin) return ANY_ORIGIN;
+    if (origin === undefined) return NO_CORS;
+    if (this.origins.has(origin)) return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
+    return undefined;
+  }
+
+  private post(req: IncomingMessage, res: ServerResponse, cors: Readonly<Record<string, string>>): void {
+    const reply = new HttpReply(res, cors);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      chunks.push(chunk);
+      if (size <= this.options.maxBodyBytes) return;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      // The rest of the body is left unread; the connection closes after the answer.
+      res.setHeader('Connection', 'close');
+      const head = Buffer.concat(chunks).subarray(0, 8192).toString('utf8');
+      this.unreadable(head, 'policy-violation', reply, this.isSecure(req), 'body too large');
+    };
+    const onEnd = (): void => {
+      const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      this.receive(data.toString('utf8'), size, req, reply);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', () => undefined);
+  }
+
+  private receive(text: string, bytes: number, req: IncomingMessage, reply: HttpReply): void {
+    const secure = this.isSecure(req);
+    let body;
+    try {
+      body = parseRequestBody(text, this.bodyLimits);
+    } catch (err) {
+      if (err instanceof BoshError) return this.unreadable(text, err.condition, reply, secure, err.message);
+      throw err;
+    }
+    const rid = parseRid(body.attrs.rid);
+    const sid = body.attrs.sid;
+    if (sid === undefined) {
+      if (rid === undefined) return refuse(reply, 'bad-request', body.attrs.ver === undefined);
+      return this.create(body.attrs, rid, reply, req, secure);
+    }
+    const session = this.sessions.get(sid);
+    if (!session) return refuse(reply, 'item-not-found', false);
+    if (rid === undefined) return session.reject('bad-request', reply, secure, "missing or invalid 'rid'");
+    session.handle(body, rid, reply, secure, bytes);
+  }
+
+  /** A body that could not be parsed: if its start tag names a session, that session ends (§17.2). */
+  private unreadable(head: string, condition: BindingCondition, reply: HttpReply, secure: boolean, text: string): void {
+    const sid = readStartTag(head)?.sid;
+    const session = sid === undefined ? undefined : this.sessions.get(sid);
+    if (session) return session.reject(condition, reply, secure, text);
+    this.options.log.debug({ condition, text }, 'BOSH request refused');
+    refuse(reply, condition, false);
+  }
+
+  /** §7.1 session creation request; XEP-0206 §3. */
+  private create(attrs: Record<string, string>, rid: number, reply: HttpReply, req: IncomingMessage, secure: boolean): void {
+    const legacy = attrs.ver === undefined;
+    const ver = VER.exec(attrs.ver ?? `${VERSION[0]}.${VERSION[1]}`);
+    const wait = parseUnsigned(attrs.wait, MAX_WAIT);
+    const hold = parseUnsigned(attrs.hold, 1);
+    const content = attrs.content ?? CONTENT_TYPE;
+    if (!ver || Number.isNaN(wait) || Number.isNaN(hold) || !CONTENT.test(content)) return refuse(reply, 'bad-request', legacy);
+    if (attrs.to !== undefined && Jid.tryParse(attrs.to)?.toString() !== this.options.domain) return refuse(reply, 'host-unknown', legacy);
+
+    const grantedWait = Math.min(wait, MAX_WAIT);
+    const grantedHold = Math.min(hold, MAX_HOLD);
+    const requests = grantedHold + 1;
+    const polling = grantedWait === 0 || grantedHold === 0;
+    // §12: a polling session may be silent longer than the polling interval between requests.
+    const inactivity = this.options.inactivity + (polling ? 2 * POLLING : 0);
+    const ack = attrs.ack === '1';
+    const sid = randomBytes(16).toString('hex');
+    const major = Number(ver[1]);
+    const minor = Number(ver[2]);
+    const lower = major < VERSION[0] || (major === VERSION[0] && minor < VERSION[1]);
+    const creationAttrs =
+      attr('sid', sid) + attr('wait', grantedWait) + attr('requests', requests) + attr('hold', grantedHold) +
+      attr('inactivity', inactivity) + attr('polling', POLLING) + attr('maxpause', MAX_PAUSE) +
+      attr('ver', lower ? `${major}.${minor}` : `${VERSION[0]}.${VERSION[1]}`) + attr('from', this.options.domain) +
+      (ack ? attr('ack', rid) : '') +
+      attr('xmlns:xmpp', NS.xbosh) + attr('xmpp:version', '1.0') + attr('xmpp:restartlogic', 'true');
+    const session = new BoshSession({
+      sid,
+      wait: grantedWait,
+      hold: grantedHold,
+      requests,
+      inactivity,
+      polling: POLLING,
+      maxPause: MAX_PAUSE,
+      ack,
+      legacy,
+      contentType: content,
+      creationAttrs,
+      remoteAddress: normaliseAddress(req.socket.remoteAddress),
+      secure,
+      limits: this.options.limits,
+      maxQueuedChars: MAX_QUEUED_CHARS,
+      log: this.options.log,
+      onEnd: this.forget,
+    });
+    this.sessions.set(sid, session);
+    this.onSession(session);
+    session.start(rid, reply, streamHeader(attrs));
+  }
+
+  private isSecure(req: IncomingMessage): boolean {
+    const socket = req.socket;
+    if ('encrypted' in socket && socket.encrypted === true) return true;
+    return this.options.isTrusted(normaliseAddress(socket.remoteAddress));
+  }
+}
+
+/** A terminal binding condition for a request that belongs to no session (XEP-0124 §17.2; §17.1 for legacy clients). */
+function refuse(reply: BoshReply, condition: BindingCondition, legacy: boolean): void {
+  reply.send(terminateBody(condition), CONTENT_TYPE, legacy ? LEGACY_STATUS[condition] ?? 200 : 200);
+}
+
+/** One POST, answered once: now, or later by the session holding it. */
+class HttpReply implements BoshReply {
+  onGone: (() => void) | undefined;
+  private answered = false;
+  private closed = false;
+
+  constructor(private readonly res: ServerResponse, private readonly cors: Readonly<Record<string, string>>) {
+    res.on('close', () => {
+      if (this.answered) return;
+      this.closed = true;
+      const listener = this.onGone;
+      this.onGone = undefined;
+      listener?.();
+    });
+  }
+
+  get gone(): boolean {
+    return this.closed;
+  }
+
+  send(body: string, contentType: string, status = 200): void {
+    if (this.answered) return;
+    this.answered = true;
+    if (this.closed || this.res.destroyed) return;
+    this.res.writeHead(status, { ...this.cors, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    this.res.end(body);
+  }
+
+  drop(): void {
+    this.answered = true;
+    this.res.destroy();
+  }
+}

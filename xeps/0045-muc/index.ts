@@ -1,0 +1,35 @@
+// XEP-0045 Multi-User Chat on one node: the service at muc.domain (default conference.<domain>), announced in
+// the server's disco#items (§6.1); rooms, occupants and their traffic in service.ts and the files it dispatches
+// to; the operator's `room destroy` through the 'muc:destroy-room' hook; §11.2 (332) when the module stops.
+import { defineModule } from '../../src/modules/api.js';
+import { limitsFrom } from './config.js';
+import { MucService } from './service.js';
+
+export default defineModule({
+  name: 'muc',
+  specs: [
+    {
+      id: 'XEP-0045',
+      title: 'Multi-User Chat',
+      version: '1.35.5',
+      scope: 'service and room discovery, entering and exiting, history, subject, private messages, mediated invitations, voice requests, registration, roles and affiliations (muc#admin), configuration and destruction (muc#owner), persistent rooms',
+      status: 'partial',
+    },
+    { id: 'XEP-0410', title: 'MUC Self-Ping (Schrödinger\'s Chat)', version: '1.1.0', scope: 'self-pings answered by the room (server optimisation)', status: 'complete' },
+  ],
+  setup(ctx) {
+    const domain = ctx.config.muc.domain;
+    const muc = new MucService(ctx, domain, limitsFrom(ctx.config));
+    ctx.addDomain(domain, (stanza, from, to) => muc.handle(stanza, from, to));
+    ctx.addItem({ jid: domain, name: 'Chatrooms' });
+    ctx.hook('session:closed', (session) => muc.sessionClosed(session));
+    ctx.hook('muc:destroy-room', async (roomJid, reason) => {
+      const room = muc.rooms.get(roomJid);
+      if (room === undefined) return undefined;
+      await muc.destroy(room, reason === undefined ? {} : { reason }, false);
+      return true;
+    });
+    ctx.every(10_000, () => muc.sweep());
+    ctx.onStop(() => muc.shutdown());
+  },
+});

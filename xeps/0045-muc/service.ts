@@ -1,0 +1,442 @@
+// XEP-0045 the service: the handler of conference.<domain> (every stanza to the service, its rooms and their
+// occupants comes here), §6.1-§6.5 discovery of the service and of rooms, §10.1 room creation and the
+// rooms-per-user limit, persistent rooms loaded from the store on first use, §10.9 destruction, §17.4 IQs
+// through occupant JIDs (with XEP-0410 self-ping answered by the room), and ghost removal (§18.1.2).
+import { randomBytes } from 'node:crypto';
+import { StanzaError } from '../../src/errors.js';
+import { Jid } from '../../src/jid.js';
+import type { ModuleContext } from '../../src/modules/api.js';
+import type { BoundSession } from '../../src/sessions/types.js';
+import type { StoredRoom } from '../../src/storage/types.js';
+import { Element, xml } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
+import { handleAdmin } from './admin.js';
+import { dataField, defaultRoomConfig, FIELD, restoredConfig, storedConfig, type MucLimits } from './config.js';
+import { exit, handlePresence, isDeliveryError } from './join.js';
+import { handleMessage } from './messages.js';
+import { handleOwner } from './owner.js';
+import { handleRegister } from './register.js';
+import { Room, type RoomHost, type RoomOutput } from './room.js';
+
+/** How long the room waits for the answer to an iq it forwarded to an occupant (§17.4). */
+const FORWARDED_IQ_TIMEOUT_MS = 60_000;
+const MAX_FORWARDED_IQS = 10_000;
+
+interface ForwardedIq {
+  readonly id: string;
+  /** The real full JID that asked, and its occupant JID in the room. */
+  readonly requester: string;
+  readonly requesterJid: string;
+  /** The real full JID the iq went to, and the occupant JID it was addressed to. */
+  readonly target: string;
+  readonly targetJid: string;
+  readonly expires: number;
+}
+
+export interface IqContext {
+  readonly muc: MucService;
+  readonly room: Room;
+  readonly stanza: Element;
+  readonly payload: Element;
+  readonly from: Jid;
+}
+
+type RoomIqHandler = (request: IqContext) => Promise<Element | undefined> | Element | undefined;
+
+export interface DestroyDetails {
+  venue?: string;
+  reason?: string;
+  password?: string;
+}
+
+export class MucService implements RoomHost {
+  readonly rooms = new Map<string, Room>();
+  readonly output: RoomOutput;
+  private readonly loading = new Map<string, Promise<Room | undefined>>();
+  /** Real full JID -> the rooms it is in, to take it out when its session ends. */
+  private readonly joined = new Map<string, Set<Room>>();
+  private readonly forwarded = new Map<string, ForwardedIq>();
+  private readonly roomIqs = new Map<string, RoomIqHandler>();
+
+  constructor(readonly ctx: ModuleContext, readonly domain: string, readonly limits: MucLimits) {
+    this.output = {
+      deliver: (fullJid, stanza) => {
+        const session = ctx.sessions.get(fullJid);
+        if (session === undefined) return false;
+        ctx.deliver(session, stanza);
+        return true;
+      },
+      route: (stanza) => {
+        void ctx.send(stanza, Jid.parse(stanza.attrs.from ?? domain));
+      },
+    };
+    const on = (type: 'get' | 'set', ns: string, name: string, handler: RoomIqHandler): void => void this.roomIqs.set(`${type} ${ns} ${name}`, handler);
+    on('get', NS.discoInfo, 'query', (r) => this.roomInfo(r));
+    on('get', NS.discoItems, 'query', (r) => this.roomItems(r));
+    on('get', NS.ping, 'ping', () => undefined);
+    on('get', NS.mucAdmin, 'query', handleAdmin);
+    on('set', NS.mucAdmin, 'query', handleAdmin);
+    on('get', NS.mucOwner, 'query', handleOwner);
+    on('set', NS.mucOwner, 'query', handleOwner);
+    on('get', NS.register, 'query', handleRegister);
+    on('set', NS.register, 'query', handleRegister);
+  }
+
+  /** The domain handler: every stanza to the service, a room or an occupant JID. */
+  async handle(stanza: Element, from: Jid, to: Jid): Promise<void> {
+    if (stanza.name === 'message') return handleMessage(this, stanza, from, to);
+    if (stanza.name === 'presence') return handlePresence(this, stanza, from, to);
+    if (stanza.name === 'iq') return this.handleIq(stanza, from, to);
+  }
+
+  newId(): string {
+    return randomBytes(9).toString('base64url');
+  }
+
+  /** Delivers to a local session at once (keeping the order of what follows), or routes. */
+  sendNow(stanza: Element): void {
+    const to = stanza.attrs.to;
+    if (to !== undefined && this.output.deliver(to, stanza)) return;
+    this.output.route(stanza);
+  }
+
+  async userExists(jid: Jid): Promise<boolean> {
+    if (jid.domain !== this.ctx.domain) return true;
+    return this.ctx.sessions.resources(jid.bareString()).length > 0 || (await this.ctx.stores.accounts.exists(jid.local));
+  }
+
+  // ---- rooms: creation, loading, emptying, destruction ----
+
+  /** A live room, or a persistent one read from the store (once, however many ask at the same time). */
+  async load(roomJid: string): Promise<Room | undefined> {
+    const live = this.rooms.get(roomJid);
+    if (live !== undefined) return live;
+    let pending = this.loading.get(roomJid);
+    if (pending === undefined) {
+      pending = this.restore(roomJid).finally(() => this.loading.delete(roomJid));
+      this.loading.set(roomJid, pending);
+    }
+    return pending;
+  }
+
+  private async restore(roomJid: string): Promise<Room | undefined> {
+    const stored = await this.ctx.stores.rooms.get(roomJid);
+    if (stored === undefined) return this.rooms.get(roomJid);
+    const affiliations = await this.ctx.stores.rooms.affiliations(roomJid);
+    const live = this.rooms.get(roomJid);
+    if (live !== undefined) return live;
+    const config = restoredConfig(stored.config, this.limits);
+    config.persistent = true;
+    const room = new Room(roomJid, config, stored.createdAt, false, this);
+    room.subject = stored.subject ?? '';
+    room.subjectBy = stored.subjectBy;
+    for (const { jid, affiliation, reason, nick } of affiliations) {
+      const entry: { affiliation: typeof affiliation; reason?: string; nick?: string } = { affiliation };
+      if (reason !== undefined) entry.reason = reason;
+      if (nick !== undefined) entry.nick = nick;
+      room.setAffiliation(jid, entry);
+    }
+    this.rooms.set(roomJid, room);
+    return room;
+  }
+
+  /** §10.1.1: refuses with not-allowed when the user owns max_rooms_per_user rooms already. */
+  async checkCreation(bareJid: string): Promise<void> {
+    if (this.ctx.config.admins.includes(bareJid)) return;
+    const max = this.limits.maxRoomsPerUser;
+    if (max === 0) throw new StanzaError('not-allowed', 'creating rooms is not allowed on this service (§10.1.1)');
+    let owned = 0;
+    for (const room of this.rooms.values()) if (!room.config.persistent && room.affiliation(bareJid) === 'owner') owned++;
+    if (owned < max) owned += await this.ctx.stores.rooms.countOwned(bareJid);
+    if (owned >= max) throw new StanzaError('not-allowed', `you own ${owned} rooms already, the most this service allows (§10.1.1)`);
+  }
+
+  /** §10.1.1: a new room is locked, with its creator as owner, until configured. */
+  create(roomJid: string, ownerJid: string): Room {
+    const room = new Room(roomJid, defaultRoomConfig(this.limits), Date.now(), true, this);
+    room.setAffiliation(ownerJid, { affiliation: 'owner' });
+    this.rooms.set(roomJid, room);
+    return room;
+  }
+
+  /** §7.14: a temporary room goes when its last occupant leaves; so does one never configured (§10.1.3). */
+  emptied(room: Room): void {
+    if (room.size > 0 || (room.config.persistent && !room.locked)) return;
+    if (this.rooms.get(room.jid) === room) this.rooms.delete(room.jid);
+  }
+
+  /** §10.9: every occupant is told (with the alternate venue and reason) and the room is gone. */
+  async destroy(room: Room, details: DestroyDetails, fromStore: boolean): Promise<void> {
+    const destroy = xml(
+      'destroy',
+      { jid: details.venue },
+      details.reason === undefined ? undefined : xml('reason', {}, details.reason),
+      details.password === undefined ? undefined : xml('password', {}, details.password),
+    );
+    for (const [jid] of [...room.affiliations()]) room.setAffiliation(jid, undefined);
+    for (const occupant of [...room.occupants()]) {
+      room.broadcastPresence(occupant, { unavailable: true, destroy, selfOnly: true, payload: [] });
+      room.removeOccupant(occupant);
+    }
+    if (this.rooms.get(room.jid) === room) this.rooms.delete(room.jid);
+    if (fromStore && room.config.persistent) await this.ctx.stores.rooms.delete(room.jid);
+  }
+
+  // ---- persistence of persistent rooms ----
+
+  private stored(room: Room): StoredRoom {
+    const stored: StoredRoom = { jid: room.jid, config: storedConfig(room.config), createdAt: room.createdAt };
+    if (room.subject !== '') stored.subject = room.subject;
+    if (room.subjectBy !== undefined) stored.subjectBy = room.subjectBy;
+    return stored;
+  }
+
+  private persists(room: Room): boolean {
+    return room.config.persistent && !room.locked && this.rooms.get(room.jid) === room;
+  }
+
+  async save(room: Room): Promise<void> {
+    if (this.persists(room)) await this.ctx.stores.rooms.save(this.stored(room));
+  }
+
+  async saveAffiliation(room: Room, bareJid: string): Promise<void> {
+    if (!this.persists(room)) return;
+    const entry = room.affiliationEntry(bareJid);
+    await this.ctx.stores.rooms.setAffiliation(room.jid, entry === undefined ? { jid: bareJid, affiliation: 'none' } : { jid: bareJid, ...entry });
+  }
+
+  /** A room that just became persistent: the room first, then its affiliations (they reference it). */
+  async saveAll(room: Room): Promise<void> {
+    if (!this.persists(room)) return;
+    await this.ctx.stores.rooms.save(this.stored(room));
+    for (const [jid, entry] of [...room.affiliations()]) await this.ctx.stores.rooms.setAffiliation(room.jid, { jid, ...entry });
+  }
+
+  async unsave(room: Room): Promise<void> {
+    await this.ctx.stores.rooms.delete(room.jid);
+  }
+
+  /** Runs a store write whose failure must not undo what occupants were already told; it is logged. */
+  persist(write: Promise<void>): void {
+    write.catch((err: unknown) => this.ctx.log.error({ err }, 'could not store a room change'));
+  }
+
+  // ---- RoomHost ----
+
+  track(room: Room, fullJid: string, present: boolean): void {
+    let rooms = this.joined.get(fullJid);
+    if (present) {
+      if (rooms === undefined) this.joined.set(fullJid, (rooms = new Set()));
+      rooms.add(room);
+    } else if (rooms !== undefined) {
+      rooms.delete(room);
+      if (rooms.size === 0) this.joined.delete(fullJid);
+    }
+  }
+
+  lost(room: Room, fullJid: string): void {
+    // After the current broadcast: removing an occupant broadcasts too.
+    setImmediate(() => {
+      if (this.ctx.sessions.get(fullJid) !== undefined) return;
+      const occupant = room.occupantByJid(fullJid);
+      if (occupant !== undefined && this.rooms.get(room.jid) === room) exit(this, room, occupant, fullJid, { codes: [333], payload: [] });
+    });
+  }
+
+  /** RFC 6121 §4.6.3 on the service side: a session that ended leaves every room it was in. */
+  sessionClosed(session: BoundSession): void {
+    const fullJid = session.jid.toString();
+    // A session that replaced this one under the same full JID keeps the occupancy.
+    if (this.ctx.sessions.get(fullJid) !== undefined) return;
+    for (const room of [...(this.joined.get(fullJid) ?? [])]) {
+      const occupant = room.occupantByJid(fullJid);
+      if (occupant !== undefined) exit(this, room, occupant, fullJid, { payload: [] });
+    }
+  }
+
+  /** §11.2: the service is going away; each occupant gets one unavailable self-presence with 332. */
+  shutdown(): void {
+    for (const room of this.rooms.values()) {
+      for (const occupant of [...room.occupants()]) {
+        room.broadcastPresence(occupant, { unavailable: true, codes: [332], selfOnly: true, payload: [] });
+        room.removeOccupant(occupant);
+      }
+    }
+    this.rooms.clear();
+    this.joined.clear();
+    this.forwarded.clear();
+  }
+
+  /** Forgets forwarded iqs nobody answered. */
+  sweep(now = Date.now()): void {
+    for (const [key, entry] of this.forwarded) {
+      if (entry.expires > now) break;
+      this.forwarded.delete(key);
+    }
+  }
+
+  // ---- iq ----
+
+  /** Answers an iq with a result, at once when the requester is a local session. */
+  reply(stanza: Element, payload?: Element): void {
+    const result = xml('iq', { type: 'result', id: stanza.attrs.id, from: stanza.attrs.to, to: stanza.attrs.from }, payload);
+    this.sendNow(result);
+  }
+
+  private async handleIq(stanza: Element, from: Jid, to: Jid): Promise<void> {
+    const type = stanza.attrs.type;
+    if (type === 'result' || type === 'error') {
+      if (!to.isBare && to.local !== '') this.forwardedAnswer(stanza, from, to);
+      return;
+    }
+    const payload = stanza.children.find((c): c is Element => c instanceof Element);
+    if (payload === undefined || (type !== 'get' && type !== 'set')) throw new StanzaError('bad-request', 'an iq get or set needs one child element');
+    if (to.local === '') return this.serviceIq(stanza, payload, type);
+    if (!to.isBare) return this.occupantIq(stanza, payload, from, to, type);
+
+    const room = this.rooms.get(to.bareString()) ?? (await this.load(to.bareString()));
+    if (room === undefined || (room.locked && room.affiliation(from.bareString()) !== 'owner')) throw new StanzaError('item-not-found', 'no such room');
+    const handler = this.roomIqs.get(`${type} ${payload.attrs.xmlns ?? ''} ${payload.name}`);
+    if (handler === undefined) throw new StanzaError('service-unavailable', `the room does not answer ${payload.name} in ${payload.attrs.xmlns ?? 'no namespace'}`);
+    const answer = await handler({ muc: this, room, stanza, payload, from });
+    this.reply(stanza, answer);
+  }
+
+  /** §6.1, §6.2, §6.3: the service's identity, features and public rooms. */
+  private async serviceIq(stanza: Element, payload: Element, type: string): Promise<void> {
+    const ns = payload.attrs.xmlns;
+    if (type === 'get' && ns === NS.ping && payload.name === 'ping') return this.reply(stanza);
+    if (type !== 'get' || payload.name !== 'query' || (ns !== NS.discoInfo && ns !== NS.discoItems)) {
+      throw new StanzaError('service-unavailable', `the chat service does not answer ${payload.name} in ${ns ?? 'no namespace'}`);
+    }
+    if (payload.attrs.node !== undefined) throw new StanzaError('item-not-found', `no node "${payload.attrs.node}"`);
+    if (ns === NS.discoInfo) {
+      const query = xml('query', { xmlns: NS.discoInfo }, xml('identity', { category: 'conference', type: 'text', name: 'Chatrooms' }));
+      for (const feature of [NS.discoInfo, NS.discoItems, NS.muc, NS.mucStableId, NS.ping]) query.cnode(xml('feature', { var: feature }));
+      return this.reply(stanza, query);
+    }
+    const query = xml('query', { xmlns: NS.discoItems });
+    for (const [jid, name] of await this.publicRooms()) query.cnode(xml('item', { jid, name: name === '' ? undefined : name }));
+    this.reply(stanza, query);
+  }
+
+  /** §6.3: public, unlocked rooms, live or stored, sorted by JID. */
+  private async publicRooms(): Promise<Map<string, string>> {
+    const rooms = new Map<string, string>();
+    for (const stored of await this.ctx.stores.rooms.list(this.domain)) {
+      if (this.rooms.has(stored.jid)) continue;
+      const config = restoredConfig(stored.config, this.limits);
+      if (config.public) rooms.set(stored.jid, config.name);
+    }
+    for (const room of this.rooms.values()) if (!room.locked && room.config.public) rooms.set(room.jid, room.config.name);
+    return new Map([...rooms].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  /** §6.4: identity, the features that describe the room, and the muc#roominfo form (XEP-0128). */
+  private roomInfo({ room, payload, from }: IqContext): Element {
+    const node = payload.attrs.node;
+    if (node === 'x-roomuser-item') {
+      // §7.12: the nickname reserved for the requester, if any.
+      const query = xml('query', { xmlns: NS.discoInfo, node });
+      const nick = room.affiliationEntry(from.bareString())?.nick;
+      if (nick !== undefined) query.cnode(xml('identity', { category: 'conference', type: 'text', name: nick }));
+      return query;
+    }
+    // §18.1.1: nothing is filtered out of reflected traffic, so there is no traffic node.
+    if (node === NS.mucTraffic) throw new StanzaError('service-unavailable', 'this room passes every namespace through');
+    if (node !== undefined) throw new StanzaError('item-not-found', `no node "${node}"`);
+    const c = room.config;
+    const query = xml('query', { xmlns: NS.discoInfo }, xml('identity', { category: 'conference', type: 'text', name: c.name === '' ? room.jid.slice(0, room.jid.indexOf('@')) : c.name }));
+    const features = [
+      NS.discoInfo,
+      NS.muc,
+      NS.mucStableId,
+      NS.mucSelfPing,
+      NS.register,
+      c.persistent ? 'muc_persistent' : 'muc_temporary',
+      c.membersOnly ? 'muc_membersonly' : 'muc_open',
+      c.moderated ? 'muc_moderated' : 'muc_unmoderated',
+      c.passwordProtected ? 'muc_passwordprotected' : 'muc_unsecured',
+      c.public ? 'muc_public' : 'muc_hidden',
+      c.whois === 'anyone' ? 'muc_nonanonymous' : 'muc_semianonymous',
+    ];
+    for (const feature of features) query.cnode(xml('feature', { var: feature }));
+    const form = xml(
+      'x',
+      { xmlns: NS.dataForms, type: 'result' },
+      dataField('FORM_TYPE', 'hidden', undefined, [NS.mucRoominfo]),
+      dataField('muc#roominfo_description', undefined, 'Description', [c.description]),
+      dataField('muc#roominfo_subject', undefined, 'Current discussion topic', [room.subject]),
+      dataField('muc#roominfo_occupants', undefined, 'Number of occupants', [String(room.size)]),
+      dataField(FIELD.changeSubject, undefined, 'Occupants may change the subject', [c.changeSubject ? '1' : '0']),
+      dataField(FIELD.maxHistory, undefined, 'Maximum number of history messages returned by the room', [String(c.maxHistory)]),
+    );
+    if (c.language !== '') form.cnode(dataField('muc#roominfo_lang', undefined, 'Language of discussion', [c.language]));
+    query.cnode(form);
+    return query;
+  }
+
+  /**
+   * §6.5: the occupants, to occupants, and to anyone when the room is public, open and without a password;
+   * other rooms keep them private with an empty result.
+   */
+  private roomItems({ room, payload, from }: IqContext): Element {
+    if (payload.attrs.node !== undefined) throw new StanzaError('item-not-found', `no node "${payload.attrs.node}"`);
+    const query = xml('query', { xmlns: NS.discoItems });
+    const c = room.config;
+    const open = c.public && !c.membersOnly && !c.passwordProtected;
+    if (!open && room.occupantByJid(from.toString()) === undefined) return query;
+    for (const occupant of room.occupants()) query.cnode(xml('item', { jid: room.occupantJid(occupant.nick) }));
+    return query;
+  }
+
+  /** §17.4: an iq to an occupant JID; a ping to one's own (XEP-0410) is answered by the room itself. */
+  private occupantIq(stanza: Element, payload: Element, from: Jid, to: Jid, type: string): void {
+    const room = this.rooms.get(to.bareString());
+    const requester = room?.occupantByJid(from.toString());
+    if (room === undefined || requester === undefined) {
+      // §6.6 for disco; XEP-0410 §3.2 for everything else.
+      if (payload.attrs.xmlns === NS.discoInfo || payload.attrs.xmlns === NS.discoItems) throw new StanzaError('bad-request', 'you are not in this room (§6.6)');
+      throw new StanzaError('not-acceptable', 'you are not in this room');
+    }
+    if (type === 'get' && requester.nick === to.resource && payload.name === 'ping' && payload.attrs.xmlns === NS.ping) return this.reply(stanza);
+    const target = room.occupant(to.resource);
+    if (target === undefined) throw new StanzaError('item-not-found', `no occupant "${to.resource}" in this room`);
+    if (this.forwarded.size >= MAX_FORWARDED_IQS) this.sweep();
+    if (this.forwarded.size >= MAX_FORWARDED_IQS) throw new StanzaError('resource-constraint', 'too many requests in flight; try again later');
+    const key = this.newId();
+    const targetJid = target.shown;
+    this.forwarded.set(key, {
+      id: stanza.attrs.id ?? '',
+      requester: from.toString(),
+      requesterJid: room.occupantJid(requester.nick),
+      target: targetJid,
+      targetJid: room.occupantJid(target.nick),
+      expires: Date.now() + FORWARDED_IQ_TIMEOUT_MS,
+    });
+    const forward = new Element('iq', { type, id: key, from: room.occupantJid(requester.nick), to: targetJid });
+    forward.children.push(payload);
+    if (!this.output.deliver(targetJid, forward)) {
+      this.forwarded.delete(key);
+      throw new StanzaError('recipient-unavailable', 'that occupant is not reachable now');
+    }
+  }
+
+  /** The answer to a forwarded iq goes back to the requester, from the target's occupant JID. */
+  private forwardedAnswer(stanza: Element, from: Jid, to: Jid): void {
+    const entry = this.forwarded.get(stanza.attrs.id ?? '');
+    if (entry === undefined || entry.target !== from.toString() || entry.requesterJid !== to.toString()) {
+      // An error bounced by an occupant's session may mean it is gone (§18.1.2).
+      if (stanza.attrs.type === 'error' && isDeliveryError(stanza)) {
+        const room = this.rooms.get(to.bareString());
+        const occupant = room?.occupantByJid(from.toString());
+        if (room && occupant) exit(this, room, occupant, from.toString(), { codes: [333], payload: [] });
+      }
+      return;
+    }
+    this.forwarded.delete(stanza.attrs.id ?? '');
+    const answer = new Element('iq', { type: stanza.attrs.type ?? 'result', id: entry.id, from: entry.targetJid, to: entry.requester });
+    for (const child of stanza.children) if (child instanceof Element) answer.children.push(child);
+    this.sendNow(answer);
+  }
+}

@@ -1,0 +1,110 @@
+// XEP-0114 Jabber Component Protocol (version 1.6): external components connect on their own TCP
+// port (§3), authenticate with the SHA-1 handshake and then serve one domain each: the router hands
+// them every stanza to that domain, and what they send is routed like any other stanza.
+import net from 'node:net';
+import { ServerError, StanzaError, StreamError } from '../../src/errors.js';
+import { defineModule, type ModuleContext } from '../../src/modules/api.js';
+import { ComponentStream } from './stream.js';
+
+/** Gives a peer that ignores our </stream:stream> this long at shutdown. */
+const SHUTDOWN_GRACE_MS = 1000;
+
+/** The listener's actual port per server configuration, for tests that ask for a free port (0). */
+const boundPorts = new WeakMap<ModuleContext['config'], number>();
+
+/** The port the component listener of the server with this configuration is bound to, if it runs. */
+export function componentListenerPort(config: ModuleContext['config']): number | undefined {
+  return boundPorts.get(config);
+}
+
+export default defineModule({
+  name: 'component',
+  specs: [
+    {
+      id: 'XEP-0114',
+      title: 'Jabber Component Protocol',
+      version: '1.6',
+      scope: 'jabber:component:accept: handshake, routing to and from the component domain, stream errors; no jabber:component:connect',
+      status: 'complete',
+    },
+  ],
+  async setup(ctx) {
+    const { component: listen, components } = ctx.config;
+    if (components.length === 0) return;
+    if (listen.port < 0) {
+      ctx.log.warn({ components: components.map((c) => c.domain) }, 'components are configured but component.port is -1: none can connect');
+      return;
+    }
+
+    const secrets = new Map(components.map((c) => [c.domain, c.secret]));
+    const connected = new Map<string, ComponentStream>();
+    const streams = new Set<ComponentStream>();
+
+    components.forEach((entry, index) => {
+      try {
+        // Registered for as long as the module runs, so a stanza to a component that is not
+        // connected is answered with service-unavailable rather than remote-server-not-found.
+        ctx.addDomain(entry.domain, (stanza) => {
+          const stream = connected.get(entry.domain);
+          if (!stream) throw new StanzaError('service-unavailable', `${entry.domain} is not connected`);
+          stream.send(stanza);
+        });
+      } catch (err) {
+        throw new ServerError('CONFIG_INVALID', `components[${index}].domain: ${entry.domain} is already served by another module (${String(err)})`);
+      }
+      ctx.addItem(entry.name === undefined ? { jid: entry.domain } : { jid: entry.domain, name: entry.name });
+    });
+
+    const log = ctx.log;
+    const deps = {
+      secrets,
+      serverDomain: ctx.domain,
+      limits: {
+        preAuthMaxStanzaBytes: ctx.config.c2s.preAuthMaxStanzaSize,
+        maxStanzaBytes: ctx.config.c2s.maxStanzaSize,
+        maxDepth: ctx.config.c2s.maxDepth,
+      },
+      handshakeTimeoutMs: listen.handshakeTimeout * 1000,
+      log,
+      claim(domain: string, stream: ComponentStream): boolean {
+        if (connected.has(domain)) return false;
+        connected.set(domain, stream);
+        return true;
+      },
+      release(domain: string, stream: ComponentStream): void {
+        if (connected.get(domain) === stream) connected.delete(domain);
+      },
+      route: (stanza: Parameters<typeof ctx.send>[0], from: Parameters<typeof ctx.send>[1]) => ctx.send(stanza, from),
+    };
+
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      const stream = new ComponentStream(socket, deps);
+      streams.add(stream);
+      socket.once('close', () => streams.delete(stream));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: listen.host, port: listen.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      throw new ServerError('LISTEN_FAILED', `component.port: cannot listen on ${listen.host}:${listen.port}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    server.on('error', (err) => log.error({ err }, 'component listener error'));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : listen.port;
+    boundPorts.set(ctx.config, port);
+    log.info({ host: listen.host, port, components: components.map((c) => c.domain) }, 'component listener ready');
+
+    ctx.onStop(async () => {
+      boundPorts.delete(ctx.config);
+      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+      const open = [...streams];
+      for (const stream of open) stream.fail(new StreamError('system-shutdown'));
+      await Promise.all(open.map((stream) => stream.closed(SHUTDOWN_GRACE_MS)));
+      await closing;
+    });
+  },
+});

@@ -1,0 +1,280 @@
+// XEP-0114 Jabber Component Protocol §3 (version 1.6): one external component's connection, from
+// the stream header through the SHA-1 handshake to stanza exchange. Stream errors follow RFC 6120 §4.9.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type net from 'node:net';
+import { StreamError } from '../../src/errors.js';
+import { Jid } from '../../src/jid.js';
+import type { ModuleContext } from '../../src/modules/api.js';
+import { Element, escapeAttr } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
+import { XmlStreamParser } from '../../src/xml/parser.js';
+
+type Logger = ModuleContext['log'];
+
+/** A component whose unread output passes this is not reading: it is disconnected (back-pressure). */
+const MAX_WRITE_BUFFER = 4 * 1024 * 1024;
+/** Stanzas received but not yet routed before the component counts as flooding. */
+const MAX_BACKLOG = 1000;
+/** How long to wait for the peer's </stream:stream> after ours before dropping the connection. */
+const CLOSE_GRACE_MS = 3000;
+const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
+/**
+ * Default namespaces a stanza may arrive in. XEP-0114 says jabber:component:accept, but component
+ * libraries (Strophe.js's component transport among them) write jabber:client on their stanzas.
+ */
+const STANZA_NAMESPACES = new Set<string>([NS.component, NS.client]);
+/** Content namespaces that must not reach the component: its stream's default namespace applies instead. */
+const CONTENT_NAMESPACES = new Set<string>([NS.component, NS.client, NS.server]);
+
+export interface ComponentStreamDeps {
+  /** Component domain → shared secret. */
+  readonly secrets: ReadonlyMap<string, string>;
+  readonly serverDomain: string;
+  readonly limits: { readonly preAuthMaxStanzaBytes: number; readonly maxStanzaBytes: number; readonly maxDepth: number };
+  readonly handshakeTimeoutMs: number;
+  readonly log: Logger;
+  /** Makes this stream the one serving `domain`; false when another stream already does. */
+  claim(domain: string, stream: ComponentStream): boolean;
+  /** The stream no longer serves its domain (it closed). */
+  release(domain: string, stream: ComponentStream): void;
+  /** Routes a stanza the component sent, from an address in its domain. */
+  route(stanza: Element, from: Jid): Promise<void>;
+}
+
+type Phase = 'header' | 'handshake' | 'ready' | 'closed';
+
+/** XEP-0114 §3: hex(SHA1(stream id + shared secret)), lowercase. */
+export function handshakeDigest(streamId: string, secret: string): string {
+  return createHash('sha1').update(streamId + secret, 'utf8').digest('hex');
+}
+
+export class ComponentStream {
+  /** The stream id the handshake is computed over (Example 2's `id`). */
+  readonly id = randomBytes(12).toString('hex');
+  private phase: Phase = 'header';
+  private headerSent = false;
+  private ending = false;
+  /** The domain the header named; served once the handshake succeeds. */
+  private domain: string | undefined;
+  private serving = false;
+  private backlog = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly parser: XmlStreamParser;
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly log: Logger;
+  private readonly remoteAddress: string;
+
+  constructor(private readonly socket: net.Socket, private readonly deps: ComponentStreamDeps) {
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.log = deps.log.child({ stream: this.id, remote: this.remoteAddress });
+    this.parser = new XmlStreamParser(
+      {
+        onStreamStart: (name, attrs) => this.onStreamStart(name, attrs),
+        onElement: (element) => this.onElement(element),
+        onStreamEnd: () => this.onStreamEnd(),
+        onError: (error) => this.fail(error),
+      },
+      { maxStanzaBytes: deps.limits.preAuthMaxStanzaBytes, maxDepth: deps.limits.maxDepth },
+    );
+    this.handshakeTimer = setTimeout(() => this.fail(new StreamError('connection-timeout', 'no handshake in time')), deps.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.parser.write(chunk));
+    socket.on('error', (err) => this.log.debug({ err }, 'component socket error'));
+    socket.on('close', () => this.onDisconnect());
+  }
+
+  /** The domain this stream serves, once authenticated. */
+  get servedDomain(): string | undefined {
+    return this.serving ? this.domain : undefined;
+  }
+
+  /** Writes a stanza routed to the component's domain, keeping its 'from' and 'to'. */
+  send(stanza: Element): void {
+    if (this.phase !== 'ready') return;
+    this.write(withoutContentNamespace(stanza).toString());
+  }
+
+  /** Closes the stream with an error (RFC 6120 §4.9): the header first if none was sent yet. */
+  fail(error: StreamError): void {
+    if (this.phase === 'closed') return;
+    if (!this.headerSent) this.sendHeader(this.deps.serverDomain);
+    this.log.debug({ condition: error.condition, text: error.text, domain: this.domain }, 'closing component stream with error');
+    this.close(`${error.toElement().toString()}</stream:stream>`);
+  }
+
+  /** Closes cleanly (RFC 6120 §4.4). */
+  end(): void {
+    if (this.phase === 'closed') return;
+    if (!this.headerSent) this.sendHeader(this.deps.serverDomain);
+    this.close('</stream:stream>');
+  }
+
+  /** Resolves once the connection is gone, dropping it if the peer does not close within `graceMs`. */
+  closed(graceMs: number): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.socket.destroy(), graceMs);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  // ---- §3 steps 1-2: the stream header ----
+
+  private onStreamStart(name: string, attrs: Record<string, string>): void {
+    if (this.phase !== 'header') return;
+    const error = this.checkHeader(name, attrs);
+    if (error) return this.fail(error);
+    const domain = this.domain as string;
+    this.sendHeader(domain);
+    this.phase = 'handshake';
+    this.log.debug({ domain }, 'component stream opened');
+  }
+
+  private checkHeader(name: string, attrs: Record<string, string>): StreamError | undefined {
+    const colon = name.indexOf(':');
+    const prefix = colon === -1 ? '' : name.slice(0, colon);
+    const local = colon === -1 ? name : name.slice(colon + 1);
+    const streamNs = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
+    if (local !== 'stream' || streamNs !== NS.stream) return new StreamError('invalid-namespace', `the stream element must be in ${NS.stream}`);
+    if (!prefix || attrs.xmlns !== NS.component) return new StreamError('invalid-namespace', `the default namespace must be ${NS.component}`);
+    const to = attrs.to;
+    let domain: string | undefined;
+    try {
+      domain = to === undefined ? undefined : Jid.normaliseDomain(to.trim());
+    } catch {
+      domain = undefined;
+    }
+    if (domain === undefined || !this.deps.secrets.has(domain)) {
+      return new StreamError('host-unknown', to === undefined ? "the stream header needs 'to', the component's domain" : `no component ${to} is configured here`);
+    }
+    this.domain = domain;
+    return undefined;
+  }
+
+  private sendHeader(from: string): void {
+    this.headerSent = true;
+    this.write(
+      `<?xml version='1.0'?><stream:stream xmlns:stream='${NS.stream}' xmlns='${NS.component}' from='${escapeAttr(from)}' id='${this.id}'>`,
+    );
+  }
+
+  // ---- §3 steps 3-4: the handshake, then stanzas ----
+
+  private onElement(element: Element): void {
+    if (this.phase === 'closed') return;
+    if (this.phase === 'handshake') return this.handshake(element);
+    if (this.phase === 'header') return this.fail(new StreamError('not-well-formed', 'expected a stream header'));
+    if (this.backlog >= MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be routed'));
+    this.backlog++;
+    // RFC 6120 §10.1: stanzas from one stream are processed in the order received.
+    this.queue = this.queue
+      .then(() => this.handleStanza(element))
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'unexpected error on component stream');
+        this.fail(new StreamError('internal-server-error'));
+      })
+      .finally(() => this.backlog--);
+  }
+
+  private handshake(element: Element): void {
+    if (element.name !== 'handshake' || element.attrs.xmlns !== NS.component) {
+      return this.fail(new StreamError('not-authorized', 'send <handshake/> first'));
+    }
+    const domain = this.domain as string;
+    const secret = this.deps.secrets.get(domain) ?? '';
+    const expected = Buffer.from(handshakeDigest(this.id, secret), 'utf8');
+    const received = Buffer.from(element.getText().trim().toLowerCase(), 'utf8');
+    if (received.length !== expected.length || !timingSafeEqual(received, expected)) {
+      this.log.info({ domain }, 'component handshake failed');
+      return this.fail(new StreamError('not-authorized', 'the handshake does not match the shared secret'));
+    }
+    if (!this.deps.claim(domain, this)) {
+      this.log.info({ domain }, 'component already connected; refusing the new connection');
+      return this.fail(new StreamError('conflict', `${domain} is already connected`));
+    }
+    this.serving = true;
+    clearTimeout(this.handshakeTimer);
+    this.phase = 'ready';
+    this.parser.setLimits({ maxStanzaBytes: this.deps.limits.maxStanzaBytes });
+    this.write('<handshake/>');
+    this.log.info({ domain }, 'component connected');
+  }
+
+  private async handleStanza(element: Element): Promise<void> {
+    if (this.phase !== 'ready') return;
+    if (element.name === 'stream:error') {
+      this.log.info({ error: element.toString().slice(0, 500) }, 'component sent a stream error');
+      return this.end();
+    }
+    if (!STANZA_NAMES.has(element.name) || !STANZA_NAMESPACES.has(element.attrs.xmlns ?? '')) {
+      return this.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a stanza`));
+    }
+    const domain = this.domain as string;
+    const { from, to } = element.attrs;
+    // Between a server and a component, as between servers (RFC 6120 §4.9.3.7), both addresses are required.
+    if (from === undefined || to === undefined) {
+      return this.fail(new StreamError('improper-addressing', `a stanza from a component needs '${from === undefined ? 'from' : 'to'}'`));
+    }
+    const sender = Jid.tryParse(from);
+    if (!sender || sender.domain !== domain) {
+      return this.fail(new StreamError('invalid-from', `'from' must be an address at ${domain}`));
+    }
+    delete element.attrs.xmlns;
+    await this.deps.route(element, sender);
+  }
+
+  private onStreamEnd(): void {
+    this.log.debug({ domain: this.domain }, 'component closed the stream');
+    this.end();
+  }
+
+  // ---- the connection ----
+
+  private close(last: string): void {
+    this.phase = 'closed';
+    this.stopServing();
+    if (this.ending) return;
+    this.ending = true;
+    this.write(last);
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  private onDisconnect(): void {
+    if (this.phase !== 'closed') this.log.debug({ domain: this.domain }, 'component connection dropped');
+    this.phase = 'closed';
+    this.stopServing();
+  }
+
+  private stopServing(): void {
+    clearTimeout(this.handshakeTimer);
+    if (!this.serving || this.domain === undefined) return;
+    this.serving = false;
+    this.deps.release(this.domain, this);
+    this.log.info({ domain: this.domain }, 'component disconnected');
+  }
+
+  private write(data: string): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (this.socket.writableLength > MAX_WRITE_BUFFER) {
+      this.log.warn({ domain: this.domain }, 'component is not reading; disconnecting');
+      this.socket.destroy();
+      return;
+    }
+    this.socket.write(data);
+  }
+}
+
+/** The stanza as the component sees it: in its stream's default namespace, children shared. */
+function withoutContentNamespace(stanza: Element): Element {
+  const xmlns = stanza.attrs.xmlns;
+  if (xmlns === undefined || !CONTENT_NAMESPACES.has(xmlns)) return stanza;
+  const { xmlns: _dropped, ...attrs } = stanza.attrs;
+  const copy = new Element(stanza.name, attrs);
+  copy.children = stanza.children;
+  return copy;
+}
