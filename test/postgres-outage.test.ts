@@ -5,22 +5,26 @@
 // dropped in silence; once it is back the server reconnects by itself. Also: `serve` with
 // PostgreSQL unreachable at start-up retries for a bounded time, then exits naming the setting.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
 import { loadConfig } from '../src/config/index.js';
 import { ServerError } from '../src/errors.js';
 import { startServer } from '../src/main.js';
 import { createLogger } from '../src/observability/log.js';
-import { runCliCaptured } from './support/cli.js';
 import { connect, type ClientMechanism, type TestClient } from './support/clients.js';
 import { freePort, startPostgresInstance, type PostgresInstance } from './support/postgres-instance.js';
 import { plainAuth, RawStream, STREAM_HEADER } from './support/raw-stream.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+// What bin/ratatosk.js does with the build output, done on the TypeScript sources.
+const RUN_CLI = `import('./src/admin/cli.ts').then((m) => m.runCli(process.argv.slice(1), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })).then((code) => { process.exitCode = code; })`;
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 
@@ -97,7 +101,7 @@ describe('PostgreSQL outage under a running server', function () {
   before(async function () {
     process.on('unhandledRejection', onUnhandled);
     postgres = await startPostgresInstance(this);
-    server = await startTestServer({ database: { url: postgres.url }, c2s: { requireTls: false }, auth: { failuresBeforeDelay: 1000 } });
+    server = await startTestServer({ database: { url: postgres.url }, c2s: { requireTls: false }, auth: { failuresBeforeDelay: 1000 }, registration: { allow: true } });
     await server.addUser('alice', 'wonderland');
     await server.addUser('bob', 'builder');
     await server.addUser('carol', 'lewis');
@@ -169,6 +173,22 @@ describe('PostgreSQL outage under a running server', function () {
       peer.write(plainAuth('carol', 'lewis'));
       await peer.expect(new RegExp(`^<failure xmlns="${SASL}"><temporary-auth-failure/></failure>$`));
       assert.equal(peer.closed, false);
+    } finally {
+      peer.destroy();
+    }
+  });
+
+  it('an in-band registration before login (XEP-0077) is answered with an iq error of type wait', async function () {
+    const peer = await RawStream.connect(server.ports.c2s);
+    try {
+      peer.write(STREAM_HEADER());
+      await peer.expect(/<\/stream:features>/);
+      peer.write(`<iq type='set' id='reg-outage'><query xmlns='jabber:iq:register'><username>erin</username><password>sp4ce</password></query></iq>`);
+      const reply = await peer.element('iq');
+      assert.equal(reply.attrs.id, 'reg-outage');
+      assert.equal(reply.attrs.type, 'error');
+      assertWaitError(reply, 'registration');
+      assert.equal(peer.closed, false, 'the stream stays open');
     } finally {
       peer.destroy();
     }
@@ -295,26 +315,36 @@ describe('serve with PostgreSQL unreachable at start-up', function () {
     assert.ok(failure instanceof ServerError, String(failure));
     assert.match(failure.message, /RATATOSK_DATABASE_URL/);
     assert.match(failure.message, /ECONNREFUSED|connect/i);
-    assert.ok(elapsed >= 1900 && elapsed < 10_000, `gave up after ${elapsed} ms`);
+    assert.ok(elapsed >= 1900 && elapsed < 30_000, `gave up after ${elapsed} ms`);
     const attempts = lines.filter((l) => typeof l.attempt === 'number');
     assert.ok(attempts.length >= 2, `attempts logged: ${JSON.stringify(lines)}`);
     for (const line of attempts) assert.match(String(line.reason), /ECONNREFUSED|connect/i);
   });
 
-  it('`ratatosk serve` exits with status 1 and the message', async function () {
+  it('`ratatosk serve` in a process of its own logs its attempts, then exits with status 1 and the message', async function () {
     const port = await freePort();
-    const outcome = await runCliCaptured(['serve'], {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RATATOSK_') && k !== 'NODE_TLS_REJECT_UNAUTHORIZED') env[k] = v;
+    Object.assign(env, {
       RATATOSK_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/ratatosk`,
       RATATOSK_DATABASE_STARTUP_RETRY_SECONDS: '1',
       RATATOSK_DATA_DIR: await dataDir(),
-      RATATOSK_LOG_LEVEL: 'silent',
+      RATATOSK_LOG_LEVEL: 'info',
+      RATATOSK_C2S_HOST: '127.0.0.1',
       RATATOSK_C2S_PORT: '0',
       RATATOSK_C2S_TLS_PORT: '0',
+      RATATOSK_HTTP_HOST: '127.0.0.1',
       RATATOSK_HTTP_PORT: '0',
       RATATOSK_ADMIN_PORT: '0',
     });
-    assert.equal(outcome.code, 1, outcome.err);
-    assert.match(outcome.err, /RATATOSK_DATABASE_URL/);
+    const outcome = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', '-e', RUN_CLI, '--', 'serve'], { cwd: ROOT, env, timeout: 45_000 }, (err, _stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr });
+      });
+    });
+    assert.equal(outcome.code, 1, outcome.stderr);
+    assert.match(outcome.stderr, /does not answer; retrying/, 'each attempt is logged');
+    assert.match(outcome.stderr, /ratatosk: cannot open PostgreSQL at database\.url \(RATATOSK_DATABASE_URL\)/);
   });
 
   it('starts once PostgreSQL comes up within the bound', async function () {

@@ -3,14 +3,15 @@ import type { ModuleDefinition } from '../src/modules/api.js';
 import last from './0012-last/index.js';
 import privacy from './0016-privacy/index.js';
 import disco from './0030-disco/index.js';
-import adhoc from './0050-adhoc/index.js';
 import privateXml from './0049-private/index.js';
+import adhoc from './0050-adhoc/index.js';
 import vcard from './0054-vcard/index.js';
 import register from './0077-register/index.js';
 import version from './0092-version/index.js';
 import component from './0114-component/index.js';
 import caps from './0115-caps/index.js';
 import ping from './0199-ping/index.js';
+import muc from './0045-muc/index.js';
 import im from './rfc6121-im/index.js';
 
-export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, version, im, privacy, component, register, vcard, privateXml, last, caps, adhoc];
+export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, version, im, privacy, component, register, vcard, privateXml, last, caps, adhoc, muc];

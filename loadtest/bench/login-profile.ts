@@ -1,9 +1,11 @@
 // Summarises a V8 .cpuprofile written by `login.ts --cpu-prof <dir>`: the functions with the most
 // self time and the most inclusive time on the server's main thread (libuv's pool threads, where
-// PBKDF2 runs, are not sampled).
+// PBKDF2 runs, are not sampled). When login.ts left login-phase.json beside the profile, only the
+// samples taken during the login phase count (start-up and the idle period are left out).
 //
-//   npx tsx loadtest/bench/login-profile.ts <file.cpuprofile> [--top 30]
-import { readFileSync } from 'node:fs';
+//   npx tsx loadtest/bench/login-profile.ts <file.cpuprofile> [--top 30] [--whole]
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 interface ProfileNode {
@@ -16,17 +18,18 @@ interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+  startTime: number;
 }
 
 function isProfile(value: unknown): value is Profile {
   return typeof value === 'object' && value !== null && 'nodes' in value && Array.isArray(value.nodes) &&
-    'samples' in value && Array.isArray(value.samples) && 'timeDeltas' in value && Array.isArray(value.timeDeltas);
+    'samples' in value && Array.isArray(value.samples) && 'timeDeltas' in value && Array.isArray(value.timeDeltas) && 'startTime' in value && typeof value.startTime === 'number';
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' }, whole: { type: 'boolean', default: false } } });
 const file = positionals[0];
 if (file === undefined) {
-  process.stderr.write('usage: npx tsx loadtest/bench/login-profile.ts <file.cpuprofile> [--top 30]\n');
+  process.stderr.write('usage: npx tsx loadtest/bench/login-profile.ts <file.cpuprofile> [--top 30] [--whole]\n');
   process.exit(2);
 }
 const top = Number(values.top) || 30;
@@ -41,13 +44,24 @@ const name = (n: ProfileNode): string => {
   return `${n.callFrame.functionName || '(anonymous)'}${url ? ` ${url}:${n.callFrame.lineNumber + 1}` : ''}`;
 };
 
+let window = { startUs: Number.NEGATIVE_INFINITY, endUs: Number.POSITIVE_INFINITY };
+const phaseFile = join(dirname(file), 'login-phase.json');
+if (!values.whole && existsSync(phaseFile)) {
+  const phase: unknown = JSON.parse(readFileSync(phaseFile, 'utf8'));
+  if (typeof phase === 'object' && phase !== null && 'startUs' in phase && 'endUs' in phase && typeof phase.startUs === 'number' && typeof phase.endUs === 'number') {
+    window = { startUs: phase.startUs, endUs: phase.endUs };
+  }
+}
+
 // Each sample's time is the delta to the next sample.
 const perNode = new Map<number, number>();
 let total = 0;
+let at = profile.startTime;
 for (let i = 0; i < profile.samples.length; i++) {
   const id = profile.samples[i];
+  at += profile.timeDeltas[i] ?? 0;
   const dt = profile.timeDeltas[i + 1] ?? 0;
-  if (id === undefined) continue;
+  if (id === undefined || at < window.startUs || at > window.endUs) continue;
   perNode.set(id, (perNode.get(id) ?? 0) + dt);
   total += dt;
 }
@@ -74,6 +88,7 @@ const print = (title: string, map: Map<string, number>): void => {
     process.stdout.write(`| ${(us / 1000).toFixed(0)} | ${((100 * us) / total).toFixed(1)} | ${key} |\n`);
   }
 };
-process.stdout.write(`${file}: ${(total / 1e6).toFixed(2)} s sampled on the main thread\n`);
+const scope = Number.isFinite(window.startUs) ? `the login phase (${((window.endUs - window.startUs) / 1e6).toFixed(2)} s wall)` : 'the whole run';
+process.stdout.write(`${file}: ${(total / 1e6).toFixed(2)} s sampled on the main thread during ${scope}\n`);
 print('Self time', self);
 print('Inclusive time', inclusive);

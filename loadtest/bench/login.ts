@@ -14,7 +14,7 @@
 // 5. After `idle` seconds reads the server's memory again, also after a GC forced through the inspector.
 // Exits 1 if any login failed or any session was dropped.
 import { pbkdf2 } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -271,7 +271,13 @@ async function main(): Promise<number> {
     const machineBefore = await machineBusyMs();
 
     process.stderr.write(`logging in ${n} ${options.transport} sessions with ${options.mechanism}, ${options.concurrency} in flight...\n`);
+    const phaseStartUs = process.hrtime.bigint() / 1000n;
     outcome = await loginAll(target, 1, n, options.concurrency, 'bench', true);
+    const phaseEndUs = process.hrtime.bigint() / 1000n;
+    if (options.cpuProfileDir !== undefined) {
+      // V8 profile timestamps and hrtime share CLOCK_MONOTONIC, so login-profile.ts can cut the login phase out.
+      await writeFile(join(options.cpuProfileDir, 'login-phase.json'), JSON.stringify({ startUs: Number(phaseStartUs), endUs: Number(phaseEndUs) }));
+    }
     const cpuAfter = await server.cpuMs();
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const machineBusy = (await machineBusyMs()) - machineBefore;

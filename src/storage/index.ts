@@ -35,11 +35,11 @@ export async function openStores(config: Config, options: OpenStoresOptions = {}
       return await openPostgresStores({ url, migrate: options.migrate ?? true });
     } catch (err) {
       if (err instanceof ServerError) throw err;
-      const reason = describe(err);
+      const reason = reasonOf(err);
       const unreachable = err instanceof StoreUnavailableError || isUnavailable(err);
       const wait = Math.min(delay, deadline - Date.now());
       if (!retry || !unreachable || wait <= 0) {
-        const tried = retry && unreachable ? ` (${attempt} attempts in ${retry.seconds} s, database.startup_retry_seconds)` : '';
+        const tried = retry && unreachable ? ` (no answer in ${retry.seconds} s, ${attempt} attempts; database.startup_retry_seconds sets how long to wait)` : '';
         throw new ServerError('STORE_OPEN_FAILED', `cannot open PostgreSQL at database.url (RATATOSK_DATABASE_URL)${tried}: ${reason}`);
       }
       retry.log.warn({ attempt, reason, retryInMs: wait }, 'PostgreSQL (RATATOSK_DATABASE_URL) does not answer; retrying');
@@ -49,10 +49,10 @@ export async function openStores(config: Config, options: OpenStoresOptions = {}
   }
 }
 
-function describe(err: unknown): string {
+function reasonOf(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as Error & { code?: unknown }).code;
   // A refused connection to a name with several addresses is an AggregateError with an empty message.
-  const message = err.message || (err instanceof AggregateError ? err.errors.map(describe).join('; ') : err.name);
+  const message = err.message || (err instanceof AggregateError ? err.errors.map(reasonOf).join('; ') : err.name);
   return typeof code === 'string' && !message.includes(code) ? `${code} ${message}` : message;
 }

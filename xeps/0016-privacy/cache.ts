@@ -113,6 +113,7 @@ export interface PrivacyStores {
 export class PrivacyCache {
   private readonly users = new Map<string, UserPrivacy>();
   private readonly loading = new Map<string, Promise<UserPrivacy>>();
+  private readonly offlineReads = new Map<string, Promise<Policy>>();
   /** States being loaded, not yet in `users`. */
   private readonly building = new Map<string, UserPrivacy>();
   private readonly locks = new Map<string, Promise<void>>();
@@ -181,7 +182,10 @@ export class PrivacyCache {
       this.offline.set(username, cached);
       return cached;
     }
-    return this.exclusive(username, async () => {
+    // Concurrent checks for the same user (a burst of offline messages) share one read.
+    const pending = this.offlineReads.get(username);
+    if (pending) return pending;
+    const read = this.exclusive(username, async () => {
       const epoch = this.rosterEpoch;
       const state = await this.read(username);
       const policy: Policy = {
@@ -192,7 +196,9 @@ export class PrivacyCache {
       // Not remembered when some roster changed during the read: it might have been this one.
       if (!this.users.has(username) && (policy.roster === undefined || epoch === this.rosterEpoch)) this.remember(username, policy);
       return policy;
-    });
+    }).finally(() => this.offlineReads.delete(username));
+    this.offlineReads.set(username, read);
+    return read;
   }
 
   /** Loads the roster snapshot unless it is there; changes that arrive meanwhile are applied after. */

@@ -18,12 +18,12 @@ import type { PrivacyGuard } from './enforce.js';
 export const PRIVACY_LIMITS = { lists: 50, items: 1000, nameBytes: 1023 } as const;
 
 const MAX_ORDER = 0xffffffff; // xs:unsignedInt
-const STANZA_CHILDREN: Record<string, 'message' | 'iq' | 'presenceIn' | 'presenceOut'> = {
-  message: 'message',
-  iq: 'iq',
-  'presence-in': 'presenceIn',
-  'presence-out': 'presenceOut',
-};
+const STANZA_CHILDREN = new Map<string, 'message' | 'iq' | 'presenceIn' | 'presenceOut'>([
+  ['message', 'message'],
+  ['iq', 'iq'],
+  ['presence-in', 'presenceIn'],
+  ['presence-out', 'presenceOut'],
+]);
 const SUBSCRIPTIONS = new Set(['both', 'to', 'from', 'none']);
 
 function elements(parent: Element): Element[] {
@@ -59,7 +59,7 @@ export function parseItem(el: Element): PrivacyItem {
     throw badRequest("an item's 'type' must be jid, group or subscription");
   }
   for (const child of elements(el)) {
-    const flag = child.getNS() === NS.privacy ? STANZA_CHILDREN[child.getName()] : undefined;
+    const flag = child.getNS() === NS.privacy ? STANZA_CHILDREN.get(child.getName()) : undefined;
     if (!flag) throw badRequest(`<${child.getName()}/> is not a stanza kind (message, iq, presence-in, presence-out)`);
     item[flag] = true;
   }

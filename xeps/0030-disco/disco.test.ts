@@ -54,7 +54,7 @@ describe('XEP-0030 Service Discovery', function () {
   });
 
   it('§3.2 and §7: a node the server does not know is item-not-found (type cancel)', async function () {
-    romeo.write(`<iq type='get' to='localhost' id='info3'><query xmlns='${INFO}' node='http://jabber.org/protocol/commands'/></iq>`);
+    romeo.write(`<iq type='get' to='localhost' id='info3'><query xmlns='${INFO}' node='urn:example:no-such-node'/></iq>`);
     const info = await romeo.element('iq');
     assert.equal(info.attrs.type, 'error');
     assert.equal(info.attrs.id, 'info3');

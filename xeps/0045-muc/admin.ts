@@ -161,15 +161,12 @@ function checkRole(room: Room, target: Occupant, role: Role, actor: Actor): void
     if (targetRank > actorRank) throw new StanzaError('not-allowed', 'you may not kick a user of higher affiliation (§8.2)');
     return;
   }
-  if (target.role === 'moderator' && role !== target.role) {
-    // §9.7: only admins revoke moderator status, and never from an admin or owner.
-    if (actorRank < RANK.admin) throw new StanzaError('forbidden', 'only admins and owners revoke moderator status (§9.7)');
-    if (targetRank >= RANK.admin) throw new StanzaError('not-allowed', 'moderator status cannot be revoked from an admin or owner (§9.7)');
-  }
-  if (role === 'visitor') {
-    // §8.4: voice is never revoked from an admin or owner, nor by a moderator of lower affiliation.
-    if (targetRank >= RANK.admin || targetRank > actorRank) throw new StanzaError('not-allowed', 'you may not revoke voice from this user (§8.4)');
-  }
+  // §8.4, §9.7: voice and moderator status are never taken from an admin or owner; §8.4: nor voice by a
+  // moderator of lower affiliation.
+  if (targetRank >= RANK.admin && target.role === 'moderator') throw new StanzaError('not-allowed', 'an admin or owner stays a moderator (§9.7)');
+  if (role === 'visitor' && (targetRank >= RANK.admin || targetRank > actorRank)) throw new StanzaError('not-allowed', 'you may not revoke voice from this user (§8.4)');
+  // §9.7: only admins revoke moderator status.
+  if (target.role === 'moderator' && actorRank < RANK.admin) throw new StanzaError('forbidden', 'only admins and owners revoke moderator status (§9.7)');
 }
 
 function checkAffiliation(room: Room, bare: string, affiliation: AffiliationOrNone, actor: Actor): void {

@@ -368,7 +368,7 @@ export function formType(values: Map<string, string[]>): string | undefined {
   return values.get(FIELD.formType)?.[0];
 }
 
-export function dataField(fieldVar: string | undefined, type: string, label: string | undefined, values: readonly string[], options: readonly { value: string; label: string }[] = []): Element {
+export function dataField(fieldVar: string | undefined, type: string | undefined, label: string | undefined, values: readonly string[], options: readonly { value: string; label: string }[] = []): Element {
   const field = xml('field', { var: fieldVar, type, label });
   for (const value of values) field.cnode(xml('value', {}, value));
   for (const option of options) field.cnode(xml('option', { label: option.label }, xml('value', {}, option.value)));

@@ -38,7 +38,7 @@ describeBackends('XEP-0049 Private XML Storage', function (backend) {
     await server.addUser(name, PASSWORD);
     return name;
   };
-  const login = async (username: string, transport: ClientTransport, resource = transport): Promise<TestClient> => {
+  const login = async (username: string, transport: ClientTransport, resource: string = transport): Promise<TestClient> => {
     const client = await connect(server, { transport, username, password: PASSWORD, resource });
     open.push(client);
     return client;

@@ -18,8 +18,8 @@ export interface AdminDeps {
   readonly scramIterations: number;
   /** Whether a requester is a service administrator. */
   isAdmin(requester: Jid): boolean;
-  /** Ends the sessions of a deleted account and tells the other modules. */
-  accountDeleted(username: string): Promise<void>;
+  /** Tells the other modules about deleted accounts and ends their sessions once the command's answer is out. */
+  accountsDeleted(usernames: readonly string[]): Promise<void>;
 }
 
 const MAX_ITEMS_OPTIONS = ['25', '50', '75', '100', '150', '200'];
@@ -94,9 +94,9 @@ export function adminCommands(deps: AdminDeps): AdHocCommand[] {
         const missing: string[] = [];
         for (const username of usernames) if (!(await deps.accounts.exists(username))) missing.push(`${username}@${deps.domain}`);
         if (missing.length > 0) throw new StanzaError('item-not-found', `no such account: ${missing.join(', ')}`);
-        for (const username of usernames) {
-          if (await deps.accounts.delete(username)) await deps.accountDeleted(username);
-        }
+        const deleted: string[] = [];
+        for (const username of usernames) if (await deps.accounts.delete(username)) deleted.push(username);
+        await deps.accountsDeleted(deleted);
         return {};
       },
     ),

@@ -56,12 +56,18 @@ interface CommandSession {
   readonly command: AdHocCommand;
   readonly requester: string;
   stage: number;
-  values: FormValues;
+  /** The latest submission of each stage reached so far; a new one replaces its stage's. */
+  readonly submitted: FormValues[];
   touched: number;
 }
 
 /** Session ids that ended are remembered this long, so reusing one is "expired" rather than "unknown". */
 const MAX_REMEMBERED_ENDINGS = 10_000;
+
+/** Everything submitted, later stages' fields replacing earlier ones of the same name. */
+function valuesOf(session: CommandSession): FormValues {
+  return session.submitted.reduce((all, stage) => all.merge(stage), new FormValues());
+}
 
 /** A bad-request or not-allowed with the XEP-0050 application condition (§4.4). */
 export function commandError(condition: StanzaErrorCondition, app: string, text: string, type: StanzaErrorType): StanzaError {
@@ -132,12 +138,12 @@ export class CommandEngine {
     if ((step === 'next' && last) || (step === 'complete' && !last)) {
       throw commandError('bad-request', 'bad-action', `"${step}" is not allowed at this stage`, 'modify');
     }
-    session.values = session.values.merge(this.submission(request, command, command.stages[session.stage]));
+    session.submitted[session.stage] = this.submission(request, command, command.stages[session.stage]);
     if (step === 'next') {
       session.stage++;
       return this.stageReply(session);
     }
-    const outcome = await command.complete(session.values, requester);
+    const outcome = await command.complete(valuesOf(session), requester);
     this.end(session.id);
     return this.reply(command, session.id, 'completed', outcome.notes, outcome.result);
   }
@@ -168,7 +174,7 @@ export class CommandEngine {
       const oldest = mine.reduce((a, b) => (b.touched < a.touched ? b : a));
       this.end(oldest.id);
     }
-    const session: CommandSession = { id, command, requester: requester.toString(), stage: 0, values: new FormValues(), touched: this.now() };
+    const session: CommandSession = { id, command, requester: requester.toString(), stage: 0, submitted: [], touched: this.now() };
     this.sessions.set(id, session);
     return this.stageReply(session);
   }
@@ -221,7 +227,7 @@ export class CommandEngine {
     const last = stage === stages - 1;
     // §3.4: the actions of each stage, and which one "execute" stands for (as in §2.4.2's examples).
     const actions = xml('actions', { execute: last ? 'complete' : 'next' }, stage > 0 ? xml('prev') : undefined, last ? xml('complete') : xml('next'));
-    const form = command.stages[stage]?.form(session.values);
+    const form = command.stages[stage]?.form(valuesOf(session));
     return this.reply(command, session.id, 'executing', undefined, form, actions);
   }
 

@@ -40,11 +40,17 @@ export default defineModule({
       sessions: ctx.sessions,
       scramIterations: ctx.config.auth.scramIterations,
       isAdmin: (requester: Jid) => requester.domain === ctx.domain && admins.has(requester.bareString()),
-      accountDeleted: async (username) => {
-        ctx.log.info({ user: username }, 'account deleted by an administrator');
-        // XEP-0133 §4.2: deleting a user ends the user's sessions.
-        for (const session of ctx.sessions.resources(`${username}@${ctx.domain}`)) session.close(new StreamError('not-authorized', 'the account was deleted'));
-        await ctx.emit('account:deleted', username);
+      accountsDeleted: async (usernames) => {
+        for (const username of usernames) {
+          ctx.log.info({ user: username }, 'account deleted by an administrator');
+          await ctx.emit('account:deleted', username);
+        }
+        const sessions = usernames.flatMap((username) => ctx.sessions.resources(`${username}@${ctx.domain}`));
+        // XEP-0133 §4.2: deleting a user ends the user's sessions. Not before this turn ends: an admin who
+        // deleted the own account still gets the result, which goes out with no I/O after this point.
+        setImmediate(() => {
+          for (const session of sessions) session.close(new StreamError('not-authorized', 'the account was deleted'));
+        });
       },
     });
     for (const command of commands) engine.add(command);
