@@ -3,7 +3,7 @@
 // /healthz endpoint, and (optionally) the V8 inspector, which can force a full garbage collection
 // and report the heap before memory is read.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -191,12 +191,8 @@ export class ServerProcess {
 
   /** Forces a full GC in the server through the inspector, then reads memory. Undefined without --inspect. */
   async memoryAfterGc(): Promise<MemoryReading | undefined> {
-    if (this.inspectPort === undefined) return undefined;
-    const targets: unknown = await (await fetch(`http://127.0.0.1:${this.inspectPort}/json/list`)).json();
-    const first: unknown = Array.isArray(targets) ? targets[0] : undefined;
-    const url = typeof first === 'object' && first !== null && 'webSocketDebuggerUrl' in first ? first.webSocketDebuggerUrl : undefined;
-    if (typeof url !== 'string') throw new Error('the server has no inspector target');
-    const session = await InspectorSession.connect(url);
+    const session = await this.inspect();
+    if (!session) return undefined;
     try {
       await session.call('HeapProfiler.collectGarbage');
       await session.call('HeapProfiler.collectGarbage');
@@ -207,6 +203,32 @@ export class ServerProcess {
     } finally {
       session.close();
     }
+  }
+
+  /** Writes a V8 heap snapshot of the server (for Chrome DevTools); false without --inspect. */
+  async heapSnapshot(path: string): Promise<boolean> {
+    const session = await this.inspect();
+    if (!session) return false;
+    const out = createWriteStream(path);
+    try {
+      session.onEvent = (method, params) => {
+        if (method === 'HeapProfiler.addHeapSnapshotChunk' && typeof params.chunk === 'string') out.write(params.chunk);
+      };
+      await session.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+    } finally {
+      session.close();
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
+    return true;
+  }
+
+  private async inspect(): Promise<InspectorSession | undefined> {
+    if (this.inspectPort === undefined) return undefined;
+    const targets: unknown = await (await fetch(`http://127.0.0.1:${this.inspectPort}/json/list`)).json();
+    const first: unknown = Array.isArray(targets) ? targets[0] : undefined;
+    const url = typeof first === 'object' && first !== null && 'webSocketDebuggerUrl' in first ? first.webSocketDebuggerUrl : undefined;
+    if (typeof url !== 'string') throw new Error('the server has no inspector target');
+    return InspectorSession.connect(url);
   }
 
   /** SIGTERM (a clean `serve` shutdown, which also writes the CPU profile), SIGKILL if it hangs. */
@@ -228,11 +250,19 @@ export class ServerProcess {
 class InspectorSession {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(result: Record<string, unknown>): void; reject(err: Error): void }>();
+  /** Receives protocol events (messages without an id). */
+  onEvent: ((method: string, params: Record<string, unknown>) => void) | undefined;
 
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data: WebSocket.RawData) => {
       const message: unknown = JSON.parse(String(data));
-      if (typeof message !== 'object' || message === null || !('id' in message) || typeof message.id !== 'number') return;
+      if (typeof message !== 'object' || message === null) return;
+      if (!('id' in message) && 'method' in message && typeof message.method === 'string') {
+        const params = 'params' in message && typeof message.params === 'object' && message.params !== null ? (message.params as Record<string, unknown>) : {};
+        this.onEvent?.(message.method, params);
+        return;
+      }
+      if (!('id' in message) || typeof message.id !== 'number') return;
       const waiter = this.pending.get(message.id);
       if (!waiter) return;
       this.pending.delete(message.id);
@@ -254,11 +284,11 @@ class InspectorSession {
     return new InspectorSession(ws);
   }
 
-  call(method: string): Promise<Record<string, unknown>> {
+  call(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.ws.send(JSON.stringify({ id, method }));
+      this.ws.send(JSON.stringify({ id, method, params }));
     });
   }
 

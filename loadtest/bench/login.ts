@@ -2,7 +2,7 @@
 //
 //   npx tsx loadtest/bench/login.ts [--sessions 5000] [--concurrency 200] [--transport websocket|tcp]
 //        [--mechanism PLAIN|SCRAM-SHA-1|SCRAM-SHA-256] [--server tsx|built] [--warmup 200] [--idle 5]
-//        [--timeout 60] [--cpu-prof <dir>] [--no-inspect]
+//        [--timeout 60] [--cpu-prof <dir>] [--heap-snapshot <prefix>] [--no-inspect]
 //
 // 1. Measures the ceiling: SASL PLAIN costs the server one PBKDF2-SHA-256 of 4096 iterations per
 //    login, so the most logins/s this machine could do is what libuv's pool computes of those.
@@ -42,6 +42,7 @@ interface Options {
   timeoutSeconds: number;
   ceilingSeconds: number;
   cpuProfileDir: string | undefined;
+  heapSnapshot: string | undefined;
   inspect: boolean;
 }
 
@@ -67,6 +68,7 @@ function parseOptions(argv: string[]): Options {
         timeout: { type: 'string', default: '60' },
         ceiling: { type: 'string', default: '3' },
         'cpu-prof': { type: 'string' },
+        'heap-snapshot': { type: 'string' },
         'no-inspect': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -78,7 +80,7 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(
       'usage: npx tsx loadtest/bench/login.ts [--sessions 5000] [--concurrency 200] [--transport websocket|tcp]\n' +
         '         [--mechanism PLAIN|SCRAM-SHA-1|SCRAM-SHA-256] [--server tsx|built] [--warmup 200] [--idle 5]\n' +
-        '         [--timeout 60] [--ceiling 3] [--cpu-prof <dir>] [--no-inspect]\n',
+        '         [--timeout 60] [--ceiling 3] [--cpu-prof <dir>] [--heap-snapshot <prefix>] [--no-inspect]\n',
     );
     process.exit(0);
   }
@@ -93,6 +95,7 @@ function parseOptions(argv: string[]): Options {
   if (!mechanism) fail(`--mechanism must be one of ${MECHANISM_NAMES.join(', ')}, got "${values.mechanism}"`);
   const server = values.server;
   if (server !== 'tsx' && server !== 'built') fail(`--server must be tsx or built, got "${server}"`);
+  if (values['heap-snapshot'] !== undefined && values['no-inspect']) fail('--heap-snapshot needs the inspector; drop --no-inspect');
   return {
     sessions: count('sessions', values.sessions, 1),
     concurrency: count('concurrency', values.concurrency, 1),
@@ -104,6 +107,7 @@ function parseOptions(argv: string[]): Options {
     timeoutSeconds: count('timeout', values.timeout, 1),
     ceilingSeconds: count('ceiling', values.ceiling, 0),
     cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+    heapSnapshot: values['heap-snapshot'] === undefined ? undefined : resolve(values['heap-snapshot']),
     inspect: !values['no-inspect'],
   };
 }
@@ -266,6 +270,8 @@ async function main(): Promise<number> {
     const baselineGc = await server.memoryAfterGc();
     await sleep(500);
     const baseline = await server.memory();
+    // Heap snapshots before the logins and when idle; their difference shows what a session keeps.
+    if (options.heapSnapshot !== undefined) await server.heapSnapshot(`${options.heapSnapshot}-before.heapsnapshot`);
     const cpuBefore = await server.cpuMs();
     const clientCpuBefore = process.cpuUsage();
     const machineBefore = await machineBusyMs();
@@ -288,6 +294,7 @@ async function main(): Promise<number> {
     await sleep(options.idleSeconds * 1000);
     const idle = await server.memory();
     const idleGc = await server.memoryAfterGc();
+    if (options.heapSnapshot !== undefined) await server.heapSnapshot(`${options.heapSnapshot}-idle.heapsnapshot`);
     const dropped = outcome.sessions.filter((s) => !s.open);
     const stillRegistered = (await server.health()).sessions;
 

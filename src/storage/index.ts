@@ -3,6 +3,7 @@ import type { Config } from '../config/types.js';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import { openEmbeddedStores } from './embedded/index.js';
+import { isUnavailable, openPostgresStores } from './postgres/index.js';
 import { StoreUnavailableError, type Stores } from './types.js';
 
 export type { Account, AccountStore, Stores } from './types.js';
@@ -25,8 +26,6 @@ export interface OpenStoresOptions {
 export async function openStores(config: Config, options: OpenStoresOptions = {}): Promise<Stores> {
   const url = config.database.url;
   if (url === undefined || url === '') return openEmbeddedStores(config.dataDir);
-  // Loaded only when configured, so the embedded default never loads the PostgreSQL driver.
-  const { openPostgresStores, isUnavailable } = await import('./postgres/index.js');
   const retry = options.retry;
   const deadline = Date.now() + (retry?.seconds ?? 0) * 1000;
   let delay = FIRST_RETRY_DELAY_MS;

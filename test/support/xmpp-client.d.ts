@@ -21,11 +21,18 @@ declare module '@xmpp/client' {
     set(child: Element, to?: string, timeout?: number): Promise<Element>;
   }
 
+  /** Answers iq requests to this client (xmpp.js answers the rest with service-unavailable). */
+  export interface IqCallee {
+    get(ns: string, name: string, handler: (context: { stanza: Element; element: Element }) => Element | Promise<Element>): void;
+    set(ns: string, name: string, handler: (context: { stanza: Element; element: Element }) => Element | Promise<Element>): void;
+  }
+
   export interface XmppClient extends EventEmitter {
     jid: XmppJid | null;
     status: string;
     saslFactory: SaslFactory;
     iqCaller: IqCaller;
+    iqCallee: IqCallee;
     reconnect: { stop(): void };
     start(): Promise<XmppJid>;
     stop(): Promise<void>;

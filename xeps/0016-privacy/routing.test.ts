@@ -1,7 +1,7 @@
 // The in-memory side of privacy and blocking, against a real server on both back ends: routing
 // reads no store (the key requirement: esl/MongooseIM#4371), stanzas that arrive while a new
 // session's lists load wait for them, a store that fails closes the session instead of letting
-// blocked stanzas through, and roster changes reach the cache through the 'roster:changed' hook.
+// blocked stanzas through, and roster changes (through the IM module or the 'roster:changed' hook) reach the cache.
 import assert from 'node:assert/strict';
 import { xml } from '@xmpp/client';
 import { defineModule, type ModuleContext } from '../../src/modules/api.js';
@@ -150,6 +150,19 @@ describeBackends('Privacy and blocking from memory', (backend) => {
     } finally {
       restore();
     }
+  });
+
+  it('sees a roster set made through the IM module (its pushes emit roster:changed)', async function () {
+    const { romeo, tybalt, paris } = await freshUsers(server, 'romeo', 'tybalt', 'paris');
+    await contacts(server, romeo, paris, { a: 'both', b: 'both', groupsOfB: ['Enemies'] });
+    const r = await clients.login(romeo, 'orchard');
+    const t = await clients.login(tybalt, 'pda');
+    await activate(r, 'feud', item({ type: 'group', value: 'Enemies', action: 'deny', order: '1' }, 'message'));
+    await t.xmpp.send(chat(r.jid, 'before'));
+    await r.next(isMessage(t.jid, 'before'));
+    await request(r, 'set', xml('query', { xmlns: 'jabber:iq:roster' }, xml('item', { jid: jid(tybalt) }, xml('group', {}, 'Enemies'))));
+    await t.xmpp.send(chat(r.jid, 'after'));
+    assert.equal(errorOf(await t.next(isError('message', r.jid))).condition, 'service-unavailable');
   });
 
   it("follows the roster through 'roster:changed': group and subscription items see the change at once", async function () {

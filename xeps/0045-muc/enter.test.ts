@@ -201,7 +201,9 @@ describe('XEP-0045 entering and exiting rooms', function () {
           else if (s.is('message') && s.getChild('body')) bodies.push(s.getChildText('body') ?? '');
         });
       });
-      await hecate.xmpp.send(xml('presence', { to: `${room}/hecate-${bodies.length}${Math.random().toString(36).slice(2, 6)}` }, xml('x', { xmlns: MUC }, attrs === undefined ? undefined : xml('history', attrs))));
+      const join = xml('x', { xmlns: MUC });
+      if (attrs !== undefined) join.append(xml('history', attrs));
+      await hecate.xmpp.send(xml('presence', { to: `${room}/hecate-${Math.random().toString(36).slice(2, 8)}` }, join));
       const subject = await done;
       assert.equal(subject.getChildText('subject'), 'Fire Burn and Cauldron Bubble!');
       assert.equal(subject.attrs.from, `${room}/firstwitch`);

@@ -101,7 +101,9 @@ let joins = 0;
 
 /** §7.2: enters a room and resolves with the self-presence, or rejects with the error condition. */
 export async function enter(client: TestClient, room: string, nick: string, options: EnterOptions = {}): Promise<Element> {
-  const x = xml('x', { xmlns: MUC }, options.password === undefined ? undefined : xml('password', {}, options.password), options.history === undefined ? undefined : xml('history', options.history));
+  const x = xml('x', { xmlns: MUC });
+  if (options.password !== undefined) x.append(xml('password', {}, options.password));
+  if (options.history !== undefined) x.append(xml('history', options.history));
   const id = `join-${nick}-${++joins}`;
   await client.xmpp.send(xml('presence', { to: `${room}/${nick}`, id }, x));
   // The self-presence (§7.2.2) and an error both carry the join's id.
@@ -171,7 +173,7 @@ export function admin(client: TestClient, type: 'get' | 'set', room: string, ...
 }
 
 export function groupchat(client: TestClient, room: string, body: string, id?: string): Promise<void> {
-  return client.xmpp.send(xml('message', { to: room, type: 'groupchat', id }, xml('body', {}, body)));
+  return client.xmpp.send(xml('message', id === undefined ? { to: room, type: 'groupchat' } : { to: room, type: 'groupchat', id }, xml('body', {}, body)));
 }
 
 /** Resolves when no stanza matching arrives within `ms`. */
