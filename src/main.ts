@@ -5,8 +5,8 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { startAdminApi } from './admin/http-api.js';
 import { AuthThrottle } from './auth/throttle.js';
+import { nodeEndpoints, openCluster, shutdownError, type NodeRegistry } from './cluster/index.js';
 import type { Config } from './config/types.js';
-import { StreamError } from './errors.js';
 import { HookBus } from './hooks/bus.js';
 import type { CoreHooks } from './hooks/core-hooks.js';
 import { Jid } from './jid.js';
@@ -25,9 +25,11 @@ import type { CredentialSource } from './stream/sasl/types.js';
 import type { StreamEvents, StreamTransport } from './stream/transport.js';
 import { BOSH_PATH, BoshEndpoint } from './transports/bosh.js';
 import { loadOrCreateCertificate } from './transports/certificate.js';
-import { HttpServer, sendJson, sendText } from './transports/http-server.js';
+import { createHostMeta, endpointsFromRequest, HOST_META_JSON_PATH, HOST_META_PATH } from './transports/host-meta.js';
+import { HttpServer, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
 import { createWebSocketEndpoint } from './transports/websocket.js';
+import { ASSETS_PREFIX, createWebClient, WEB_CLIENT_PATH } from './transports/web-client.js';
 import { BUILTIN_MODULES } from '../xeps/index.js';
 
 export interface RunningServer {
@@ -38,6 +40,8 @@ export interface RunningServer {
   readonly modules: ModuleHost;
   readonly disco: DiscoRegistry;
   readonly log: Logger;
+  /** The cluster's nodes (this one alone without Redis): for `status` and XEP-0156 discovery. */
+  readonly nodes: NodeRegistry;
   stop(): Promise<void>;
 }
 
@@ -74,9 +78,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const sessions = new LocalSessionRegistry();
   const iqs = new IqRegistry();
   const disco = new DiscoRegistry();
-  const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log });
-  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco });
+  // Clustering on Redis when redis.* is set (src/cluster/README.md); otherwise this node alone, as ever.
+  const cluster = await openCluster({ config, log, sessions, hooks, connections: () => openStreams.size });
+  const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote });
+  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, remote: cluster.remote });
   for (const definition of BUILTIN_MODULES) await modules.start(definition);
+  await cluster.start(router);
 
   const credentials: CredentialSource = {
     async getCredential(username, hash) {
@@ -137,7 +144,28 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   );
   const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket });
   http.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', node: config.nodeId, sessions: sessions.size, store: stores.kind, uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000) }));
-  http.route('/', (_req, res) => sendText(res, 200, `Ratatosk XMPP server for ${config.domain}\nWebSocket: /xmpp-websocket\n`));
+  // The web client (Converse.js) at `/`; without the package, a line of text says where to connect.
+  const webClient = createWebClient({ domain: config.domain, allowRegistration: config.registration.allow, log });
+  if (webClient) {
+    http.route(WEB_CLIENT_PATH, webClient.page);
+    http.routePrefix(ASSETS_PREFIX, webClient.assets);
+  } else {
+    http.route(WEB_CLIENT_PATH, (_req, res) => sendText(res, 200, `Ratatosk XMPP server for ${config.domain}\nWebSocket: /xmpp-websocket\n`));
+  }
+  // XEP-0156: where clients find the WebSocket and BOSH endpoints. A cluster replaces endpointsFor
+  // with one that names the least-loaded live node.
+  const hostMeta = createHostMeta({
+    log,
+    endpointsFor: endpointsFromRequest({
+      websocketPath: WEBSOCKET_PATH,
+      boshPath: BOSH_PATH,
+      isTrusted,
+      publicWebsocketUrl: config.http.publicWebsocketUrl,
+      publicBoshUrl: config.http.publicBoshUrl,
+    }),
+  });
+  http.route(HOST_META_PATH, hostMeta.xrd);
+  http.route(HOST_META_JSON_PATH, hostMeta.jrd);
   // XEP-0124/XEP-0206: each BOSH session is one more c2s stream.
   const bosh = new BoshEndpoint(
     { domain: config.domain, log, limits, maxBodyBytes: config.http.maxBoshBody, inactivity: config.http.boshInactivity, corsOrigins: config.http.corsOrigins, isTrusted },
@@ -151,6 +179,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const destroyRoom = async (roomJid: string, reason: string | undefined): Promise<boolean> => (await hooks.fire('muc:destroy-room', roomJid, reason)) === true;
   const adminApi = await startAdminApi({ config, log, stores, sessions, modules, startedAt: server.startedAt, ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }, destroyRoom });
 
+  await cluster.announce(nodeEndpoints(config, { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }));
   log.info({ c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort, store: stores.kind, tlsFingerprint: certificate.fingerprint }, 'Ratatosk is ready');
 
   let stopped = false;
@@ -162,18 +191,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     modules,
     disco,
     log,
+    nodes: cluster.registry,
     async stop() {
       if (stopped) return;
       stopped = true;
       log.info('stopping');
       await adminApi.close();
       const tcpClosed = Promise.all(tcpServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      for (const stream of openStreams.keys()) stream.fail(new StreamError('system-shutdown'));
+      // RFC 6120 §4.9.3.19: clients move to the least-loaded other node when there is one.
+      const elsewhere = await cluster.drain();
+      for (const [stream, transport] of openStreams) stream.fail(shutdownError(transport.kind, elsewhere));
       await new Promise((resolve) => setTimeout(resolve, 100));
       for (const transport of openStreams.values()) transport.destroy();
       bosh.close();
       if (httpPort >= 0) await http.close();
       await tcpClosed;
+      await cluster.stop();
       await modules.stopAll();
       throttle.close();
       await stores.close();

@@ -10,5 +10,8 @@ export const CORE_SPECS: readonly SpecReference[] = [
   { id: 'RFC 5802', title: 'SCRAM-SHA-1', scope: 'without channel binding (no -PLUS)', status: 'complete' },
   { id: 'RFC 7677', title: 'SCRAM-SHA-256', scope: 'without channel binding (no -PLUS)', status: 'complete' },
   { id: 'RFC 3921', title: 'Session establishment (legacy)', version: '§3', scope: 'answers the optional <session/> request older clients send', status: 'complete' },
+  { id: 'XEP-0124', title: 'Bidirectional-streams Over Synchronous HTTP (BOSH)', version: '1.11.2', scope: 'sessions at /http-bind: rid window, hold, wait, acks (simple form), pause, polling limits, response cache, terminal conditions; no key sequencing or multiple streams', status: 'partial' },
+  { id: 'XEP-0206', title: 'XMPP Over BOSH', version: '1.4', scope: 'xmpp:version, stream features in the creation response, xmpp:restart, remote-stream-error', status: 'complete' },
   { id: 'XEP-0368', title: 'SRV records for XMPP over TLS', version: '1.1.0', scope: 'direct TLS listener on 5223', status: 'complete' },
+  { id: 'XEP-0156', title: 'Discovering Alternative XMPP Connection Methods', version: '1.4.0', scope: 'HTTP lookup: /.well-known/host-meta (XRD) and host-meta.json (JRD) with CORS, listing the WebSocket and BOSH URLs', status: 'complete' },
 ];

@@ -35,13 +35,13 @@ describe('HTTP endpoints', function () {
     assert.equal(((await res.json()) as Record<string, unknown>).status, 'ok');
   });
 
-  it('GET / is 200 with the landing page', async function () {
+  it('GET / is 200 with the web client page (Converse.js, see web-client.test.ts)', async function () {
     const res = await fetch(`${base}/`);
     assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
     const text = await res.text();
-    assert.match(text, /^Ratatosk XMPP server for localhost\n/);
-    assert.match(text, /\/xmpp-websocket/);
+    assert.match(text, /<title>Chat on localhost<\/title>/);
+    assert.match(text, /'xmpp-websocket'/);
   });
 
   it('an unknown path is 404', async function () {

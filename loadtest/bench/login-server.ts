@@ -57,6 +57,13 @@ export async function machineBusyMs(): Promise<number> {
   return ((user + nice + system + irq + softirq + steal) * 1000) / ticksPerSecond();
 }
 
+/** utime + stime of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line, in ms. */
+function statCpuMs(stat: string): number {
+  // Fields after "(comm)": state is field 3, utime 14, stime 15 (proc(5)).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
+}
+
 /** A TCP port nothing listens on right now. */
 export async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -172,11 +179,12 @@ export class ServerProcess {
 
   /** User plus system CPU time of every thread of the server (libuv's pool included), in ms. */
   async cpuMs(): Promise<number> {
-    const stat = await readFile(`/proc/${this.pid}/stat`, 'utf8');
-    // Fields after "(comm)": state is field 3, utime 14, stime 15 (proc(5)).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / ticksPerSecond();
+    return statCpuMs(await readFile(`/proc/${this.pid}/stat`, 'utf8'));
+  }
+
+  /** CPU time of the main thread (the event loop) alone, in ms; the rest is libuv's pool and V8's helpers. */
+  async mainThreadCpuMs(): Promise<number> {
+    return statCpuMs(await readFile(`/proc/${this.pid}/task/${this.pid}/stat`, 'utf8'));
   }
 
   async memory(): Promise<MemoryReading> {

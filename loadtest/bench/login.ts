@@ -273,6 +273,7 @@ async function main(): Promise<number> {
     // Heap snapshots before the logins and when idle; their difference shows what a session keeps.
     if (options.heapSnapshot !== undefined) await server.heapSnapshot(`${options.heapSnapshot}-before.heapsnapshot`);
     const cpuBefore = await server.cpuMs();
+    const mainBefore = await server.mainThreadCpuMs();
     const clientCpuBefore = process.cpuUsage();
     const machineBefore = await machineBusyMs();
 
@@ -280,13 +281,14 @@ async function main(): Promise<number> {
     const phaseStartUs = process.hrtime.bigint() / 1000n;
     outcome = await loginAll(target, 1, n, options.concurrency, 'bench', true);
     const phaseEndUs = process.hrtime.bigint() / 1000n;
+    const cpuAfter = await server.cpuMs();
+    const mainAfter = await server.mainThreadCpuMs();
+    const clientCpu = process.cpuUsage(clientCpuBefore);
+    const machineBusy = (await machineBusyMs()) - machineBefore;
     if (options.cpuProfileDir !== undefined) {
       // V8 profile timestamps and hrtime share CLOCK_MONOTONIC, so login-profile.ts can cut the login phase out.
       await writeFile(join(options.cpuProfileDir, 'login-phase.json'), JSON.stringify({ startUs: Number(phaseStartUs), endUs: Number(phaseEndUs) }));
     }
-    const cpuAfter = await server.cpuMs();
-    const clientCpu = process.cpuUsage(clientCpuBefore);
-    const machineBusy = (await machineBusyMs()) - machineBefore;
     const ok = outcome.sessions.length;
 
     const registered = await waitForSessions(server, ok, 5000);
@@ -324,6 +326,8 @@ async function main(): Promise<number> {
       ['  open → SASL success, ms', dist(distribution(outcome.steps.sasl))],
       ['  restart → bind result, ms', dist(distribution(outcome.steps.bind))],
       ['server CPU per login (user+system, all threads)', `${fmt(serverCpuPerLogin, 2)} ms`],
+      ['  of which the main thread (event loop) / other threads (libuv pool: PBKDF2; V8 GC helpers)',
+        `${fmt((mainAfter - mainBefore) / ok, 2)} ms / ${fmt((cpuAfter - cpuBefore - (mainAfter - mainBefore)) / ok, 2)} ms (main thread busy ${share(mainAfter - mainBefore)} of the phase)`],
       ['load generator CPU per login', `${fmt(clientCpuPerLogin, 2)} ms`],
       [`machine CPU in the login phase (of ${cores * 100} %): server / load generator / other processes`,
         `${share(cpuAfter - cpuBefore)} / ${share(clientCpuMs)} / ${share(Math.max(0, machineBusy - (cpuAfter - cpuBefore) - clientCpuMs))}`],

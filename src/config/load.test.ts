@@ -98,9 +98,9 @@ describe('loadConfig', () => {
         const key = /^#\s*(\w+) =/.exec(line);
         if (key?.[1]) documented.add(section ? `${section}.${key[1]}` : key[1]);
       }
-      for (const table of ['', 'c2s', 'http', 'admin', 'component', 'tls', 'database', 'redis', 'registration', 'auth']) {
+      for (const table of ['', 'c2s', 'http', 'admin', 'component', 'tls', 'database', 'redis', 'registration', 'auth', 'muc']) {
         for (const key of knownKeys(table)) {
-          if (['c2s', 'http', 'admin', 'component', 'components', 'tls', 'database', 'redis', 'registration', 'auth'].includes(key) && table === '') continue;
+          if (['c2s', 'http', 'admin', 'component', 'components', 'tls', 'database', 'redis', 'registration', 'auth', 'muc'].includes(key) && table === '') continue;
           const full = table ? `${table}.${key}` : key;
           assert.ok(documented.has(full), `${full} is not documented in ratatosk.example.toml`);
         }
@@ -458,6 +458,24 @@ describe('loadConfig', () => {
     it('an undefined value restores the default', () => {
       const file = writeToml('[database]\nurl = "postgres://db/x"\n');
       assert.deepEqual(load({ file, overrides: { database: { url: undefined } } }).database, {});
+    });
+  });
+
+  describe('public connection URLs (XEP-0156 host-meta)', () => {
+    it('reads http.public_websocket_url and http.public_bosh_url from the file and RATATOSK_PUBLIC_*; unset by default', () => {
+      assert.equal(load().http.publicWebsocketUrl, undefined);
+      assert.equal(load().http.publicBoshUrl, undefined);
+      const file = writeToml('[http]\npublic_websocket_url = "wss://chat.example.org/xmpp-websocket"\npublic_bosh_url = "https://chat.example.org/http-bind"\n');
+      const fromFile = load({ file }).http;
+      assert.deepEqual([fromFile.publicWebsocketUrl, fromFile.publicBoshUrl], ['wss://chat.example.org/xmpp-websocket', 'https://chat.example.org/http-bind']);
+      const fromEnv = load({ env: { RATATOSK_PUBLIC_WEBSOCKET_URL: 'ws://10.0.0.1:5280/xmpp-websocket', RATATOSK_PUBLIC_BOSH_URL: 'http://10.0.0.1:5280/http-bind' } }).http;
+      assert.deepEqual([fromEnv.publicWebsocketUrl, fromEnv.publicBoshUrl], ['ws://10.0.0.1:5280/xmpp-websocket', 'http://10.0.0.1:5280/http-bind']);
+    });
+
+    it('accepts only ws(s):// for the WebSocket URL and http(s):// for the BOSH URL, naming the key and variable', () => {
+      rejects(() => load({ env: { RATATOSK_PUBLIC_WEBSOCKET_URL: 'https://chat.example.org/ws' } }), 'CONFIG_INVALID', 'http.public_websocket_url', 'ws://', 'RATATOSK_PUBLIC_WEBSOCKET_URL');
+      rejects(() => load({ env: { RATATOSK_PUBLIC_BOSH_URL: 'wss://chat.example.org/bosh' } }), 'CONFIG_INVALID', 'http.public_bosh_url', 'http://', 'RATATOSK_PUBLIC_BOSH_URL');
+      rejects(() => load({ file: writeToml('[http]\npublic_bosh_url = "not a url"\n') }), 'CONFIG_INVALID', 'http.public_bosh_url');
     });
   });
 });

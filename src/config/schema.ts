@@ -132,6 +132,9 @@ const httpShape = {
   max_bosh_body: bytes.optional(),
   bosh_inactivity: integer(1, 3600).default(60),
   cors_origins: z.array(corsOrigin, expect('a list of origins such as "https://example.org", or "*"')).default(['*']),
+  /** What /.well-known/host-meta advertises behind a proxy; unset: derived from the request. */
+  public_websocket_url: url(['ws:', 'wss:']).optional(),
+  public_bosh_url: url(['http:', 'https:']).optional(),
 };
 
 export const ADMIN_DEFAULT_PORT = 5281;
@@ -205,6 +208,7 @@ const topShape = {
   domain: domain.default('localhost'),
   data_dir: text.default('./data'),
   node_id: nodeId.default(() => hostname()),
+  public_host: host.optional(),
   log_level: z.enum(LOG_LEVELS, expect(`one of ${LOG_LEVELS.join(', ')}`)).default('info'),
   admins: list(bareJid, 'bare JIDs'),
   c2s: table(c2sShape).prefault({}),
@@ -318,6 +322,7 @@ export function toConfig(f: FileConfig): Config {
     domain: f.domain,
     dataDir: f.data_dir,
     nodeId: f.node_id,
+    ...(f.public_host !== undefined ? { publicHost: f.public_host } : {}),
     logLevel: f.log_level,
     admins: f.admins,
     c2s: {
@@ -343,6 +348,8 @@ export function toConfig(f: FileConfig): Config {
       maxBoshBody: f.http.max_bosh_body ?? f.c2s.max_stanza_size + 8192,
       boshInactivity: f.http.bosh_inactivity,
       corsOrigins: f.http.cors_origins,
+      ...(f.http.public_websocket_url !== undefined ? { publicWebsocketUrl: f.http.public_websocket_url } : {}),
+      ...(f.http.public_bosh_url !== undefined ? { publicBoshUrl: f.http.public_bosh_url } : {}),
     },
     admin: { host: f.admin.host, port: f.admin.port },
     component: { host: f.component.host, port: f.component.port, handshakeTimeout: f.component.handshake_timeout },

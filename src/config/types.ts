@@ -6,6 +6,12 @@ export interface Config {
   domain: string;
   dataDir: string;
   nodeId: string;
+  /**
+   * The host name or address clients use to reach this node, published in the cluster's node registry
+   * for redirects (see-other-host) and discovery. Unset: the c2s listen address, or the machine's host
+   * name when that is a wildcard.
+   */
+  publicHost?: string;
   logLevel: LogLevel;
   /** Bare JIDs allowed to use service administration. */
   admins: string[];
@@ -38,6 +44,10 @@ export interface Config {
     boshInactivity: number;
     /** Origins browsers may call the BOSH endpoint from (CORS); "*" allows any. */
     corsOrigins: string[];
+    /** The WebSocket URL host-meta (XEP-0156) advertises; unset: derived from each request. */
+    publicWebsocketUrl?: string;
+    /** The BOSH URL host-meta (XEP-0156) advertises; unset: derived from each request. */
+    publicBoshUrl?: string;
   };
   /** The local admin HTTP API the CLI talks to while the server runs (loopback only, token-protected). */
   admin: {

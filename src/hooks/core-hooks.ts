@@ -57,4 +57,10 @@ export type CoreHooks = {
    * §10.9, with the reason) and forgets the room; true when the room was live. The stored room is the caller's.
    */
   'muc:destroy-room': (roomJid: string, reason?: string) => Awaitable<boolean | undefined>;
+  /**
+   * Sessions that ended without their node saying so: the node stopped heartbeating (crash, kill -9,
+   * partition) and a sweeper wiped them from the session directory, or this node restarted under the same
+   * id and cleared its previous run's. Fired on one node only; their contacts must learn they are gone.
+   */
+  'cluster:sessions-lost': (sessions: Array<{ jid: Jid; available: boolean }>) => void;
 };

@@ -1,12 +1,13 @@
 // The module API: the only door from a protocol module into the core (as Prosody's moduleapi).
 // Every registration goes through the context so that stopping a module undoes all of it.
+import type { DeliverOptions } from '../cluster/remote-sessions.js';
 import type { Config } from '../config/types.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { DomainHandler, StanzaFilter } from '../router/router.js';
 import type { IqHandler, IqTarget, IqType } from '../router/iq-registry.js';
-import type { BoundSession } from '../sessions/types.js';
+import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import type { Stores } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
 import type { DiscoIdentity, DiscoItem } from './disco-registry.js';
@@ -27,12 +28,16 @@ export interface ServerInfo {
   readonly startedAt: number;
 }
 
+export type { DeliverOptions };
+
 /** A read-only view of the sessions bound on this node. */
 export interface SessionView {
   get(fullJid: string): BoundSession | undefined;
   resources(bareJid: string): BoundSession[];
   all(): Iterable<BoundSession>;
   readonly size: number;
+  /** The bare JID's resources on other nodes of the cluster (none when this node runs alone). */
+  remote(bareJid: string): Promise<SessionRecord[]>;
 }
 
 /** What the server's modules registered for service discovery. */
@@ -68,6 +73,11 @@ export interface ModuleContext {
   send(stanza: Element, from?: Jid): Promise<void>;
   /** Hands a stanza to one local session through the incoming stanza filters (privacy, blocking); false when a filter stopped it. */
   deliver(session: BoundSession, stanza: Element): boolean;
+  /**
+   * Hands a stanza to sessions on other nodes (records from `sessions.remote`), one bus message per node,
+   * through their incoming stanza filters; it is not routed again there. Nothing happens on a single node.
+   */
+  deliverRemote(sessions: readonly SessionRecord[], stanza: Element, options?: DeliverOptions): void;
   /** Sends an iq from the server and waits for the answer. */
   sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
   /** A timer that stops with the module. */

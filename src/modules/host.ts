@@ -1,14 +1,15 @@
 // Starts modules with their own contexts and undoes every registration when they stop.
+import type { RemoteSessions } from '../cluster/remote-sessions.js';
 import type { Config } from '../config/types.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { HookBus } from '../hooks/bus.js';
-import type { Jid } from '../jid.js';
+import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { IqRegistry } from '../router/iq-registry.js';
 import type { Router } from '../router/router.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { Stores } from '../storage/types.js';
-import type { ModuleContext, ModuleDefinition, ServerInfo } from './api.js';
+import type { ModuleContext, ModuleDefinition, ServerInfo, SessionView } from './api.js';
 import type { DiscoRegistry } from './disco-registry.js';
 
 export interface ModuleHostDeps {
@@ -21,14 +22,28 @@ export interface ModuleHostDeps {
   iqs: IqRegistry;
   router: Router;
   disco: DiscoRegistry;
+  /** Sessions on other nodes of the cluster; absent when this node runs alone. */
+  remote?: RemoteSessions;
 }
 
 type Cleanup = () => void | Promise<void>;
 
 export class ModuleHost {
   private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[] }>();
+  private readonly sessionView: SessionView;
 
-  constructor(private readonly deps: ModuleHostDeps) {}
+  constructor(private readonly deps: ModuleHostDeps) {
+    const { sessions, remote } = deps;
+    this.sessionView = {
+      get: (fullJid) => sessions.get(fullJid),
+      resources: (bareJid) => sessions.resources(bareJid),
+      all: () => sessions.all(),
+      get size() {
+        return sessions.size;
+      },
+      remote: async (bareJid) => (remote ? remote.resources(bareJid) : []),
+    };
+  }
 
   async start(definition: ModuleDefinition): Promise<void> {
     if (this.running.has(definition.name)) throw new Error(`module ${definition.name} is already running`);
@@ -65,7 +80,7 @@ export class ModuleHost {
   }
 
   private contextFor(name: string, cleanups: Cleanup[]): ModuleContext {
-    const { config, server, stores, sessions, hooks, iqs, router, disco } = this.deps;
+    const { config, server, stores, hooks, iqs, router, disco, remote } = this.deps;
     const log = this.deps.log.child({ module: name });
     return {
       name,
@@ -75,7 +90,7 @@ export class ModuleHost {
       server,
       log,
       stores,
-      sessions,
+      sessions: this.sessionView,
       disco: { identities: () => disco.listIdentities(), features: () => disco.listFeatures(), items: () => disco.listItems() },
       onIq: (type, target, ns, element, handler) => cleanups.push(iqs.register(type, target, ns, element, handler)),
       hook: (hook, handler, priority) => cleanups.push(hooks.on(hook, handler, priority, name)),
@@ -88,6 +103,7 @@ export class ModuleHost {
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
       send: (stanza, from?: Jid) => router.route(stanza, from ?? router.serverJid),
       deliver: (session, stanza) => router.deliver(session, stanza),
+      deliverRemote: (targets, stanza, options) => remote?.deliver(targets, stanza, Jid.tryParse(stanza.attrs.from) ?? router.serverJid, 0, options),
       sendIq: (iq, timeoutMs) => router.sendIq(iq, timeoutMs),
       every: (intervalMs, task) => {
         const timer = setInterval(() => {

@@ -1,13 +1,15 @@
-// Stanza routing on one node: RFC 6120 §8 addressing and RFC 6121 §8 delivery rules
-// for message, presence and iq to the server, to bare JIDs and to full JIDs.
+// Stanza routing: RFC 6120 §8 addressing and RFC 6121 §8 delivery rules for message, presence and
+// iq to the server, to bare JIDs and to full JIDs. In a cluster (`remote`), a full JID bound on another
+// node is handed to that node, and a bare JID's resources on every node count for §8.5.2.
 import { randomBytes } from 'node:crypto';
+import type { RemoteSessions } from '../cluster/remote-sessions.js';
 import { StanzaError, bounce } from '../errors.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { HookBus } from '../hooks/bus.js';
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
-import type { BoundSession } from '../sessions/types.js';
+import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import { StoreUnavailableError, type AccountStore } from '../storage/types.js';
 import { Element } from '../xml/element.js';
 import type { IqRegistry, IqTarget, IqType } from './iq-registry.js';
@@ -22,6 +24,8 @@ export interface RouterDeps {
   hooks: HookBus<CoreHooks>;
   iqs: IqRegistry;
   log: Logger;
+  /** Sessions on other nodes of the cluster; absent when this node runs alone. */
+  remote?: RemoteSessions;
 }
 
 /**
@@ -44,12 +48,19 @@ interface PendingIq {
 const PRESENCE_TYPES = new Set(['unavailable', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed', 'probe', 'error']);
 const SUBSCRIPTION_TYPES = new Set(['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed', 'probe']);
 const MESSAGE_TYPES = new Set(['normal', 'chat', 'groupchat', 'headline', 'error']);
+/** Nodes a stanza may pass through; past it, only this node's sessions count (stale records cannot bounce it around). */
+const MAX_HOPS = 2;
+
+/** A resource §8.5.2 chooses among: a session here, or a record of one on another node. */
+type Candidate = { readonly available: boolean; readonly priority: number } & ({ readonly local: BoundSession } | { readonly remote: SessionRecord });
 
 export class Router {
   readonly serverJid: Jid;
   private readonly domains = new Map<string, DomainHandler>();
   private readonly pending = new Map<string, PendingIq>();
   private readonly filters: StanzaFilter[] = [];
+  /** Stanzas that came from another node, with the number of nodes they passed through. */
+  private readonly hops = new WeakMap<Element, number>();
 
   constructor(private readonly deps: RouterDeps) {
     this.serverJid = Jid.parse(deps.domain);
@@ -98,6 +109,12 @@ export class Router {
     } catch (err) {
       this.reject(stanza, from, err);
     }
+  }
+
+  /** Routes a stanza another node handed over: it holds the addressee here, or the stanza fell back. */
+  async routeForwarded(stanza: Element, from: Jid, hops: number): Promise<void> {
+    this.hops.set(stanza, hops);
+    return this.route(stanza, from);
   }
 
   /** Sends an iq from the server and waits for its result; rejects with the StanzaError of an error reply. */
@@ -156,6 +173,48 @@ export class Router {
     return true;
   }
 
+  // ---- other nodes ----
+
+  private remoteFor(stanza: Element): RemoteSessions | undefined {
+    return (this.hops.get(stanza) ?? 0) < MAX_HOPS ? this.deps.remote : undefined;
+  }
+
+  /** Hands a stanza for a full JID not bound here to the node that holds it; false when no node does. */
+  private async forwardToOwner(stanza: Element, from: Jid, to: Jid): Promise<boolean> {
+    const remote = this.remoteFor(stanza);
+    const record = await remote?.find(to.toString());
+    if (!remote || !record) return false;
+    remote.forward(record.node, stanza, from, (this.hops.get(stanza) ?? 0) + 1);
+    return true;
+  }
+
+  /** A bare JID's resources, here and on other nodes. */
+  private async candidates(stanza: Element, bare: Jid): Promise<Candidate[]> {
+    const local: Candidate[] = this.deps.sessions.resources(bare.toString()).map((s) => ({ local: s, available: s.presence.available, priority: s.presence.priority }));
+    const remote = this.remoteFor(stanza);
+    if (!remote) return local;
+    const elsewhere = await remote.resources(bare.toString());
+    return elsewhere.length === 0 ? local : [...local, ...elsewhere.map((r) => ({ remote: r, available: r.available, priority: r.priority }))];
+  }
+
+  /**
+   * Hands the stanza to each candidate: here directly, elsewhere one bus message per node. With
+   * `fallback`, a stanza that only one other node was to take and finds nobody there is routed again.
+   */
+  private deliverTo(candidates: readonly Candidate[], stanza: Element, from: Jid, fallback = false): void {
+    const remote: SessionRecord[] = [];
+    let here = 0;
+    for (const c of candidates) {
+      if ('local' in c) {
+        this.deliver(c.local, stanza);
+        here++;
+      } else remote.push(c.remote);
+    }
+    if (remote.length === 0 || !this.deps.remote) return;
+    const oneNode = remote.every((r) => r.node === remote[0]?.node);
+    this.deps.remote.deliver(remote, stanza, from, (this.hops.get(stanza) ?? 0) + 1, { fallback: fallback && here === 0 && oneNode });
+  }
+
   // ---- message (RFC 6121 §8.5.2.1.1, §8.5.2.2.1, §8.5.3) ----
 
   private async routeMessage(stanza: Element, from: Jid): Promise<void> {
@@ -173,32 +232,33 @@ export class Router {
         this.deliver(session, stanza);
         return;
       }
+      if (await this.forwardToOwner(stanza, from, to)) return;
       if (type === 'error' || type === 'headline') return;
       if (type === 'groupchat') throw new StanzaError('service-unavailable');
     }
-    await this.messageToBare(stanza, to.bare(), type);
+    await this.messageToBare(stanza, to.bare(), type, from);
   }
 
-  private async messageToBare(stanza: Element, bare: Jid, type: string): Promise<void> {
-    const all = this.deps.sessions.resources(bare.toString());
+  private async messageToBare(stanza: Element, bare: Jid, type: string, from: Jid): Promise<void> {
+    const all = await this.candidates(stanza, bare);
     if (all.length === 0 && !(await this.deps.accounts.exists(bare.local))) {
       if (type === 'error') return;
       throw new StanzaError('service-unavailable', 'no such user');
     }
     if (type === 'error') return;
     if (type === 'groupchat') throw new StanzaError('service-unavailable');
-    const available = all.filter((s) => s.presence.available && s.presence.priority >= 0);
+    const available = all.filter((c) => c.available && c.priority >= 0);
     if (available.length === 0) {
       if (type === 'headline') return;
       if (await this.deps.hooks.fire('message:offline', stanza, bare)) return;
       throw new StanzaError('service-unavailable', 'the recipient is offline');
     }
     if (type === 'headline') {
-      for (const s of available) this.deliver(s, stanza);
+      this.deliverTo(available, stanza, from);
       return;
     }
-    const top = Math.max(...available.map((s) => s.presence.priority));
-    for (const s of available) if (s.presence.priority === top) this.deliver(s, stanza);
+    const top = Math.max(...available.map((c) => c.priority));
+    this.deliverTo(available.filter((c) => c.priority === top), stanza, from, true);
   }
 
   // ---- presence (RFC 6121 §4.6, §8.5.2.1.3, §8.5.3.2.3) ----
@@ -222,17 +282,21 @@ export class Router {
     if (origin && type !== undefined && SUBSCRIPTION_TYPES.has(type) && (await this.deps.hooks.fire('presence:subscription', stanza, from, to, origin))) return;
     if (await this.toOtherDomain(stanza, from, to)) return;
     if (to.local === '') return;
+    if (!to.isBare) {
+      const session = this.deps.sessions.get(to.toString());
+      // Inbound subscription work and probe answers for a resource happen on the node that holds it.
+      if (!session && (await this.forwardToOwner(stanza, from, to))) return;
+      if (type === undefined || !SUBSCRIPTION_TYPES.has(type)) {
+        if (session) this.deliver(session, stanza);
+        return;
+      }
+    }
     if (type !== undefined && SUBSCRIPTION_TYPES.has(type)) {
       await this.deps.hooks.fire('presence:subscription', stanza, from, to);
       return;
     }
-    if (!to.isBare) {
-      const session = this.deps.sessions.get(to.toString());
-      if (session) this.deliver(session, stanza);
-      return;
-    }
     if (type === 'error') return;
-    for (const s of this.deps.sessions.resources(to.toString())) if (s.presence.available) this.deliver(s, stanza);
+    this.deliverTo((await this.candidates(stanza, to)).filter((c) => c.available), stanza, from);
   }
 
   // ---- iq (RFC 6120 §8.2.3, RFC 6121 §8.5) ----
@@ -254,8 +318,8 @@ export class Router {
     else if (to.isBare) target = 'bare';
     else {
       const session = this.deps.sessions.get(to.toString());
-      if (!session) throw new StanzaError('service-unavailable');
-      this.deliver(session, stanza);
+      if (session) this.deliver(session, stanza);
+      else if (!(await this.forwardToOwner(stanza, from, to))) throw new StanzaError('service-unavailable');
       return;
     }
     if (target === 'bare' && to && this.deps.sessions.resources(to.toString()).length === 0 && !(await this.deps.accounts.exists(to.local))) {
@@ -289,6 +353,7 @@ export class Router {
     if (to.isBare) return;
     const session = this.deps.sessions.get(to.toString());
     if (session) this.deliver(session, stanza);
+    else await this.forwardToOwner(stanza, from, to);
   }
 
   /** Hands a routed stanza to a local session unless a filter (privacy lists, blocking) stops it; false when stopped. */

@@ -27,3 +27,16 @@ export interface BoundSession {
   /** Ends the session with a stream error (conflict, system-shutdown...) or a clean close. */
   close(error?: StreamError): void;
 }
+
+/**
+ * Where a bound resource lives in the cluster, as the session directory records it: the owning node,
+ * that node's session id, and what the router needs of its presence (RFC 6121 §8.5.2 picks by these).
+ */
+export interface SessionRecord {
+  /** The full JID. */
+  readonly jid: Jid;
+  readonly node: string;
+  readonly sid: string;
+  readonly available: boolean;
+  readonly priority: number;
+}

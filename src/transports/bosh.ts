@@ -7,7 +7,9 @@ import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import { NS } from '../xml/ns.js';
 import type { ParserLimits } from '../xml/parser.js';
-import { BoshError, LEGACY_STATUS, attr, parseRequestBody, parseRid, parseUnsigned, readStartTag, terminateBody, type BindingCondition } from './bosh-body.js';
+import {
+  BoshError, LEGACY_STATUS, attr, parseRequestBody, parseRid, parseUnsigned, readStartTag, terminateBody, type BindingCondition, type RequestBody,
+} from './bosh-body.js';
 import { BoshSession, streamHeader, type BoshReply } from './bosh-session.js';
 import { sendText } from './http-server.js';
 import { normaliseAddress } from './tcp.js';
@@ -129,7 +131,7 @@ export class BoshEndpoint {
 
   private receive(text: string, bytes: number, req: IncomingMessage, reply: HttpReply): void {
     const secure = this.isSecure(req);
-    let body;
+    let body: RequestBody;
     try {
       body = parseRequestBody(text, this.bodyLimits);
     } catch (err) {

@@ -17,6 +17,7 @@ export const WEBSOCKET_PATH = '/xmpp-websocket';
 
 export class HttpServer {
   private readonly routes = new Map<string, HttpHandler>();
+  private readonly prefixRoutes: [string, HttpHandler][] = [];
   readonly server: http.Server;
 
   constructor(private readonly options: HttpServerOptions) {
@@ -34,6 +35,11 @@ export class HttpServer {
 
   route(path: string, handler: HttpHandler): void {
     this.routes.set(path, handler);
+  }
+
+  /** Serves every path under prefix (which ends in '/') that has no exact route. */
+  routePrefix(prefix: string, handler: HttpHandler): void {
+    this.prefixRoutes.push([prefix, handler]);
   }
 
   async listen(): Promise<number> {
@@ -57,7 +63,7 @@ export class HttpServer {
   private dispatch(req: IncomingMessage, res: ServerResponse): void {
     const path = pathOf(req);
     if (path === WEBSOCKET_PATH) return sendText(res, 426, 'This endpoint speaks XMPP over WebSocket (RFC 7395).\n', { Upgrade: 'websocket' });
-    const handler = this.routes.get(path);
+    const handler = this.routes.get(path) ?? this.prefixRoutes.find(([prefix]) => path.startsWith(prefix))?.[1];
     if (!handler) return sendText(res, 404, 'Not found\n');
     Promise.resolve()
       .then(() => handler(req, res))

@@ -51,6 +51,9 @@ export const NS = {
   mucStableId: 'http://jabber.org/protocol/muc#stable_id',
   mucSelfPing: 'http://jabber.org/protocol/muc#self-ping-optimization',
   conference: 'jabber:x:conference',
+  xrd: 'http://docs.oasis-open.org/ns/xri/xrd-1.0',
+  altConnectionsWebsocket: 'urn:xmpp:alt-connections:websocket',
+  altConnectionsXbosh: 'urn:xmpp:alt-connections:xbosh',
 } as const;
 
 export type Namespace = (typeof NS)[keyof typeof NS];

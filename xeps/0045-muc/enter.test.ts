@@ -326,6 +326,22 @@ describe('XEP-0045 entering and exiting rooms', function () {
     await admin(crone, 'get', room, xml('item', { role: 'participant' })).then((result) => assert.equal(result.getChild('query')?.getChildren('item').length, 0));
   });
 
+  it('§18.1.2, §11.1: an occupant whose client bounces room traffic with a delivery error is removed (333)', async function () {
+    const [a, b] = (await clients.users('harfleur', 'pistol')) as [string, string];
+    const gower = await clients.login(a, 'tcp', 'cell');
+    const pistol = await clients.login(b, 'websocket', 'harfleur');
+    const room = clients.room('harfleur');
+    await createRoom(gower, room, 'gower');
+    await enter(pistol, room, 'pistol');
+    // A bounce that says nothing about delivery changes nothing.
+    await pistol.xmpp.send(xml('message', { to: room, type: 'error' }, xml('error', { type: 'cancel' }, xml('feature-not-implemented', { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }))));
+    await nothing(gower, isPresence(`${room}/pistol`, 'unavailable'));
+    await pistol.xmpp.send(xml('presence', { to: `${room}/pistol`, type: 'error' }, xml('error', { type: 'wait' }, xml('recipient-unavailable', { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' }))));
+    const removed = await gower.next(isPresence(`${room}/pistol`, 'unavailable'));
+    assert.deepEqual(statuses(removed), [333]);
+    assert.equal(item(removed).role, 'none');
+  });
+
   it('§7.2.1, §17.3.3: entering again from the same full JID resynchronises that client only', async function () {
     const [a, b] = (await clients.users('crone', 'wicca')) as [string, string];
     const crone = await clients.login(a, 'tcp');

@@ -246,8 +246,7 @@ export class MucService implements RoomHost {
   /** RFC 6121 §4.6.3 on the service side: a session that ended leaves every room it was in. */
   sessionClosed(session: BoundSession): void {
     const fullJid = session.jid.toString();
-    // A session that replaced this one under the same full JID keeps the occupancy.
-    if (this.ctx.sessions.get(fullJid) !== undefined) return;
+    // Even a session that replaced this one under the same full JID starts outside the room.
     for (const room of [...(this.joined.get(fullJid) ?? [])]) {
       const occupant = room.occupantByJid(fullJid);
       if (occupant !== undefined) exit(this, room, occupant, fullJid, { payload: [] });

@@ -347,7 +347,7 @@ describe('XEP-0114 Jabber Component Protocol', function () {
       assert.equal(result.attrs.type, 'result');
       assert.equal(result.attrs.to, jid);
       const items = result.getChild('query', DISCO_ITEMS)?.getChildren('item').map((i) => ({ ...i.attrs })) ?? [];
-      assert.deepEqual(items, [{ jid: GATEWAY, name: 'Test gateway' }, { jid: BOT }, { jid: STROPHE }]);
+      assert.deepEqual(items, [{ jid: GATEWAY, name: 'Test gateway' }, { jid: BOT }, { jid: STROPHE }, { jid: 'conference.localhost', name: 'Chatrooms' }]);
     });
   });
 
@@ -452,7 +452,7 @@ describe('XEP-0114 handshake timeout and shutdown', function () {
     const plain = await startTestServer({ component: { port: 0 } });
     try {
       assert.equal(componentListenerPort(plain.config), undefined);
-      assert.deepEqual(plain.server.disco.listItems(), []);
+      assert.deepEqual(plain.server.disco.listItems(), [{ jid: 'conference.localhost', name: 'Chatrooms' }], 'only the MUC service');
     } finally {
       await plain.stop();
     }

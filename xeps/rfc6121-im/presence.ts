@@ -1,11 +1,15 @@
 // Presence (RFC 6121 §4): initial presence with probes (§4.2, §4.3), subsequent presence (§4.4), unavailable
 // presence (§4.5) also to directed-presence recipients (§4.6.3), and the unavailable presence a session owes
-// its contacts when it ends without saying so (§4.5: "the server MUST ... as if the client had sent it").
+// its contacts when it ends without saying so (§4.5: "the server MUST ... as if the client had sent it"),
+// also when it ended with a cluster node that died (the 'cluster:sessions-lost' hook).
 import { Jid } from '../../src/jid.js';
 import type { BoundSession } from '../../src/sessions/types.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import type { OfflineDelivery } from './offline.js';
 import { hasFrom, hasTo, MAX_DIRECTED, readdress, type Im } from './shared.js';
+
+/** Users whose lost sessions are announced at the same time, after a node died. */
+const LOST_USERS_AT_ONCE = 50;
 import { deliverPendingRequests } from './subscriptions.js';
 
 export function setupPresence(im: Im, offline: OfflineDelivery): void {
@@ -35,7 +39,8 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
 
   /**
    * §4.3: the presence of contacts the user subscribes to ('to', 'both'). Local contacts are answered here
-   * from their live sessions, after checking their side of the subscription; others get a probe.
+   * from their live sessions (those on other nodes by their node), after checking their side of the
+   * subscription; others get a probe.
    */
   const probe = async (session: BoundSession): Promise<void> => {
     const user = session.jid.bareString();
@@ -49,20 +54,29 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
           await ctx.send(xml('presence', { type: 'probe', from: full, to: jid }), session.jid);
           return;
         }
-        const online = im.available(contact.local);
-        if (online.length === 0) return;
+        const elsewhere = await im.availableElsewhere(contact.local);
+        if (im.available(contact.local).length === 0 && elsewhere.length === 0) return;
         const theirs = await roster.getItem(contact.local, user);
         if (!theirs || !hasFrom(theirs.subscription)) return;
-        await im.sendPresenceOf(contact.local, full);
+        await im.sendPresenceOf(contact.local, full, elsewhere);
       }),
     );
   };
 
-  /** The presence of the user's other available resources, for a resource that just became available. */
-  const showOwnResources = (session: BoundSession): void => {
+  /**
+   * The presence of the user's other available resources, for a resource that just became available.
+   * Those on other nodes are shown by their node, asked with a probe to one full JID it holds.
+   */
+  const showOwnResources = async (session: BoundSession): Promise<void> => {
     for (const other of im.available(session.jid.local)) {
       if (other === session || !other.presence.stanza) continue;
       ctx.deliver(session, readdress(other.presence.stanza, { from: other.jid.toString(), to: session.jid.toString() }));
+    }
+    const asked = new Set<string>();
+    for (const other of await im.availableElsewhere(session.jid.local)) {
+      if (asked.has(other.node)) continue;
+      asked.add(other.node);
+      await ctx.send(xml('presence', { type: 'probe', from: session.jid.toString(), to: other.jid.toString() }), session.jid);
     }
   };
 
@@ -82,7 +96,7 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
     await broadcast(session, stanza, { contacts: true, directed: false });
     if (initial) {
       await probe(session);
-      showOwnResources(session);
+      await showOwnResources(session);
       await deliverPendingRequests(im, session);
     }
     // XEP-0160: stored messages go to the first resource available with a non-negative priority.
@@ -109,10 +123,39 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
     const wasOnline = book.online;
     book.online = false;
     if (!wasOnline && book.directed.size === 0) return;
-    // A session that replaced this one under the same full JID and is already available speaks for itself.
+    // A session that replaced this one under the same full JID and is already available speaks for itself,
+    // whether here or on another node.
     const successor = ctx.sessions.get(session.jid.toString());
-    const replaced = successor !== undefined && successor !== session && successor.presence.available;
+    let replaced = successor !== undefined && successor !== session && successor.presence.available;
+    if (!replaced && wasOnline) replaced = (await ctx.sessions.remote(session.jid.bareString())).some((r) => r.jid.equals(session.jid) && r.available);
     await broadcast(session, xml('presence', { type: 'unavailable', from: session.jid.toString() }), { contacts: wasOnline && !replaced, directed: true });
     book.directed.clear();
+  });
+
+  /** Unavailable presence from the user's lost full JIDs that are not bound and available again anywhere. */
+  const announceLost = async (username: string, jids: readonly Jid[]): Promise<void> => {
+    const bare = im.userJid(username).toString();
+    const availableAgain = new Set([...im.available(username).map((s) => s.jid.toString()), ...(await im.availableElsewhere(username)).map((r) => r.jid.toString())]);
+    const gone = jids.filter((jid) => !availableAgain.has(jid.toString()));
+    if (gone.length === 0) return;
+    const targets = [bare, ...(await roster.get(username)).items.filter((i) => hasFrom(i.subscription)).map((i) => i.jid)];
+    await Promise.all(gone.flatMap((jid) => targets.map((to) => ctx.send(xml('presence', { type: 'unavailable', from: jid.toString(), to }), jid))));
+  };
+
+  // A cluster node died (or this node restarted): its sessions ended without a word. Their contacts with a
+  // subscription ('from', 'both') and the users' other resources get the unavailable presence §4.5 owes
+  // them. Directed-presence recipients (§4.6.3) were known only to the dead node and are not told.
+  ctx.hook('cluster:sessions-lost', async (sessions) => {
+    const byUser = new Map<string, Jid[]>();
+    for (const { jid, available } of sessions) {
+      if (!available || !im.isLocalUser(jid)) continue;
+      const list = byUser.get(jid.local);
+      if (list) list.push(jid);
+      else byUser.set(jid.local, [jid]);
+    }
+    const users = [...byUser];
+    for (let i = 0; i < users.length; i += LOST_USERS_AT_ONCE) {
+      await Promise.all(users.slice(i, i + LOST_USERS_AT_ONCE).map(([username, jids]) => announceLost(username, jids)));
+    }
   });
 }

@@ -1,9 +1,11 @@
 // What the parts of the IM module share: the module context, a per-user work queue, each session's
 // presence bookkeeping, roster pushes (RFC 6121 §2.1.6) and the presence a user's resources owe a contact.
+// In a cluster a user's resources may sit on several nodes: pushes reach those elsewhere through the
+// module API's deliverRemote, and their presence is answered by their own node, asked with a probe.
 import { randomBytes } from 'node:crypto';
 import { Jid } from '../../src/jid.js';
 import type { ModuleContext } from '../../src/modules/api.js';
-import type { BoundSession } from '../../src/sessions/types.js';
+import type { BoundSession, SessionRecord } from '../../src/sessions/types.js';
 import type { RosterItem, SubscriptionState } from '../../src/storage/types.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
@@ -94,6 +96,11 @@ export class Im {
     return this.ctx.sessions.resources(this.userJid(username).toString()).filter((s) => s.presence.available);
   }
 
+  /** The user's resources on other nodes of the cluster that sent available presence (none on a single node). */
+  async availableElsewhere(username: string): Promise<SessionRecord[]> {
+    return (await this.ctx.sessions.remote(this.userJid(username).toString())).filter((r) => r.available);
+  }
+
   /** True when the user has an account (or, cheaper, a bound resource). */
   async userExists(username: string): Promise<boolean> {
     if (this.ctx.sessions.resources(this.userJid(username).toString()).length > 0) return true;
@@ -105,25 +112,40 @@ export class Im {
     const child = 'removed' in item ? xml('item', { jid: item.jid, subscription: 'remove' }) : rosterItemElement(item);
     // Other modules (privacy lists) keep roster snapshots in memory; every write passes here.
     void this.ctx.emit('roster:changed', username, 'removed' in item ? { jid: item.jid, subscription: 'remove' } : item);
-    for (const session of this.ctx.sessions.resources(this.userJid(username).toString())) {
+    const bare = this.userJid(username).toString();
+    const query = (): Element => xml('query', { xmlns: NS.roster, ver: String(version) }, child);
+    for (const session of this.ctx.sessions.resources(bare)) {
       if (!session.flags.has(ROSTER_INTEREST)) continue;
       const id = `push-${randomBytes(6).toString('base64url')}`;
-      session.send(xml('iq', { type: 'set', id, to: session.jid.toString() }, xml('query', { xmlns: NS.roster, ver: String(version) }, child)));
+      session.send(xml('iq', { type: 'set', id, to: session.jid.toString() }, query()));
     }
+    // The interested resources on other nodes: their node checks the flag and addresses each copy.
+    void this.ctx.sessions.remote(bare).then((elsewhere) => {
+      if (elsewhere.length > 0) this.ctx.deliverRemote(elsewhere, xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('base64url')}`, to: bare }, query()), { flag: ROSTER_INTEREST, readdress: true });
+    });
   }
 
-  /** Sends the current presence of each of the user's available resources to `to` (a new subscriber, a probe). */
-  async sendPresenceOf(username: string, to: string): Promise<void> {
-    await Promise.all(
-      this.available(username).map((s) => {
-        const presence = s.presence.stanza ? readdress(s.presence.stanza, { from: s.jid.toString(), to }) : xml('presence', { from: s.jid.toString(), to });
-        return this.ctx.send(presence, s.jid);
-      }),
-    );
+  /**
+   * Sends the current presence of each of the user's available resources to `to` (a new subscriber, a
+   * probe). Those on other nodes (`elsewhere`, read from the directory unless given; [] for this node's
+   * only) are answered by their own node: it gets a probe to one of the full JIDs it holds, and answers
+   * for every available resource of the user it holds (see processProbe in subscriptions.ts).
+   */
+  async sendPresenceOf(username: string, to: string, elsewhere?: readonly SessionRecord[]): Promise<void> {
+    const here = this.available(username).map((s) => {
+      const presence = s.presence.stanza ? readdress(s.presence.stanza, { from: s.jid.toString(), to }) : xml('presence', { from: s.jid.toString(), to });
+      return this.ctx.send(presence, s.jid);
+    });
+    const oneByNode = new Map<string, SessionRecord>();
+    for (const record of elsewhere ?? (await this.availableElsewhere(username))) if (!oneByNode.has(record.node)) oneByNode.set(record.node, record);
+    const asker = Jid.tryParse(to) ?? this.ctx.serverJid;
+    const there = [...oneByNode.values()].map((record) => this.ctx.send(xml('presence', { type: 'probe', from: to, to: record.jid.toString() }), asker));
+    await Promise.all([...here, ...there]);
   }
 
-  /** Sends unavailable presence from each of the user's available resources to `to` (a subscriber that left). */
+  /** Sends unavailable presence from each of the user's available resources, on any node, to `to` (a subscriber that left). */
   async sendUnavailableOf(username: string, to: string): Promise<void> {
-    await Promise.all(this.available(username).map((s) => this.ctx.send(xml('presence', { type: 'unavailable', from: s.jid.toString(), to }), s.jid)));
+    const from = [...this.available(username).map((s) => s.jid), ...(await this.availableElsewhere(username)).map((r) => r.jid)];
+    await Promise.all(from.map((jid) => this.ctx.send(xml('presence', { type: 'unavailable', from: jid.toString(), to }), jid)));
   }
 }

@@ -1,6 +1,7 @@
 // Presence subscriptions (RFC 6121 §3): the state machine of Appendix A, outbound processing of what a
 // local user sends (§3.1.2, §3.1.5, §3.2.2, §3.3.2, pre-approval §3.4), inbound processing of what reaches
 // a local user (§3.1.3, §3.1.6, §3.2.3, §3.3.3), pending requests kept until answered, and probes (§4.3.2).
+// In a cluster the node that processes a stanza also delivers it to the user's resources on other nodes.
 import { bounce, StanzaError } from '../../src/errors.js';
 import type { Jid } from '../../src/jid.js';
 import type { BoundSession } from '../../src/sessions/types.js';
@@ -172,7 +173,11 @@ export function setupSubscriptions(im: Im): void {
     }
     const request = readdress(stanza, { from: contact, to: user });
     const applied = await transition(username, contact, (s) => inbound(type, s), { request });
-    if (applied.outcome.pass) for (const session of im.available(username)) ctx.deliver(session, request);
+    if (applied.outcome.pass) {
+      for (const session of im.available(username)) ctx.deliver(session, request);
+      const elsewhere = await im.availableElsewhere(username);
+      if (elsewhere.length > 0) ctx.deliverRemote(elsewhere, request);
+    }
     if (applied.outcome.autoReply) {
       await ctx.send(xml('presence', { type: 'subscribed', from: user, to: contact }), to.bare());
       // The contact may have lost track: give it the presence it is entitled to.
@@ -181,16 +186,25 @@ export function setupSubscriptions(im: Im): void {
     await settlePresence(username, contact, applied);
   };
 
-  /** §4.3.2: a probe reveals presence only to a JID the user shares presence with ('from' or 'both'). */
+  /**
+   * §4.3.2: a probe reveals presence only to a JID the user shares presence with ('from' or 'both'). One
+   * to a full JID is answered by the node that holds it (the router forwards it there), with the user's
+   * available resources on that node: this is how another node asks for them (Im.sendPresenceOf), even
+   * for the user's own other resources.
+   */
   const processProbe = async (from: Jid, to: Jid): Promise<void> => {
     const username = to.local;
     const user = to.bare().toString();
     const prober = from.bare().toString();
-    if (prober === user) return;
+    const here = to.isBare ? undefined : [];
+    if (prober === user) {
+      if (here) await im.sendPresenceOf(username, from.toString(), here);
+      return;
+    }
     const unsubscribed = (): Promise<void> => ctx.send(xml('presence', { type: 'unsubscribed', from: user, to: prober }), to.bare());
     if (!(await im.userExists(username))) return unsubscribed();
     const item = await stores.roster.getItem(username, prober);
-    if (item && hasFrom(item.subscription)) return im.sendPresenceOf(username, from.toString());
+    if (item && hasFrom(item.subscription)) return im.sendPresenceOf(username, from.toString(), here);
     // Answering a pending request's author with 'unsubscribed' would cancel its request (A.3.4); say nothing then.
     if (await hasPendingRequest(username, prober)) return;
     return unsubscribed();

@@ -1,0 +1,59 @@
+// The wire form of a bus message: one line of compact JSON (the header), and for a stanza a newline
+// and the serialised stanza. Serialised once per publish, whatever the number of targets. What
+// arrives is checked field by field before it is trusted.
+import { Element, parseElement } from '../xml/element.js';
+import type { BusMessage } from './bus.js';
+
+export function encodeMessage(message: BusMessage): string {
+  if (message.kind === 'close') return JSON.stringify({ k: 'close', o: message.origin, j: message.jid, s: message.sid });
+  const header: Record<string, unknown> = { k: 'stanza', o: message.origin, m: message.mode, f: message.from, h: message.hops };
+  if (message.targets.length > 0) header.t = message.targets;
+  if (message.flag !== undefined) header.fl = message.flag;
+  if (message.readdress) header.ra = 1;
+  if (message.fallback) header.fb = 1;
+  return `${JSON.stringify(header)}\n${message.stanza.toString()}`;
+}
+
+/** The message, or a reason it is not one. */
+export function decodeMessage(payload: string): BusMessage | string {
+  const newline = payload.indexOf('\n');
+  let header: unknown;
+  try {
+    header = JSON.parse(newline === -1 ? payload : payload.slice(0, newline));
+  } catch {
+    return 'header is not JSON';
+  }
+  if (typeof header !== 'object' || header === null) return 'header is not an object';
+  const h = header as Record<string, unknown>;
+  if (typeof h.o !== 'string') return 'no origin';
+  if (h.k === 'close') {
+    if (typeof h.j !== 'string' || typeof h.s !== 'string') return 'close without jid or sid';
+    return { kind: 'close', origin: h.o, jid: h.j, sid: h.s };
+  }
+  if (h.k !== 'stanza') return `unknown kind ${String(h.k)}`;
+  if (h.m !== 'route' && h.m !== 'deliver') return 'unknown mode';
+  if (typeof h.f !== 'string' || typeof h.h !== 'number' || !Number.isInteger(h.h) || h.h < 0) return 'bad from or hops';
+  const targets = h.t ?? [];
+  if (!Array.isArray(targets) || !targets.every((t): t is string => typeof t === 'string')) return 'bad targets';
+  if (h.fl !== undefined && typeof h.fl !== 'string') return 'bad flag';
+  if (newline === -1) return 'no stanza';
+  let stanza: Element;
+  try {
+    stanza = parseElement(payload.slice(newline + 1));
+  } catch (err) {
+    return `stanza is not XML: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (!(stanza instanceof Element)) return 'stanza is not an element';
+  return {
+    kind: 'stanza',
+    origin: h.o,
+    mode: h.m,
+    from: h.f,
+    hops: h.h,
+    targets,
+    ...(typeof h.fl === 'string' ? { flag: h.fl } : {}),
+    ...(h.ra === 1 ? { readdress: true } : {}),
+    ...(h.fb === 1 ? { fallback: true } : {}),
+    stanza,
+  };
+}

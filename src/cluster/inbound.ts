@@ -1,0 +1,65 @@
+// What this node does with a message from another node's publish: end a session another node
+// took over, route a stanza for a full JID held here, or hand a stanza to listed local sessions
+// through the same incoming filters as any other (privacy lists, blocking).
+import { StreamError } from '../errors.js';
+import { Jid } from '../jid.js';
+import type { Logger } from '../observability/log.js';
+import type { LocalSessionRegistry } from '../sessions/local-registry.js';
+import type { BoundSession } from '../sessions/types.js';
+import { Element } from '../xml/element.js';
+import type { BusMessage, StanzaMessage } from './bus.js';
+
+/** The router's side of it. */
+export interface InboundRouter {
+  routeForwarded(stanza: Element, from: Jid, hops: number): Promise<void>;
+  deliver(session: BoundSession, stanza: Element): boolean;
+}
+
+export interface InboundDeps {
+  sessions: LocalSessionRegistry;
+  router: InboundRouter;
+  log: Logger;
+  /** A message from this node arrived: it is alive. */
+  heardFrom(node: string): void;
+}
+
+export function handleBusMessage(message: BusMessage, deps: InboundDeps): void {
+  deps.heardFrom(message.origin);
+  if (message.kind === 'close') {
+    const session = deps.sessions.get(message.jid);
+    if (session?.id === message.sid) {
+      deps.log.info({ jid: message.jid, by: message.origin }, 'resource conflict: the JID was bound on another node; closing the older session');
+      session.close(new StreamError('conflict', 'replaced by a new connection with the same resource'));
+    }
+    return;
+  }
+  const from = Jid.tryParse(message.from);
+  if (!from) {
+    deps.log.error({ from: message.from, origin: message.origin }, 'cluster message with an invalid sender; dropped');
+    return;
+  }
+  if (message.mode === 'route') {
+    void deps.router.routeForwarded(message.stanza, from, message.hops);
+    return;
+  }
+  if (deliverHere(message, deps) === 0 && message.fallback) void deps.router.routeForwarded(message.stanza, from, message.hops);
+}
+
+/** Hands the stanza to the targets still bound here; returns how many of them are. */
+function deliverHere(message: StanzaMessage, deps: InboundDeps): number {
+  let present = 0;
+  for (const target of message.targets) {
+    const session = deps.sessions.get(target);
+    if (!session) continue;
+    present++;
+    if (message.flag !== undefined && !session.flags.has(message.flag)) continue;
+    deps.router.deliver(session, message.readdress ? addressedTo(message.stanza, target) : message.stanza);
+  }
+  return present;
+}
+
+function addressedTo(stanza: Element, to: string): Element {
+  const copy = new Element(stanza.name, { ...stanza.attrs, to });
+  copy.children = stanza.children;
+  return copy;
+}

@@ -1,0 +1,73 @@
+// A node of a cluster on Redis: connections (redis-connection.ts), the shared session directory,
+// the pub/sub bus with an outbox per peer, the node registry with heartbeat and sweeper, and the
+// listeners that keep the directory in step with local sessions. See README.md.
+import type { SessionRecord } from '../sessions/types.js';
+import type { Cluster, ClusterDeps } from './cluster.js';
+import { handleBusMessage } from './inbound.js';
+import { RedisNodeRegistry } from './node-registry.js';
+import { RedisBus } from './redis-bus.js';
+import { connectRedis } from './redis-connection.js';
+import { RedisDirectory } from './redis-directory.js';
+import { ClusterSessions } from './remote-sessions.js';
+import { SessionSync } from './session-sync.js';
+
+/** How long shutdown waits for queued directory changes and bus messages. */
+const FLUSH_MS = 2000;
+
+export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
+  const { config, sessions, hooks } = deps;
+  const nodeId = config.nodeId;
+  const log = deps.log.child({ component: 'cluster' });
+  const redis = await connectRedis(config.redis, nodeId, log);
+  const directory = new RedisDirectory(redis.client, log);
+  const bus = new RedisBus(nodeId, redis, log);
+  const remote = new ClusterSessions({ nodeId, directory, bus, log });
+  const sync = new SessionSync({ nodeId, directory, hooks, sessions, log, closeRemote: (node, jid, sid) => remote.closeRemote(node, jid, sid) });
+
+  const reportLost = async (records: SessionRecord[]): Promise<void> => {
+    if (records.length > 0) await hooks.emit('cluster:sessions-lost', records.map((r) => ({ jid: r.jid, available: r.available })));
+  };
+  // Others may have declared this node dead and told contacts its users left: register and announce them again.
+  const reannounce = async (): Promise<void> => {
+    await sync.registerAll();
+    for (const session of sessions.all()) {
+      if (session.presence.available && session.presence.stanza) await hooks.emit('presence:broadcast', session, session.presence.stanza);
+    }
+  };
+  const registry = new RedisNodeRegistry({ nodeId, redis: redis.client, directory, log, connections: deps.connections, onSessionsLost: reportLost, onLapse: reannounce });
+
+  return {
+    nodeId,
+    directory,
+    registry,
+    remote,
+    async start(router) {
+      remote.setReroute((stanza, from, hops) => void router.routeForwarded(stanza, from, hops));
+      await bus.listen((message) => handleBusMessage(message, { sessions, router, log, heardFrom: (node) => remote.heardFrom(node) }));
+      await registry.clearPreviousLife();
+      sync.start();
+    },
+    announce: (endpoints) => registry.join(endpoints),
+    async drain() {
+      await registry.drain();
+      try {
+        return await registry.leastLoadedNode({ exclude: [nodeId] });
+      } catch (err) {
+        log.warn({ err }, 'could not read the node registry; clients get system-shutdown');
+        return undefined;
+      }
+    },
+    async stop() {
+      await sync.idle(FLUSH_MS);
+      await remote.idle(FLUSH_MS);
+      sync.stop();
+      try {
+        await registry.leave();
+        await directory.wipeNode(nodeId);
+      } catch (err) {
+        log.warn({ err }, 'could not leave the cluster cleanly; the sweepers of other nodes will clear this node');
+      }
+      await redis.close();
+    },
+  };
+}

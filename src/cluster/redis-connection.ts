@@ -1,0 +1,161 @@
+// The Redis connections of a cluster node, in the three modes the configuration allows: one server
+// (redis.url), a primary found through Sentinel (redis.sentinels + redis.sentinel_name), or Redis
+// Cluster (redis.cluster). ioredis does the mode's work (Sentinel discovery and fail-over, cluster
+// slots and MOVED redirects); this file only builds the clients and hides which pub/sub commands
+// the mode needs: PUBLISH/SUBSCRIBE, or sharded SPUBLISH/SSUBSCRIBE on Redis Cluster.
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/types.js';
+import { ServerError } from '../errors.js';
+import type { Logger } from '../observability/log.js';
+
+export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
+export type RedisClient = Redis | Cluster;
+
+export interface RedisLink {
+  readonly mode: RedisMode;
+  /** For commands and scripts; never in subscriber mode. */
+  readonly client: RedisClient;
+  /** Resolves with the number of subscribers that received the message (0: nobody listens on the channel). */
+  publish(channel: string, payload: string): Promise<number>;
+  /** Listens on a channel; the subscription is renewed by ioredis after a reconnection or fail-over. */
+  subscribe(channel: string, onMessage: (payload: string) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How long start-up waits for Redis before giving up with a message naming the setting. */
+export const REDIS_STARTUP_SECONDS = 30;
+/**
+ * A command waits for this many reconnection attempts before it fails: routing must degrade to this
+ * node's own sessions quickly rather than hold a client's stream while Redis is away.
+ */
+const MAX_RETRIES_PER_REQUEST = 3;
+
+export function redisConfigured(redis: Config['redis']): boolean {
+  return redis.url !== undefined || redis.sentinels.length > 0 || redis.cluster.length > 0;
+}
+
+/** The setting that chose the mode, for operator messages. */
+function settingOf(redis: Config['redis']): string {
+  if (redis.cluster.length > 0) return 'redis.cluster (RATATOSK_REDIS_CLUSTER)';
+  if (redis.sentinels.length > 0) return 'redis.sentinels (RATATOSK_REDIS_SENTINELS)';
+  return 'redis.url (RATATOSK_REDIS_URL)';
+}
+
+/** "host:port" or "[v6]:port" as the configuration validated it. */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const colon = value.lastIndexOf(':');
+  const host = value.slice(0, colon);
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(value.slice(colon + 1)) };
+}
+
+export async function connectRedis(redis: Config['redis'], nodeId: string, log: Logger): Promise<RedisLink> {
+  const connectionName = `ratatosk-${nodeId}`.replace(/[^\w.-]/g, '_');
+  const common: RedisOptions = { connectionName, enableAutoPipelining: true, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST };
+  let link: RedisLink;
+  if (redis.cluster.length > 0) {
+    const cluster = new Cluster(redis.cluster.map(parseHostPort), { shardedSubscribers: true, enableAutoPipelining: true, redisOptions: { connectionName, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST } });
+    link = shardedLink(cluster);
+  } else if (redis.sentinels.length > 0) {
+    const client = new Redis({ ...common, sentinels: redis.sentinels.map(parseHostPort), name: redis.sentinelName ?? '' });
+    link = classicLink('sentinel', client);
+  } else {
+    const client = new Redis(redis.url ?? 'redis://localhost:6379', common);
+    link = classicLink('standalone', client);
+  }
+  reportErrors(link.client, log);
+  try {
+    await ready(link.client, REDIS_STARTUP_SECONDS * 1000);
+  } catch (err) {
+    link.client.disconnect();
+    throw new ServerError('CLUSTER_REDIS_UNREACHABLE', `cannot reach Redis at ${settingOf(redis)} within ${REDIS_STARTUP_SECONDS} s: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  log.info({ mode: link.mode }, 'connected to Redis');
+  return link;
+}
+
+/** One server or a Sentinel-managed primary: a second connection for SUBSCRIBE. */
+function classicLink(mode: 'standalone' | 'sentinel', client: Redis): RedisLink {
+  let subscriber: Redis | undefined;
+  return {
+    mode,
+    client,
+    publish: (channel, payload) => client.publish(channel, payload),
+    async subscribe(channel, onMessage) {
+      if (!subscriber) {
+        subscriber = client.duplicate({ enableAutoPipelining: false });
+        subscriber.on('error', () => undefined); // the command connection reports the same outage
+      }
+      subscriber.on('message', (from: string, payload: string) => {
+        if (from === channel) onMessage(payload);
+      });
+      await subscriber.subscribe(channel);
+    },
+    async close() {
+      await Promise.all([quit(client), subscriber ? quit(subscriber) : Promise.resolve()]);
+    },
+  };
+}
+
+/** Redis Cluster: sharded pub/sub, so a message travels only inside the shard that owns the channel's slot. */
+function shardedLink(cluster: Cluster): RedisLink {
+  return {
+    mode: 'cluster',
+    client: cluster,
+    publish: async (channel, payload) => Number(await cluster.spublish(channel, payload)),
+    async subscribe(channel, onMessage) {
+      cluster.on('smessage', (from: string, payload: string) => {
+        if (from === channel) onMessage(payload);
+      });
+      await cluster.ssubscribe(channel);
+    },
+    close: () => quit(cluster),
+  };
+}
+
+function ready(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let lastError: unknown;
+    const onError = (err: unknown): void => {
+      lastError = err;
+    };
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('error', onError);
+    };
+    const onReady = (): void => {
+      done();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(lastError instanceof Error ? lastError : new Error('no answer'));
+    }, timeoutMs);
+    client.on('ready', onReady);
+    client.on('error', onError);
+  });
+}
+
+/** Logs connection trouble once per outage rather than once per reconnection attempt. */
+function reportErrors(client: RedisClient, log: Logger): void {
+  let down = false;
+  client.on('error', (err: unknown) => {
+    if (down) return;
+    down = true;
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis connection failed; retrying');
+  });
+  client.on('ready', () => {
+    if (down) log.info('Redis connection is back');
+    down = false;
+  });
+}
+
+async function quit(client: RedisClient): Promise<void> {
+  try {
+    await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  } catch {
+    // already closed
+  }
+  client.disconnect();
+}

@@ -1,0 +1,226 @@
+// Clustering through Redis Sentinel (redis.sentinels + redis.sentinel_name): two Ratatosk nodes in
+// child processes find the primary through three Sentinels, and keep routing between each other when
+// the primary is killed (kill -9) or frozen (SIGSTOP) and the replica is promoted. A steady stream
+// of messages runs across the fail-over; every message must end up delivered, bounced to its sender
+// with an error, or stored offline — none lost, none twice. The longest pause between deliveries is
+// printed: it is what users feel of a fail-over.
+import assert from 'node:assert/strict';
+import { xml } from '@xmpp/client';
+import type { Element } from 'ltx';
+import { createTestSchema, requirePostgres } from '../src/storage/postgres/test-fixture.js';
+import { schemaUrl } from './support/backends.js';
+import type { TestClient } from './support/clients.js';
+import { startNodeProcess, type NodeProcess } from './support/node-process.js';
+import { startSentinelTopology, type SentinelTopology, type SwitchMaster } from './support/redis-topologies.js';
+
+const PASSWORD = 'fail-over-secret';
+const USERS = ['alice', 'bob', 'carol', 'dave'].map((username) => ({ username, password: PASSWORD }));
+const RATE_PER_SECOND = 20;
+const STREAM_SECONDS = 10;
+/** When, into the stream, the primary is taken away. */
+const FAILOVER_AT_MS = 2500;
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+interface StreamResult {
+  sent: number;
+  delivered: number;
+  bounced: number;
+  stored: number;
+  duplicates: number;
+  unaccounted: number[];
+  longestGapMs: number;
+  switchMaster: SwitchMaster;
+  /** From the fail-over's start to the first delivery after it. */
+  interruptionMs: number;
+}
+
+/**
+ * `sender` sends RATE_PER_SECOND messages a second for STREAM_SECONDS to `receiver`'s full JID while
+ * `failOver` runs, then waits until every message is accounted for (or `settleMs` passes).
+ */
+async function streamAcrossFailOver(
+  sender: TestClient,
+  receiver: TestClient,
+  failOver: () => Promise<SwitchMaster>,
+  settleMs: number,
+  tag: string,
+): Promise<{ result: Omit<StreamResult, 'stored' | 'unaccounted'> & { missing: number[] }; deliveredSeqs: Map<number, number> }> {
+  const deliveredAt = new Map<number, number>();
+  const bounced = new Set<number>();
+  let duplicates = 0;
+  const seqOf = (stanza: Element): number | undefined => {
+    const id = stanza.attrs.id;
+    if (typeof id !== 'string' || !id.startsWith(`${tag}-`)) return undefined;
+    const seq = Number(id.slice(tag.length + 1));
+    return Number.isInteger(seq) ? seq : undefined;
+  };
+  receiver.xmpp.on('stanza', (stanza: Element) => {
+    if (!stanza.is('message') || stanza.attrs.type === 'error') return;
+    const seq = seqOf(stanza);
+    if (seq === undefined) return;
+    if (deliveredAt.has(seq)) duplicates++;
+    else deliveredAt.set(seq, Date.now());
+  });
+  sender.xmpp.on('stanza', (stanza: Element) => {
+    if (!stanza.is('message') || stanza.attrs.type !== 'error') return;
+    const seq = seqOf(stanza);
+    if (seq === undefined) return;
+    if (bounced.has(seq)) duplicates++;
+    else bounced.add(seq);
+  });
+
+  const total = RATE_PER_SECOND * STREAM_SECONDS;
+  const interval = 1000 / RATE_PER_SECOND;
+  const began = Date.now();
+  let failOverStartedAt = 0;
+  let failing: Promise<SwitchMaster> | undefined;
+  for (let seq = 0; seq < total; seq++) {
+    const due = began + seq * interval;
+    if (Date.now() < due) await sleep(due - Date.now());
+    if (!failing && Date.now() - began >= FAILOVER_AT_MS) {
+      failOverStartedAt = Date.now();
+      failing = failOver();
+      failing.catch(() => undefined);
+    }
+    await sender.xmpp.send(xml('message', { to: receiver.jid, type: 'chat', id: `${tag}-${seq}` }, xml('body', {}, `message ${seq}`)));
+  }
+  assert.ok(failing, 'the fail-over started during the stream');
+  const switchMaster = await failing;
+
+  const deadline = Date.now() + settleMs;
+  while (Date.now() < deadline && deliveredAt.size + bounced.size < total) await sleep(200);
+
+  const times = [...deliveredAt.values()].sort((a, b) => a - b);
+  let longestGapMs = 0;
+  for (let i = 1; i < times.length; i++) longestGapMs = Math.max(longestGapMs, (times[i] ?? 0) - (times[i - 1] ?? 0));
+  const firstAfter = times.find((t) => t > failOverStartedAt);
+  const missing: number[] = [];
+  for (let seq = 0; seq < total; seq++) {
+    if (deliveredAt.has(seq) && bounced.has(seq)) duplicates++;
+    if (!deliveredAt.has(seq) && !bounced.has(seq)) missing.push(seq);
+  }
+  return {
+    result: {
+      sent: total,
+      delivered: deliveredAt.size,
+      bounced: bounced.size,
+      duplicates,
+      longestGapMs,
+      switchMaster,
+      interruptionMs: firstAfter === undefined ? Number.NaN : firstAfter - failOverStartedAt,
+      missing,
+    },
+    deliveredSeqs: deliveredAt,
+  };
+}
+
+/** Messages stored offline for `username` (XEP-0160), read by logging in a fresh resource with initial presence. */
+async function collectOffline(node: NodeProcess, username: string, tag: string): Promise<Set<number>> {
+  const client = await node.connect({ transport: 'tcp', username, password: PASSWORD, resource: `offline-${tag}` });
+  const seqs = new Set<number>();
+  client.xmpp.on('stanza', (stanza: Element) => {
+    const id = stanza.attrs.id;
+    if (stanza.is('message') && typeof id === 'string' && id.startsWith(`${tag}-`)) seqs.add(Number(id.slice(tag.length + 1)));
+  });
+  await client.xmpp.send(xml('presence'));
+  // Offline messages follow the initial presence at once; wait until none has come for a moment.
+  let last = -1;
+  while (last !== seqs.size) {
+    last = seqs.size;
+    await sleep(1000);
+  }
+  await client.stop();
+  return seqs;
+}
+
+function report(title: string, r: StreamResult): void {
+  console.log(
+    `      ${title}: sent ${r.sent}, delivered ${r.delivered}, bounced ${r.bounced}, stored offline ${r.stored}, ` +
+      `duplicates ${r.duplicates}, unaccounted ${r.unaccounted.length}; +switch-master ${r.switchMaster.afterMs} ms after the fault; ` +
+      `first delivery after the fault ${r.interruptionMs} ms; longest gap between deliveries ${r.longestGapMs} ms`,
+  );
+}
+
+describe('cluster on Redis Sentinel (3 Sentinels, primary + replica)', function () {
+  this.timeout(240_000);
+  let topology: SentinelTopology | undefined;
+  let dropSchema: (() => Promise<void>) | undefined;
+  const nodes: NodeProcess[] = [];
+  const clients: TestClient[] = [];
+
+  before(async function () {
+    this.timeout(180_000);
+    await requirePostgres(this);
+    topology = await startSentinelTopology(this);
+    const { schema, drop } = await createTestSchema();
+    dropSchema = drop;
+    const env = {
+      RATATOSK_REDIS_SENTINELS: topology.sentinelAddresses.join(','),
+      RATATOSK_REDIS_SENTINEL_NAME: topology.masterName,
+      RATATOSK_DATABASE_URL: schemaUrl(schema),
+    };
+    // One after the other: the first one migrates the schema and creates the accounts they share.
+    nodes.push(await startNodeProcess({ nodeId: 'sentinel-a', env, users: USERS }));
+    nodes.push(await startNodeProcess({ nodeId: 'sentinel-b', env }));
+  });
+
+  after(async () => {
+    for (const client of clients.splice(0)) await client.stop();
+    for (const node of nodes.splice(0)) await node.stop();
+    await topology?.stop();
+    await dropSchema?.();
+  });
+
+  const login = async (node: NodeProcess, username: string, transport: 'tcp' | 'websocket', resource: string): Promise<TestClient> => {
+    const client = await node.connect({ transport, username, password: PASSWORD, resource });
+    clients.push(client);
+    await client.xmpp.send(xml('presence'));
+    return client;
+  };
+
+  it('routes a message between users on different nodes through the Sentinel-managed primary', async () => {
+    const [a, b] = nodes;
+    assert.ok(a && b);
+    const alice = await login(a, 'alice', 'tcp', 'desk');
+    const bob = await login(b, 'bob', 'websocket', 'phone');
+    await alice.xmpp.send(xml('message', { to: bob.jid, type: 'chat', id: 'hello-1' }, xml('body', {}, 'hello across nodes')));
+    const got = await bob.next((s) => s.is('message') && s.attrs.id === 'hello-1', 10_000);
+    assert.equal(got.attrs.from, alice.jid);
+    assert.equal(got.getChildText('body'), 'hello across nodes');
+  });
+
+  for (const fault of ['kill', 'pause'] as const) {
+    const title = fault === 'kill' ? 'kill -9 of the primary' : 'SIGSTOP of the primary';
+    it(`accounts for every message of a ${RATE_PER_SECOND}/s stream across a ${title}: delivered, bounced or stored, never lost or doubled`, async () => {
+      const topo = topology;
+      const [a, b] = nodes;
+      assert.ok(topo && a && b);
+      // A fail-over needs a replica to promote: bring back the server an earlier test took away.
+      const primaryNow = await topo.currentPrimary();
+      for (const server of [topo.primary, topo.replica]) {
+        if (server.address !== primaryNow && (!server.alive || server.paused)) await topo.reviveAsReplica(server);
+      }
+      const [sender, receiver] = fault === 'kill' ? ['carol', 'dave'] : ['dave', 'carol'];
+      const from = await login(a, sender, 'tcp', `stream-${fault}`);
+      const to = await login(b, receiver, 'websocket', `stream-${fault}`);
+      // Both sessions must be in the directory on the current primary before it goes.
+      await from.xmpp.send(xml('message', { to: to.jid, type: 'chat', id: `warm-${fault}` }, xml('body', {}, 'warm-up')));
+      await to.next((s) => s.attrs.id === `warm-${fault}`, 10_000);
+
+      const failOver = fault === 'kill' ? () => topo.killPrimary(30_000) : () => topo.pausePrimary(30_000);
+      const { result } = await streamAcrossFailOver(from, to, failOver, 30_000, `s${fault}`);
+      const stored = result.missing.length > 0 ? await collectOffline(b, receiver, `s${fault}`) : new Set<number>();
+      const unaccounted = result.missing.filter((seq) => !stored.has(seq));
+      const full: StreamResult = { ...result, stored: stored.size, unaccounted };
+      report(title, full);
+
+      assert.deepEqual(unaccounted, [], `messages neither delivered, bounced nor stored: ${unaccounted.join(', ')}`);
+      assert.equal(full.duplicates, 0, 'no message arrives twice, or both arrives and bounces');
+      assert.equal(full.delivered + full.bounced + full.stored, full.sent);
+      // Routing works again on the promoted primary.
+      await from.xmpp.send(xml('message', { to: to.jid, type: 'chat', id: `after-${fault}` }, xml('body', {}, 'after the fail-over')));
+      await to.next((s) => s.attrs.id === `after-${fault}`, 15_000);
+    });
+  }
+});
