@@ -165,6 +165,11 @@ describe('cluster on Redis Sentinel (3 Sentinels, primary + replica)', function 
     nodes.push(await startNodeProcess({ nodeId: 'sentinel-b', env }));
   });
 
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return;
+    for (const node of nodes) console.log(`\n--- last log lines of ${node.nodeId} ---\n${node.logLines().slice(-25).join('\n')}`);
+  });
+
   after(async () => {
     for (const client of clients.splice(0)) await client.stop();
     for (const node of nodes.splice(0)) await node.stop();

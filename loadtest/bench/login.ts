@@ -341,7 +341,7 @@ async function main(): Promise<number> {
 
     const summary =
       `login ${options.transport} ${options.mechanism}: ${ok}/${n} ok in ${fmt(outcome.wallMs / 1000, 2)} s = ${fmt(loginsPerSecond)} logins/s ` +
-      `(PBKDF2 ceiling ${fmt(ceiling.perSecond)}/s); latency p50 ${fmt(latency.p50)} ms, p99 ${fmt(latency.p99)} ms; ` +
+      `(PBKDF2 ceiling ${Number.isFinite(ceiling.perSecond) ? `${fmt(ceiling.perSecond)}/s` : 'not measured'}); latency p50 ${fmt(latency.p50)} ms, p99 ${fmt(latency.p99)} ms; ` +
       `server ${fmt(serverCpuPerLogin, 2)} ms CPU/login; ${fmt(kibPerSession)} KiB RSS per idle session`;
     process.stdout.write(`\n${summary}\n\n${table}\n`);
     for (const [reason, times] of outcome.failures) process.stdout.write(`failure ×${times}: ${reason}\n`);

@@ -29,6 +29,16 @@ export const REDIS_STARTUP_SECONDS = 30;
  * node's own sessions quickly rather than hold a client's stream while Redis is away.
  */
 const MAX_RETRIES_PER_REQUEST = 3;
+/**
+ * A server that stops answering while commands wait (a frozen or partitioned primary keeps its TCP
+ * connections open) is dropped after this long and reconnected; Sentinel then names the new primary.
+ */
+const SOCKET_TIMEOUT_MS = 3000;
+/**
+ * After a fail-over a connection may still reach the demoted primary, now a replica that refuses
+ * writes with READONLY: reconnect (to the primary Sentinel names) and resend the refused command.
+ */
+const reconnectOnReadonly = (err: Error): 2 | false => (err.message.startsWith('READONLY') ? 2 : false);
 
 export function redisConfigured(redis: Config['redis']): boolean {
   return redis.url !== undefined || redis.sentinels.length > 0 || redis.cluster.length > 0;
@@ -50,13 +60,16 @@ export function parseHostPort(value: string): { host: string; port: number } {
 
 export async function connectRedis(redis: Config['redis'], nodeId: string, log: Logger): Promise<RedisLink> {
   const connectionName = `ratatosk-${nodeId}`.replace(/[^\w.-]/g, '_');
-  const common: RedisOptions = { connectionName, enableAutoPipelining: true, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST };
+  const common: RedisOptions = { connectionName, enableAutoPipelining: true, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST, socketTimeout: SOCKET_TIMEOUT_MS, reconnectOnError: reconnectOnReadonly };
   let link: RedisLink;
   if (redis.cluster.length > 0) {
     const cluster = new Cluster(redis.cluster.map(parseHostPort), { shardedSubscribers: true, enableAutoPipelining: true, redisOptions: { connectionName, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST } });
     link = shardedLink(cluster);
   } else if (redis.sentinels.length > 0) {
-    const client = new Redis({ ...common, sentinels: redis.sentinels.map(parseHostPort), name: redis.sentinelName ?? '' });
+    // failoverDetector: both connections (commands, and the subscriber made by duplicate()) listen for
+    // the Sentinels' +switch-master and reconnect at once, rather than waiting for their socket to
+    // fail, which a frozen primary never makes it do; an idle subscriber would not notice otherwise.
+    const client = new Redis({ ...common, sentinels: redis.sentinels.map(parseHostPort), name: redis.sentinelName ?? '', failoverDetector: true });
     link = classicLink('sentinel', client);
   } else {
     const client = new Redis(redis.url ?? 'redis://localhost:6379', common);

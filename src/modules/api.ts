@@ -10,6 +10,7 @@ import type { IqHandler, IqTarget, IqType } from '../router/iq-registry.js';
 import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import type { Stores } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
+import type { PreparedStanza } from '../xml/prepared.js';
 import type { DiscoIdentity, DiscoItem } from './disco-registry.js';
 
 export interface SpecReference {
@@ -73,6 +74,8 @@ export interface ModuleContext {
   send(stanza: Element, from?: Jid): Promise<void>;
   /** Hands a stanza to one local session through the incoming stanza filters (privacy, blocking); false when a filter stopped it. */
   deliver(session: BoundSession, stanza: Element): boolean;
+  /** deliver() for fan-outs: the stanza is serialised once (new PreparedStanza(element)) and addressed per session. */
+  deliverPrepared(session: BoundSession, stanza: PreparedStanza): boolean;
   /**
    * Hands a stanza to sessions on other nodes (records from `sessions.remote`), one bus message per node,
    * through their incoming stanza filters; it is not routed again there. Nothing happens on a single node.

@@ -103,6 +103,7 @@ export class ModuleHost {
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
       send: (stanza, from?: Jid) => router.route(stanza, from ?? router.serverJid),
       deliver: (session, stanza) => router.deliver(session, stanza),
+      deliverPrepared: (session, stanza) => router.deliverPrepared(session, stanza),
       deliverRemote: (targets, stanza, options) => remote?.deliver(targets, stanza, Jid.tryParse(stanza.attrs.from) ?? router.serverJid, 0, options),
       sendIq: (iq, timeoutMs) => router.sendIq(iq, timeoutMs),
       every: (intervalMs, task) => {

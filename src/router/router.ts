@@ -12,6 +12,7 @@ import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import { StoreUnavailableError, type AccountStore } from '../storage/types.js';
 import { Element } from '../xml/element.js';
+import type { PreparedStanza } from '../xml/prepared.js';
 import type { IqRegistry, IqTarget, IqType } from './iq-registry.js';
 
 /** Receives every stanza addressed to a domain other than the server's own (components, MUC). */
@@ -360,6 +361,15 @@ export class Router {
   deliver(session: BoundSession, stanza: Element): boolean {
     for (const filter of this.filters) if (filter.incoming && !filter.incoming(stanza, session)) return false;
     session.send(stanza);
+    return true;
+  }
+
+  /** The fan-out form of deliver: filters see the element addressed to the session; the text is serialised once for all. */
+  deliverPrepared(session: BoundSession, prepared: PreparedStanza): boolean {
+    const to = session.jid.toString();
+    prepared.element.attrs.to = to;
+    for (const filter of this.filters) if (filter.incoming && !filter.incoming(prepared.element, session)) return false;
+    session.sendText(prepared.for(to));
     return true;
   }
 }

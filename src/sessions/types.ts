@@ -24,6 +24,8 @@ export interface BoundSession {
   /** Per-session flags modules may set (e.g. roster requested, interested in pushes). */
   readonly flags: Set<string>;
   send(stanza: Element): void;
+  /** Sends a stanza already serialised (a fan-out copy from PreparedStanza). */
+  sendText(stanza: string): void;
   /** Ends the session with a stream error (conflict, system-shutdown...) or a clean close. */
   close(error?: StreamError): void;
 }

@@ -394,6 +394,10 @@ class ClientSession implements BoundSession {
     this.edge.send(stanza);
   }
 
+  sendText(stanza: string): void {
+    this.edge.sendText(stanza);
+  }
+
   close(error?: StreamError): void {
     this.stream.closeWith(error);
   }

@@ -14,6 +14,8 @@ export interface StreamTransport {
   /** Writes the stream header: <stream:stream> on TCP, <open/> on WebSocket, the session creation response on BOSH. */
   openStream(attrs: Record<string, string>): void;
   send(stanza: Element): void;
+  /** Sends a serialised stanza that declares its own namespace (PreparedStanza). */
+  sendText(stanza: string): void;
   /** Ends the stream (optionally after a stream error) and closes the connection once the peer has closed or a grace period passed. */
   closeStream(error?: StreamError): void;
   /** After <proceed/>: upgrade to TLS; the next thing the client sends is a new stream header. */

@@ -171,8 +171,12 @@ export class BoshSession implements StreamTransport {
   }
 
   send(stanza: Element): void {
+    this.sendText(serialise(stanza));
+  }
+
+  sendText(stanza: string): void {
     if (this.state !== 'open') return;
-    this.outbox += serialise(stanza);
+    this.outbox += stanza;
     if (this.outbox.length > this.options.maxQueuedChars) {
       this.log.warn({ remote: this.remoteAddress }, 'BOSH client is not collecting its stanzas; terminating');
       this.terminate('policy-violation', undefined, 'too many stanzas waiting for a request');

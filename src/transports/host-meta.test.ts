@@ -7,7 +7,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { createLogger } from '../observability/log.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { NS } from '../xml/ns.js';
-import { createHostMeta, endpointsFromRequest, renderJrd, renderXrd, requestOrigin, UnknownHostError, type RequestView } from './host-meta.js';
+import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, renderJrd, renderXrd, requestOrigin, UnknownHostError, type RequestView } from './host-meta.js';
 
 interface RawResponse {
   status: number;
@@ -250,6 +250,25 @@ describe('XEP-0156 host-meta', function () {
         [NS.altConnectionsXbosh]: 'https://node-2.example.org/http-bind',
         [NS.altConnectionsWebsocket]: 'wss://node-2.example.org/xmpp-websocket',
       });
+    });
+
+    it('endpointsFromLeastLoaded names the least-loaded node, and this node when the registry has none or fails', async function () {
+      const own = () => ({ websocket: 'ws://self.example/xmpp-websocket', bosh: 'http://self.example/http-bind' });
+      let registry: () => Promise<{ websocketUrl?: string; boshUrl?: string } | undefined> = async () => ({ websocketUrl: 'wss://node-3.example/xmpp-websocket', boshUrl: 'https://node-3.example/http-bind' });
+      answer = async () => endpointsFromLeastLoaded(() => registry(), own)({ headers: {}, socket: {} });
+      assert.deepEqual(byRel(jrdLinks((await request(port, '/.well-known/host-meta.json')).body)), {
+        [NS.altConnectionsXbosh]: 'https://node-3.example/http-bind',
+        [NS.altConnectionsWebsocket]: 'wss://node-3.example/xmpp-websocket',
+      });
+      registry = async () => ({ websocketUrl: 'wss://node-4.example/xmpp-websocket' });
+      assert.deepEqual(jrdLinks((await request(port, '/.well-known/host-meta.json')).body), [{ rel: NS.altConnectionsWebsocket, href: 'wss://node-4.example/xmpp-websocket' }]);
+      for (const broken of [async () => undefined, async () => ({}), async () => Promise.reject(new Error('Redis is down'))]) {
+        registry = broken;
+        assert.deepEqual(byRel(xrdLinks((await request(port, '/.well-known/host-meta')).body)), {
+          [NS.altConnectionsXbosh]: 'http://self.example/http-bind',
+          [NS.altConnectionsWebsocket]: 'ws://self.example/xmpp-websocket',
+        });
+      }
     });
 
     it('a provider that fails is 503 with Retry-After, not a crash', async function () {

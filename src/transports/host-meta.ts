@@ -78,6 +78,27 @@ export function endpointsFromRequest(options: RequestEndpointOptions): EndpointP
   };
 }
 
+/** What host-meta reads of a cluster node's record (NodeInfo in src/cluster/node-registry.ts has it). */
+export interface AdvertisedNode {
+  websocketUrl?: string;
+  boshUrl?: string;
+}
+
+/**
+ * A cluster's provider: the URLs the least-loaded live node advertises. When the registry names no node
+ * with URLs, or cannot be read, this node is still alive and answering, so `fallback` (its own URLs) serves.
+ */
+export function endpointsFromLeastLoaded(leastLoadedNode: () => Promise<AdvertisedNode | undefined>, fallback: EndpointProvider): EndpointProvider {
+  return async (request) => {
+    const node = await leastLoadedNode().catch(() => undefined);
+    if (!node || (node.websocketUrl === undefined && node.boshUrl === undefined)) return fallback(request);
+    const endpoints: ConnectionEndpoints = {};
+    if (node.websocketUrl !== undefined) endpoints.websocket = node.websocketUrl;
+    if (node.boshUrl !== undefined) endpoints.bosh = node.boshUrl;
+    return endpoints;
+  };
+}
+
 type Link = { rel: string; href: string };
 
 function links(endpoints: ConnectionEndpoints): Link[] {

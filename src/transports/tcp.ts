@@ -74,6 +74,10 @@ export class TcpTransport implements StreamTransport {
     this.write(stanza.toString());
   }
 
+  sendText(stanza: string): void {
+    this.write(stanza);
+  }
+
   closeStream(error?: StreamError): void {
     if (this.closing) return;
     this.closing = true;

@@ -30,13 +30,16 @@ export interface TestClient {
   stop(): Promise<void>;
 }
 
-export function serviceUrl(server: TestServer, transport: ClientTransport): string {
+/** What a client needs of a server: its ports and domain (a TestServer, or a node in another process). */
+export type ClientTarget = Pick<TestServer, 'ports' | 'domain'>;
+
+export function serviceUrl(server: ClientTarget, transport: ClientTransport): string {
   if (transport === 'tcp') return `xmpp://127.0.0.1:${server.ports.c2s}`;
   if (transport === 'tls') return `xmpps://127.0.0.1:${server.ports.c2sTls}`;
   return `ws://127.0.0.1:${server.ports.http}/xmpp-websocket`;
 }
 
-export async function connect(server: TestServer, options: ClientOptions): Promise<TestClient> {
+export async function connect(server: ClientTarget, options: ClientOptions): Promise<TestClient> {
   const xmpp = client({
     service: serviceUrl(server, options.transport),
     domain: server.domain,

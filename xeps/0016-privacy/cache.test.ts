@@ -19,6 +19,7 @@ function session(full: string): BoundSession {
     lastActivity: 0,
     flags: new Set(),
     send: () => undefined,
+    sendText: () => undefined,
     close: () => undefined,
   };
 }

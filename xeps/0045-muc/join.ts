@@ -167,6 +167,8 @@ export function exit(muc: MucService, room: Room, occupant: Occupant, fullJid: s
 
 /** Removes an occupant with all its sessions, telling everyone (kicks §8.2, bans §9.1, 321, 322, 333). */
 export function remove(muc: MucService, room: Room, occupant: Occupant, note: PresenceNote): void {
+  // §10.1.3: the last owner out of a room never configured takes the room with it.
+  if (room.locked && room.size === 1 && note.destroy === undefined) note = { ...note, destroy: xml('destroy') };
   room.broadcastPresence(occupant, { ...note, unavailable: true });
   room.removeOccupant(occupant);
   muc.emptied(room);

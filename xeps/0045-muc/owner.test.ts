@@ -100,6 +100,14 @@ describe('XEP-0045 room configuration and destruction (muc#owner)', function () 
     await iq(crone, 'set', room, xml('query', { xmlns: MUC_OWNER }, xml('x', { xmlns: DATA, type: 'submit' })));
     await iq(crone, 'set', room, xml('query', { xmlns: MUC_OWNER }, xml('x', { xmlns: DATA, type: 'cancel' })));
     await iq(crone, 'get', room, xml('query', { xmlns: DISCO_INFO }));
+
+    // An owner who leaves before configuring destroys the room (§10.1.3).
+    const unconfigured = clients.room();
+    await enter(crone, unconfigured, 'firstwitch', { subject: true });
+    await crone.xmpp.send(xml('presence', { to: `${unconfigured}/firstwitch`, type: 'unavailable' }));
+    const left = await crone.next(isPresence(`${unconfigured}/firstwitch`, 'unavailable'));
+    assert.ok(left.getChild('x', MUC_USER)?.getChild('destroy'));
+    assert.equal(await refusal(iq(crone, 'get', unconfigured, xml('query', { xmlns: DISCO_INFO }))), 'item-not-found');
   });
 
   it('§10.2: only owners read or change the configuration (forbidden)', async function () {

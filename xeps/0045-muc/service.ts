@@ -66,6 +66,12 @@ export class MucService implements RoomHost {
         ctx.deliver(session, stanza);
         return true;
       },
+      deliverPrepared: (fullJid, stanza) => {
+        const session = ctx.sessions.get(fullJid);
+        if (session === undefined) return false;
+        ctx.deliverPrepared(session, stanza);
+        return true;
+      },
       route: (stanza) => {
         void ctx.send(stanza, Jid.parse(stanza.attrs.from ?? domain));
       },

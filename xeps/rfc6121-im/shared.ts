@@ -120,9 +120,12 @@ export class Im {
       session.send(xml('iq', { type: 'set', id, to: session.jid.toString() }, query()));
     }
     // The interested resources on other nodes: their node checks the flag and addresses each copy.
-    void this.ctx.sessions.remote(bare).then((elsewhere) => {
-      if (elsewhere.length > 0) this.ctx.deliverRemote(elsewhere, xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('base64url')}`, to: bare }, query()), { flag: ROSTER_INTEREST, readdress: true });
-    });
+    this.ctx.sessions.remote(bare).then(
+      (elsewhere) => {
+        if (elsewhere.length > 0) this.ctx.deliverRemote(elsewhere, xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('base64url')}`, to: bare }, query()), { flag: ROSTER_INTEREST, readdress: true });
+      },
+      (err: unknown) => this.ctx.log.warn({ err, user: username }, 'roster push to other nodes failed'),
+    );
   }
 
   /**

@@ -5,7 +5,7 @@ import type { Database } from 'lmdb';
 import type { StoredCredentials } from '../../auth/credentials.js';
 import { ServerError } from '../../errors.js';
 import { parseAccountRecord, type AccountRecord } from '../records.js';
-import { StoreUnavailableError, type Account, type AccountStore } from '../types.js';
+import type { Account, AccountStore } from '../types.js';
 import { guard, type UserDataOwner } from './env.js';
 
 /** The sub-database as opened: values arrive as unknown and are validated on read. */

@@ -1,0 +1,43 @@
+// The bus wire format: a JSON header line, then the stanza serialised once; what arrives is checked.
+import assert from 'node:assert/strict';
+import { xml } from '../xml/element.js';
+import type { StanzaMessage } from './bus.js';
+import { decodeMessage, encodeMessage } from './envelope.js';
+
+describe('cluster bus envelope', () => {
+  it('carries a stanza with its routing header, the stanza parsed back whole', () => {
+    const stanza = xml('message', { to: 'frank@example.org', from: 'alice@example.org/desk', type: 'chat' }, xml('body', {}, 'two\nlines & <escapes>'));
+    const payload = encodeMessage({ kind: 'stanza', origin: 'n1', mode: 'deliver', from: 'alice@example.org/desk', hops: 1, targets: ['frank@example.org/a', 'frank@example.org/b'], flag: 'roster', readdress: true, fallback: true, stanza });
+    assert.equal(payload.split('\n')[0], '{"k":"stanza","o":"n1","m":"deliver","f":"alice@example.org/desk","h":1,"t":["frank@example.org/a","frank@example.org/b"],"fl":"roster","ra":1,"fb":1}');
+    const decoded = decodeMessage(payload) as StanzaMessage;
+    assert.equal(decoded.kind, 'stanza');
+    assert.deepEqual([decoded.origin, decoded.mode, decoded.from, decoded.hops, decoded.targets, decoded.flag, decoded.readdress, decoded.fallback], ['n1', 'deliver', 'alice@example.org/desk', 1, ['frank@example.org/a', 'frank@example.org/b'], 'roster', true, true]);
+    assert.equal(decoded.stanza.toString(), stanza.toString());
+    assert.equal(decoded.stanza.getChildText('body'), 'two\nlines & <escapes>');
+  });
+
+  it('carries a route-mode stanza without targets, and a close order', () => {
+    const route = decodeMessage(encodeMessage({ kind: 'stanza', origin: 'n2', mode: 'route', from: 'example.org', hops: 2, targets: [], stanza: xml('presence', { type: 'probe', to: 'a@example.org/r' }) })) as StanzaMessage;
+    assert.deepEqual([route.mode, route.targets, route.flag, route.readdress, route.fallback], ['route', [], undefined, undefined, undefined]);
+    assert.deepEqual(decodeMessage(encodeMessage({ kind: 'close', origin: 'n1', jid: 'a@example.org/r', sid: 'xyz' })), { kind: 'close', origin: 'n1', jid: 'a@example.org/r', sid: 'xyz' });
+  });
+
+  it('refuses what this code does not write, saying why', () => {
+    const cases: [string, RegExp][] = [
+      ['not json', /JSON/],
+      ['[]\n<message/>', /origin/],
+      ['{"k":"stanza","o":"n1","m":"teleport","f":"a","h":0}\n<message/>', /mode/],
+      ['{"k":"stanza","o":"n1","m":"route","f":"a","h":-1}\n<message/>', /hops/],
+      ['{"k":"stanza","o":"n1","m":"deliver","f":"a","h":0,"t":[1]}\n<message/>', /targets/],
+      ['{"k":"stanza","o":"n1","m":"route","f":"a","h":0}', /no stanza/],
+      ['{"k":"stanza","o":"n1","m":"route","f":"a","h":0}\n<message>', /not XML/],
+      ['{"k":"close","o":"n1","j":"a@b/c"}', /sid/],
+      ['{"k":"gossip","o":"n1"}', /unknown kind/],
+    ];
+    for (const [payload, reason] of cases) {
+      const result = decodeMessage(payload);
+      assert.equal(typeof result, 'string', payload);
+      assert.match(result as string, reason);
+    }
+  });
+});

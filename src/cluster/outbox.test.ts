@@ -1,0 +1,86 @@
+// The per-node outbox: in order, retried while nobody listens, given up after a bounded time with
+// every waiting message handed to its fallback, never silently dropped.
+import assert from 'node:assert/strict';
+import { createLogger } from '../observability/log.js';
+import { xml } from '../xml/element.js';
+import type { BusMessage } from './bus.js';
+import { MAX_QUEUED, NodeOutbox, type OutboxDeps } from './outbox.js';
+
+const message = (id: string): BusMessage => ({ kind: 'stanza', origin: 'n1', mode: 'route', from: 'a@example.org', hops: 1, targets: [], stanza: xml('message', { id }) });
+const idOf = (m: BusMessage): string => (m.kind === 'stanza' ? (m.stanza.attrs.id ?? '') : '');
+
+function outbox(receivers: (m: BusMessage) => number, retryForMs: number): { box: NodeOutbox; published: string[]; givenUp: string[] } {
+  const published: string[] = [];
+  const givenUp: string[] = [];
+  const deps: OutboxDeps = {
+    log: createLogger('silent'),
+    publish: async (_node, m) => {
+      const n = receivers(m);
+      if (n > 0) published.push(idOf(m));
+      return n;
+    },
+    onGiveUp: (node) => givenUp.push(node),
+    retryFor: () => retryForMs,
+  };
+  return { box: new NodeOutbox('n2', deps), published, givenUp };
+}
+
+describe('NodeOutbox', () => {
+  it('publishes in order while the node listens', async () => {
+    const { box, published } = outbox(() => 1, 1000);
+    for (let i = 0; i < 600; i++) box.send(message(`m${i}`));
+    await box.idle();
+    assert.deepEqual(published, Array.from({ length: 600 }, (_, i) => `m${i}`));
+  });
+
+  it('retries while nobody listens and delivers once the node is back, in order', async () => {
+    let listening = false;
+    setTimeout(() => (listening = true), 150);
+    const { box, published, givenUp } = outbox(() => (listening ? 1 : 0), 2000);
+    const fallbacks: string[] = [];
+    for (const id of ['a', 'b', 'c']) box.send(message(id), () => fallbacks.push(id));
+    await box.idle();
+    assert.deepEqual(published, ['a', 'b', 'c']);
+    assert.deepEqual([fallbacks, givenUp], [[], []]);
+  });
+
+  it('gives the node up after the retry budget and hands every waiting message to its fallback', async () => {
+    const { box, published, givenUp } = outbox(() => 0, 200);
+    const fallbacks: string[] = [];
+    const started = Date.now();
+    box.send(message('a'), () => fallbacks.push('a'));
+    box.send(message('b'));
+    box.send(message('c'), () => fallbacks.push('c'));
+    await box.idle();
+    assert.ok(Date.now() - started >= 200);
+    assert.deepEqual([published, givenUp, fallbacks], [[], ['n2'], ['a', 'c']]);
+  });
+
+  it('counts a publish that fails or hangs as not received', async () => {
+    let calls = 0;
+    const deps: OutboxDeps = {
+      log: createLogger('silent'),
+      publish: async () => {
+        calls++;
+        throw new Error('connection lost');
+      },
+      onGiveUp: () => undefined,
+      retryFor: () => 100,
+    };
+    const box = new NodeOutbox('n2', deps);
+    let fellBack = false;
+    box.send(message('x'), () => (fellBack = true));
+    await box.idle();
+    assert.ok(calls >= 2);
+    assert.equal(fellBack, true);
+  });
+
+  it(`gives up at once beyond ${MAX_QUEUED} waiting messages`, async () => {
+    const { box } = outbox(() => 0, 300);
+    for (let i = 0; i < MAX_QUEUED; i++) box.send(message(`m${i}`));
+    let fellBack = false;
+    box.send(message('one too many'), () => (fellBack = true));
+    assert.equal(fellBack, true);
+    await box.idle();
+  });
+});
