@@ -29,6 +29,7 @@ import { createHostMeta, endpointsFromRequest, HOST_META_JSON_PATH, HOST_META_PA
 import { HttpServer, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
 import { createWebSocketEndpoint } from './transports/websocket.js';
+import { trustedPeers } from './transports/trust.js';
 import { ASSETS_PREFIX, createWebClient, WEB_CLIENT_PATH } from './transports/web-client.js';
 import { BUILTIN_MODULES } from '../xeps/index.js';
 
@@ -130,8 +131,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     c2sTlsPort = boundPort(s);
   }
 
-  const trusted = new Set(config.http.trustedProxies);
-  const isTrusted = (address: string): boolean => net.isIP(address) !== 0 && (isLoopback(address) || trusted.has(address));
+  const isTrusted = trustedPeers(config.http.trustedProxies);
   const websocket = createWebSocketEndpoint(
     {
       log,
@@ -213,8 +213,4 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log.info('stopped');
     },
   };
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.');
 }

@@ -6,7 +6,9 @@
 // printed: it is what users feel of a fail-over.
 import assert from 'node:assert/strict';
 import { xml } from '@xmpp/client';
+import { Redis } from 'ioredis';
 import type { Element } from 'ltx';
+import { resourcesKey } from '../src/cluster/keys.js';
 import { createTestSchema, requirePostgres } from '../src/storage/postgres/test-fixture.js';
 import { schemaUrl } from './support/backends.js';
 import type { TestClient } from './support/clients.js';
@@ -177,10 +179,28 @@ describe('cluster on Redis Sentinel (3 Sentinels, primary + replica)', function 
     await dropSchema?.();
   });
 
+  /**
+   * Logs in and waits until the session is in the shared directory: the bind result reaches the client
+   * before the node has registered the session in Redis, and a message from another node in between
+   * would find no such resource (and go to offline storage, as RFC 6121 says).
+   */
   const login = async (node: NodeProcess, username: string, transport: 'tcp' | 'websocket', resource: string): Promise<TestClient> => {
     const client = await node.connect({ transport, username, password: PASSWORD, resource });
     clients.push(client);
     await client.xmpp.send(xml('presence'));
+    const topo = topology;
+    assert.ok(topo);
+    const directory = new Redis({ sentinels: topo.sentinelAddresses.map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })), name: topo.masterName, lazyConnect: true });
+    directory.on('error', () => undefined);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!(await directory.hexists(resourcesKey(`${username}@${node.domain}`), resource))) {
+        if (Date.now() > deadline) throw new Error(`${client.jid} never appeared in the session directory`);
+        await sleep(50);
+      }
+    } finally {
+      directory.disconnect();
+    }
     return client;
   };
 
