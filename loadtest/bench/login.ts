@@ -228,6 +228,7 @@ async function main(): Promise<number> {
 
   const limit = await openFilesLimit();
   const needed = n + SPARE_FDS;
+  if (limit.hard < needed) fail(`${n} sessions need about ${needed} open files per process, above the hard limit of ${limit.hard}; use fewer sessions`);
   if (limit.soft < needed) {
     fail(`${n} sessions need about ${needed} open files in this process and in the server, but the limit is ${limit.soft} ` +
       `(hard ${limit.hard}); raise it first, e.g. \`ulimit -n ${Math.min(limit.hard, Math.max(needed, 20000))}\``);

@@ -39,6 +39,11 @@ const SOCKET_TIMEOUT_MS = 3000;
  * writes with READONLY: reconnect (to the primary Sentinel names) and resend the refused command.
  */
 const reconnectOnReadonly = (err: Error): 2 | false => (err.message.startsWith('READONLY') ? 2 : false);
+/**
+ * Reconnection attempts every 50, 100, 150... ms, at most every 500 ms (ioredis waits up to 2 s): a
+ * promoted replica is reached within half a second of Sentinel naming it.
+ */
+const reconnectDelay = (attempt: number): number => Math.min(attempt * 50, 500);
 
 export function redisConfigured(redis: Config['redis']): boolean {
   return redis.url !== undefined || redis.sentinels.length > 0 || redis.cluster.length > 0;
@@ -60,7 +65,7 @@ export function parseHostPort(value: string): { host: string; port: number } {
 
 export async function connectRedis(redis: Config['redis'], nodeId: string, log: Logger): Promise<RedisLink> {
   const connectionName = `ratatosk-${nodeId}`.replace(/[^\w.-]/g, '_');
-  const common: RedisOptions = { connectionName, enableAutoPipelining: true, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST, socketTimeout: SOCKET_TIMEOUT_MS, reconnectOnError: reconnectOnReadonly };
+  const common: RedisOptions = { connectionName, enableAutoPipelining: true, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST, socketTimeout: SOCKET_TIMEOUT_MS, reconnectOnError: reconnectOnReadonly, retryStrategy: reconnectDelay };
   let link: RedisLink;
   if (redis.cluster.length > 0) {
     const cluster = new Cluster(redis.cluster.map(parseHostPort), { shardedSubscribers: true, enableAutoPipelining: true, redisOptions: { connectionName, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST } });

@@ -29,6 +29,7 @@ export class TcpTransport implements StreamTransport {
   private tlsActive: boolean;
   private closing = false;
   private disconnected = false;
+  private corked: net.Socket | undefined;
   private readonly parser: XmlStreamParser;
   private events: StreamEvents | undefined;
   private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
@@ -88,6 +89,8 @@ export class TcpTransport implements StreamTransport {
 
   startTls(): void {
     const plain = this.socket;
+    // <proceed/> must reach the client before the handshake starts on this socket.
+    this.uncork(plain);
     plain.removeListener('data', this.onData);
     plain.pause();
     const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.options.secureContext });
@@ -126,7 +129,21 @@ export class TcpTransport implements StreamTransport {
       this.socket.destroy();
       return;
     }
+    // Everything written in one turn of the event loop leaves in one syscall (the stream header and
+    // its features, a room's history on join, a burst of pushes).
+    if (this.corked === undefined) {
+      const socket = this.socket;
+      socket.cork();
+      this.corked = socket;
+      setImmediate(() => this.uncork(socket));
+    }
     this.socket.write(data);
+  }
+
+  private uncork(socket: net.Socket): void {
+    if (this.corked !== socket) return;
+    this.corked = undefined;
+    socket.uncork();
   }
 }
 
