@@ -413,7 +413,7 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', function () {
     let idle: TestServer;
 
     before(async function () {
-      idle = await startTestServer({ http: { boshInactivity: 1 } });
+      idle = await startTestServer({ http: { boshInactivity: 2 } });
       await idle.addUser('juliet', PASSWORD);
       await idle.addUser('romeo', PASSWORD);
       const roster = idle.server.stores.roster;
@@ -434,7 +434,7 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', function () {
       await bosh.login('juliet', PASSWORD, 'idle');
       await bosh.request(`<iq xmlns='jabber:client' type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq><presence xmlns='jabber:client'/>`, {}, { timeoutMs: 15_000 });
       await romeo.next((s) => s.is('presence') && s.attrs.from === 'juliet@localhost/idle' && s.attrs.type === undefined, 8000);
-      // Juliet stops asking. About a second later the server gives up on her.
+      // Juliet stops asking. About two seconds later the server gives up on her.
       const gone = await romeo.next((s) => s.is('presence') && s.attrs.from === 'juliet@localhost/idle' && s.attrs.type === 'unavailable', 10_000);
       assert.ok(gone);
       assert.equal(idle.server.sessions.get('juliet@localhost/idle'), undefined);
@@ -444,10 +444,10 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', function () {
     it('answers a pause request at once, without payloads, and keeps the session through the pause', async function () {
       const bosh = new RawBosh(idle);
       await bosh.login('juliet', PASSWORD, 'pausing');
-      const res = await bosh.request('', { pause: 4 }, { timeoutMs: 3000 });
+      const res = await bosh.request('', { pause: 6 }, { timeoutMs: 3000 });
       assert.equal(res.status, 200);
       assert.equal(payloads(res).length, 0);
-      await later(2500);
+      await later(3500);
       assert.ok(payloads(await bosh.request(PING('p7'))).some((p) => p.attrs.id === 'p7'), 'still there after more than the inactivity period');
       assert.ok(idle.server.sessions.get('juliet@localhost/pausing'));
     });

@@ -5,6 +5,7 @@
 // with an error, or stored offline — none lost, none twice. The longest pause between deliveries is
 // printed: it is what users feel of a fail-over.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { xml } from '@xmpp/client';
 import { Redis } from 'ioredis';
 import type { Element } from 'ltx';
@@ -170,6 +171,7 @@ describe('cluster on Redis Sentinel (3 Sentinels, primary + replica)', function 
   afterEach(function () {
     if (this.currentTest?.state !== 'failed') return;
     for (const node of nodes) console.log(`\n--- last log lines of ${node.nodeId} ---\n${node.logLines().slice(-25).join('\n')}`);
+    if (process.env.DEBUG_DUMP) for (const node of nodes) writeFileSync(`/tmp/b/${node.nodeId}.log`, node.logLines().join('\n'));
   });
 
   after(async () => {

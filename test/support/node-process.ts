@@ -58,7 +58,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     RATATOSK_C2S_TLS_PORT: '0',
     RATATOSK_HTTP_PORT: '0',
     RATATOSK_ADMIN_PORT: '0',
-    RATATOSK_LOG_LEVEL: 'info',
+    RATATOSK_LOG_LEVEL: process.env.RATATOSK_TEST_NODE_LOG ?? 'info',
     ...options.env,
   };
   for (const user of options.users ?? []) {
