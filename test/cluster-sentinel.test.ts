@@ -5,19 +5,17 @@
 // with an error, or stored offline — none lost, none twice. The longest pause between deliveries is
 // printed: it is what users feel of a fail-over.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { xml } from '@xmpp/client';
-import { Redis } from 'ioredis';
 import type { Element } from 'ltx';
-import { resourcesKey } from '../src/cluster/keys.js';
-import { createTestSchema, requirePostgres } from '../src/storage/postgres/test-fixture.js';
-import { schemaUrl } from './support/backends.js';
-import type { TestClient } from './support/clients.js';
-import { startNodeProcess, type NodeProcess } from './support/node-process.js';
+import { connect, type TestClient } from './support/clients.js';
+import { addUsers, startNode, type NodeProcess } from './support/cluster.js';
 import { startSentinelTopology, type SentinelTopology, type SwitchMaster } from './support/redis-topologies.js';
 
 const PASSWORD = 'fail-over-secret';
-const USERS = ['alice', 'bob', 'carol', 'dave'].map((username) => ({ username, password: PASSWORD }));
+const USERS = ['alice', 'bob', 'carol', 'dave'];
 const RATE_PER_SECOND = 20;
 const STREAM_SECONDS = 10;
 /** When, into the stream, the primary is taken away. */
@@ -120,7 +118,7 @@ async function streamAcrossFailOver(
 
 /** Messages stored offline for `username` (XEP-0160), read by logging in a fresh resource with initial presence. */
 async function collectOffline(node: NodeProcess, username: string, tag: string): Promise<Set<number>> {
-  const client = await node.connect({ transport: 'tcp', username, password: PASSWORD, resource: `offline-${tag}` });
+  const client = await connect(node, { transport: 'tcp', username, password: PASSWORD, resource: `offline-${tag}` });
   const seqs = new Set<number>();
   client.xmpp.on('stanza', (stanza: Element) => {
     const id = stanza.attrs.id;
@@ -148,69 +146,49 @@ function report(title: string, r: StreamResult): void {
 describe('cluster on Redis Sentinel (3 Sentinels, primary + replica)', function () {
   this.timeout(240_000);
   let topology: SentinelTopology | undefined;
-  let dropSchema: (() => Promise<void>) | undefined;
+  let dataDir = '';
   const nodes: NodeProcess[] = [];
   const clients: TestClient[] = [];
 
   before(async function () {
     this.timeout(180_000);
-    await requirePostgres(this);
     topology = await startSentinelTopology(this);
-    const { schema, drop } = await createTestSchema();
-    dropSchema = drop;
-    const env = {
-      RATATOSK_REDIS_SENTINELS: topology.sentinelAddresses.join(','),
-      RATATOSK_REDIS_SENTINEL_NAME: topology.masterName,
-      RATATOSK_DATABASE_URL: schemaUrl(schema),
-    };
-    // One after the other: the first one migrates the schema and creates the accounts they share.
-    nodes.push(await startNodeProcess({ nodeId: 'sentinel-a', env, users: USERS }));
-    nodes.push(await startNodeProcess({ nodeId: 'sentinel-b', env }));
+    dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-sentinel-cluster-'));
+    await addUsers(dataDir, PASSWORD, ...USERS);
+    const env = { RATATOSK_REDIS_SENTINELS: topology.sentinelAddresses.join(','), RATATOSK_REDIS_SENTINEL_NAME: topology.masterName };
+    // One after the other: the first creates the shared certificate. No redis.url: the Sentinels name the primary.
+    for (const id of ['s1', 's2']) nodes.push(await startNode({ id, redisUrl: '', dataDir, env }));
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state !== 'failed') return;
-    for (const node of nodes) console.log(`\n--- last log lines of ${node.nodeId} ---\n${node.logLines().slice(-25).join('\n')}`);
-    if (process.env.DEBUG_DUMP) for (const node of nodes) writeFileSync(`/tmp/b/${node.nodeId}.log`, node.logLines().join('\n'));
+  afterEach(async function () {
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+    if (this.currentTest?.state === 'failed') for (const n of nodes) console.log(`--- log of ${n.id} ---\n${n.log().slice(-4000)}`);
   });
 
-  after(async () => {
-    for (const client of clients.splice(0)) await client.stop();
-    for (const node of nodes.splice(0)) await node.stop();
+  after(async function () {
+    this.timeout(30_000);
+    await Promise.all(nodes.map((n) => (n.child.exitCode === null && n.child.signalCode === null ? n.terminate() : undefined)));
     await topology?.stop();
-    await dropSchema?.();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   /**
-   * Logs in and waits until the session is in the shared directory: the bind result reaches the client
-   * before the node has registered the session in Redis, and a message from another node in between
-   * would find no such resource (and go to offline storage, as RFC 6121 says).
+   * Logged in and available, its presence echoed back: by then the node has registered the session in
+   * the shared directory (the registration runs before the presence broadcast that echoes it).
    */
-  const login = async (node: NodeProcess, username: string, transport: 'tcp' | 'websocket', resource: string): Promise<TestClient> => {
-    const client = await node.connect({ transport, username, password: PASSWORD, resource });
+  const online = async (node: NodeProcess, username: string, transport: 'tcp' | 'websocket', resource: string): Promise<TestClient> => {
+    const client = await connect(node, { transport, username, password: PASSWORD, resource });
     clients.push(client);
     await client.xmpp.send(xml('presence'));
-    const topo = topology;
-    assert.ok(topo);
-    const directory = new Redis({ sentinels: topo.sentinelAddresses.map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })), name: topo.masterName, lazyConnect: true });
-    directory.on('error', () => undefined);
-    try {
-      const deadline = Date.now() + 10_000;
-      while (!(await directory.hexists(resourcesKey(`${username}@${node.domain}`), resource))) {
-        if (Date.now() > deadline) throw new Error(`${client.jid} never appeared in the session directory`);
-        await sleep(50);
-      }
-    } finally {
-      directory.disconnect();
-    }
+    await client.next((s) => s.is('presence') && s.attrs.from === `${username}@localhost/${resource}` && s.attrs.type === undefined, 10_000);
     return client;
   };
 
   it('routes a message between users on different nodes through the Sentinel-managed primary', async () => {
     const [a, b] = nodes;
     assert.ok(a && b);
-    const alice = await login(a, 'alice', 'tcp', 'desk');
-    const bob = await login(b, 'bob', 'websocket', 'phone');
+    const alice = await online(a, 'alice', 'tcp', 'desk');
+    const bob = await online(b, 'bob', 'websocket', 'phone');
     await alice.xmpp.send(xml('message', { to: bob.jid, type: 'chat', id: 'hello-1' }, xml('body', {}, 'hello across nodes')));
     const got = await bob.next((s) => s.is('message') && s.attrs.id === 'hello-1', 10_000);
     assert.equal(got.attrs.from, alice.jid);
@@ -229,8 +207,8 @@ describe('cluster on Redis Sentinel (3 Sentinels, primary + replica)', function 
         if (server.address !== primaryNow && (!server.alive || server.paused)) await topo.reviveAsReplica(server);
       }
       const [sender, receiver] = fault === 'kill' ? ['carol', 'dave'] : ['dave', 'carol'];
-      const from = await login(a, sender, 'tcp', `stream-${fault}`);
-      const to = await login(b, receiver, 'websocket', `stream-${fault}`);
+      const from = await online(a, sender, 'tcp', `stream-${fault}`);
+      const to = await online(b, receiver, 'websocket', `stream-${fault}`);
       // Both sessions must be in the directory on the current primary before it goes.
       await from.xmpp.send(xml('message', { to: to.jid, type: 'chat', id: `warm-${fault}` }, xml('body', {}, 'warm-up')));
       await to.next((s) => s.attrs.id === `warm-${fault}`, 10_000);

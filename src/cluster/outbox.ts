@@ -1,19 +1,27 @@
 // What this node sends to one other node, in order. A publish that nobody received (the node is not
 // subscribed: dead, restarting, or reconnecting to Redis) is retried with backoff for a bounded time;
 // then the node is given up and everything queued for it goes back to the router's fallback rules.
+// A publish that fails (Redis itself unreachable, as during a Sentinel fail-over) says nothing about
+// the node, so it is retried for the longer REDIS_OUTAGE_MS before the node is given up. A retried
+// publish may reach the node twice; the receiving bus drops the second copy by its id.
 // Nothing is dropped without the caller hearing of it.
 import type { Logger } from '../observability/log.js';
 import type { BusMessage } from './bus.js';
 
-/** How long a message may wait for its node to listen again before it is given up. */
+/** How long Redis may answer that nobody listens on the node's channel before the node is given up. */
 export const RETRY_FOR_MS = 5000;
+/**
+ * How long a message may wait while publishes fail (Redis unreachable) before the node is given up:
+ * longer than a Sentinel fail-over with down-after-milliseconds of a few seconds.
+ */
+export const REDIS_OUTAGE_MS = 30_000;
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 1000;
 /** Messages published together per round (one pipelined write). */
 const BATCH = 256;
 /** Messages one node may have waiting; more are given up at once. */
 export const MAX_QUEUED = 10_000;
-/** One publish that gets no answer in this time counts as not received. */
+/** One publish that gets no answer in this time counts as failed (it may still arrive). */
 const PUBLISH_TIMEOUT_MS = 2000;
 
 export interface OutboxDeps {
@@ -23,7 +31,12 @@ export interface OutboxDeps {
   onGiveUp(node: string): void;
   /** Retry budget for this node now: RETRY_FOR_MS normally, 0 for a node already given up. */
   retryFor(node: string): number;
+  /** How long publishes may fail before the node is given up; REDIS_OUTAGE_MS unless a test says otherwise. */
+  redisOutageMs?: number;
 }
+
+/** What one publish attempt learned: how many received it, or nothing (it failed or got no answer). */
+type Outcome = number | 'unknown';
 
 interface Pending {
   readonly message: BusMessage;
@@ -35,6 +48,8 @@ interface Pending {
 export class NodeOutbox {
   private queue: Pending[] = [];
   private pumping: Promise<void> | undefined;
+  /** Since when Redis has answered that nobody listens, with no receipt since. */
+  private unheardSince: number | undefined;
 
   constructor(private readonly node: string, private readonly deps: OutboxDeps) {}
 
@@ -70,15 +85,21 @@ export class NodeOutbox {
     let delay = FIRST_RETRY_MS;
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, BATCH);
-      const received = await Promise.all(batch.map((p) => this.publishOnce(p.message)));
-      const failed = batch.filter((_, i) => (received[i] ?? 0) === 0);
+      const outcomes = await Promise.all(batch.map((p) => this.publishOnce(p.message)));
+      const failed = batch.filter((_, i) => !isReceived(outcomes[i]));
       this.queue.splice(0, batch.length, ...failed);
+      if (outcomes.some(isReceived)) this.unheardSince = undefined;
+      else if (outcomes.includes(0)) this.unheardSince ??= Date.now();
       const oldest = failed[0];
       if (!oldest) {
         delay = FIRST_RETRY_MS;
         continue;
       }
-      if (Date.now() - oldest.queuedAt >= this.deps.retryFor(this.node)) {
+      const now = Date.now();
+      const budget = this.deps.retryFor(this.node);
+      const unheardTooLong = this.unheardSince !== undefined && now - this.unheardSince >= budget;
+      const outageTooLong = now - oldest.queuedAt >= (this.deps.redisOutageMs ?? REDIS_OUTAGE_MS);
+      if (budget <= 0 || unheardTooLong || outageTooLong) {
         this.giveUp();
         return;
       }
@@ -87,18 +108,18 @@ export class NodeOutbox {
     }
   }
 
-  private async publishOnce(message: BusMessage): Promise<number> {
+  private async publishOnce(message: BusMessage): Promise<Outcome> {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
         this.deps.publish(this.node, message),
-        new Promise<number>((resolve) => {
-          timer = setTimeout(() => resolve(0), PUBLISH_TIMEOUT_MS);
+        new Promise<Outcome>((resolve) => {
+          timer = setTimeout(() => resolve('unknown'), PUBLISH_TIMEOUT_MS);
         }),
       ]);
     } catch (err) {
       this.deps.log.debug({ err, node: this.node }, 'publish failed');
-      return 0;
+      return 'unknown';
     } finally {
       clearTimeout(timer);
     }
@@ -107,6 +128,7 @@ export class NodeOutbox {
   private giveUp(): void {
     const lost = this.queue;
     this.queue = [];
+    this.unheardSince = undefined;
     this.deps.log.warn({ node: this.node, messages: lost.length }, 'node does not listen on its channel; its messages fall back');
     this.deps.onGiveUp(this.node);
     for (const pending of lost) {
@@ -117,4 +139,8 @@ export class NodeOutbox {
       }
     }
   }
+}
+
+function isReceived(outcome: Outcome | undefined): boolean {
+  return typeof outcome === 'number' && outcome > 0;
 }
