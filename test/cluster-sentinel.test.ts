@@ -12,7 +12,7 @@ import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
 import { connect, type TestClient } from './support/clients.js';
 import { addUsers, startNode, type NodeProcess } from './support/cluster.js';
-import { startSentinelTopology, type SentinelTopology, type SwitchMaster } from './support/redis-topologies.js';
+import { defaultSentinelConfigs, startSentinelTopology, type SentinelTopology, type SwitchMaster } from './support/redis-topologies.js';
 
 const PASSWORD = 'fail-over-secret';
 const USERS = ['alice', 'bob', 'carol', 'dave'];
@@ -152,7 +152,13 @@ describe('cluster on Redis Sentinel (3 Sentinels, primary + replica)', function 
 
   before(async function () {
     this.timeout(180_000);
-    topology = await startSentinelTopology(this);
+    // RATATOSK_TEST_SENTINEL_DOWN_AFTER=5000 runs the same fail-overs with docker/redis's timing.
+    const downAfter = process.env.RATATOSK_TEST_SENTINEL_DOWN_AFTER;
+    topology = await startSentinelTopology(this, (layout) => {
+      const configs = defaultSentinelConfigs(layout);
+      if (!downAfter) return configs;
+      return { ...configs, sentinels: configs.sentinels.map((c) => c.replace(/down-after-milliseconds (\S+) \d+/, `down-after-milliseconds $1 ${Number(downAfter)}`)) };
+    });
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-sentinel-cluster-'));
     await addUsers(dataDir, PASSWORD, ...USERS);
     const env = { RATATOSK_REDIS_SENTINELS: topology.sentinelAddresses.join(','), RATATOSK_REDIS_SENTINEL_NAME: topology.masterName };

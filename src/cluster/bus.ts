@@ -13,6 +13,8 @@ export interface StanzaMessage {
   readonly kind: 'stanza';
   /** The sending node. */
   readonly origin: string;
+  /** Set by the bus: the same for every retry of one message, so the receiver can drop a second copy. */
+  readonly id?: string;
   readonly mode: StanzaMode;
   /** The sender as the sending router knew it (the stanza's own 'from' may be absent). */
   readonly from: string;
@@ -32,6 +34,8 @@ export interface StanzaMessage {
 export interface CloseMessage {
   readonly kind: 'close';
   readonly origin: string;
+  /** As StanzaMessage.id. */
+  readonly id?: string;
   /** The full JID that another node bound again: its session here must end with `conflict`. */
   readonly jid: string;
   /** The session id, so that a newer session here under the same JID is left alone. */

@@ -5,8 +5,9 @@ import { Element, parseElement } from '../xml/element.js';
 import type { BusMessage } from './bus.js';
 
 export function encodeMessage(message: BusMessage): string {
-  if (message.kind === 'close') return JSON.stringify({ k: 'close', o: message.origin, j: message.jid, s: message.sid });
+  if (message.kind === 'close') return JSON.stringify({ k: 'close', o: message.origin, j: message.jid, s: message.sid, ...(message.id !== undefined ? { i: message.id } : {}) });
   const header: Record<string, unknown> = { k: 'stanza', o: message.origin, m: message.mode, f: message.from, h: message.hops };
+  if (message.id !== undefined) header.i = message.id;
   if (message.targets.length > 0) header.t = message.targets;
   if (message.flag !== undefined) header.fl = message.flag;
   if (message.readdress) header.ra = 1;
@@ -26,9 +27,11 @@ export function decodeMessage(payload: string): BusMessage | string {
   if (typeof header !== 'object' || header === null) return 'header is not an object';
   const h = header as Record<string, unknown>;
   if (typeof h.o !== 'string') return 'no origin';
+  if (h.i !== undefined && typeof h.i !== 'string') return 'bad id';
+  const id = typeof h.i === 'string' ? { id: h.i } : {};
   if (h.k === 'close') {
     if (typeof h.j !== 'string' || typeof h.s !== 'string') return 'close without jid or sid';
-    return { kind: 'close', origin: h.o, jid: h.j, sid: h.s };
+    return { kind: 'close', origin: h.o, ...id, jid: h.j, sid: h.s };
   }
   if (h.k !== 'stanza') return `unknown kind ${String(h.k)}`;
   if (h.m !== 'route' && h.m !== 'deliver') return 'unknown mode';
@@ -47,6 +50,7 @@ export function decodeMessage(payload: string): BusMessage | string {
   return {
     kind: 'stanza',
     origin: h.o,
+    ...id,
     mode: h.m,
     from: h.f,
     hops: h.h,

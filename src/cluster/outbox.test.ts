@@ -56,7 +56,7 @@ describe('NodeOutbox', () => {
     assert.deepEqual([published, givenUp, fallbacks], [[], ['n2'], ['a', 'c']]);
   });
 
-  it('counts a publish that fails or hangs as not received', async () => {
+  it('keeps retrying a publish that fails (Redis unreachable) past the budget for "nobody listens", then falls back', async () => {
     let calls = 0;
     const deps: OutboxDeps = {
       log: createLogger('silent'),
@@ -66,13 +66,38 @@ describe('NodeOutbox', () => {
       },
       onGiveUp: () => undefined,
       retryFor: () => 100,
+      redisOutageMs: 400,
     };
     const box = new NodeOutbox('n2', deps);
     let fellBack = false;
+    const started = Date.now();
     box.send(message('x'), () => (fellBack = true));
     await box.idle();
     assert.ok(calls >= 2);
     assert.equal(fellBack, true);
+    assert.ok(Date.now() - started >= 400, 'a failing publish is not taken for a node that does not listen');
+  });
+
+  it('delivers what waited through a Redis outage once publishes succeed again, without falling back', async () => {
+    let redisBack = false;
+    setTimeout(() => (redisBack = true), 300);
+    const published: string[] = [];
+    const deps: OutboxDeps = {
+      log: createLogger('silent'),
+      publish: async (_node, m) => {
+        if (!redisBack) throw new Error('READONLY You can\'t write against a read only replica.');
+        published.push(idOf(m));
+        return 1;
+      },
+      onGiveUp: () => assert.fail('the node was given up during a Redis outage'),
+      retryFor: () => 100,
+      redisOutageMs: 5000,
+    };
+    const box = new NodeOutbox('n2', deps);
+    const fallbacks: string[] = [];
+    for (const id of ['a', 'b', 'c']) box.send(message(id), () => fallbacks.push(id));
+    await box.idle();
+    assert.deepEqual([published, fallbacks], [['a', 'b', 'c'], []]);
   });
 
   it(`gives up at once beyond ${MAX_QUEUED} waiting messages`, async () => {
