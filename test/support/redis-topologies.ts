@@ -398,7 +398,13 @@ export async function startSentinelTopology(ctx: Mocha.Context, configure: (layo
       await watch.ready;
       if (how === 'kill') target.kill();
       else target.pause();
-      const event = await watch.switched;
+      let event: SwitchMaster;
+      try {
+        event = await watch.switched;
+      } catch (err) {
+        const logs = await Promise.all(sentinels.map(async (s) => `--- ${s.role} (port ${s.port}) ---\n${await s.logTail(20)}`));
+        throw new Error(`${err instanceof Error ? err.message : String(err)} after the ${how} of ${target.address}; the Sentinels said:\n${logs.join('\n')}`, { cause: err });
+      }
       if (event.from !== target.address) throw new Error(`+switch-master moved ${event.from}, expected ${target.address}`);
       return { ...event, target };
     };

@@ -7,10 +7,10 @@ import type { BoundSession } from '../../src/sessions/types.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import type { OfflineDelivery } from './offline.js';
 import { hasFrom, hasTo, MAX_DIRECTED, readdress, type Im } from './shared.js';
+import { deliverPendingRequests } from './subscriptions.js';
 
 /** Users whose lost sessions are announced at the same time, after a node died. */
 const LOST_USERS_AT_ONCE = 50;
-import { deliverPendingRequests } from './subscriptions.js';
 
 export function setupPresence(im: Im, offline: OfflineDelivery): void {
   const { ctx } = im;

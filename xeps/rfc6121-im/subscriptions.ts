@@ -196,15 +196,16 @@ export function setupSubscriptions(im: Im): void {
     const username = to.local;
     const user = to.bare().toString();
     const prober = from.bare().toString();
-    const here = to.isBare ? undefined : [];
+    // To a full JID: this node's resources answer, not those the directory lists elsewhere.
+    const elsewhere = to.isBare ? undefined : [];
     if (prober === user) {
-      if (here) await im.sendPresenceOf(username, from.toString(), here);
+      if (elsewhere) await im.sendPresenceOf(username, from.toString(), elsewhere);
       return;
     }
     const unsubscribed = (): Promise<void> => ctx.send(xml('presence', { type: 'unsubscribed', from: user, to: prober }), to.bare());
     if (!(await im.userExists(username))) return unsubscribed();
     const item = await stores.roster.getItem(username, prober);
-    if (item && hasFrom(item.subscription)) return im.sendPresenceOf(username, from.toString(), here);
+    if (item && hasFrom(item.subscription)) return im.sendPresenceOf(username, from.toString(), elsewhere);
     // Answering a pending request's author with 'unsubscribed' would cancel its request (A.3.4); say nothing then.
     if (await hasPendingRequest(username, prober)) return;
     return unsubscribed();
