@@ -210,6 +210,19 @@ class Generator {
   }
 }
 
+/**
+ * Waits until the server has worked through the previous case's exits (each is an unavailable presence
+ * to every remaining occupant: n² / 2 stanzas again) and is idle: under 5 % of a core for 2 s, or 10 minutes.
+ */
+async function waitForIdle(server: RunningServer): Promise<void> {
+  const deadline = nowMs() + 600_000;
+  while (nowMs() < deadline) {
+    const before = processCpuMs(server.pid);
+    await sleep(2000);
+    if (processCpuMs(server.pid) - before < 100) return;
+  }
+}
+
 interface CaseResult {
   server: string;
   subs: number;
@@ -256,7 +269,7 @@ async function runCase(server: RunningServer, generators: Generator[], subs: num
   }));
   const shares = generators.map((_, g) => all.filter((__, i) => i % generators.length === g));
   const login = await Promise.all(
-    generators.map((gen, g) => gen.request({ cmd: 'login', target: server.target, password: PASSWORD, members: shares[g] ?? [], concurrency: 50, timeoutMs: 60_000 })),
+    generators.map((gen, g) => gen.request({ cmd: 'login', target: server.target, password: PASSWORD, members: shares[g] ?? [], concurrency: 50, timeoutMs: 300_000 })),
   );
   for (const l of login) if (Number(l.failed) > 0) throw new Error(`${server.name}: ${String(l.failed)} logins failed: ${String(l.firstFailure)}`);
   const joinStart = nowMs();
@@ -295,6 +308,7 @@ async function runCase(server: RunningServer, generators: Generator[], subs: num
   const serverCpuMs = processCpuMs(server.pid) - serverCpu0;
   const machine1 = machineTicks();
   await Promise.all(generators.map((gen) => gen.request({ cmd: 'close' })));
+  await waitForIdle(server);
 
   const merged = new Map<number, number>();
   for (const r of reports) for (const [bucket, count] of r.buckets) merged.set(bucket, (merged.get(bucket) ?? 0) + count);
@@ -359,7 +373,8 @@ try {
         console.log(
           `  ${c.subs} sub / ${c.pubs} pub: mean ${ms(result.meanMs)} p95 ${ms(result.p95Ms)} p99 ${ms(result.p99Ms)} max ${ms(result.maxMs)} ms, ` +
             `${result.received}/${result.expected} copies, ${result.errors} errors, ${result.duplicates} duplicates, joins ${result.joinSeconds.toFixed(1)} s, ` +
-            `server ${result.serverCpuPct.toFixed(0)} %, generators ${result.generatorCpuPct.toFixed(0)} %, machine ${result.machineCpuPct.toFixed(0)} %, ${result.copiesPerSecond.toFixed(0)} copies/s`,
+            `server ${result.serverCpuPct.toFixed(0)} %, generators ${result.generatorCpuPct.toFixed(0)} % (loop delay p99 ${ms(result.loopDelayP99Ms)} max ${ms(result.loopDelayMaxMs)} ms, ` +
+            `send lag mean ${ms(result.sendLagMeanMs)} max ${ms(result.sendLagMaxMs)} ms), machine ${result.machineCpuPct.toFixed(0)} %, ${result.copiesPerSecond.toFixed(0)} copies/s`,
         );
         await sleep(1000);
       }
