@@ -25,7 +25,7 @@ import type { CredentialSource } from './stream/sasl/types.js';
 import type { StreamEvents, StreamTransport } from './stream/transport.js';
 import { BOSH_PATH, BoshEndpoint } from './transports/bosh.js';
 import { loadOrCreateCertificate } from './transports/certificate.js';
-import { createHostMeta, endpointsFromRequest, HOST_META_JSON_PATH, HOST_META_PATH } from './transports/host-meta.js';
+import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, HOST_META_JSON_PATH, HOST_META_PATH } from './transports/host-meta.js';
 import { HttpServer, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
 import { createWebSocketEndpoint } from './transports/websocket.js';
@@ -154,15 +154,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   // XEP-0156: where clients find the WebSocket and BOSH endpoints. A cluster replaces endpointsFor
   // with one that names the least-loaded live node.
+  const ownEndpoints = endpointsFromRequest({
+    websocketPath: WEBSOCKET_PATH,
+    boshPath: BOSH_PATH,
+    isTrusted,
+    publicWebsocketUrl: config.http.publicWebsocketUrl,
+    publicBoshUrl: config.http.publicBoshUrl,
+  });
+  // Behind a load balancer (public URLs configured) the balancer picks the node; otherwise a cluster
+  // sends each client to the least-loaded live node (the seeds' service registry).
+  const clustered = config.redis.url !== undefined || config.redis.sentinels.length > 0 || config.redis.cluster.length > 0;
+  const behindBalancer = config.http.publicWebsocketUrl !== undefined || config.http.publicBoshUrl !== undefined;
   const hostMeta = createHostMeta({
     log,
-    endpointsFor: endpointsFromRequest({
-      websocketPath: WEBSOCKET_PATH,
-      boshPath: BOSH_PATH,
-      isTrusted,
-      publicWebsocketUrl: config.http.publicWebsocketUrl,
-      publicBoshUrl: config.http.publicBoshUrl,
-    }),
+    endpointsFor: clustered && !behindBalancer ? endpointsFromLeastLoaded(() => cluster.registry.leastLoadedNode(), ownEndpoints) : ownEndpoints,
   });
   http.route(HOST_META_PATH, hostMeta.xrd);
   http.route(HOST_META_JSON_PATH, hostMeta.jrd);

@@ -104,6 +104,18 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     }
   });
 
+  it('discovery (XEP-0156) on any node names the least-loaded live node', async function () {
+    const r = (redis as RedisInstance).client();
+    await login(node(0), 'alice', 'discovery');
+    await login(node(1), 'bob', 'discovery');
+    await until(async () => Number(await r.zscore('rt:nodes', 'n1')) >= 1 && Number(await r.zscore('rt:nodes', 'n2')) >= 1, 5000, 'connection counts in rt:nodes');
+    const response = await fetch(`http://127.0.0.1:${node(0).ports.http}/.well-known/host-meta.json`);
+    const jrd = (await response.json()) as { links: Array<{ rel: string; href: string }> };
+    const websocket = jrd.links.find((l) => l.rel === 'urn:xmpp:alt-connections:websocket');
+    assert.equal(websocket?.href, `ws://127.0.0.1:${node(2).ports.http}/xmpp-websocket`);
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+  });
+
   it('routes messages between nodes, to full and to bare JIDs, and iqs to full JIDs (RFC 6121 §8.5)', async function () {
     const alice = await online(node(0), 'alice', 'desk');
     const bob = await online(node(1), 'bob', 'phone');
