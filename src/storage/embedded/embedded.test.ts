@@ -24,41 +24,11 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'ratatosk-embedded-'));
 }
 
-accountStoreContract('embedded', async () => {
-  const dir = await tempDir();
-  const stores = await openEmbeddedStores(dir);
-  return {
-    stores,
-    async cleanup() {
-      await stores.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+accountStoreContract('embedded', openEmbeddedFixture);
 
-privacyStoreContract('embedded', async () => {
-  const dir = await tempDir();
-  const stores = await openEmbeddedStores(dir);
-  return {
-    stores,
-    async cleanup() {
-      await stores.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+privacyStoreContract('embedded', openEmbeddedFixture);
 
-roomStoreContract('embedded', async () => {
-  const dir = await tempDir();
-  const stores = await openEmbeddedStores(dir);
-  return {
-    stores,
-    async cleanup() {
-      await stores.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+roomStoreContract('embedded', openEmbeddedFixture);
 
 /** Fresh embedded stores in a temporary directory, removed on cleanup. */
 async function openEmbeddedFixture() {
