@@ -1,6 +1,6 @@
 // What this node does with a message from another node's publish: end a session another node
 // took over, route a stanza for a full JID held here, or hand a stanza to listed local sessions
-// through the same incoming filters as any other (privacy lists, blocking).
+// through the same incoming filters as every other stanza (privacy lists, blocking).
 import { StreamError } from '../errors.js';
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
