@@ -7,7 +7,8 @@ class SummaryReporter extends Mocha.reporters.Spec {
     super(runner, options);
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
       const { passes, failures, pending } = runner.stats ?? { passes: 0, failures: 0, pending: 0 };
-      process.stdout.write(`\n${passes} passed, ${failures} failed${pending ? `, ${pending} pending` : ''}\n`);
+      if (pending) process.stdout.write(`\n${pending} pending (skipped where they do not apply)\n`);
+      process.stdout.write(`\n${passes} passed, ${failures} failed\n`);
     });
   }
 }
