@@ -8,6 +8,7 @@
 import type { Database } from 'lmdb';
 import { ServerError } from '../../errors.js';
 import type { Affiliation, RoomAffiliation, RoomConfigValue, RoomStore, StoredRoom } from '../types.js';
+import { isAffiliation, isRoomConfigValue } from '../records.js';
 import { guard, type EmbeddedEnv } from './env.js';
 
 type PairDb = Database<unknown, [string, string]>;
@@ -47,17 +48,6 @@ function arrayOf(value: unknown): unknown[] | undefined {
   return Array.isArray(value) ? value : undefined;
 }
 
-function isConfigValue(value: unknown): value is RoomConfigValue {
-  if (typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  const items = arrayOf(value);
-  return items !== undefined && items.every((v) => typeof v === 'string');
-}
-
-function isAffiliation(value: unknown): value is Affiliation {
-  return value === 'owner' || value === 'admin' || value === 'member' || value === 'outcast';
-}
-
 function optionalString(value: unknown): value is string | undefined {
   return value === undefined || typeof value === 'string';
 }
@@ -75,7 +65,7 @@ function parseRoom(jid: string, value: unknown): StoredRoom {
   const entries: Array<[string, RoomConfigValue]> = [];
   for (const pair of pairs) {
     const [field, fieldValue] = arrayOf(pair) ?? [];
-    if (typeof field !== 'string' || !isConfigValue(fieldValue)) throw corrupt(`the configuration of room "${jid}"`);
+    if (typeof field !== 'string' || !isRoomConfigValue(fieldValue)) throw corrupt(`the configuration of room "${jid}"`);
     entries.push([field, Array.isArray(fieldValue) ? [...fieldValue] : fieldValue]);
   }
   // fromEntries defines own properties, so a field named "__proto__" stays a field.

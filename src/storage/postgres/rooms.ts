@@ -2,7 +2,8 @@
 // is a jsonb object, validated when read; affiliations reference their room, so deleting a room
 // deletes them in the same statement, and saving a room (an upsert of its row) keeps them.
 import { ServerError } from '../../errors.js';
-import type { Affiliation, RoomAffiliation, RoomConfigValue, RoomStore, StoredRoom } from '../types.js';
+import type { RoomAffiliation, RoomConfigValue, RoomStore, StoredRoom } from '../types.js';
+import { isAffiliation, isRoomConfigValue } from '../records.js';
 import { num, optStr, str, type Db, type Row } from './db.js';
 
 /** PostgreSQL's foreign_key_violation. */
@@ -17,25 +18,12 @@ function corrupt(what: string): ServerError {
   return new ServerError('STORE_CORRUPT', `PostgreSQL store: ${what} is not valid`);
 }
 
-function isAffiliation(value: unknown): value is Affiliation {
-  return value === 'owner' || value === 'admin' || value === 'member' || value === 'outcast';
-}
-
-function configValue(value: unknown): RoomConfigValue | undefined {
-  if (typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (!Array.isArray(value)) return undefined;
-  const items: unknown[] = value;
-  return items.every((v): v is string => typeof v === 'string') ? items : undefined;
-}
-
 function parseConfig(room: string, value: unknown): Record<string, RoomConfigValue> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(`the configuration of room "${room}"`);
   const entries: Array<[string, RoomConfigValue]> = [];
   for (const [field, raw] of Object.entries(value)) {
-    const parsed = configValue(raw);
-    if (parsed === undefined) throw corrupt(`the configuration field "${field}" of room "${room}"`);
-    entries.push([field, parsed]);
+    if (!isRoomConfigValue(raw)) throw corrupt(`the configuration field "${field}" of room "${room}"`);
+    entries.push([field, raw]);
   }
   // fromEntries defines own properties, so a field named "__proto__" stays a field.
   return Object.fromEntries(entries);
