@@ -4,6 +4,7 @@ import type { Element } from 'ltx';
 import type { TestServer } from './server.js';
 
 import { WebSocket } from 'ws';
+import { Mailbox } from './mailbox.js';
 
 // Node 20 has no global WebSocket; xmpp.js's WebSocket transport expects the browser's API, which ws provides.
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -52,41 +53,16 @@ export async function connect(server: ClientTarget, options: ClientOptions): Pro
     const wanted = options.mechanism;
     xmpp.saslFactory._mechs = xmpp.saslFactory._mechs.filter((m) => m.name === wanted);
   }
-  const waiters = new Set<{ match: (s: Element) => boolean; resolve: (s: Element) => void }>();
-  const backlog: Element[] = [];
+  const mailbox = new Mailbox<Element>();
   xmpp.on('stanza', (stanza: Element) => {
-    for (const w of waiters) {
-      if (w.match(stanza)) {
-        waiters.delete(w);
-        w.resolve(stanza);
-        return;
-      }
-    }
-    backlog.push(stanza);
+    mailbox.deliver(stanza);
   });
   xmpp.on('error', () => undefined);
   const jid = await xmpp.start();
   return {
     xmpp,
     jid: jid.toString(),
-    next(match, timeoutMs = 5000) {
-      const index = backlog.findIndex(match);
-      if (index !== -1) return Promise.resolve(backlog.splice(index, 1)[0] as Element);
-      return new Promise<Element>((resolve, reject) => {
-        const waiter = {
-          match,
-          resolve: (s: Element) => {
-            clearTimeout(timer);
-            resolve(s);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no matching stanza within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    next: (match, timeoutMs) => mailbox.next(match, timeoutMs),
     async stop() {
       if (xmpp.status !== 'offline') await xmpp.stop().catch(() => undefined);
     },

@@ -4,6 +4,7 @@
 import { Strophe } from 'strophe.js';
 import type { TestServer } from './server.js';
 import { installXmlHttpRequest } from './xhr.js';
+import { Mailbox } from './mailbox.js';
 
 // Strophe's BOSH transport posts with XMLHttpRequest, which Node lacks.
 installXmlHttpRequest();
@@ -90,17 +91,9 @@ export async function connectStrophe(server: TestServer, options: StropheOptions
   connection.rawOutput = (data: string) => void sent.push(data);
   connection.rawInput = (data: string) => void received.push(data);
 
-  const waiters = new Set<{ match: (s: StropheElement) => boolean; resolve: (s: StropheElement) => void }>();
-  const backlog: StropheElement[] = [];
+  const mailbox = new Mailbox<StropheElement>();
   connection.addHandler((stanza: StropheElement) => {
-    for (const w of waiters) {
-      if (w.match(stanza)) {
-        waiters.delete(w);
-        w.resolve(stanza);
-        return true;
-      }
-    }
-    backlog.push(stanza);
+    mailbox.deliver(stanza);
     return true;
   }, null, null, null, null, null);
 
@@ -132,24 +125,7 @@ export async function connectStrophe(server: TestServer, options: StropheOptions
     sent,
     received,
     send: (stanza) => connection.send(stanza),
-    next(match, timeoutMs = 5000) {
-      const index = backlog.findIndex(match);
-      if (index !== -1) return Promise.resolve(backlog.splice(index, 1)[0] as StropheElement);
-      return new Promise<StropheElement>((resolve, reject) => {
-        const waiter = {
-          match,
-          resolve: (s: StropheElement) => {
-            clearTimeout(timer);
-            resolve(s);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no matching stanza within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    next: (match, timeoutMs) => mailbox.next(match, timeoutMs),
     async stop() {
       if (!connection.connected) return;
       await new Promise<void>((resolve) => {
