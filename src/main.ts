@@ -66,7 +66,27 @@ function readVersion(): string {
   return '0.0.0';
 }
 
+/** Undoes one step of a start-up that failed later (a port in use, an unreachable database...). */
+type StartupUndo = () => void | Promise<void>;
+
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const undo: StartupUndo[] = [];
+  try {
+    return await startUp(config, options, undo);
+  } catch (err) {
+    // Close what was opened, so that the process can exit with the error instead of lingering half-started.
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // The start-up error is the one to report.
+      }
+    }
+    throw err;
+  }
+}
+
+async function startUp(config: Config, options: StartOptions, undo: StartupUndo[]): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
   const server: ServerInfo = { name: 'Ratatosk', version: readVersion(), startedAt: Date.now() };
   log.info({ domain: config.domain, node: config.nodeId, version: server.version }, 'starting Ratatosk');
@@ -74,6 +94,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const certificate = await loadOrCreateCertificate(config, log);
   const secureContext = tls.createSecureContext({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' });
   const stores = await openStores(config, { retry: { seconds: config.database.startupRetrySeconds ?? DEFAULT_STARTUP_RETRY_SECONDS, log } });
+  undo.push(() => stores.close());
 
   const hooks = new HookBus<CoreHooks>(log);
   const sessions = new LocalSessionRegistry();
@@ -81,8 +102,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const disco = new DiscoRegistry();
   // Clustering on Redis when redis.* is set (src/cluster/README.md); otherwise this node alone, as ever.
   const cluster = await openCluster({ config, log, sessions, hooks, connections: () => openStreams.size });
+  undo.push(() => cluster.stop());
   const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote });
-  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, remote: cluster.remote });
+  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, remote: cluster.remote, placement: cluster.placement });
+  undo.push(() => modules.stopAll());
   for (const definition of BUILTIN_MODULES) await modules.start(definition);
   await cluster.start(router);
 
@@ -98,6 +121,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     },
   };
   const throttle = new AuthThrottle({ failuresBeforeDelay: config.auth.failuresBeforeDelay, maxDelayMs: config.auth.maxFailureDelayMs });
+  undo.push(() => throttle.close());
   const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: MECHANISMS };
   const openStreams = new Map<C2sStream, StreamTransport>();
   const connect = (transport: StreamTransport & { attach(events: StreamEvents): void }): void => {
@@ -108,15 +132,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       onElement: (element) => stream.onElement(element),
       onStreamEnd: () => stream.onStreamEnd(),
       onStreamError: (error) => stream.onStreamError(error),
-      onDisconnect: () => {
+      onDisconnect: (undelivered) => {
         openStreams.delete(stream);
-        stream.onDisconnect();
+        stream.onDisconnect(undelivered);
       },
     });
   };
   const limits = { maxStanzaBytes: config.c2s.preAuthMaxStanzaSize, maxDepth: config.c2s.maxDepth };
 
   const tcpServers: net.Server[] = [];
+  undo.push(() => void tcpServers.map((s) => s.close()));
   const tcpOptions = { log, secureContext, certificate: { cert: certificate.cert, key: certificate.key }, limits, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
   let c2sPort = -1;
   let c2sTlsPort = -1;
@@ -177,7 +202,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     connect,
   );
   http.route(BOSH_PATH, bosh.handle);
+  undo.push(() => bosh.close());
   const httpPort = config.http.port >= 0 ? await http.listen() : -1;
+  if (httpPort >= 0) undo.push(() => http.close());
 
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
   // `room destroy` reaches the live MUC service, when one runs, through the 'muc:destroy-room' hook.

@@ -451,6 +451,48 @@ describe('XMPP over BOSH (XEP-0124, XEP-0206)', function () {
       assert.ok(payloads(await bosh.request(PING('p7'))).some((p) => p.attrs.id === 'p7'), 'still there after more than the inactivity period');
       assert.ok(idle.server.sessions.get('juliet@localhost/pausing'));
     });
+
+    it('routes what was queued for a client that timed out again: the message goes offline and arrives at the next login, the iq is bounced (Strophe.js)', async function () {
+      await idle.addUser('nurse', PASSWORD);
+      await idle.addUser('friar', PASSWORD);
+      const friar = await connect(idle, { transport: 'websocket', username: 'friar', password: PASSWORD, resource: 'cell' });
+      xmppClients.push(friar);
+      const nurse = await connectStrophe(idle, { transport: 'bosh', username: 'nurse', password: PASSWORD, resource: 'bosh', wait: 1 });
+      nurse.send($pres());
+      await later(300);
+      // Strophe stops asking; its one held request comes back empty after 'wait' (1 s), and from then on
+      // nothing can carry a stanza to it until the inactivity timeout (2 s) ends the session.
+      nurse.connection.pause();
+      const answered = nurse.received.length;
+      const deadline = Date.now() + 5000;
+      while (nurse.received.length === answered && Date.now() < deadline) await later(20);
+      assert.ok(nurse.received.length > answered, 'the held request was answered');
+      const full = 'nurse@localhost/bosh';
+      assert.ok(idle.server.sessions.get(full), 'still bound: a stanza for it is queued, not refused');
+      await friar.xmpp.send(xml('message', { to: full, type: 'chat', id: 'queued-1' }, xml('body', null, 'Are you there?')));
+      await friar.xmpp.send(xml('iq', { to: full, type: 'get', id: 'queued-iq' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+
+      const bounced = await friar.next((s) => s.is('iq') && s.attrs.id === 'queued-iq', 10_000);
+      assert.equal(idle.server.sessions.get(full), undefined, 'the session timed out');
+      assert.equal(bounced.attrs.type, 'error');
+      assert.ok(bounced.getChild('error')?.getChild('service-unavailable'), bounced.toString());
+      assert.ok(!nurse.received.some((b) => b.includes('queued-1')), 'the message never reached the old session');
+      let stored = await idle.server.stores.offline.list('nurse', 10);
+      for (let tries = 0; stored.length === 0 && tries < 100; tries++) stored = await later(20).then(() => idle.server.stores.offline.list('nurse', 10));
+      assert.equal(stored.length, 1);
+      assert.match(stored[0]?.stanza ?? '', /Are you there\?/);
+      nurse.connection.reset();
+
+      const again = await connectStrophe(idle, { transport: 'bosh', username: 'nurse', password: PASSWORD, resource: 'back' });
+      stropheClients.push(again);
+      again.send($pres());
+      const delivered = await again.next((s) => s.tagName === 'message' && s.getAttribute('id') === 'queued-1', 8000);
+      assert.equal(delivered.getElementsByTagName('body')[0]?.textContent, 'Are you there?');
+      assert.equal(delivered.getElementsByTagName('delay').length, 1, 'stamped by offline storage (XEP-0203)');
+      let left = await idle.server.stores.offline.list('nurse', 10);
+      for (let tries = 0; left.length > 0 && tries < 100; tries++) left = await later(20).then(() => idle.server.stores.offline.list('nurse', 10));
+      assert.equal(left.length, 0, 'removed from offline storage once handed over');
+    });
   });
 
   describe('HTTP and CORS', function () {

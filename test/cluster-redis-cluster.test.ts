@@ -4,7 +4,7 @@
 // the older session with conflict. Keys are hash-tagged (one bare JID's keys, one node's keys, in one
 // slot) and the bus uses sharded pub/sub, so a node's channel lives on one shard: the traffic to a node
 // reaches only the master that owns its channel's slot, never every master as a classic PUBLISH does
-// over the cluster bus.
+// over the cluster bus. A MUC room shared by users on the three nodes works the same way.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { xml } from '@xmpp/client';
 import { Cluster } from 'ioredis';
 import type { Element } from 'ltx';
-import { NODES_KEY, nodeChannel, resourcesKey } from '../src/cluster/keys.js';
+import { NODES_KEY, nodeChannel, nodePlacesKey, placeKey, resourcesKey } from '../src/cluster/keys.js';
+import { createRoom, enter, groupchat } from '../xeps/0045-muc/test-kit.js';
 import { connect, type TestClient } from './support/clients.js';
 import { addUsers, befriend, startNode, type NodeProcess } from './support/cluster.js';
 import { rawLogin, type RawStream } from './support/raw-stream.js';
@@ -136,6 +137,25 @@ describe('Cluster on Redis Cluster: three node processes, three masters, sharded
     assert.equal(away.getChildText('show'), 'away');
     await carol.stop();
     await dave.next(isPresence('carol@localhost/laptop', 'unavailable'));
+  });
+
+  it('shares a MUC room between users on three nodes; the room\'s claim is a hash-tagged key (XEP-0045)', async function () {
+    const room = 'rc-room@conference.localhost';
+    const alice = await login(node(0), 'alice', 'muc');
+    await createRoom(alice, room, 'Alice');
+    const r = redis as Cluster;
+    assert.equal(await r.get(placeKey(room)), 'c1');
+    assert.deepEqual(await r.smembers(nodePlacesKey('c1')), [room]);
+    const erin = await login(node(1), 'erin', 'muc');
+    await enter(erin, room, 'Erin');
+    const frank = await login(node(2), 'frank', 'muc');
+    await enter(frank, room, 'Frank');
+    await alice.next(isPresence(`${room}/Frank`));
+    await groupchat(frank, room, 'from the third node', 'rc-muc');
+    for (const client of [alice, erin, frank]) {
+      const seen = await client.next((s) => s.is('message') && s.attrs.id === 'rc-muc');
+      assert.equal(seen.attrs.from, `${room}/Frank`);
+    }
   });
 
   it('ends the older session with conflict when its full JID is bound again on another node (RFC 6120 §7.7.2.2)', async function () {

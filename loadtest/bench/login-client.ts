@@ -38,21 +38,23 @@ export interface LoginTimings {
   bound: number;
 }
 
-const CLIENT_LIMITS: ParserLimits = { maxStanzaBytes: 1024 * 1024, maxDepth: 64 };
+export const CLIENT_LIMITS: ParserLimits = { maxStanzaBytes: 1024 * 1024, maxDepth: 64 };
 
-type Item = { kind: 'header' } | { kind: 'element'; element: Element };
+export type Item = { kind: 'header' } | { kind: 'element'; element: Element };
 
-/** One connection's byte or frame channel, the same shape for both transports. */
-interface Wire {
+/** One connection's byte or frame channel, the same shape for every transport (BOSH: loadtest/xmpp-load/bosh-wire.ts). */
+export interface Wire {
   openStream(): void;
   send(element: Element): void;
   /** Forget the old stream; the next thing the server sends is a new header. */
   restart(): void;
+  /** Ends the stream the way a client that logs out does (</stream:stream>, <close/>, a terminate body). */
+  close(): void;
   destroy(): void;
 }
 
 /** A queue of what the server sent, read in order by the login sequence. */
-class Inbox {
+export class Inbox {
   private readonly items: Item[] = [];
   private waiter: { resolve(item: Item): void; reject(err: Error): void } | undefined;
   private failure: Error | undefined;
@@ -83,7 +85,7 @@ class Inbox {
   }
 }
 
-function tcpWire(target: LoginTarget, inbox: Inbox, onConnect: () => void, onClose: (err: Error) => void): Wire {
+export function tcpWire(target: LoginTarget, inbox: Inbox, onConnect: () => void, onClose: (err: Error) => void): Wire {
   const socket = net.connect({ host: target.host, port: target.port });
   const parser = new XmlStreamParser(
     {
@@ -108,11 +110,12 @@ function tcpWire(target: LoginTarget, inbox: Inbox, onConnect: () => void, onClo
     openStream: () => void socket.write(header),
     send: (element) => void socket.write(element.toString()),
     restart: () => undefined, // the parser was reset when <success/> arrived
+    close: () => void socket.end('</stream:stream>'),
     destroy: () => socket.destroy(),
   };
 }
 
-function websocketWire(target: LoginTarget, inbox: Inbox, onConnect: () => void, onClose: (err: Error) => void): Wire {
+export function websocketWire(target: LoginTarget, inbox: Inbox, onConnect: () => void, onClose: (err: Error) => void): Wire {
   const ws = new WebSocket(`ws://${target.host}:${target.port}/xmpp-websocket`, 'xmpp', { perMessageDeflate: false });
   ws.on('open', onConnect);
   ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
@@ -140,11 +143,33 @@ function websocketWire(target: LoginTarget, inbox: Inbox, onConnect: () => void,
       ws.send(element.toString());
     },
     restart: () => undefined, // every <open/> is a frame of its own
+    close: () => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send(`<close xmlns='${NS.framing}'/>`);
+      ws.close(1000);
+    },
     destroy: () => ws.terminate(),
   };
 }
 
-function describe(element: Element): string {
+/** The next element from the server; a stream header there is a protocol error. */
+export async function nextElement(inbox: Inbox, what: string): Promise<Element> {
+  const item = await inbox.next();
+  if (item.kind !== 'element') throw new Error(`expected ${what}, got a stream header`);
+  return item.element;
+}
+
+/** Opens (or, after SASL, restarts) the stream and reads the header and the features that follow (RFC 6120 §4.3.2). */
+export async function openStream(wire: Wire, inbox: Inbox): Promise<Element> {
+  wire.openStream();
+  const header = await inbox.next();
+  if (header.kind !== 'header') throw new Error(`expected a stream header, got ${describe(header.element)}`);
+  const features = await nextElement(inbox, 'stream features');
+  if (features.name !== 'stream:features') throw new Error(`expected stream features, got ${describe(features)}`);
+  return features;
+}
+
+export function describe(element: Element): string {
   const text = element.toString();
   return text.length > 300 ? `${text.slice(0, 300)}...` : text;
 }
@@ -184,19 +209,8 @@ export class BenchSession {
     const timer = setTimeout(() => onClose(new Error(`login timed out after ${target.timeoutMs} ms`)), target.timeoutMs);
 
     try {
-      const expect = async (what: string): Promise<Element> => {
-        const item = await inbox.next();
-        if (item.kind !== 'element') throw new Error(`expected ${what}, got a stream header`);
-        return item.element;
-      };
-      const openAndFeatures = async (): Promise<Element> => {
-        wire.openStream();
-        const header = await inbox.next();
-        if (header.kind !== 'header') throw new Error(`expected a stream header, got ${describe(header.element)}`);
-        const features = await expect('stream features');
-        if (features.name !== 'stream:features') throw new Error(`expected stream features, got ${describe(features)}`);
-        return features;
-      };
+      const expect = (what: string): Promise<Element> => nextElement(inbox, what);
+      const openAndFeatures = (): Promise<Element> => openStream(wire, inbox);
 
       await connecting;
       const features = await openAndFeatures();
@@ -258,7 +272,7 @@ export class BenchSession {
   }
 }
 
-async function authenticate(
+export async function authenticate(
   mechanism: MechanismName,
   wire: Wire,
   expect: (what: string) => Promise<Element>,

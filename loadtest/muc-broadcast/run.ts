@@ -1,7 +1,8 @@
 // MUC broadcast latency benchmark (Heimdallr's five cases) against Ratatosk and Prosody over WebSocket.
 //
-//   npx tsx loadtest/muc-broadcast/run.ts [--servers ratatosk,prosody] [--generators 2] [--messages 10]
+//   npx tsx loadtest/muc-broadcast/run.ts [--servers ratatosk,ratatosk2,prosody] [--generators 2] [--messages 10]
 //                                         [--interval 1000] [--cases 10x1,100x5,1000x10,1000x50,1000x100]
+//                                         [--server-node-args "--cpu-prof --cpu-prof-dir=DIR"]
 //
 // Per server: provision 1,100 accounts, start the server as its own process, then per case log in
 // subscribers + publishers (all of them occupants of one fresh room), let the join presence flood settle,
@@ -27,10 +28,12 @@ function option(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
 }
-const SERVERS = option('servers', 'ratatosk,prosody').split(',');
+const SERVERS = option('servers', 'ratatosk,ratatosk2,prosody').split(',');
 const GENERATORS = Number(option('generators', '2'));
 const MESSAGES = Number(option('messages', '10'));
 const INTERVAL_MS = Number(option('interval', '1000'));
+/** Extra node flags for the Ratatosk process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const SERVER_NODE_ARGS = option('server-node-args', '').split(' ').filter((a) => a !== '');
 const CASES = option('cases', '10x1,100x5,1000x10,1000x50,1000x100')
   .split(',')
   .map((c) => {
@@ -93,7 +96,11 @@ function machineTicks(): { busy: number; total: number } {
 interface RunningServer {
   name: string;
   pid: number;
+  /** Every process whose CPU counts as the server's (a cluster's nodes and its Redis); default [pid]. */
+  pids?: number[];
   target: Target;
+  /** Where each generator connects (generator g uses targets[g % length]); default [target]. */
+  targets?: Target[];
   version: string;
   stop(): Promise<void>;
 }
@@ -120,7 +127,7 @@ async function startRatatosk(): Promise<RunningServer> {
   );
   if (provision.status !== 0) throw new Error(`user add-many failed: ${provision.stderr}`);
   console.log(`ratatosk: ${USERS} users provisioned in ${((nowMs() - started) / 1000).toFixed(1)} s`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'loadtest/bench/login-serve.ts'], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--import', 'tsx', 'loadtest/bench/login-serve.ts'], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(http, child, 'ratatosk');
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
   return {
@@ -134,6 +141,55 @@ async function startRatatosk(): Promise<RunningServer> {
     },
   };
 }
+
+/**
+ * Two Ratatosk nodes on one private redis-server, sharing one embedded store directory: the room lives on the
+ * node of the first occupant, and the generators' occupants are split between the nodes.
+ */
+async function startRatatoskCluster(): Promise<RunningServer> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'muc-broadcast-ratatosk2-'));
+  const dataDir = path.join(dir, 'data');
+  const redisPort = await freePort();
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(redisPort, redis, 'redis-server');
+  const nodes: Array<{ child: ChildProcess; http: number }> = [];
+  for (const id of ['b1', 'b2']) {
+    const [c2s, http] = [await freePort(), await freePort()];
+    const configFile = path.join(dir, `ratatosk-${id}.toml`);
+    writeFileSync(configFile, fill('ratatosk.toml.template', { DOMAIN, DATA_DIR: dataDir, C2S_PORT: c2s, HTTP_PORT: http }));
+    const env = { ...process.env, RATATOSK_CONFIG: configFile, RATATOSK_NODE_ID: id, RATATOSK_REDIS_URL: `redis://127.0.0.1:${redisPort}` };
+    if (nodes.length === 0) {
+      const started = nowMs();
+      const provision = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'loadtest/cluster/ratatosk-dev.ts', 'user', 'add-many', '--prefix', USER_PREFIX, '--count', String(USERS), '--domain', DOMAIN, '--password', PASSWORD, '--same-salt'],
+        { cwd: ROOT, env: { ...process.env, RATATOSK_CONFIG: configFile }, encoding: 'utf8' },
+      );
+      if (provision.status !== 0) throw new Error(`user add-many failed: ${provision.stderr}`);
+      console.log(`ratatosk (2 nodes): ${USERS} users provisioned in ${((nowMs() - started) / 1000).toFixed(1)} s`);
+    }
+    const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--import', 'tsx', 'loadtest/bench/login-serve.ts'], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+    await waitForPort(http, child, `ratatosk ${id}`);
+    nodes.push({ child, http });
+  }
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const targets = nodes.map(({ http }) => ({ host: '127.0.0.1', port: http, path: '/xmpp-websocket', domain: DOMAIN }));
+  return {
+    name: 'Ratatosk, 2 nodes',
+    pid: nodes[0]?.child.pid ?? 0,
+    pids: [...nodes.map(({ child }) => child.pid ?? 0), redis.pid ?? 0],
+    target: targets[0] as Target,
+    targets,
+    version: `working tree on ${commit}, 2 node processes + redis-server ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)?.[1] ?? '?'}`,
+    stop: async () => {
+      for (const { child } of nodes) await stopChild(child);
+      await stopChild(redis);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const serverCpuMs = (server: RunningServer): number => (server.pids ?? [server.pid]).reduce((sum, pid) => sum + processCpuMs(pid), 0);
 
 async function startProsody(): Promise<RunningServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'muc-broadcast-prosody-'));
@@ -217,9 +273,9 @@ class Generator {
 async function waitForIdle(server: RunningServer): Promise<void> {
   const deadline = nowMs() + 600_000;
   while (nowMs() < deadline) {
-    const before = processCpuMs(server.pid);
+    const before = serverCpuMs(server);
     await sleep(2000);
-    if (processCpuMs(server.pid) - before < 100) return;
+    if (serverCpuMs(server) - before < 100) return;
   }
 }
 
@@ -269,7 +325,7 @@ async function runCase(server: RunningServer, generators: Generator[], subs: num
   }));
   const shares = generators.map((_, g) => all.filter((__, i) => i % generators.length === g));
   const login = await Promise.all(
-    generators.map((gen, g) => gen.request({ cmd: 'login', target: server.target, password: PASSWORD, members: shares[g] ?? [], concurrency: 50, timeoutMs: 300_000 })),
+    generators.map((gen, g) => gen.request({ cmd: 'login', target: server.targets?.[g % server.targets.length] ?? server.target, password: PASSWORD, members: shares[g] ?? [], concurrency: 50, timeoutMs: 300_000 })),
   );
   for (const l of login) if (Number(l.failed) > 0) throw new Error(`${server.name}: ${String(l.failed)} logins failed: ${String(l.firstFailure)}`);
   const joinStart = nowMs();
@@ -285,7 +341,7 @@ async function runCase(server: RunningServer, generators: Generator[], subs: num
   const joinSeconds = (nowMs() - joinStart) / 1000;
 
   const expected = pubs * MESSAGES * occupants;
-  const serverCpu0 = processCpuMs(server.pid);
+  const serverCpu0 = serverCpuMs(server);
   const machine0 = machineTicks();
   const phase0 = nowMs();
   const startAt = nowMs() + 500;
@@ -305,7 +361,7 @@ async function runCase(server: RunningServer, generators: Generator[], subs: num
   }
   const reports = (await Promise.all(generators.map((gen) => gen.request({ cmd: 'report' })))).map((r) => r.report as Report);
   const phaseMs = nowMs() - phase0;
-  const serverCpuMs = processCpuMs(server.pid) - serverCpu0;
+  const serverCpuUsedMs = serverCpuMs(server) - serverCpu0;
   const machine1 = machineTicks();
   await Promise.all(generators.map((gen) => gen.request({ cmd: 'close' })));
   await waitForIdle(server);
@@ -338,7 +394,7 @@ async function runCase(server: RunningServer, generators: Generator[], subs: num
     loopDelayP99Ms: Math.max(...reports.map((r) => r.loopDelayP99Ms)),
     loopDelayMaxMs: Math.max(...reports.map((r) => r.loopDelayMaxMs)),
     generatorCpuPct: (100 * generatorCpuMs) / phaseMs,
-    serverCpuPct: (100 * serverCpuMs) / phaseMs,
+    serverCpuPct: (100 * serverCpuUsedMs) / phaseMs,
     machineCpuPct: (100 * os.cpus().length * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total),
     joinSeconds,
     copiesPerSecond: received / (phaseMs / 1000),
@@ -364,7 +420,7 @@ const generators = Array.from({ length: GENERATORS }, () => new Generator());
 await Promise.all(generators.map((gen) => gen.expect('ready')));
 try {
   for (const name of SERVERS) {
-    const server = name === 'prosody' ? await startProsody() : await startRatatosk();
+    const server = name === 'prosody' ? await startProsody() : name === 'ratatosk2' ? await startRatatoskCluster() : await startRatatosk();
     console.log(`${server.name} ${server.version}, pid ${server.pid}, ws://127.0.0.1:${server.target.port}${server.target.path}`);
     try {
       for (const [i, c] of CASES.entries()) {

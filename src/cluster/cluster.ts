@@ -8,6 +8,7 @@ import type { SessionDirectory } from '../sessions/directory.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { InboundRouter } from './inbound.js';
 import type { NodeEndpoints, NodeInfo, NodeRegistry } from './node-registry.js';
+import type { Placement } from './placement.js';
 import type { RemoteSessions } from './remote-sessions.js';
 
 export interface ClusterDeps {
@@ -25,6 +26,8 @@ export interface Cluster {
   readonly registry: NodeRegistry;
   /** Sessions on other nodes, for the router and the module API; undefined when this node runs alone. */
   readonly remote: RemoteSessions | undefined;
+  /** Which node hosts each cluster-wide singleton (MUC rooms). */
+  readonly placement: Placement;
   /** Before listening: listen on the bus, clear what a previous run under this node id left, follow local sessions. */
   start(router: InboundRouter): Promise<void>;
   /** Once listening: publish the endpoints, heartbeat, sweep dead nodes. */

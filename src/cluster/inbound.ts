@@ -6,13 +6,15 @@ import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession } from '../sessions/types.js';
-import { Element } from '../xml/element.js';
+import type { Element } from '../xml/element.js';
+import { PreparedStanza } from '../xml/prepared.js';
 import type { BusMessage, StanzaMessage } from './bus.js';
 
 /** The router's side of it. */
 export interface InboundRouter {
   routeForwarded(stanza: Element, from: Jid, hops: number): Promise<void>;
   deliver(session: BoundSession, stanza: Element): boolean;
+  deliverPrepared(session: BoundSession, stanza: PreparedStanza): boolean;
 }
 
 export interface InboundDeps {
@@ -45,21 +47,20 @@ export function handleBusMessage(message: BusMessage, deps: InboundDeps): void {
   if (deliverHere(message, deps) === 0 && message.fallback) void deps.router.routeForwarded(message.stanza, from, message.hops);
 }
 
-/** Hands the stanza to the targets still bound here; returns how many of them are. */
+/**
+ * Hands the stanza to the targets still bound here; returns how many of them are. Readdressed copies (a MUC
+ * or presence fan-out) are serialised once for all of them.
+ */
 function deliverHere(message: StanzaMessage, deps: InboundDeps): number {
   let present = 0;
+  let prepared: PreparedStanza | undefined;
   for (const target of message.targets) {
     const session = deps.sessions.get(target);
     if (!session) continue;
     present++;
     if (message.flag !== undefined && !session.flags.has(message.flag)) continue;
-    deps.router.deliver(session, message.readdress ? addressedTo(message.stanza, target) : message.stanza);
+    if (message.readdress) deps.router.deliverPrepared(session, (prepared ??= new PreparedStanza(message.stanza)));
+    else deps.router.deliver(session, message.stanza);
   }
   return present;
-}
-
-function addressedTo(stanza: Element, to: string): Element {
-  const copy = new Element(stanza.name, { ...stanza.attrs, to });
-  copy.children = stanza.children;
-  return copy;
 }

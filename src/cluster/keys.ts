@@ -22,3 +22,9 @@ export const nodeLockKey = (node: string): string => `rt:node:{${node}}:lock`;
 
 /** Pub/sub channel each node listens on (SSUBSCRIBE on Redis Cluster). */
 export const nodeChannel = (node: string): string => `rt:ch:{${node}}`;
+
+/** String: the node hosting a cluster-wide singleton (a MUC room JID); see placement.ts. */
+export const placeKey = (name: string): string => `rt:place:{${name}}`;
+
+/** Set: the singletons a node hosts, so that its claims can be dropped when it dies or restarts. */
+export const nodePlacesKey = (node: string): string => `rt:node:{${node}}:places`;

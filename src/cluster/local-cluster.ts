@@ -3,6 +3,7 @@
 // always did on one node.
 import type { Cluster, ClusterDeps } from './cluster.js';
 import { LocalBus } from './local-bus.js';
+import { LocalPlacement } from './placement.js';
 import { SingleNodeRegistry } from './single-node-registry.js';
 import { MemoryDirectory } from '../sessions/memory-directory.js';
 
@@ -15,6 +16,7 @@ export function localCluster(deps: ClusterDeps): Cluster {
     directory: new MemoryDirectory(deps.sessions, nodeId),
     registry,
     remote: undefined,
+    placement: new LocalPlacement(nodeId),
     start: () => bus.listen(),
     announce: async (endpoints) => registry.join(endpoints),
     drain: async () => undefined,

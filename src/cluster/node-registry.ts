@@ -69,6 +69,8 @@ export interface RedisNodeRegistryDeps {
   onSessionsLost(sessions: SessionRecord[], node: string): Promise<void>;
   /** This node's heartbeat had expired: others may have wiped its sessions. */
   onLapse(): Promise<void>;
+  /** A node this one saw alive stopped heartbeating or left (every node reports it, once per departure). */
+  onNodeDown?(node: string): void;
 }
 
 export class RedisNodeRegistry implements NodeRegistry {
@@ -82,6 +84,8 @@ export class RedisNodeRegistry implements NodeRegistry {
   private draining = false;
   private stopped = false;
   private sweeping: Promise<void> | undefined;
+  /** Other nodes alive at the last sweep. */
+  private liveOthers = new Set<string>();
 
   constructor(private readonly deps: RedisNodeRegistryDeps) {
     deps.redis.defineCommand('ratatoskUnlock', { numberOfKeys: 1, lua: UNLOCK });
@@ -211,6 +215,9 @@ export class RedisNodeRegistry implements NodeRegistry {
       const others = (await redis.zrange(NODES_KEY, 0, '-1')).filter((id) => id !== nodeId);
       const alive = await Promise.all(others.map((id) => redis.exists(nodeAliveKey(id))));
       const dead = others.filter((_, i) => alive[i] === 0);
+      const live = new Set(others.filter((_, i) => alive[i] === 1));
+      for (const id of this.liveOthers) if (!live.has(id)) this.deps.onNodeDown?.(id);
+      this.liveOthers = live;
       for (const id of dead) await this.clear(id);
     } catch (err) {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sweep failed');

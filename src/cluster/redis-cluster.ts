@@ -8,6 +8,7 @@ import { RedisNodeRegistry } from './node-registry.js';
 import { RedisBus } from './redis-bus.js';
 import { connectRedis } from './redis-connection.js';
 import { RedisDirectory } from './redis-directory.js';
+import { RedisPlacement } from './redis-placement.js';
 import { ClusterSessions } from './remote-sessions.js';
 import { SessionSync } from './session-sync.js';
 
@@ -24,7 +25,10 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
   const remote = new ClusterSessions({ nodeId, directory, bus, log });
   const sync = new SessionSync({ nodeId, directory, hooks, sessions, log, closeRemote: (node, jid, sid) => remote.closeRemote(node, jid, sid) });
 
-  const reportLost = async (records: SessionRecord[]): Promise<void> => {
+  const placement = new RedisPlacement(nodeId, redis.client, log);
+  const reportLost = async (records: SessionRecord[], node: string): Promise<void> => {
+    const places = await placement.wipeNode(node);
+    if (places > 0) log.info({ node, places }, 'dropped the rooms a cleared node hosted');
     if (records.length > 0) await hooks.emit('cluster:sessions-lost', records.map((r) => ({ jid: r.jid, available: r.available })));
   };
   // Others may have declared this node dead and told contacts its users left: register and announce them again.
@@ -34,13 +38,20 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
       if (session.presence.available && session.presence.stanza) await hooks.emit('presence:broadcast', session, session.presence.stanza);
     }
   };
-  const registry = new RedisNodeRegistry({ nodeId, redis: redis.client, directory, log, connections: deps.connections, onSessionsLost: reportLost, onLapse: reannounce });
+  const registry = new RedisNodeRegistry({ nodeId, redis: redis.client, directory, log, connections: deps.connections, onSessionsLost: reportLost,
+    onLapse: reannounce,
+    onNodeDown: (node) => {
+      placement.forgetNode(node);
+      void hooks.emit('cluster:node-down', node);
+    },
+  });
 
   return {
     nodeId,
     directory,
     registry,
     remote,
+    placement,
     async start(router) {
       remote.setReroute((stanza, from, hops) => void router.routeForwarded(stanza, from, hops));
       await bus.listen((message) => handleBusMessage(message, { sessions, router, log, heardFrom: (node) => remote.heardFrom(node) }));
@@ -64,6 +75,7 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
       try {
         await registry.leave();
         await directory.wipeNode(nodeId);
+        await placement.wipeNode(nodeId);
       } catch (err) {
         log.warn({ err }, 'could not leave the cluster cleanly; the sweepers of other nodes will clear this node');
       }

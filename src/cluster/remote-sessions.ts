@@ -33,6 +33,8 @@ export interface RemoteSessions {
   forward(node: string, stanza: Element, from: Jid, hops: number): void;
   /** Hands the stanza to these sessions on other nodes: one message per node, carrying its list of targets. */
   deliver(targets: readonly SessionRecord[], stanza: Element, from: Jid, hops: number, options?: DeliverOptions): void;
+  /** The same for a list of full JIDs known to be on `node`: one bus message. */
+  deliverTo(node: string, fullJids: readonly string[], stanza: Element, from: Jid, hops: number, options?: DeliverOptions): void;
 }
 
 /** Routes a stanza again on this node after its node was given up. */
@@ -92,21 +94,23 @@ export class ClusterSessions implements RemoteSessions {
       if (list) list.push(target.jid.toString());
       else byNode.set(target.node, [target.jid.toString()]);
     }
-    for (const [node, jids] of byNode) {
-      const message: BusMessage = {
-        kind: 'stanza',
-        origin: this.deps.nodeId,
-        mode: 'deliver',
-        from: from.toString(),
-        hops,
-        targets: jids,
-        ...(options.flag !== undefined ? { flag: options.flag } : {}),
-        ...(options.readdress ? { readdress: true } : {}),
-        ...(options.fallback ? { fallback: true } : {}),
-        stanza,
-      };
-      this.outbox(node).send(message, options.fallback ? () => this.fallBack(stanza, from, hops) : undefined);
-    }
+    for (const [node, jids] of byNode) this.deliverTo(node, jids, stanza, from, hops, options);
+  }
+
+  deliverTo(node: string, fullJids: readonly string[], stanza: Element, from: Jid, hops: number, options: DeliverOptions = {}): void {
+    const message: BusMessage = {
+      kind: 'stanza',
+      origin: this.deps.nodeId,
+      mode: 'deliver',
+      from: from.toString(),
+      hops,
+      targets: fullJids,
+      ...(options.flag !== undefined ? { flag: options.flag } : {}),
+      ...(options.readdress ? { readdress: true } : {}),
+      ...(options.fallback ? { fallback: true } : {}),
+      stanza,
+    };
+    this.outbox(node).send(message, options.fallback ? () => this.fallBack(stanza, from, hops) : undefined);
   }
 
   /** Tells `node` to end its session `sid` on `jid` with `conflict`: the JID was bound again here. */

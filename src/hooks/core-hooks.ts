@@ -63,4 +63,9 @@ export type CoreHooks = {
    * id and cleared its previous run's. Fired on one node only; their contacts must learn they are gone.
    */
   'cluster:sessions-lost': (sessions: Array<{ jid: Jid; available: boolean }>) => void;
+  /**
+   * Another node that this one saw alive stopped heartbeating or left the cluster. Fired on every node that
+   * saw it go (within the heartbeat bound of src/cluster/README.md), before or after its sessions are wiped.
+   */
+  'cluster:node-down': (node: string) => void;
 };

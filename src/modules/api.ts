@@ -1,5 +1,6 @@
 // The module API: the only door from a protocol module into the core (as Prosody's moduleapi).
 // Every registration goes through the context so that stopping a module undoes all of it.
+import type { Placement } from '../cluster/placement.js';
 import type { DeliverOptions } from '../cluster/remote-sessions.js';
 import type { Config } from '../config/types.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
@@ -29,7 +30,7 @@ export interface ServerInfo {
   readonly startedAt: number;
 }
 
-export type { DeliverOptions };
+export type { DeliverOptions, Placement };
 
 /** A read-only view of the sessions bound on this node. */
 export interface SessionView {
@@ -72,6 +73,12 @@ export interface ModuleContext {
   addDomain(domain: string, handler: DomainHandler): void;
   /** Routes a stanza from `from` (default: the server); resolves once it is delivered, stored or bounced. */
   send(stanza: Element, from?: Jid): Promise<void>;
+  /**
+   * Routes one stanza to the available resources of many bare JIDs of this server's domain, as `send` to
+   * each would for presence, serialised once for all (a presence broadcast); each copy is addressed to its
+   * session's full JID and passes that session's incoming filters. Other domains' JIDs go through `send`.
+   */
+  sendToBareJids(stanza: Element, bareJids: Iterable<string>, from?: Jid): Promise<void>;
   /** Hands a stanza to one local session through the incoming stanza filters (privacy, blocking); false when a filter stopped it. */
   deliver(session: BoundSession, stanza: Element): boolean;
   /** deliver() for fan-outs: the stanza is serialised once (new PreparedStanza(element)) and addressed per session. */
@@ -81,6 +88,17 @@ export interface ModuleContext {
    * through their incoming stanza filters; it is not routed again there. Nothing happens on a single node.
    */
   deliverRemote(sessions: readonly SessionRecord[], stanza: Element, options?: DeliverOptions): void;
+  /** This node's id in the cluster. */
+  readonly nodeId: string;
+  /** Which node hosts each cluster-wide singleton (a MUC room); on a node alone, always this one. */
+  readonly placement: Placement;
+  /**
+   * Has another node route the stanza as if it had arrived there (it hosts the addressee). `hops` is what the
+   * domain handler was given; the stanza carries one more. Only in a cluster.
+   */
+  forward(node: string, stanza: Element, from: Jid, hops: number): void;
+  /** Hands a stanza to full JIDs held by `node`, one bus message, each copy addressed per `options`. */
+  deliverToNode(node: string, fullJids: readonly string[], stanza: Element, options?: DeliverOptions): void;
   /** Sends an iq from the server and waits for the answer. */
   sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
   /** A timer that stops with the module. */

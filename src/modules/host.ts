@@ -1,4 +1,5 @@
 // Starts modules with their own contexts and undoes every registration when they stop.
+import { LocalPlacement, type Placement } from '../cluster/placement.js';
 import type { RemoteSessions } from '../cluster/remote-sessions.js';
 import type { Config } from '../config/types.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
@@ -24,6 +25,8 @@ export interface ModuleHostDeps {
   disco: DiscoRegistry;
   /** Sessions on other nodes of the cluster; absent when this node runs alone. */
   remote?: RemoteSessions;
+  /** Which node hosts each cluster-wide singleton; absent: this node hosts everything. */
+  placement?: Placement;
 }
 
 type Cleanup = () => void | Promise<void>;
@@ -31,9 +34,11 @@ type Cleanup = () => void | Promise<void>;
 export class ModuleHost {
   private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[] }>();
   private readonly sessionView: SessionView;
+  private readonly placement: Placement;
 
   constructor(private readonly deps: ModuleHostDeps) {
     const { sessions, remote } = deps;
+    this.placement = deps.placement ?? new LocalPlacement(deps.config.nodeId);
     this.sessionView = {
       get: (fullJid) => sessions.get(fullJid),
       resources: (bareJid) => sessions.resources(bareJid),
@@ -102,9 +107,17 @@ export class ModuleHost {
       addStanzaFilter: (filter) => cleanups.push(router.addFilter(filter)),
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
       send: (stanza, from?: Jid) => router.route(stanza, from ?? router.serverJid),
+      sendToBareJids: (stanza, bareJids, from?: Jid) => router.deliverToBareJids(stanza, from ?? router.serverJid, bareJids),
       deliver: (session, stanza) => router.deliver(session, stanza),
       deliverPrepared: (session, stanza) => router.deliverPrepared(session, stanza),
       deliverRemote: (targets, stanza, options) => remote?.deliver(targets, stanza, Jid.tryParse(stanza.attrs.from) ?? router.serverJid, 0, options),
+      nodeId: config.nodeId,
+      placement: this.placement,
+      forward: (node, stanza, from, hops) => {
+        if (!remote) throw new Error('forward: this node runs alone');
+        remote.forward(node, stanza, from, hops + 1);
+      },
+      deliverToNode: (node, fullJids, stanza, options) => remote?.deliverTo(node, fullJids, stanza, Jid.tryParse(stanza.attrs.from) ?? router.serverJid, 1, options),
       sendIq: (iq, timeoutMs) => router.sendIq(iq, timeoutMs),
       every: (intervalMs, task) => {
         const timer = setInterval(() => {

@@ -12,11 +12,14 @@ import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import { StoreUnavailableError, type AccountStore } from '../storage/types.js';
 import { Element } from '../xml/element.js';
-import type { PreparedStanza } from '../xml/prepared.js';
+import { PreparedStanza } from '../xml/prepared.js';
 import type { IqRegistry, IqTarget, IqType } from './iq-registry.js';
 
-/** Receives every stanza addressed to a domain other than the server's own (components, MUC). */
-export type DomainHandler = (stanza: Element, from: Jid, to: Jid) => void | Promise<void>;
+/**
+ * Receives every stanza addressed to a domain other than the server's own (components, MUC). `hops` is the
+ * number of nodes the stanza passed before this one (0 when it entered the cluster here).
+ */
+export type DomainHandler = (stanza: Element, from: Jid, to: Jid, hops: number) => void | Promise<void>;
 
 export interface RouterDeps {
   domain: string;
@@ -170,7 +173,7 @@ export class Router {
     if (to.domain === this.deps.domain) return false;
     const handler = this.domains.get(to.domain);
     if (!handler) throw new StanzaError('remote-server-not-found', `${to.domain} is not served here and server-to-server is not enabled`);
-    await handler(stanza, from, to);
+    await handler(stanza, from, to, this.hops.get(stanza) ?? 0);
     return true;
   }
 
@@ -372,4 +375,41 @@ export class Router {
     session.sendText(prepared.for(to));
     return true;
   }
+
+  /**
+   * A fan-out to many bare JIDs of this domain (a presence broadcast to a user's contacts): what routing
+   * the stanza to each of them would do for presence (RFC 6121 §8.5.2.1.3: every available resource), with
+   * the stanza serialised once. Each session here gets its copy addressed to its full JID through the
+   * incoming filters (deliverPrepared); sessions on other nodes get one bus message per node, whose copies
+   * that node addresses and filters the same way. A filter that throws bounces that copy to the sender.
+   */
+  async deliverToBareJids(stanza: Element, from: Jid, bareJids: Iterable<string>): Promise<void> {
+    const remote = this.remoteFor(stanza);
+    const to = stanza.attrs.to;
+    const prepared = new PreparedStanza(stanza);
+    const lookups: Array<Promise<SessionRecord[]>> = [];
+    for (const bare of bareJids) {
+      for (const session of this.deps.sessions.resources(bare)) {
+        if (!session.presence.available) continue;
+        try {
+          this.deliverPrepared(session, prepared);
+        } catch (err) {
+          this.reject(readdressed(stanza, session.jid.toString()), from, err);
+        }
+      }
+      if (remote) lookups.push(remote.resources(bare));
+    }
+    if (to === undefined) delete stanza.attrs.to;
+    else stanza.attrs.to = to;
+    if (!remote || lookups.length === 0) return;
+    const elsewhere = (await Promise.all(lookups)).flat().filter((r) => r.available);
+    if (elsewhere.length > 0) remote.deliver(elsewhere, stanza, from, (this.hops.get(stanza) ?? 0) + 1, { readdress: true });
+  }
+}
+
+/** A shallow copy of `stanza` addressed to `to` (the children are shared). */
+function readdressed(stanza: Element, to: string): Element {
+  const copy = new Element(stanza.name, { ...stanza.attrs, to });
+  copy.children = stanza.children;
+  return copy;
 }

@@ -15,7 +15,8 @@ import { StoreUnavailableError } from '../storage/types.js';
 import { Element, xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
-import type { StreamEvents, StreamTransport } from './transport.js';
+import type { StreamEvents, StreamTransport, Undelivered } from './transport.js';
+import { reroute } from './undelivered.js';
 
 export interface C2sDeps {
   config: Config;
@@ -46,6 +47,8 @@ export class C2sStream implements StreamEvents {
   private sasl: SaslMechanism | undefined;
   private saslFailures = 0;
   private session: ClientSession | undefined;
+  /** The bound session once it was taken out of routing: what its undelivered stanzas were for. */
+  private ended: ClientSession | undefined;
   private backlog = 0;
   private queue: Promise<void> = Promise.resolve();
   private readonly authTimer: NodeJS.Timeout;
@@ -105,10 +108,18 @@ export class C2sStream implements StreamEvents {
     this.fail(error);
   }
 
-  onDisconnect(): void {
+  onDisconnect(undelivered: readonly Undelivered[] = []): void {
     if (this.phase !== 'closed') this.log.debug('connection dropped');
     this.phase = 'closed';
     this.detach();
+    this.returnUndelivered(undelivered);
+  }
+
+  /** Stanzas that did not reach the client of a session that ended go back into routing (undelivered.ts). */
+  returnUndelivered(items: readonly Undelivered[]): void {
+    const ended = this.ended;
+    if (!ended || items.length === 0) return;
+    reroute(items, { id: ended.id, jid: ended.jid, priority: ended.presence.available ? ended.presence.priority : -129 }, { router: this.deps.router, sessions: this.deps.sessions, log: this.log });
   }
 
   /**
@@ -120,6 +131,8 @@ export class C2sStream implements StreamEvents {
     const session = this.session;
     if (!session) return;
     this.session = undefined;
+    this.ended = session;
+    session.detached = true;
     this.deps.sessions.remove(session);
     void this.deps.hooks.emit('session:closed', session);
   }
@@ -383,6 +396,8 @@ class ClientSession implements BoundSession {
   readonly presence: SessionPresence = { available: false, priority: 0 };
   readonly flags = new Set<string>();
   lastActivity = Date.now();
+  /** Out of the registry: whatever still reaches it (a delivery that was under way) is routed again. */
+  detached = false;
 
   constructor(private readonly stream: C2sStream, private readonly edge: StreamTransport, readonly jid: Jid) {
     this.id = stream.id;
@@ -391,10 +406,12 @@ class ClientSession implements BoundSession {
   }
 
   send(stanza: Element): void {
+    if (this.detached) return this.stream.returnUndelivered([stanza]);
     this.edge.send(stanza);
   }
 
   sendText(stanza: string): void {
+    if (this.detached) return this.stream.returnUndelivered([stanza]);
     this.edge.sendText(stanza);
   }
 

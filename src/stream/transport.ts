@@ -27,6 +27,9 @@ export interface StreamTransport {
   destroy(): void;
 }
 
+/** A stanza a transport took but could not hand to its client: as sent, or serialised (sendText). */
+export type Undelivered = Element | string;
+
 /** What a transport tells its stream. */
 export interface StreamEvents {
   onStreamStart(attrs: Record<string, string>, name: string): void;
@@ -34,6 +37,10 @@ export interface StreamEvents {
   onStreamEnd(): void;
   /** A framing or parse error: the stream answers with this error and closes. */
   onStreamError(error: StreamError): void;
-  /** The connection is gone (closed by either side, or dropped). */
-  onDisconnect(): void;
+  /**
+   * The connection is gone (closed by either side, or dropped). `undelivered`: stanzas the transport
+   * accepted but never wrote to the client (a BOSH queue no request came to collect, writes after the
+   * connection stopped taking them); the stream routes them again (undelivered.ts).
+   */
+  onDisconnect(undelivered?: readonly Undelivered[]): void;
 }

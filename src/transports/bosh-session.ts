@@ -5,7 +5,7 @@
 // what the stream sends waits in an outbox for the next request the server holds.
 import type { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
-import type { StreamEvents, StreamTransport } from '../stream/transport.js';
+import type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
 import { Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import type { ParserLimits } from '../xml/parser.js';
@@ -85,12 +85,15 @@ export class BoshSession implements StreamTransport {
   private readonly held: OpenRequest[] = [];
   private readonly early: EarlyRequest[] = [];
   private outbox = '';
+  /** What the outbox holds, as the stream sent it: handed back if the session ends before a request carries it. */
+  private outboxStanzas: Undelivered[] = [];
   /** The last responses by rid, resent when the client repeats a request (§14.3). */
   private readonly cache = new Map<number, string>();
   private creationRid: number | undefined;
   private creationAttrs: string;
-  /** A server-side termination waiting for the client's next request. */
+  /** A server-side termination waiting for the client's next request, and the stanzas it carries. */
   private pendingTerminate: string | undefined;
+  private pendingStanzas: Undelivered[] = [];
   private inactivityMs: number;
   private lastAnswerAt = Date.now();
   private lastArrivalAt = 0;
@@ -171,12 +174,17 @@ export class BoshSession implements StreamTransport {
   }
 
   send(stanza: Element): void {
-    this.sendText(serialise(stanza));
+    this.queue(serialise(stanza), stanza);
   }
 
   sendText(stanza: string): void {
+    this.queue(stanza, stanza);
+  }
+
+  private queue(text: string, stanza: Undelivered): void {
     if (this.state !== 'open') return;
-    this.outbox += stanza;
+    this.outbox += text;
+    this.outboxStanzas.push(stanza);
     if (this.outbox.length > this.options.maxQueuedChars) {
       this.log.warn({ remote: this.remoteAddress }, 'BOSH client is not collecting its stanzas; terminating');
       this.terminate('policy-violation', undefined, 'too many stanzas waiting for a request');
@@ -189,12 +197,14 @@ export class BoshSession implements StreamTransport {
     if (this.state !== 'open') return;
     this.state = 'closing';
     // XEP-0206 §6: the stanzas still queued, then the stream error, under remote-stream-error.
+    const stanzas = this.outboxStanzas;
     const payload = this.takeOutbox() + (error ? error.toElement(true).toString() : '');
     const body = terminateBody(error ? 'remote-stream-error' : undefined, payload);
     const open = [...this.held, ...this.early];
     if (open.length === 0) {
       // Kept until the client's next request collects it, or inactivity ends the session.
       this.pendingTerminate = body;
+      this.pendingStanzas = stanzas;
       this.reschedule();
       return;
     }
@@ -371,6 +381,7 @@ export class BoshSession implements StreamTransport {
   private takeOutbox(): string {
     const out = this.outbox;
     this.outbox = '';
+    this.outboxStanzas = [];
     return out;
   }
 
@@ -401,19 +412,28 @@ export class BoshSession implements StreamTransport {
 
   private collectTerminate(reply: BoshReply): void {
     this.reply(reply, this.pendingTerminate ?? terminateBody(undefined));
+    this.pendingStanzas = [];
     this.end();
   }
 
+  /**
+   * The session is over. Stanzas no response carried (a queue the client never came back for, a
+   * termination it never collected) go back to the stream, which routes them again (XEP-0206 leaves
+   * them to the server: offline storage or an error, as for any resource that went away).
+   */
   private end(): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     clearTimeout(this.timer);
     this.timer = undefined;
+    const undelivered = [...this.pendingStanzas, ...this.outboxStanzas];
     this.outbox = '';
+    this.outboxStanzas = [];
     this.pendingTerminate = undefined;
+    this.pendingStanzas = [];
     this.cache.clear();
     this.options.onEnd(this);
-    this.events?.onDisconnect();
+    this.events?.onDisconnect(undelivered);
   }
 
   // ---- the one timer: the earliest deadline of an open request, else the inactivity limit ----

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { StreamError } from '../errors.js';
 import { createLogger } from '../observability/log.js';
-import type { StreamEvents } from '../stream/transport.js';
+import type { StreamEvents, Undelivered } from '../stream/transport.js';
 import { parseElement, xml, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { BoshError, isTrue, parseRequestBody, parseRid, parseUnsigned, readStartTag, responseBody, terminateBody, xboshAttr, type RequestBody } from './bosh-body.js';
@@ -44,6 +44,8 @@ class FakeReply implements BoshReply {
 
 class FakeStream implements StreamEvents {
   readonly log: string[] = [];
+  /** What the session handed back when it ended. */
+  undelivered: readonly Undelivered[] = [];
   onStreamStart(attrs: Record<string, string>, name: string): void {
     this.log.push(`start ${name} ${JSON.stringify(attrs)}`);
   }
@@ -56,8 +58,9 @@ class FakeStream implements StreamEvents {
   onStreamError(error: StreamError): void {
     this.log.push(`error ${error.condition}`);
   }
-  onDisconnect(): void {
+  onDisconnect(undelivered: readonly Undelivered[] = []): void {
     this.log.push('disconnect');
+    this.undelivered = undelivered;
   }
 }
 
@@ -351,6 +354,53 @@ describe('BOSH session (XEP-0124 §7-§14)', function () {
     await later(200);
     assert.ok(ended());
     assert.equal(stream.log.at(-1), 'disconnect');
+  });
+
+  it('hands the stanzas no request carried back to the stream when inactivity ends the session', async function () {
+    const { bosh, stream, ended } = await opened({ inactivity: 0.05 });
+    const poll = new FakeReply();
+    bosh.handle(body(), 101, poll, true, 50);
+    const carried = xml('message', { id: 'carried' }, xml('body', null, 'one'));
+    bosh.send(carried);
+    await tick();
+    assert.match(poll.body ?? '', /id="carried"/);
+    // No further request: these wait in the outbox until the session times out.
+    const queued = xml('message', { id: 'queued', type: 'chat' }, xml('body', null, 'two'));
+    bosh.send(queued);
+    bosh.sendText(`<message xmlns="jabber:client" to="a@b/c" id="copy"><body>three</body></message>`);
+    await later(200);
+    assert.ok(ended());
+    assert.equal(stream.log.at(-1), 'disconnect');
+    assert.equal(stream.undelivered.length, 2);
+    assert.equal(stream.undelivered[0], queued, 'the element as the stream sent it');
+    assert.match(String(stream.undelivered[1]), /id="copy"/);
+  });
+
+  it('hands back the stanzas of a termination the client never collected, and none of one it did', async function () {
+    const uncollected = await opened({ inactivity: 0.05 });
+    const message = xml('message', { id: 'm' }, xml('body', null, 'hi'));
+    uncollected.bosh.send(message);
+    uncollected.bosh.closeStream(new StreamError('conflict'));
+    await later(200);
+    assert.ok(uncollected.ended());
+    assert.deepEqual(uncollected.stream.undelivered, [message]);
+
+    const collected = await opened();
+    collected.bosh.send(xml('message', { id: 'm' }, xml('body', null, 'hi')));
+    collected.bosh.closeStream();
+    const next = new FakeReply();
+    collected.bosh.handle(body(), 101, next, true, 50);
+    assert.match(next.body ?? '', /type='terminate'.*id="m"/);
+    assert.ok(collected.ended());
+    assert.deepEqual(collected.stream.undelivered, []);
+  });
+
+  it('hands back the queue of a session terminated for not collecting it', async function () {
+    const { bosh, stream, ended } = await opened({ maxQueuedChars: 1000 });
+    let sent = 0;
+    for (; sent < 20 && !ended(); sent++) bosh.send(xml('message', { id: String(sent) }, xml('body', null, 'x'.repeat(100))));
+    assert.ok(ended());
+    assert.equal(stream.undelivered.length, sent);
   });
 
   it('answers a held request empty when its wait is over', async function () {

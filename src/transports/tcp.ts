@@ -3,15 +3,18 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
-import type { StreamEvents, StreamTransport } from '../stream/transport.js';
+import type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
 import { escapeAttr, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { XmlStreamParser, type ParserLimits } from '../xml/parser.js';
+import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
 
 /** A client whose unread output passes this is not reading: it is disconnected (back-pressure). */
 const MAX_WRITE_BUFFER = 4 * 1024 * 1024;
 /** How long to wait for the peer's </stream:stream> after ours before dropping the connection. */
 const CLOSE_GRACE_MS = 3000;
+/** Stanzas kept for rerouting once the connection stops taking writes, until it reports its close. */
+export const MAX_UNDELIVERED = 1000;
 
 export interface TcpOptions {
   log: Logger;
@@ -22,14 +25,18 @@ export interface TcpOptions {
   keepaliveSeconds: number;
 }
 
-export class TcpTransport implements StreamTransport {
+export class TcpTransport implements StreamTransport, TurnWriter {
   readonly kind = 'tcp' as const;
   readonly remoteAddress: string;
   private socket: net.Socket;
   private tlsActive: boolean;
   private closing = false;
   private disconnected = false;
-  private corked: net.Socket | undefined;
+  /** The peer closed its side: nothing written now would be read (Node answers writes after FIN with EPIPE). */
+  private peerEnded = false;
+  private readonly undelivered: Undelivered[] = [];
+  /** Text written this turn; it leaves in one write when the turn ends (turn-writes.ts). */
+  private queued: string[] = [];
   private readonly parser: XmlStreamParser;
   private events: StreamEvents | undefined;
   private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
@@ -72,17 +79,30 @@ export class TcpTransport implements StreamTransport {
   }
 
   send(stanza: Element): void {
-    this.write(stanza.toString());
+    if (this.accepts(stanza)) this.write(stanza.toString());
   }
 
   sendText(stanza: string): void {
-    this.write(stanza);
+    if (this.accepts(stanza)) this.write(stanza);
+  }
+
+  /** False when the connection cannot carry the stanza any more: it is kept for the stream to route again. */
+  private accepts(stanza: Undelivered): boolean {
+    const socket = this.socket;
+    if (!socket.destroyed && socket.writable && !this.peerEnded) {
+      if (socket.writableLength <= MAX_WRITE_BUFFER) return true;
+      this.options.log.warn({ remote: this.remoteAddress }, 'client is not reading; disconnecting');
+      socket.destroy();
+    }
+    keepUndelivered(this.undelivered, stanza);
+    return false;
   }
 
   closeStream(error?: StreamError): void {
     if (this.closing) return;
     this.closing = true;
     this.write(error ? `${error.toElement().toString()}</stream:stream>` : '</stream:stream>');
+    this.flushTurn();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
@@ -90,7 +110,7 @@ export class TcpTransport implements StreamTransport {
   startTls(): void {
     const plain = this.socket;
     // <proceed/> must reach the client before the handshake starts on this socket.
-    this.uncork(plain);
+    this.flushTurn();
     plain.removeListener('data', this.onData);
     plain.pause();
     const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.options.secureContext });
@@ -114,10 +134,11 @@ export class TcpTransport implements StreamTransport {
 
   private listen(socket: net.Socket): void {
     socket.on('data', this.onData);
+    socket.on('end', () => (this.peerEnded = true));
     socket.on('close', () => {
       if (this.disconnected) return;
       this.disconnected = true;
-      this.events?.onDisconnect();
+      this.events?.onDisconnect(this.undelivered.splice(0));
     });
     socket.on('error', (err) => this.options.log.debug({ err, remote: this.remoteAddress }, 'socket error'));
   }
@@ -129,22 +150,25 @@ export class TcpTransport implements StreamTransport {
       this.socket.destroy();
       return;
     }
-    // Everything written in one turn of the event loop leaves in one syscall (the stream header and
-    // its features, a room's history on join, a burst of pushes).
-    if (this.corked === undefined) {
-      const socket = this.socket;
-      socket.cork();
-      this.corked = socket;
-      setImmediate(() => this.uncork(socket));
-    }
-    this.socket.write(data);
+    // Everything written in one turn of the event loop leaves in one write and one syscall (the stream
+    // header and its features, a room's history on join, a burst of pushes, a busy room's messages).
+    if (this.queued.length === 0) flushAtTurnEnd(this);
+    this.queued.push(data);
   }
 
-  private uncork(socket: net.Socket): void {
-    if (this.corked !== socket) return;
-    this.corked = undefined;
-    socket.uncork();
+  /** One string and one write for the turn's stanzas (cheaper than corking the socket around many writes). */
+  flushTurn(): void {
+    const queued = this.queued;
+    if (queued.length === 0) return;
+    this.queued = [];
+    if (this.socket.destroyed) return;
+    this.socket.write(queued.length === 1 ? (queued[0] ?? '') : queued.join(''));
   }
+}
+
+/** Keeps a stanza a closing connection could not take, up to MAX_UNDELIVERED (then the rest is dropped). */
+export function keepUndelivered(list: Undelivered[], stanza: Undelivered): void {
+  if (list.length < MAX_UNDELIVERED) list.push(stanza);
 }
 
 export function normaliseAddress(address: string | undefined): string {

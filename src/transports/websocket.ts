@@ -5,12 +5,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
-import type { StreamEvents, StreamTransport } from '../stream/transport.js';
+import type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
 import { Element, xml } from '../xml/element.js';
 import { parseFrame } from '../xml/framed-parser.js';
 import { NS } from '../xml/ns.js';
 import type { ParserLimits } from '../xml/parser.js';
-import { normaliseAddress } from './tcp.js';
+import { keepUndelivered, normaliseAddress } from './tcp.js';
+import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
+import { encodeTextFrames } from './websocket-frames.js';
 
 const CLOSE_GRACE_MS = 3000;
 const MAX_BUFFERED = 4 * 1024 * 1024;
@@ -23,7 +25,7 @@ export interface WebSocketOptions {
   isTrusted(remoteAddress: string): boolean;
 }
 
-export class WebSocketTransport implements StreamTransport {
+export class WebSocketTransport implements StreamTransport, TurnWriter {
   readonly kind = 'websocket' as const;
   readonly canStartTls = false;
   readonly remoteAddress: string;
@@ -32,9 +34,18 @@ export class WebSocketTransport implements StreamTransport {
   private events: StreamEvents | undefined;
   private closing = false;
   private alive = true;
+  private readonly undelivered: Undelivered[] = [];
   private readonly pinger: NodeJS.Timeout;
+  /** Frames written this turn; they leave together when it ends (turn-writes.ts). */
+  private queued: string[] = [];
 
-  constructor(private readonly ws: WebSocket, request: IncomingMessage, private readonly options: WebSocketOptions) {
+  /** `socket`: the upgraded connection under `ws`, written to directly for this transport's own frames. */
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    request: IncomingMessage,
+    private readonly options: WebSocketOptions,
+  ) {
     this.remoteAddress = normaliseAddress(request.socket.remoteAddress);
     const viaTls = 'encrypted' in request.socket && request.socket.encrypted === true;
     this.secure = viaTls || options.isTrusted(this.remoteAddress);
@@ -53,7 +64,7 @@ export class WebSocketTransport implements StreamTransport {
     this.ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     this.ws.on('close', () => {
       clearInterval(this.pinger);
-      events.onDisconnect();
+      events.onDisconnect(this.undelivered.splice(0));
     });
     this.ws.on('error', (err) => this.options.log.debug({ err, remote: this.remoteAddress }, 'websocket error'));
   }
@@ -82,6 +93,7 @@ export class WebSocketTransport implements StreamTransport {
   }
 
   send(stanza: Element): void {
+    if (!this.accepts(stanza)) return;
     // Each frame stands alone (RFC 7395 §3.3.3), so the stream prefix must be declared in it.
     if (stanza.name === 'stream:features') stanza.attrs['xmlns:stream'] = NS.stream;
     // So must the stanza namespace the TCP stream header would imply; a shallow copy leaves a
@@ -95,7 +107,21 @@ export class WebSocketTransport implements StreamTransport {
   }
 
   sendText(stanza: string): void {
-    this.write(stanza);
+    if (this.accepts(stanza)) this.write(stanza);
+  }
+
+  /**
+   * False when the WebSocket cannot carry the stanza any more (closing, closed, or cut off for not
+   * reading): it is kept for the stream to route again once the socket reports its close.
+   */
+  private accepts(stanza: Undelivered): boolean {
+    if (this.ws.readyState === this.ws.OPEN) {
+      if (this.ws.bufferedAmount <= MAX_BUFFERED) return true;
+      this.options.log.warn({ remote: this.remoteAddress }, 'websocket client is not reading; disconnecting');
+      this.ws.terminate();
+    }
+    keepUndelivered(this.undelivered, stanza);
+    return false;
   }
 
   closeStream(error?: StreamError): void {
@@ -105,6 +131,8 @@ export class WebSocketTransport implements StreamTransport {
     const close = xml('close', { xmlns: NS.framing });
     if (error?.condition === 'see-other-host' && error.seeOtherHost) close.attrs['see-other-uri'] = error.seeOtherHost;
     this.write(close.toString());
+    // Before ws's own close frame, which it writes at once.
+    this.flushTurn();
     // The client answers <close/> (RFC 7395 §3.6); the server then closes the WebSocket.
     this.ws.close(1000);
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
@@ -133,7 +161,20 @@ export class WebSocketTransport implements StreamTransport {
       this.ws.terminate();
       return;
     }
-    this.ws.send(data);
+    if (this.queued.length === 0) flushAtTurnEnd(this);
+    this.queued.push(data);
+  }
+
+  /**
+   * Writes the turn's frames in one buffer, straight to the socket: ws would allocate a header and make a
+   * write (a syscall, uncorked) per message. ws's own frames (ping, pong, close) keep their way.
+   */
+  flushTurn(): void {
+    const frames = this.queued;
+    if (frames.length === 0) return;
+    this.queued = [];
+    if (this.ws.readyState !== this.ws.OPEN || !this.socket.writable) return;
+    this.socket.write(encodeTextFrames(frames));
   }
 }
 
@@ -166,7 +207,7 @@ export function createWebSocketEndpoint(options: WebSocketOptions, onConnection:
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
         if (ws.readyState !== ws.OPEN) return;
-        onConnection(new WebSocketTransport(ws, request, options));
+        onConnection(new WebSocketTransport(ws, socket, request, options));
       });
     },
     close() {

@@ -406,6 +406,16 @@ export async function startSentinelTopology(ctx: Mocha.Context, configure: (layo
         throw new Error(`${err instanceof Error ? err.message : String(err)} after the ${how} of ${target.address}; the Sentinels said:\n${logs.join('\n')}`, { cause: err });
       }
       if (event.from !== target.address) throw new Error(`+switch-master moved ${event.from}, expected ${target.address}`);
+      // The leader announces first; the other Sentinels learn the new configuration from its hello
+      // messages (every 2 s). Until they all agree, asking one of them may still name the old primary.
+      await waitFor(`every Sentinel to report ${event.to} as the primary`, 15_000, async () => {
+        for (const sentinel of sentinels) {
+          if (!sentinel.alive || sentinel.paused) continue;
+          const reply = await oneCommand(sentinel.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName]).catch(() => undefined);
+          if (!Array.isArray(reply) || `${String(reply[0])}:${String(reply[1])}` !== event.to) return undefined;
+        }
+        return true;
+      });
       return { ...event, target };
     };
 

@@ -30,6 +30,8 @@ export interface StropheOptions {
   /** Overrides the service URL derived from the transport. */
   service?: string;
   timeoutMs?: number;
+  /** BOSH 'wait' asked for, in seconds (Strophe's default is 60). */
+  wait?: number;
 }
 
 export interface StropheClient {
@@ -63,7 +65,7 @@ const MECHANISMS = {
 } as const;
 
 /** Where Strophe connects; the BOSH path is the conventional /http-bind. */
-export function stropheService(server: TestServer, transport: StropheTransport): string {
+export function stropheService(server: Pick<TestServer, 'ports'>, transport: StropheTransport): string {
   return transport === 'websocket' ? `ws://127.0.0.1:${server.ports.http}/xmpp-websocket` : `http://127.0.0.1:${server.ports.http}/http-bind`;
 }
 
@@ -81,7 +83,7 @@ function failureCondition(elem: unknown): string | undefined {
   return undefined;
 }
 
-export async function connectStrophe(server: TestServer, options: StropheOptions): Promise<StropheClient> {
+export async function connectStrophe(server: Pick<TestServer, 'ports' | 'domain'>, options: StropheOptions): Promise<StropheClient> {
   Strophe.setLogLevel(Strophe.LogLevel.FATAL);
   const connection = new Strophe.Connection(options.service ?? stropheService(server, options.transport), {
     ...(options.mechanisms ? { mechanisms: options.mechanisms.map((m) => MECHANISMS[m]) } : {}),
@@ -116,7 +118,7 @@ export async function connectStrophe(server: TestServer, options: StropheOptions
       else if (status === Strophe.Status.CONNFAIL || status === Strophe.Status.ERROR || status === Strophe.Status.CONNTIMEOUT) {
         settle(new Error(`Strophe failed to connect: ${statusName(status)} ${condition ?? ''}`.trim()));
       }
-    });
+    }, options.wait);
   });
 
   return {

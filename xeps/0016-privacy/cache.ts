@@ -53,6 +53,11 @@ export class UserPrivacy {
     return active === undefined ? this.defaultList : this.lists.get(active);
   }
 
+  /** Nothing is blocked nor listed for the session: the filter's fast path, with no Policy built per stanza. */
+  isOpenFor(session: BoundSession): boolean {
+    return this.blocked.size === 0 && this.listFor(session) === undefined;
+  }
+
   /** The policy of a session, or of the user as a whole (default list) without one. */
   policy(session?: BoundSession): Policy {
     return { blocked: this.blocked, list: this.listFor(session), roster: this.roster };

@@ -1,6 +1,7 @@
-// XEP-0045 Multi-User Chat on one node: the service at muc.domain (default conference.<domain>), announced in
+// XEP-0045 Multi-User Chat: the service at muc.domain (default conference.<domain>), announced in
 // the server's disco#items (§6.1); rooms, occupants and their traffic in service.ts and the files it dispatches
-// to; the operator's `room destroy` through the 'muc:destroy-room' hook; §11.2 (332) when the module stops.
+// to; in a cluster each room is hosted by one node (cluster.ts, README "Across nodes"); the operator's
+// `room destroy` through the 'muc:destroy-room' hook; §11.2 (332) when the module stops.
 import { defineModule } from '../../src/modules/api.js';
 import { limitsFrom } from './config.js';
 import { MucService } from './service.js';
@@ -12,7 +13,7 @@ export default defineModule({
       id: 'XEP-0045',
       title: 'Multi-User Chat',
       version: '1.35.5',
-      scope: 'service and room discovery, entering and exiting, history, subject, private messages, mediated invitations, voice requests, registration, roles and affiliations (muc#admin), configuration and destruction (muc#owner), persistent rooms',
+      scope: 'service and room discovery, entering and exiting, history, subject, private messages, mediated invitations, voice requests, registration, roles and affiliations (muc#admin), configuration and destruction (muc#owner), persistent rooms, rooms shared by the nodes of a cluster',
       status: 'partial',
     },
     { id: 'XEP-0410', title: 'MUC Self-Ping (Schrödinger\'s Chat)', version: '1.1.0', scope: 'self-pings answered by the room (server optimisation)', status: 'complete' },
@@ -20,9 +21,10 @@ export default defineModule({
   setup(ctx) {
     const domain = ctx.config.muc.domain;
     const muc = new MucService(ctx, domain, limitsFrom(ctx.config));
-    ctx.addDomain(domain, (stanza, from, to) => muc.handle(stanza, from, to));
+    ctx.addDomain(domain, (stanza, from, to, hops) => muc.handle(stanza, from, to, hops));
     ctx.addItem({ jid: domain, name: 'Chatrooms' });
     ctx.hook('session:closed', (session) => muc.sessionClosed(session));
+    ctx.hook('cluster:node-down', (node) => muc.nodeDown(node));
     ctx.hook('muc:destroy-room', async (roomJid, reason) => {
       const room = muc.rooms.get(roomJid);
       if (room === undefined) return undefined;

@@ -11,6 +11,7 @@ import type { StoredRoom } from '../../src/storage/types.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { handleAdmin } from './admin.js';
+import { OccupantNodes, RemoteFanout, RoomsAbroad, serviceGonePresence } from './cluster.js';
 import { dataField, defaultRoomConfig, FIELD, restoredConfig, storedConfig, type MucLimits } from './config.js';
 import { exit, handlePresence, isDeliveryError } from './join.js';
 import { handleMessage } from './messages.js';
@@ -21,6 +22,8 @@ import { Room, type RoomHost, type RoomOutput } from './room.js';
 /** How long the room waits for the answer to an iq it forwarded to an occupant (§17.4). */
 const FORWARDED_IQ_TIMEOUT_MS = 60_000;
 const MAX_FORWARDED_IQS = 10_000;
+/** Nodes a room's stanza may pass on its way to the room's host (a stale view of where it lives costs one). */
+const MAX_ROOM_HOPS = 2;
 
 interface ForwardedIq {
   readonly id: string;
@@ -57,19 +60,36 @@ export class MucService implements RoomHost {
   private readonly joined = new Map<string, Set<Room>>();
   private readonly forwarded = new Map<string, ForwardedIq>();
   private readonly roomIqs = new Map<string, RoomIqHandler>();
+  /** Across nodes (cluster.ts): where remote occupants are, their copies, and local sessions in rooms hosted elsewhere. */
+  private readonly occupantNodes = new OccupantNodes();
+  private readonly fanout: RemoteFanout;
+  private readonly abroad = new RoomsAbroad();
+  /** Stanzas being handled per room JID: a room is given up to other nodes only when none is. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(readonly ctx: ModuleContext, readonly domain: string, readonly limits: MucLimits) {
+    this.fanout = new RemoteFanout(ctx);
     this.output = {
       deliver: (fullJid, stanza) => {
         const session = ctx.sessions.get(fullJid);
-        if (session === undefined) return false;
-        ctx.deliver(session, stanza);
+        if (session !== undefined) {
+          ctx.deliver(session, stanza);
+          return true;
+        }
+        const node = this.occupantNodes.get(fullJid);
+        if (node === undefined) return false;
+        this.fanout.add(node, fullJid, stanza);
         return true;
       },
       deliverPrepared: (fullJid, stanza) => {
         const session = ctx.sessions.get(fullJid);
-        if (session === undefined) return false;
-        ctx.deliverPrepared(session, stanza);
+        if (session !== undefined) {
+          ctx.deliverPrepared(session, stanza);
+          return true;
+        }
+        const node = this.occupantNodes.get(fullJid);
+        if (node === undefined) return false;
+        this.fanout.add(node, fullJid, stanza.element);
         return true;
       },
       route: (stanza) => {
@@ -88,11 +108,79 @@ export class MucService implements RoomHost {
     on('set', NS.register, 'query', handleRegister);
   }
 
-  /** The domain handler: every stanza to the service, a room or an occupant JID. */
-  async handle(stanza: Element, from: Jid, to: Jid): Promise<void> {
+  /**
+   * The domain handler: every stanza to the service, a room or an occupant JID. A room's stanzas are handled on
+   * the node that hosts the room (cluster.ts); `hops` > 0 means another node forwarded this one.
+   */
+  async handle(stanza: Element, from: Jid, to: Jid, hops = 0): Promise<void> {
+    if (to.local === '') return this.dispatch(stanza, from, to);
+    const roomJid = to.bareString();
+    if (!this.rooms.has(roomJid)) {
+      const host = await this.hostOf(roomJid, hops > 0);
+      if (host !== this.ctx.nodeId) return this.forward(host, stanza, from, to, hops);
+    }
+    this.inFlight.set(roomJid, (this.inFlight.get(roomJid) ?? 0) + 1);
+    try {
+      const fullJid = from.toString();
+      const remote = from.domain === this.ctx.domain && !from.isBare && this.ctx.sessions.get(fullJid) === undefined;
+      if (remote && stanza.name === 'presence') await this.occupantNodes.learn(this.ctx, fullJid, from.bareString());
+      await this.dispatch(stanza, from, to);
+      if (remote && !this.joined.has(fullJid)) this.occupantNodes.delete(fullJid);
+    } finally {
+      const left = (this.inFlight.get(roomJid) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(roomJid, left);
+      else this.inFlight.delete(roomJid);
+      this.vacated(roomJid);
+    }
+  }
+
+  private dispatch(stanza: Element, from: Jid, to: Jid): Promise<void> {
     if (stanza.name === 'message') return handleMessage(this, stanza, from, to);
     if (stanza.name === 'presence') return handlePresence(this, stanza, from, to);
-    if (stanza.name === 'iq') return this.handleIq(stanza, from, to);
+    return this.handleIq(stanza, from, to);
+  }
+
+  private async hostOf(roomJid: string, fresh: boolean): Promise<string> {
+    try {
+      return await this.ctx.placement.locate(roomJid, { fresh });
+    } catch (err) {
+      this.ctx.log.warn({ err, room: roomJid }, 'cannot tell which node hosts the room');
+      throw new StanzaError('service-unavailable', 'the chat service cannot reach the rest of the cluster; try again shortly', 'wait');
+    }
+  }
+
+  /** Hands a room's stanza to the node that hosts the room, noting where local sessions sit. */
+  private forward(host: string, stanza: Element, from: Jid, to: Jid, hops: number): void {
+    if (hops >= MAX_ROOM_HOPS) throw new StanzaError('service-unavailable', 'the room is moving between nodes; try again shortly', 'wait');
+    if (stanza.name === 'presence' && !to.isBare && this.ctx.sessions.get(from.toString()) !== undefined) {
+      this.abroad.note(from.toString(), to.bareString(), to.resource, stanza.attrs.type, host);
+    }
+    this.ctx.forward(host, stanza, from, hops);
+  }
+
+  /** A room no longer here (emptied, destroyed, never created): other nodes may host it next. */
+  private vacated(roomJid: string): void {
+    if (this.rooms.has(roomJid) || this.inFlight.has(roomJid) || this.loading.has(roomJid)) return;
+    this.ctx.placement.release(roomJid).catch((err: unknown) => this.ctx.log.warn({ err, room: roomJid }, 'could not release a room to the cluster'));
+  }
+
+  /**
+   * Another node died or left. Its occupants leave the rooms hosted here (§18.1.2, 333); local sessions in
+   * rooms it hosted are told those rooms are gone (§11.2, 332) and may enter again, on the node that hosts
+   * the room next (a persistent room comes back from the store there).
+   */
+  nodeDown(node: string): void {
+    for (const fullJid of this.occupantNodes.on(node)) {
+      for (const room of [...(this.joined.get(fullJid) ?? [])]) {
+        const occupant = room.occupantByJid(fullJid);
+        if (occupant !== undefined) exit(this, room, occupant, fullJid, { codes: [333], payload: [] });
+      }
+      this.occupantNodes.delete(fullJid);
+    }
+    for (const { fullJid, roomJid, nick } of this.abroad.hostDown(node)) {
+      const session = this.ctx.sessions.get(fullJid);
+      if (session !== undefined) this.ctx.deliver(session, serviceGonePresence(roomJid, nick, fullJid));
+    }
   }
 
   newId(): string {
@@ -169,6 +257,7 @@ export class MucService implements RoomHost {
   emptied(room: Room): void {
     if (room.size > 0 || (room.config.persistent && !room.locked)) return;
     if (this.rooms.get(room.jid) === room) this.rooms.delete(room.jid);
+    this.vacated(room.jid);
   }
 
   /** §10.9: every occupant is told (with the alternate venue and reason) and the room is gone. */
@@ -185,6 +274,7 @@ export class MucService implements RoomHost {
       room.removeOccupant(occupant);
     }
     if (this.rooms.get(room.jid) === room) this.rooms.delete(room.jid);
+    this.vacated(room.jid);
     if (fromStore && room.config.persistent) await this.ctx.stores.rooms.delete(room.jid);
   }
 
@@ -236,7 +326,10 @@ export class MucService implements RoomHost {
       rooms.add(room);
     } else if (rooms !== undefined) {
       rooms.delete(room);
-      if (rooms.size === 0) this.joined.delete(fullJid);
+      if (rooms.size === 0) {
+        this.joined.delete(fullJid);
+        this.occupantNodes.delete(fullJid);
+      }
     }
   }
 
@@ -257,10 +350,16 @@ export class MucService implements RoomHost {
       const occupant = room.occupantByJid(fullJid);
       if (occupant !== undefined) exit(this, room, occupant, fullJid, { payload: [] });
     }
+    // Rooms hosted on other nodes: their host hears it from here.
+    for (const { roomJid, nick } of this.abroad.leave(fullJid)) {
+      const unavailable = xml('presence', { from: fullJid, to: `${roomJid}/${nick}`, type: 'unavailable' });
+      this.handle(unavailable, session.jid, Jid.parse(`${roomJid}/${nick}`)).catch((err: unknown) => this.ctx.log.warn({ err, room: roomJid }, 'could not tell a room on another node that an occupant left'));
+    }
   }
 
   /** §11.2: the service is going away; each occupant gets one unavailable self-presence with 332. */
   shutdown(): void {
+    this.fanout.close();
     for (const room of this.rooms.values()) {
       for (const occupant of [...room.occupants()]) {
         room.broadcastPresence(occupant, { unavailable: true, codes: [332], selfOnly: true, payload: [] });

@@ -102,6 +102,30 @@ describeBackends('RFC 6121 presence', function (backend) {
     await romeo.next(isPresence(`${a}@localhost/balcony`));
   });
 
+  it("broadcasts one presence to every contact's available resources, each copy to its full JID and through its own filters (§4.4.2)", async function () {
+    const [a, b, c] = (await users('juliet', 'romeo', 'nurse')) as [string, string, string];
+    await befriend(server as TestServer, a, b);
+    await befriend(server as TestServer, a, c);
+    const orchard = await clients.online(b, 'websocket', 'orchard');
+    const garden = await clients.online(b, 'tcp', 'garden');
+    const nurse = await clients.online(c, 'tcp', 'kitchen');
+    // One of Romeo's resources does not want Juliet's presence (XEP-0016 presence-in, that session's active list).
+    const privacy = 'jabber:iq:privacy';
+    const deny = xml('item', { type: 'jid', value: `${a}@localhost`, action: 'deny', order: '1' }, xml('presence-in'));
+    await garden.xmpp.iqCaller.request(xml('iq', { type: 'set' }, xml('query', { xmlns: privacy }, xml('list', { name: 'quiet' }, deny, xml('item', { action: 'allow', order: '2' })))));
+    await garden.xmpp.iqCaller.request(xml('iq', { type: 'set' }, xml('query', { xmlns: privacy }, xml('active', { name: 'quiet' }))));
+    const juliet = await clients.online(a, 'tcp', 'balcony');
+    await Promise.all([orchard, nurse].map((client) => client.next(isPresence(`${a}@localhost/balcony`))));
+
+    await juliet.xmpp.send(xml('presence', {}, xml('show', {}, 'away')));
+    const [toOrchard, toNurse, own] = await Promise.all([orchard, nurse, juliet].map((client) => client.next(isPresence(`${a}@localhost/balcony`))));
+    assert.equal(toOrchard?.attrs.to, `${b}@localhost/orchard`);
+    assert.equal(toNurse?.attrs.to, `${c}@localhost/kitchen`);
+    assert.equal(own?.attrs.to, `${a}@localhost/balcony`);
+    for (const copy of [toOrchard, toNurse, own]) assert.equal(copy?.getChildText('show'), 'away');
+    await nothing(garden, isPresence(`${a}@localhost/balcony`));
+  });
+
   it('tells directed-presence recipients when the sender goes away, however it goes (§4.6.3)', async function () {
     const [a, c] = (await users('juliet', 'nurse')) as [string, string];
     const nurse = await clients.online(c, 'tcp', 'kitchen');

@@ -34,7 +34,19 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
         if (bare === undefined || !targets.has(bare)) targets.add(jid);
       }
     }
-    await Promise.all([...targets].map((to) => ctx.send(readdress(stanza, { from, to }), session.jid)));
+    // Users of this server (the bulk): one serialisation for all their resources, here and on other nodes.
+    // Full JIDs (directed presence) and other domains are routed one by one.
+    const users: string[] = [];
+    const others: string[] = [];
+    for (const to of targets) {
+      const jid = Jid.tryParse(to);
+      if (jid !== undefined && jid.isBare && im.isLocalUser(jid)) users.push(jid.toString());
+      else others.push(to);
+    }
+    await Promise.all([
+      ctx.sendToBareJids(readdress(stanza, { from }), users, session.jid),
+      ...others.map((to) => ctx.send(readdress(stanza, { from, to }), session.jid)),
+    ]);
   };
 
   /**

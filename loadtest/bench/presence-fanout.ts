@@ -1,0 +1,84 @@
+// Micro-benchmark of the RFC 6121 §4.2.2 presence broadcast (run: npx tsx loadtest/bench/presence-fanout.ts).
+//
+// A user with `CONTACTS` online contacts (one available resource each, on this node) sends presence: the IM
+// module hands it to every contact's bare JID. Compared, in the router alone (no sockets; the sessions
+// serialise what they are given, as the transports do):
+//   - per contact: a readdressed copy routed to each bare JID (router.route), each copy serialised by its
+//     session (what xeps/rfc6121-im/presence.ts did);
+//   - one fan-out: router.deliverToBareJids, the stanza serialised once and each copy addressed to its
+//     session's full JID (what it does now).
+// An incoming filter that lets everything through stands in for the privacy module's per-copy check.
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import type { CoreHooks } from '../../src/hooks/core-hooks.js';
+import { HookBus } from '../../src/hooks/bus.js';
+import { Jid } from '../../src/jid.js';
+import { IqRegistry } from '../../src/router/iq-registry.js';
+import { Router } from '../../src/router/router.js';
+import { LocalSessionRegistry } from '../../src/sessions/local-registry.js';
+import type { BoundSession, SessionPresence } from '../../src/sessions/types.js';
+import type { AccountStore } from '../../src/storage/types.js';
+import { Element, xml } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
+
+const CONTACTS = [10, 100, 1000];
+const BROADCASTS = 2000;
+const RUNS = 5;
+
+let sink = 0;
+
+function session(jid: Jid): BoundSession {
+  const presence: SessionPresence = { available: true, priority: 0 };
+  return {
+    id: jid.toString(),
+    jid,
+    transport: 'tcp',
+    remoteAddress: '127.0.0.1',
+    startedAt: Date.now(),
+    presence,
+    lastActivity: Date.now(),
+    flags: new Set(),
+    send: (stanza) => void (sink += stanza.toString().length),
+    sendText: (text) => void (sink += text.length),
+    close: () => undefined,
+  };
+}
+
+const log = pino({ level: 'silent' });
+const sessions = new LocalSessionRegistry();
+const router = new Router({ domain: 'localhost', sessions, accounts: { exists: async () => true } as unknown as AccountStore, hooks: new HookBus<CoreHooks>(log), iqs: new IqRegistry(), log });
+router.addFilter({ incoming: (stanza) => stanza.attrs.to !== '' });
+
+const sender = Jid.parse('juliet@localhost/balcony');
+const presence = xml('presence', { from: sender.toString() }, xml('show', {}, 'chat'), xml('status', {}, 'Wherefore art thou?'), xml('priority', {}, '5'), xml('c', { xmlns: NS.caps, hash: 'sha-1', node: 'https://ratatosk.example', ver: 'q07IKJEyjvHSyhy//CH0CxmKi8w=' }));
+
+function readdress(stanza: Element, attrs: Record<string, string>): Element {
+  const copy = new Element(stanza.name, { ...stanza.attrs, ...attrs });
+  copy.children = stanza.children;
+  return copy;
+}
+
+for (const contacts of CONTACTS) {
+  const bares = Array.from({ length: contacts }, (_, i) => `contact${i}@localhost`);
+  for (const bare of bares) sessions.add(session(Jid.parse(`${bare}/phone`)));
+  const cases: Record<string, () => Promise<void>> = {
+    'per contact: readdress + route': async () => {
+      await Promise.all(bares.map((to) => router.route(readdress(presence, { to }), sender)));
+    },
+    'one fan-out: deliverToBareJids': () => router.deliverToBareJids(readdress(presence, {}), sender, bares),
+  };
+  console.log(`${contacts} contacts online`);
+  for (const [name, run] of Object.entries(cases)) {
+    const perCopy: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const rounds = Math.max(1, Math.round(BROADCASTS / contacts) * 10);
+      const start = performance.now();
+      for (let b = 0; b < rounds; b++) await run();
+      perCopy.push(((performance.now() - start) * 1e6) / (rounds * contacts));
+    }
+    perCopy.sort((a, b) => a - b);
+    console.log(`  ${name.padEnd(34)} ${(perCopy[Math.floor(RUNS / 2)] ?? 0).toFixed(0).padStart(6)} ns per copy [${(perCopy[0] ?? 0).toFixed(0)}–${(perCopy[RUNS - 1] ?? 0).toFixed(0)}]`);
+  }
+  for (const s of [...sessions.all()]) sessions.remove(s);
+}
+console.log(`(checksum ${sink % 997})`);

@@ -1,0 +1,175 @@
+// One simulated user: the session Tsung's scenarios script (loadtest/tsung/login.xml.part), over WebSocket
+// (RFC 7395) or BOSH (XEP-0124, XEP-0206), one round trip at a time as a real client does:
+//
+//   stream header -> features -> SASL PLAIN (RFC 6120 §6, RFC 4616) -> success -> restart -> features
+//   -> bind (RFC 6120 §7) -> legacy session (RFC 3921 §3) -> roster get (RFC 6121 §2.2) -> initial presence
+//
+// then it stays connected: it answers iq get/set (XEP-0199 pings, roster pushes) with a result, hands chat
+// messages to the run (which times them) and counts what else arrives. The wires, the inbox and SASL are the
+// login benchmark's (loadtest/bench/login-client.ts); BOSH is bosh-wire.ts.
+import { performance } from 'node:perf_hooks';
+import { xml, type Element } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
+import { authenticate, describe, Inbox, nextElement, openStream, websocketWire, type Wire } from '../bench/login-client.js';
+import { boshWire, type BoshTarget } from './bosh-wire.js';
+
+export type LoadTransport = 'websocket' | 'bosh';
+
+export interface LoadTarget {
+  transport: LoadTransport;
+  host: string;
+  /** The HTTP port (/xmpp-websocket and /http-bind). */
+  port: number;
+  domain: string;
+  /** A login not through by then fails. */
+  timeoutMs: number;
+  /** BOSH only. */
+  bosh: Omit<BoshTarget, 'host' | 'port' | 'domain'>;
+}
+
+/** Milliseconds of the login, from the connect. `login` is Tsung's transaction: SASL through the session result. */
+export interface LoginTimings {
+  features: number;
+  login: number;
+  total: number;
+}
+
+export interface SessionEvents {
+  /** A chat message with a body arrived (`at` from performance.now()). */
+  onChat(body: string, at: number): void;
+  /** A message of type error came back (the router bounced one of ours). */
+  onBounce(stanza: Element): void;
+  /** The connection ended without the run asking for it. */
+  onLost(session: LoadSession, reason: string): void;
+}
+
+export class LoadSession {
+  private closing = false;
+  private lostReason: string | undefined;
+  /** Stanzas received after login, by kind. */
+  readonly received = { presence: 0, iq: 0, other: 0 };
+
+  private constructor(
+    private readonly wire: Wire,
+    readonly jid: string,
+    readonly bare: string,
+    /** Bare JIDs of the roster items. */
+    readonly contacts: readonly string[],
+    readonly timings: LoginTimings,
+    private readonly events: SessionEvents,
+  ) {}
+
+  static async login(target: LoadTarget, username: string, password: string, resource: string, events: SessionEvents): Promise<LoadSession> {
+    const start = performance.now();
+    const inbox = new Inbox();
+    let session: LoadSession | undefined;
+    let connected!: () => void;
+    let notConnected!: (err: Error) => void;
+    const connecting = new Promise<void>((resolve, reject) => {
+      connected = resolve;
+      notConnected = reject;
+    });
+    // Stanzas that are not the awaited answer (a contact's presence, a ping) while the login waits.
+    const early: Element[] = [];
+    const onClose = (err: Error): void => {
+      inbox.fail(err);
+      notConnected(err);
+      session?.markLost(err.message);
+    };
+    const wire =
+      target.transport === 'bosh'
+        ? boshWire({ host: target.host, port: target.port, domain: target.domain, ...target.bosh }, inbox, () => connected(), onClose)
+        : websocketWire({ transport: 'websocket', host: target.host, port: target.port, domain: target.domain, mechanism: 'PLAIN', timeoutMs: target.timeoutMs }, inbox, () => connected(), onClose);
+    const timer = setTimeout(() => onClose(new Error(`login timed out after ${target.timeoutMs} ms`)), target.timeoutMs);
+
+    try {
+      const expect = (what: string): Promise<Element> => nextElement(inbox, what);
+      const expectIq = async (id: string): Promise<Element> => {
+        for (;;) {
+          const element = await expect(`the answer to iq ${id}`);
+          if (element.name === 'iq' && element.attrs.id === id) {
+            if (element.attrs.type !== 'result') throw new Error(`iq ${id} failed: ${describe(element)}`);
+            return element;
+          }
+          early.push(element);
+        }
+      };
+      const openAndFeatures = (): Promise<Element> => openStream(wire, inbox);
+
+      await connecting;
+      const features = await openAndFeatures();
+      const featuresAt = performance.now() - start;
+      const offered = features.getChild('mechanisms', NS.sasl)?.getChildren('mechanism').map((m) => m.getText()) ?? [];
+      if (!offered.includes('PLAIN')) throw new Error(`PLAIN not offered (offered: ${offered.join(' ') || 'none'})`);
+      const loginStart = performance.now();
+      await authenticate('PLAIN', wire, expect, username, password);
+      wire.restart();
+      const bindFeatures = await openAndFeatures();
+      if (!bindFeatures.getChild('bind', NS.bind)) throw new Error(`no <bind/> in ${describe(bindFeatures)}`);
+      wire.send(xml('iq', { type: 'set', id: 'bind' }, xml('bind', { xmlns: NS.bind }, xml('resource', null, resource))));
+      const jid = (await expectIq('bind')).getChild('bind', NS.bind)?.getChildText('jid');
+      if (!jid) throw new Error('bind result without a JID');
+      wire.send(xml('iq', { type: 'set', id: 'sess' }, xml('session', { xmlns: NS.session })));
+      await expectIq('sess');
+      const loggedInAt = performance.now();
+      wire.send(xml('iq', { type: 'get', id: 'roster' }, xml('query', { xmlns: NS.roster })));
+      const roster = (await expectIq('roster')).getChild('query', NS.roster);
+      const contacts = roster?.getChildren('item').map((item) => item.attrs.jid ?? '').filter((j) => j !== '') ?? [];
+      clearTimeout(timer);
+
+      const timings = { features: featuresAt, login: loggedInAt - loginStart, total: performance.now() - start };
+      const bare = jid.split('/')[0] ?? jid;
+      session = new LoadSession(wire, jid, bare, contacts, timings, events);
+      const idle = session;
+      inbox.passive = (item) => {
+        if (item.kind === 'element') idle.onStanza(item.element);
+      };
+      for (const element of early) idle.onStanza(element);
+      wire.send(xml('presence'));
+      return session;
+    } catch (err) {
+      clearTimeout(timer);
+      wire.destroy();
+      throw err;
+    }
+  }
+
+  /** Why the connection ended, if it did without the run asking. */
+  get lost(): string | undefined {
+    return this.lostReason;
+  }
+
+  sendChat(to: string, id: string, body: string): void {
+    this.wire.send(xml('message', { to, type: 'chat', id }, xml('body', null, body)));
+  }
+
+  /** Logs out the way a client does; the connection then closes. */
+  close(): void {
+    this.closing = true;
+    this.wire.close();
+  }
+
+  destroy(): void {
+    this.closing = true;
+    this.wire.destroy();
+  }
+
+  private markLost(reason: string): void {
+    if (this.closing || this.lostReason !== undefined) return;
+    this.lostReason = reason;
+    this.events.onLost(this, reason);
+  }
+
+  private onStanza(el: Element): void {
+    if (el.name === 'message') {
+      if (el.attrs.type === 'error') return this.events.onBounce(el);
+      const body = el.getChildText('body');
+      if (body !== null) return this.events.onChat(body, performance.now());
+      this.received.other++;
+    } else if (el.name === 'iq') {
+      this.received.iq++;
+      if (el.attrs.type === 'get' || el.attrs.type === 'set') this.wire.send(xml('iq', { type: 'result', id: el.attrs.id, to: el.attrs.from }));
+    } else if (el.name === 'presence') this.received.presence++;
+    else this.received.other++;
+  }
+}
