@@ -77,16 +77,16 @@ export async function connectRedis(redis: Config['redis'], nodeId: string, log: 
     // disconnectTimeout: a frozen primary never answers the goodbye, so the old socket is destroyed
     // after this long rather than ioredis's 2 s; commands still waiting on it are resent to the new primary.
     const client = new Redis({ ...common, sentinels: redis.sentinels.map(parseHostPort), name: redis.sentinelName ?? '', failoverDetector: true, disconnectTimeout: 200 });
-    link = classicLink('sentinel', client);
+    link = classicLink('sentinel', client, log);
   } else {
     const client = new Redis(redis.url ?? 'redis://localhost:6379', common);
-    link = classicLink('standalone', client);
+    link = classicLink('standalone', client, log);
   }
   reportErrors(link.client, log);
   try {
     await ready(link.client, REDIS_STARTUP_SECONDS * 1000);
   } catch (err) {
-    link.client.disconnect();
+    await link.close();
     throw new ServerError('CLUSTER_REDIS_UNREACHABLE', `cannot reach Redis at ${settingOf(redis)} within ${REDIS_STARTUP_SECONDS} s: ${err instanceof Error ? err.message : String(err)}`);
   }
   log.info({ mode: link.mode }, 'connected to Redis');
@@ -94,8 +94,10 @@ export async function connectRedis(redis: Config['redis'], nodeId: string, log: 
 }
 
 /** One server or a Sentinel-managed primary: a second connection for SUBSCRIBE. */
-function classicLink(mode: 'standalone' | 'sentinel', client: Redis): RedisLink {
+function classicLink(mode: 'standalone' | 'sentinel', client: Redis, log: Logger): RedisLink {
   let subscriber: Redis | undefined;
+  const closing = { value: false };
+  reviveWhenEnded(client, closing, log);
   return {
     mode,
     client,
@@ -104,6 +106,7 @@ function classicLink(mode: 'standalone' | 'sentinel', client: Redis): RedisLink 
       if (!subscriber) {
         subscriber = client.duplicate({ enableAutoPipelining: false });
         subscriber.on('error', () => undefined); // the command connection reports the same outage
+        reviveWhenEnded(subscriber, closing, log);
       }
       subscriber.on('message', (from: string, payload: string) => {
         if (from === channel) onMessage(payload);
@@ -111,9 +114,33 @@ function classicLink(mode: 'standalone' | 'sentinel', client: Redis): RedisLink 
       await subscriber.subscribe(channel);
     },
     async close() {
+      closing.value = true;
       await Promise.all([quit(client), subscriber ? quit(subscriber) : Promise.resolve()]);
     },
   };
+}
+
+/**
+ * ioredis gives a connection up for good ('end') when the Sentinel connector is told to disconnect while it
+ * is still asking a Sentinel for the primary: the fail-over detector of the previous connection fires on
+ * +switch-master during the reconnection that the primary's death started (ioredis 6.0.0,
+ * SentinelConnector.connect: "Connection is closed." once `connecting` is false). A node must not stay
+ * without Redis for the rest of its life over that race, so a connection that ends without our close()
+ * connects again (its subscriptions are renewed from the state ioredis keeps for the reconnection).
+ */
+function reviveWhenEnded(client: Redis, closing: { value: boolean }, log: Logger): void {
+  let attempt = 0;
+  client.on('end', () => {
+    if (closing.value) return;
+    const delay = reconnectDelay(++attempt);
+    log.warn({ delayMs: delay }, 'Redis connection ended without a close; connecting again');
+    setTimeout(() => {
+      if (!closing.value && client.status === 'end') client.connect().catch(() => undefined);
+    }, delay).unref();
+  });
+  client.on('ready', () => {
+    attempt = 0;
+  });
 }
 
 /** Redis Cluster: sharded pub/sub, so a message travels only inside the shard that owns the channel's slot. */
