@@ -4,6 +4,14 @@
 const FORBIDDEN_LOCAL = /[\s"&'/:<>@\u0000-\u001f\u007f]/u;
 const FORBIDDEN_DOMAIN = /[\s"&'/:<>@\u0000-\u001f\u007f\\]/u;
 const MAX_PART_BYTES = 1023;
+/**
+ * Parsed JIDs by their input text. Jids are immutable, and routing parses the same few addresses over
+ * and over (every 'to' of every stanza); normalising costs three Unicode normalisations and checks.
+ */
+const PARSED_LIMIT = 10_000;
+/** Longer inputs are parsed every time, so the cache stays small whatever a client sends (at most ~2.5 MB). */
+const PARSED_MAX_INPUT = 256;
+const parsed = new Map<string, Jid>();
 
 export class JidError extends Error {
   constructor(readonly input: string, reason: string) {
@@ -13,9 +21,22 @@ export class JidError extends Error {
 }
 
 export class Jid {
+  private text: string | undefined = undefined;
+  private bareJid: Jid | undefined = undefined;
+
   private constructor(readonly local: string, readonly domain: string, readonly resource: string) {}
 
   static parse(input: string): Jid {
+    const known = parsed.get(input);
+    if (known !== undefined) return known;
+    const jid = Jid.parseText(input);
+    if (input.length > PARSED_MAX_INPUT) return jid;
+    if (parsed.size >= PARSED_LIMIT) parsed.clear();
+    parsed.set(input, jid);
+    return jid;
+  }
+
+  private static parseText(input: string): Jid {
     const slash = input.indexOf('/');
     const beforeResource = slash === -1 ? input : input.slice(0, slash);
     const resource = slash === -1 ? '' : input.slice(slash + 1);
@@ -70,7 +91,9 @@ export class Jid {
   }
 
   bare(): Jid {
-    return this.resource === '' ? this : new Jid(this.local, this.domain, '');
+    if (this.resource === '') return this;
+    this.bareJid ??= new Jid(this.local, this.domain, '');
+    return this.bareJid;
   }
 
   withResource(resource: string): Jid {
@@ -82,11 +105,14 @@ export class Jid {
   }
 
   toString(): string {
-    const bare = this.local === '' ? this.domain : `${this.local}@${this.domain}`;
-    return this.resource === '' ? bare : `${bare}/${this.resource}`;
+    if (this.text === undefined) {
+      const bare = this.local === '' ? this.domain : `${this.local}@${this.domain}`;
+      this.text = this.resource === '' ? bare : `${bare}/${this.resource}`;
+    }
+    return this.text;
   }
 
   bareString(): string {
-    return this.local === '' ? this.domain : `${this.local}@${this.domain}`;
+    return this.resource === '' ? this.toString() : this.bare().toString();
   }
 }

@@ -194,11 +194,15 @@ export class Router {
 
   /** A bare JID's resources, here and on other nodes. */
   private async candidates(stanza: Element, bare: Jid): Promise<Candidate[]> {
-    const local: Candidate[] = this.deps.sessions.resources(bare.toString()).map((s) => ({ local: s, available: s.presence.available, priority: s.presence.priority }));
+    const local = this.localCandidates(bare);
     const remote = this.remoteFor(stanza);
     if (!remote) return local;
     const elsewhere = await remote.resources(bare.toString());
     return elsewhere.length === 0 ? local : [...local, ...elsewhere.map((r) => ({ remote: r, available: r.available, priority: r.priority }))];
+  }
+
+  private localCandidates(bare: Jid): Candidate[] {
+    return this.deps.sessions.resources(bare.toString()).map((s) => ({ local: s, available: s.presence.available, priority: s.presence.priority }));
   }
 
   /**
@@ -224,7 +228,10 @@ export class Router {
   private async routeMessage(stanza: Element, from: Jid): Promise<void> {
     const type = MESSAGE_TYPES.has(stanza.attrs.type ?? '') ? (stanza.attrs.type as string) : 'normal';
     const to = this.parseTo(stanza) ?? from.bare();
-    if (await this.toOtherDomain(stanza, from, to)) return;
+    if (to.domain !== this.deps.domain) {
+      await this.toOtherDomain(stanza, from, to);
+      return;
+    }
     if (to.local === '') {
       // Messages to the server itself: no module claims them yet.
       if (type === 'error' || type === 'headline') return;
@@ -244,7 +251,8 @@ export class Router {
   }
 
   private async messageToBare(stanza: Element, bare: Jid, type: string, from: Jid): Promise<void> {
-    const all = await this.candidates(stanza, bare);
+    // One node (or a stanza past its hops): no lookup to wait for.
+    const all = this.remoteFor(stanza) ? await this.candidates(stanza, bare) : this.localCandidates(bare);
     if (all.length === 0 && !(await this.deps.accounts.exists(bare.local))) {
       if (type === 'error') return;
       throw new StanzaError('service-unavailable', 'no such user');

@@ -82,20 +82,38 @@ export class C2sStream implements StreamEvents {
     if (this.phase === 'closed') return;
     if (this.session) this.session.lastActivity = Date.now();
     if (this.backlog >= MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be processed'));
+    if (this.backlog === 0 && this.phase === 'bound' && !this.awaitingHeader) {
+      // Nothing is waiting: start at once rather than a promise hop later. Only once bound, where handling
+      // a stanza never restarts the stream (and so never resets the parser that is calling us).
+      this.backlog++;
+      let work: Promise<void>;
+      try {
+        work = this.handleBound(element);
+      } catch (err) {
+        this.workFailed(err);
+        return;
+      }
+      this.queue = work.then(this.workDone, this.workFailed);
+      return;
+    }
     this.enqueue(() => this.handle(element));
   }
 
   /** Runs stream work strictly in arrival order (RFC 6120 §10.1: in-order processing). */
   private enqueue(work: () => Promise<void> | void): void {
     this.backlog++;
-    this.queue = this.queue
-      .then(work)
-      .catch((err: unknown) => {
-        this.log.error({ err }, 'unexpected error on stream');
-        this.fail(new StreamError('internal-server-error'));
-      })
-      .finally(() => this.backlog--);
+    this.queue = this.queue.then(work).then(this.workDone, this.workFailed);
   }
+
+  private readonly workDone = (): void => {
+    this.backlog--;
+  };
+
+  private readonly workFailed = (err: unknown): void => {
+    this.backlog--;
+    this.log.error({ err }, 'unexpected error on stream');
+    this.fail(new StreamError('internal-server-error'));
+  };
 
   onStreamEnd(): void {
     if (this.phase === 'closed') return;
