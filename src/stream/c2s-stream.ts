@@ -51,13 +51,19 @@ export class C2sStream implements StreamEvents {
   private ended: ClientSession | undefined;
   private backlog = 0;
   private queue: Promise<void> = Promise.resolve();
-  private readonly authTimer: NodeJS.Timeout;
-  private readonly log: Logger;
+  /** Dropped once cleared: an idle session should not keep a spent timer and its closure. */
+  private authTimer: NodeJS.Timeout | undefined;
+  private streamLog: Logger | undefined;
 
   constructor(private readonly transport: StreamTransport, private readonly deps: C2sDeps) {
-    this.log = deps.log.child({ stream: this.id, transport: transport.kind, remote: transport.remoteAddress });
     this.authTimer = setTimeout(() => this.fail(new StreamError('connection-timeout', 'no authenticated session in time')), deps.config.c2s.authTimeout * 1000);
     this.authTimer.unref();
+  }
+
+  /** The stream's logger, made when first needed: most streams never log, and a child logger per idle session adds up. */
+  private get log(): Logger {
+    this.streamLog ??= this.deps.log.child({ stream: this.id, transport: this.transport.kind, remote: this.transport.remoteAddress });
+    return this.streamLog;
   }
 
   get boundSession(): BoundSession | undefined {
@@ -146,6 +152,7 @@ export class C2sStream implements StreamEvents {
    */
   private detach(): void {
     clearTimeout(this.authTimer);
+    this.authTimer = undefined;
     const session = this.session;
     if (!session) return;
     this.session = undefined;
@@ -359,6 +366,7 @@ export class C2sStream implements StreamEvents {
     this.session = session;
     this.phase = 'bound';
     clearTimeout(this.authTimer);
+    this.authTimer = undefined;
     this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }, xml('bind', { xmlns: NS.bind }, xml('jid', null, jid.toString()))));
     await this.deps.hooks.emit('session:bound', session);
   }
