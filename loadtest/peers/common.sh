@@ -1,6 +1,6 @@
 # Shared by loadtest/peers/prosody and loadtest/peers/ejabberd (sourced, not run).
 # Each peer script is called by loadtest/run as `<peer> start DIR` or `<peer> stop DIR`, with the run's
-# parameters in the environment (HOST, C2S_PORT, DOMAIN, USERS, PREFIX, PASSWORD, ROSTER_SIZE).
+# parameters in the environment (HOST, C2S_PORT, HTTP_PORT, DOMAIN, USERS, PREFIX, PASSWORD, ROSTER_SIZE).
 # `start` leaves in DIR: the rendered configuration, the peer's data, server.log, and server.pid, the pid
 # of the process that serves (the one whose /proc/<pid>/stat and status loadtest/run samples).
 PEERS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,15 +13,18 @@ render() {
   perl -pe 's/@([A-Z][A-Z0-9_]*)@/exists $ENV{$1} ? $ENV{$1} : die "no value for \@$1\@\n"/ge' "$1"
 }
 
-# wait_for_port PID SECONDS: until HOST:C2S_PORT accepts a connection; fails if PID exits first.
+# wait_for_port PID SECONDS: until HOST:C2S_PORT and HOST:HTTP_PORT (WebSocket and BOSH) accept a
+# connection; fails if PID exits first.
 wait_for_port() {
-  local pid="$1" tenths=$(( $2 * 10 ))
-  for _ in $(seq "$tenths"); do
-    (exec 3<>"/dev/tcp/$HOST/$C2S_PORT") 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
+  local pid="$1" tenths=$(( $2 * 10 )) port
+  for port in "$C2S_PORT" "$HTTP_PORT"; do
+    while ! (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; do
+      kill -0 "$pid" 2>/dev/null || return 1
+      tenths=$((tenths - 1))
+      [ "$tenths" -gt 0 ] || return 1
+      sleep 0.1
+    done
   done
-  return 1
 }
 
 # stop_pid PID SECONDS: SIGTERM, then SIGKILL if it is still there after SECONDS.
