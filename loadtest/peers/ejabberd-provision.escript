@@ -5,6 +5,14 @@
 %% opposite), every contact with subscription both.
 %%
 %%   escript ejabberd-provision.escript NODE COOKIE DOMAIN PREFIX N PASSWORD K [scram|plain]
+%%   escript ejabberd-provision.escript NODE COOKIE roster-index
+%%
+%% roster-index, run after the node's restart: mod_roster_mnesia finds a user's roster through an index
+%% on the roster table's `us` field. ejabberd 23.01 creates the table as disc_only_copies on the first
+%% start (ignoring ejabberd.schema), and on the restart, converting it to disc_copies, logs "Deleting
+%% index 'us'" and leaves the table without it: every roster get then fails with a Mnesia badarg (the
+%% roster_get hook crashes, the client gets an empty roster, and no presence goes to contacts). This
+%% mode puts the index back and checks that a roster lookup by index works.
 %%
 %% Why not one `ejabberdctl register` / `add_rosteritem` per user and contact: each ejabberdctl call
 %% starts an Erlang VM (about 0.5 s), 110,000 calls for 10,000 users with rosters of 10. So this
@@ -56,6 +64,23 @@ main([NodeS, Cookie, Domain, Prefix, CountS, Password, RosterS, Format]) ->
         [] -> io:format("ejabberd: ~b users with ~b contacts each registered on ~s~n", [N, K, Node]);
         Failed -> io:format(standard_error, "provisioning failed: ~p~n", [Failed]), halt(1)
     end;
+main([NodeS, Cookie, "roster-index"]) ->
+    {ok, _} = net_kernel:start([list_to_atom("provision" ++ os:getpid() ++ "@localhost"), shortnames]),
+    erlang:set_cookie(node(), list_to_atom(Cookie)),
+    Node = list_to_atom(NodeS),
+    pong = net_adm:ping(Node),
+    case rpc:call(Node, mnesia, table_info, [roster, index]) of
+        [] ->
+            {atomic, ok} = rpc:call(Node, mnesia, add_table_index, [roster, us]),
+            io:format("ejabberd: index us added back to the roster table~n");
+        [_ | _] -> ok
+    end,
+    Probe = {<<"nobody">>, <<"nowhere">>},
+    case rpc:call(Node, mnesia, dirty_index_read, [roster, Probe, us]) of
+        [] -> ok;
+        Other -> io:format(standard_error, "roster lookup by index failed: ~p~n", [Other]), halt(1)
+    end;
 main(_) ->
-    io:format(standard_error, "usage: ejabberd-provision.escript NODE COOKIE DOMAIN PREFIX N PASSWORD K [scram|plain]~n", []),
+    io:format(standard_error, "usage: ejabberd-provision.escript NODE COOKIE DOMAIN PREFIX N PASSWORD K [scram|plain]~n"
+              "       ejabberd-provision.escript NODE COOKIE roster-index~n", []),
     halt(2).

@@ -41,6 +41,8 @@ interface Options {
   boshWait: number;
   boshHold: number;
   loginTimeoutSeconds: number;
+  /** Roster items every user must get back (a login with another count fails); undefined: not checked. */
+  rosterSize: number | undefined;
   results: string | undefined;
 }
 
@@ -73,6 +75,7 @@ function parseOptions(): Options {
         'bosh-wait': { type: 'string', default: '60' },
         'bosh-hold': { type: 'string', default: '1' },
         'login-timeout': { type: 'string', default: '60' },
+        'roster-size': { type: 'string' },
         results: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -111,6 +114,7 @@ function parseOptions(): Options {
     boshWait: number('bosh-wait', values['bosh-wait'], 1),
     boshHold: number('bosh-hold', values['bosh-hold'], 1),
     loginTimeoutSeconds: number('login-timeout', values['login-timeout'], 1),
+    rosterSize: values['roster-size'] === undefined ? undefined : number('roster-size', values['roster-size'], 0),
     results: values.results,
   };
 }
@@ -125,6 +129,7 @@ const targets: LoadTarget[] = options.ports.map((port) => ({
   port,
   domain: options.domain,
   timeoutMs: options.loginTimeoutSeconds * 1000,
+  rosterSize: options.rosterSize,
   bosh: { path: '/http-bind', wait: options.boshWait, hold: options.boshHold, agent: agent ?? boshAgent() },
 }));
 

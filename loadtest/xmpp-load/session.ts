@@ -23,6 +23,8 @@ export interface LoadTarget {
   domain: string;
   /** A login not through by then fails. */
   timeoutMs: number;
+  /** A login whose roster result has another number of items fails (a server that lost the rosters). */
+  rosterSize?: number | undefined;
   /** BOSH only. */
   bosh: Omit<BoshTarget, 'host' | 'port' | 'domain'>;
 }
@@ -115,6 +117,9 @@ export class LoadSession {
       wire.send(xml('iq', { type: 'get', id: 'roster' }, xml('query', { xmlns: NS.roster })));
       const roster = (await expectIq('roster')).getChild('query', NS.roster);
       const contacts = roster?.getChildren('item').map((item) => item.attrs.jid ?? '').filter((j) => j !== '') ?? [];
+      if (target.rosterSize !== undefined && contacts.length !== target.rosterSize) {
+        throw new Error(`roster of ${contacts.length} items, ${target.rosterSize} expected`);
+      }
       clearTimeout(timer);
 
       const timings = { features: featuresAt, login: loggedInAt - loginStart, total: performance.now() - start };
