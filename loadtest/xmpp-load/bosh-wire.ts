@@ -2,9 +2,9 @@
 // loadtest/bench/login-client.ts: the session creation request stands for the first stream header, an
 // `xmpp:restart` request for the one after SASL, and every stanza goes out in the next request.
 //
-// Request discipline, as a browser library keeps it: never more than `requests` (hold + 1) requests open;
-// when idle, `hold` requests waiting at the server for something to carry back; whatever the session wants to
-// send in one event-loop turn leaves in one request. Requests go through one keep-alive http.Agent shared by
+// Request discipline, as a browser library keeps it: never more than `requests` (hold + 1) requests open, sent in
+// rid order; when idle, `hold` requests waiting at the server for something to carry back; whatever the session
+// wants to send in one event-loop turn leaves in one request. Requests go through one keep-alive http.Agent shared by
 // every session of the process, so a session costs one or two TCP connections, not one per request.
 import http from 'node:http';
 import { parseFrame } from '../../src/xml/framed-parser.js';
@@ -42,6 +42,10 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
   let pumpQueued = false;
   let ended = false;
   const inFlight = new Set<http.ClientRequest>();
+  // Requests leave in rid order: each is written only once the one before it is on the wire. Otherwise a request
+  // on a reused keep-alive socket overtakes an earlier one still connecting, and a server that does not hold
+  // early rids back (XEP-0124 §9 asks it to; ejabberd 23.01 does not) leaves both unanswered.
+  let previousWritten: Promise<void> = Promise.resolve();
   // A request stays open for up to 'wait' seconds at the server; past that with some slack, it is lost.
   const requestTimeoutMs = (target.wait + 30) * 1000;
 
@@ -85,7 +89,8 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
             return fail(new Error(`BOSH session terminated${body.attrs.condition ? `: ${body.attrs.condition}` : ''}`));
           }
           onBody(body);
-          pump();
+          // Next turn: what the session answers to this body goes out in the request that replaces it.
+          schedule();
         });
         res.on('error', (err) => fail(err));
       },
@@ -95,7 +100,12 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
     inFlight.add(request);
     request.setTimeout(requestTimeoutMs, () => fail(new Error(`BOSH request ${rid - 1} unanswered after ${requestTimeoutMs / 1000} s`)));
     request.on('error', (err) => fail(err));
-    request.end(text);
+    const written = new Promise<void>((resolve) => {
+      request.once('finish', resolve);
+      request.once('close', resolve);
+    });
+    void previousWritten.then(() => request.end(text));
+    previousWritten = written;
   };
 
   const deliver = (body: Element): void => {
