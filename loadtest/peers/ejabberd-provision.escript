@@ -5,7 +5,12 @@
 %% opposite), every contact with subscription both.
 %%
 %%   escript ejabberd-provision.escript NODE COOKIE DOMAIN PREFIX N PASSWORD K [scram|plain]
+%%   escript ejabberd-provision.escript NODE COOKIE started
 %%   escript ejabberd-provision.escript NODE COOKIE roster-index
+%%
+%% started: waits (up to 180 s) until the ejabberd application runs in the node. Its listening sockets
+%% accept connections earlier (ejabberd opens them while it reads its configuration, before its modules
+%% have started and converted their tables), so an open port does not mean the node is ready.
 %%
 %% roster-index, run after the node's restart: mod_roster_mnesia finds a user's roster through an index
 %% on the roster table's `us` field. ejabberd 23.01 creates the table as disc_only_copies on the first
@@ -64,11 +69,15 @@ main([NodeS, Cookie, Domain, Prefix, CountS, Password, RosterS, Format]) ->
         [] -> io:format("ejabberd: ~b users with ~b contacts each registered on ~s~n", [N, K, Node]);
         Failed -> io:format(standard_error, "provisioning failed: ~p~n", [Failed]), halt(1)
     end;
+main([NodeS, Cookie, "started"]) ->
+    {ok, _} = net_kernel:start([list_to_atom("provision" ++ os:getpid() ++ "@localhost"), shortnames]),
+    erlang:set_cookie(node(), list_to_atom(Cookie)),
+    wait_started(list_to_atom(NodeS), 1800);
 main([NodeS, Cookie, "roster-index"]) ->
     {ok, _} = net_kernel:start([list_to_atom("provision" ++ os:getpid() ++ "@localhost"), shortnames]),
     erlang:set_cookie(node(), list_to_atom(Cookie)),
     Node = list_to_atom(NodeS),
-    pong = net_adm:ping(Node),
+    wait_started(Node, 1800),
     case rpc:call(Node, mnesia, table_info, [roster, index]) of
         [] ->
             {atomic, ok} = rpc:call(Node, mnesia, add_table_index, [roster, us]),
@@ -82,5 +91,18 @@ main([NodeS, Cookie, "roster-index"]) ->
     end;
 main(_) ->
     io:format(standard_error, "usage: ejabberd-provision.escript NODE COOKIE DOMAIN PREFIX N PASSWORD K [scram|plain]~n"
-              "       ejabberd-provision.escript NODE COOKIE roster-index~n", []),
+              "       ejabberd-provision.escript NODE COOKIE started|roster-index~n", []),
     halt(2).
+
+wait_started(_Node, 0) ->
+    io:format(standard_error, "ejabberd did not finish starting~n", []),
+    halt(1);
+wait_started(Node, Tries) ->
+    Running = case rpc:call(Node, application, which_applications, []) of
+        Apps when is_list(Apps) -> lists:keymember(ejabberd, 1, Apps);
+        _ -> false
+    end,
+    case Running of
+        true -> ok;
+        false -> timer:sleep(100), wait_started(Node, Tries - 1)
+    end.
