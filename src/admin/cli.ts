@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { loadConfig, type Config } from '../config/index.js';
 import { ServerError } from '../errors.js';
+import { tuneHeapForServer } from '../runtime/heap.js';
 import { openStores } from '../storage/index.js';
 import { StoreUnavailableError } from '../storage/types.js';
 import { findServer, removeStale, sendCommand } from './api-client.js';
@@ -271,6 +272,7 @@ async function serve(config: Config, io: CliIo): Promise<number> {
   // Listen before starting, so a signal during start-up still stops the server once it is up.
   const shutdown = nextShutdownSignal(signals);
   const start = io.startServer ?? (await import('../main.js')).startServer;
+  tuneHeapForServer();
   const server = await start(config);
   await shutdown;
   await server.stop();

@@ -217,7 +217,7 @@ describe('admin commands', () => {
         ports: {},
         modules: () => [],
         sessions: () => [],
-        stats: () => ({ sessions: 0, byTransport: { tcp: 0, websocket: 0, bosh: 0 }, memory: { rss: 0, heapUsed: 0 } }),
+        stats: () => ({ sessions: 0, byTransport: { tcp: 0, websocket: 0, bosh: 0 }, memory: { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 } }),
         kick: () => false,
         destroyRoom: async (jid, reason) => {
           calls.push([jid, reason]);

@@ -24,7 +24,8 @@ export interface LiveSession {
 export interface LiveStats {
   readonly sessions: number;
   readonly byTransport: Readonly<Record<TransportKind, number>>;
-  readonly memory: { readonly rss: number; readonly heapUsed: number };
+  /** Bytes, from process.memoryUsage(): the V8 heap in use and reserved, and memory outside it (Buffers among it). */
+  readonly memory: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number };
 }
 
 /** How the live MUC service destroys a room: tells its occupants and forgets it (the store is the command's part). */
@@ -94,7 +95,7 @@ export function createLiveServer(parts: LiveServerParts): LiveServer {
     },
     stats() {
       const memory = process.memoryUsage();
-      return { sessions: sessions.size, byTransport: sessions.countByTransport(), memory: { rss: memory.rss, heapUsed: memory.heapUsed } };
+      return { sessions: sessions.size, byTransport: sessions.countByTransport(), memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external } };
     },
     kick(fullJid, reason) {
       const jid = Jid.tryParse(fullJid);

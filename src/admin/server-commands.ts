@@ -100,7 +100,7 @@ export const status: ServerCommand = {
         `store: ${live.storeKind}`,
         `ports: ${ports}`,
         `modules: ${modules.join(', ')}`,
-        `memory: rss ${(stats.memory.rss / 1048576).toFixed(1)} MiB, heap ${(stats.memory.heapUsed / 1048576).toFixed(1)} MiB`,
+        `memory: rss ${mib(stats.memory.rss)} MiB, heap ${mib(stats.memory.heapUsed)} of ${mib(stats.memory.heapTotal)} MiB, external ${mib(stats.memory.external)} MiB`,
       ],
       data: {
         running: true,
@@ -118,3 +118,5 @@ export const status: ServerCommand = {
     };
   },
 };
+
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);

@@ -102,7 +102,8 @@ export class BoshSession implements StreamTransport {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private flushQueued = false;
-  private readonly log: Logger;
+  /** Made on first use: most sessions never log, and a pino child costs ~1 KiB per session. */
+  private logger: Logger | undefined;
   private readonly runFlush = (): void => this.flush();
   private readonly runTimer = (): void => this.onTimer();
 
@@ -115,7 +116,6 @@ export class BoshSession implements StreamTransport {
     this.creationAttrs = options.creationAttrs;
     this.inactivityMs = options.inactivity * 1000;
     // The sid is the session's only credential: log a prefix.
-    this.log = options.log.child({ bosh: options.sid.slice(0, 8) });
   }
 
   attach(events: StreamEvents): void {
@@ -239,6 +239,7 @@ export class BoshSession implements StreamTransport {
 
   private process(body: RequestBody, rid: number, reply: BoshReply, arrivedAt: number): void {
     this.nextRid = rid + 1;
+    this.forgetUnrepeatable();
     const attrs = body.attrs;
     const terminating = attrs.type === 'terminate';
     const restart = isTrue(xboshAttr(attrs, 'restart'));
@@ -315,6 +316,16 @@ export class BoshSession implements StreamTransport {
     };
   }
 
+  /**
+   * §14.3: a client has at most 'requests' requests open, so once rid R has arrived no rid at or below
+   * R - requests can come again, and its cached answer can go (an idle session would otherwise keep the
+   * answers of its login, stream features and all, for as long as it lives).
+   */
+  private forgetUnrepeatable(): void {
+    const lowestRepeatable = this.nextRid - this.options.requests;
+    for (const rid of this.cache.keys()) if (rid < lowestRepeatable || this.cache.size > this.options.requests) this.cache.delete(rid);
+  }
+
   private forgetAcknowledged(value: string | undefined): void {
     const acked = parseRid(value);
     if (acked === undefined) return;
@@ -356,6 +367,7 @@ export class BoshSession implements StreamTransport {
     if (request.rid === this.creationRid) {
       attrs = this.creationAttrs;
       this.creationRid = undefined;
+      this.creationAttrs = '';
     } else if (this.options.ack && this.nextRid - 1 !== request.rid) {
       // §9.1, simple form: the highest rid received with none missing below it, when it is not this one.
       attrs = attr('ack', this.nextRid - 1);
@@ -363,10 +375,7 @@ export class BoshSession implements StreamTransport {
     const body = responseBody(attrs, payload);
     if (keep) {
       this.cache.set(request.rid, body);
-      if (this.cache.size > this.options.requests) {
-        const oldest = this.cache.keys().next();
-        if (!oldest.done) this.cache.delete(oldest.value);
-      }
+      this.forgetUnrepeatable();
     }
     if (request.empty && payload === '') this.idlePollAt = request.arrivedAt;
     this.lastAnswerAt = Date.now();
@@ -448,6 +457,11 @@ export class BoshSession implements StreamTransport {
     this.timerAt = at;
     this.timer = setTimeout(this.runTimer, Math.max(0, at - Date.now()));
     this.timer.unref();
+  }
+
+  private get log(): Logger {
+    this.logger ??= this.options.log.child({ bosh: this.sid.slice(0, 8) });
+    return this.logger;
   }
 
   private onTimer(): void {

@@ -232,6 +232,25 @@ describe('BOSH session (XEP-0124 §7-§14)', function () {
     assert.match(copy.body ?? '', /id="m"/);
   });
 
+  it('forgets a kept response once its rid can no longer be repeated (§14.3, requests=2)', async function () {
+    const { bosh } = await opened();
+    const first = new FakeReply();
+    bosh.handle(body(`<iq type='get' id='1'/>`), 101, first, true, 80);
+    bosh.send(xml('iq', { type: 'result', id: '1' }));
+    await tick();
+    assert.match(first.body ?? '', /id="1"/);
+    // 102 open: 101 may still come again (its answer could have been lost), so its answer stays.
+    bosh.handle(body(), 102, new FakeReply(), true, 50);
+    const again = new FakeReply();
+    bosh.handle(body(`<iq type='get' id='1'/>`), 101, again, true, 80);
+    assert.equal(again.body, first.body);
+    // 103 arrives: with at most two requests open, 101 cannot come again; a copy of it now is a client error.
+    bosh.handle(body(), 103, new FakeReply(), true, 50);
+    const late = new FakeReply();
+    bosh.handle(body(`<iq type='get' id='1'/>`), 101, late, true, 80);
+    assert.equal(late.parsed.attrs.condition, 'item-not-found');
+  });
+
   it('answers a dropped held request empty at once, so stanzas wait for the next request', async function () {
     const { bosh } = await opened();
     const held = new FakeReply();

@@ -122,6 +122,10 @@ export class BoshEndpoint {
     };
     const onEnd = (): void => {
       const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      // A held request stays in memory until answered; its body chunks and these closures need not.
+      chunks.length = 0;
+      req.off('data', onData);
+      req.off('end', onEnd);
       this.receive(data.toString('utf8'), size, req, reply);
     };
     req.on('data', onData);
