@@ -66,6 +66,13 @@ export class C2sStream implements StreamEvents {
     return this.streamLog;
   }
 
+  /** Debug lines come on every login and logout: the stream's child logger is made only if they are written. */
+  private debug(message: string, fields?: Record<string, unknown>): void {
+    if (!this.deps.log.isLevelEnabled('debug')) return;
+    if (fields) this.log.debug(fields, message);
+    else this.log.debug(message);
+  }
+
   get boundSession(): BoundSession | undefined {
     return this.session;
   }
@@ -123,7 +130,7 @@ export class C2sStream implements StreamEvents {
 
   onStreamEnd(): void {
     if (this.phase === 'closed') return;
-    this.log.debug('client closed the stream');
+    this.debug('client closed the stream');
     // After the stanzas that came before the close (RFC 6120 §4.4; a BOSH terminate body's payloads, XEP-0124 §13).
     this.enqueue(() => this.end());
   }
@@ -133,7 +140,7 @@ export class C2sStream implements StreamEvents {
   }
 
   onDisconnect(undelivered: readonly Undelivered[] = []): void {
-    if (this.phase !== 'closed') this.log.debug('connection dropped');
+    if (this.phase !== 'closed') this.debug('connection dropped');
     this.phase = 'closed';
     this.detach();
     this.returnUndelivered(undelivered);
@@ -168,7 +175,7 @@ export class C2sStream implements StreamEvents {
   fail(error: StreamError): void {
     if (this.phase === 'closed') return;
     if (!this.headerSent) this.sendHeader(undefined);
-    this.log.debug({ condition: error.condition, text: error.text }, 'closing stream with error');
+    this.debug('closing stream with error', { condition: error.condition, text: error.text });
     this.phase = 'closed';
     this.detach();
     this.transport.closeStream(error);
@@ -336,7 +343,7 @@ export class C2sStream implements StreamEvents {
     this.awaitingHeader = true;
     this.transport.setLimits({ maxStanzaBytes: this.deps.config.c2s.maxStanzaSize });
     this.transport.restartStream();
-    this.log.debug({ user: step.username }, 'authenticated');
+    this.debug('authenticated', { user: step.username });
   }
 
   private saslFailure(error: SaslError): void {
