@@ -174,6 +174,17 @@ describe('BOSH <body/> wrapper (XEP-0124 §6)', function () {
   });
 });
 
+/** An opened session whose rid 101 (an iq) has been answered, with that answer. */
+async function answeredFirst(): Promise<{ bosh: BoshSession; first: FakeReply }> {
+  const { bosh } = await opened();
+  const first = new FakeReply();
+  bosh.handle(body(`<iq type='get' id='1'/>`), 101, first, true, 80);
+  bosh.send(xml('iq', { type: 'result', id: '1' }));
+  await tick();
+  assert.match(first.body ?? '', /id="1"/);
+  return { bosh, first };
+}
+
 describe('BOSH session (XEP-0124 §7-§14)', function () {
   it('opens the stream with the creation request and answers it with the session attributes, authid and features', async function () {
     const { bosh, stream } = session();
@@ -211,12 +222,7 @@ describe('BOSH session (XEP-0124 §7-§14)', function () {
   });
 
   it('resends the kept response to a repeated rid, and a recoverable error to a superseded copy (§14.3)', async function () {
-    const { bosh } = await opened();
-    const first = new FakeReply();
-    bosh.handle(body(`<iq type='get' id='1'/>`), 101, first, true, 80);
-    bosh.send(xml('iq', { type: 'result', id: '1' }));
-    await tick();
-    assert.match(first.body ?? '', /id="1"/);
+    const { bosh, first } = await answeredFirst();
     const again = new FakeReply();
     bosh.handle(body(`<iq type='get' id='1'/>`), 101, again, true, 80);
     assert.equal(again.body, first.body);
@@ -233,12 +239,7 @@ describe('BOSH session (XEP-0124 §7-§14)', function () {
   });
 
   it('forgets a kept response once its rid can no longer be repeated (§14.3, requests=2)', async function () {
-    const { bosh } = await opened();
-    const first = new FakeReply();
-    bosh.handle(body(`<iq type='get' id='1'/>`), 101, first, true, 80);
-    bosh.send(xml('iq', { type: 'result', id: '1' }));
-    await tick();
-    assert.match(first.body ?? '', /id="1"/);
+    const { bosh, first } = await answeredFirst();
     // 102 open: 101 may still come again (its answer could have been lost), so its answer stays.
     bosh.handle(body(), 102, new FakeReply(), true, 50);
     const again = new FakeReply();
