@@ -115,7 +115,6 @@ export class BoshSession implements StreamTransport {
     this.limits = { ...options.limits };
     this.creationAttrs = options.creationAttrs;
     this.inactivityMs = options.inactivity * 1000;
-    // The sid is the session's only credential: log a prefix.
   }
 
   attach(events: StreamEvents): void {
@@ -460,6 +459,7 @@ export class BoshSession implements StreamTransport {
   }
 
   private get log(): Logger {
+    // The sid is the session's only credential: log a prefix.
     this.logger ??= this.options.log.child({ bosh: this.sid.slice(0, 8) });
     return this.logger;
   }
