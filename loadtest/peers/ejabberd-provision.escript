@@ -17,7 +17,7 @@
 %% start (ignoring ejabberd.schema), and on the restart, converting it to disc_copies, logs "Deleting
 %% index 'us'" and leaves the table without it: every roster get then fails with a Mnesia badarg (the
 %% roster_get hook crashes, the client gets an empty roster, and no presence goes to contacts). This
-%% mode puts the index back and checks that a roster lookup by index works.
+%% mode puts the index back.
 %%
 %% Why not one `ejabberdctl register` / `add_rosteritem` per user and contact: each ejabberdctl call
 %% starts an Erlang VM (about 0.5 s), 110,000 calls for 10,000 users with rosters of 10. So this
@@ -33,9 +33,7 @@
 main([NodeS, Cookie, Domain, Prefix, CountS, Password, RosterS]) ->
     main([NodeS, Cookie, Domain, Prefix, CountS, Password, RosterS, "scram"]);
 main([NodeS, Cookie, Domain, Prefix, CountS, Password, RosterS, Format]) ->
-    {ok, _} = net_kernel:start([list_to_atom("provision" ++ os:getpid() ++ "@localhost"), shortnames]),
-    erlang:set_cookie(node(), list_to_atom(Cookie)),
-    Node = list_to_atom(NodeS),
+    Node = connect(NodeS, Cookie),
     pong = net_adm:ping(Node),
     N = list_to_integer(CountS),
     K = list_to_integer(RosterS),
@@ -70,29 +68,26 @@ main([NodeS, Cookie, Domain, Prefix, CountS, Password, RosterS, Format]) ->
         Failed -> io:format(standard_error, "provisioning failed: ~p~n", [Failed]), halt(1)
     end;
 main([NodeS, Cookie, "started"]) ->
-    {ok, _} = net_kernel:start([list_to_atom("provision" ++ os:getpid() ++ "@localhost"), shortnames]),
-    erlang:set_cookie(node(), list_to_atom(Cookie)),
-    wait_started(list_to_atom(NodeS), 1800);
+    wait_started(connect(NodeS, Cookie), 1800);
 main([NodeS, Cookie, "roster-index"]) ->
-    {ok, _} = net_kernel:start([list_to_atom("provision" ++ os:getpid() ++ "@localhost"), shortnames]),
-    erlang:set_cookie(node(), list_to_atom(Cookie)),
-    Node = list_to_atom(NodeS),
-    wait_started(Node, 1800),
+    %% Run once `started` has returned (loadtest/peers/ejabberd does).
+    Node = connect(NodeS, Cookie),
     case rpc:call(Node, mnesia, table_info, [roster, index]) of
         [] ->
             {atomic, ok} = rpc:call(Node, mnesia, add_table_index, [roster, us]),
             io:format("ejabberd: index us added back to the roster table~n");
         [_ | _] -> ok
-    end,
-    Probe = {<<"nobody">>, <<"nowhere">>},
-    case rpc:call(Node, mnesia, dirty_index_read, [roster, Probe, us]) of
-        [] -> ok;
-        Other -> io:format(standard_error, "roster lookup by index failed: ~p~n", [Other]), halt(1)
     end;
 main(_) ->
     io:format(standard_error, "usage: ejabberd-provision.escript NODE COOKIE DOMAIN PREFIX N PASSWORD K [scram|plain]~n"
               "       ejabberd-provision.escript NODE COOKIE started|roster-index~n", []),
     halt(2).
+
+%% Makes this script an Erlang node of its own with the node's cookie; returns the node to call.
+connect(NodeS, Cookie) ->
+    {ok, _} = net_kernel:start([list_to_atom("provision" ++ os:getpid() ++ "@localhost"), shortnames]),
+    erlang:set_cookie(node(), list_to_atom(Cookie)),
+    list_to_atom(NodeS).
 
 wait_started(_Node, 0) ->
     io:format(standard_error, "ejabberd did not finish starting~n", []),

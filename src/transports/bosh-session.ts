@@ -318,11 +318,12 @@ export class BoshSession implements StreamTransport {
   /**
    * §14.3: a client has at most 'requests' requests open, so once rid R has arrived no rid at or below
    * R - requests can come again, and its cached answer can go (an idle session would otherwise keep the
-   * answers of its login, stream features and all, for as long as it lives).
+   * answers of its login, stream features and all, for as long as it lives). This also bounds the cache to
+   * 'requests' answers: only rids below nextRid are ever answered.
    */
   private forgetUnrepeatable(): void {
     const lowestRepeatable = this.nextRid - this.options.requests;
-    for (const rid of this.cache.keys()) if (rid < lowestRepeatable || this.cache.size > this.options.requests) this.cache.delete(rid);
+    for (const rid of this.cache.keys()) if (rid < lowestRepeatable) this.cache.delete(rid);
   }
 
   private forgetAcknowledged(value: string | undefined): void {
