@@ -1,6 +1,7 @@
 // BOSH (XEP-0124 v1.11.2) carrying XMPP (XEP-0206 v1.4) at /http-bind on the HTTP port: reads POSTed
 // <body/> wrappers, creates sessions (§7) and hands each request to its session (bosh-session.ts), which is
 // a StreamTransport for the ordinary c2s stream. Also answers CORS preflights and a GET with a short note.
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Jid } from '../jid.js';
@@ -126,6 +127,8 @@ export class BoshEndpoint {
       chunks.length = 0;
       req.off('data', onData);
       req.off('end', onEnd);
+      // RFC 6120 §11.6: invalid UTF-8 is malformed input, never replaced with U+FFFD (XEP-0124 §17.2 bad-request).
+      if (!isUtf8(data)) return this.unreadable(data.subarray(0, 8192).toString('utf8'), 'bad-request', reply, this.isSecure(req), 'invalid UTF-8');
       this.receive(data.toString('utf8'), size, req, reply);
     };
     req.on('data', onData);

@@ -134,7 +134,10 @@ export class TcpTransport implements StreamTransport, TurnWriter {
 
   private listen(socket: net.Socket): void {
     socket.on('data', this.onData);
-    socket.on('end', () => (this.peerEnded = true));
+    socket.on('end', () => {
+      this.peerEnded = true;
+      this.parser.end();
+    });
     socket.on('close', () => {
       if (this.disconnected) return;
       this.disconnected = true;

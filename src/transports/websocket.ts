@@ -9,6 +9,7 @@ import type { StreamEvents, StreamTransport, Undelivered } from '../stream/trans
 import { Element, xml } from '../xml/element.js';
 import { parseFrame } from '../xml/framed-parser.js';
 import { NS } from '../xml/ns.js';
+import { decodeUtf8 } from '../xml/utf8.js';
 import type { ParserLimits } from '../xml/parser.js';
 import { keepUndelivered, normaliseAddress } from './tcp.js';
 import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
@@ -76,7 +77,7 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
     if (isBinary) return events.onStreamError(new StreamError('not-well-formed', 'XMPP frames must be text (RFC 7395 §3.2)'));
     let element: Element;
     try {
-      element = parseFrame(rawToString(data), this.limits);
+      element = parseFrame(decodeUtf8(rawToBuffer(data)), this.limits);
     } catch (err) {
       if (err instanceof StreamError) return events.onStreamError(err);
       throw err;
@@ -178,10 +179,10 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
   }
 }
 
-function rawToString(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
 }
 
 export interface WebSocketEndpoint {
@@ -194,6 +195,9 @@ export function createWebSocketEndpoint(options: WebSocketOptions, onConnection:
     noServer: true,
     maxPayload: options.maxFrameBytes,
     perMessageDeflate: false,
+    // Text frames are checked in onFrame, so that invalid UTF-8 gets the stream error not-well-formed
+    // (RFC 6120 §11.6) rather than ws's bare close 1007.
+    skipUTF8Validation: true,
     clientTracking: true,
     // RFC 7395 §3.1: the "xmpp" subprotocol. Clients that offer none are accepted, as ejabberd does.
     handleProtocols: (protocols) => (protocols.has('xmpp') ? 'xmpp' : false),

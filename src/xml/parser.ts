@@ -1,13 +1,14 @@
 // Streaming XML parser for XMPP over TCP (RFC 6120 §4, §11).
 //
 // Fed raw socket chunks; reports the stream header, each top-level element (stanza or nonza) as a complete
-// ltx Element, and the stream end. Safe on hostile input: UTF-8 split across reads is decoded correctly,
+// ltx Element, and the stream end. Safe on hostile input: UTF-8 split across reads is decoded correctly and
+// invalid UTF-8 is `not-well-formed` (RFC 6120 §11.6, utf8.ts),
 // stanza bytes and nesting depth are capped while data arrives, and what RFC 6120 §11.1 forbids is a
 // `restricted-xml` stream error. After the first error further input is ignored until reset().
-import { StringDecoder } from 'node:string_decoder';
 import { StreamError } from '../errors.js';
 import type { Element } from './element.js';
 import { Tokenizer } from './tokenizer.js';
+import { Utf8StreamDecoder } from './utf8.js';
 
 export interface StreamParserHandler {
   /** The stream header: its raw qualified name (`stream:stream`) and attributes, namespace declarations included. */
@@ -31,7 +32,7 @@ export interface ParserLimits {
 }
 
 export class XmlStreamParser {
-  private decoder = new StringDecoder('utf8');
+  private readonly decoder = new Utf8StreamDecoder();
   private readonly core: Tokenizer;
   private failed = false;
   private writing = false;
@@ -48,11 +49,10 @@ export class XmlStreamParser {
   write(chunk: Buffer | string): void {
     if (this.writing) throw new Error('XmlStreamParser.write() called from one of its own callbacks');
     if (this.failed) return;
-    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
-    if (text === '') return;
     this.writing = true;
     try {
-      this.core.feed(text);
+      const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+      if (text !== '') this.core.feed(text);
     } catch (err) {
       this.failed = true;
       if (err instanceof StreamError) this.handler.onError(err);
@@ -74,6 +74,18 @@ export class XmlStreamParser {
   reset(): void {
     this.failed = false;
     this.core.reset();
-    if (!this.writing) this.decoder = new StringDecoder('utf8');
+    if (!this.writing) this.decoder.reset();
+  }
+
+  /** The connection ended: a character cut off at the end is not-well-formed (reported to onError). */
+  end(): void {
+    if (this.failed) return;
+    try {
+      this.decoder.end();
+    } catch (err) {
+      this.failed = true;
+      if (err instanceof StreamError) this.handler.onError(err);
+      else throw err;
+    }
   }
 }
