@@ -9,7 +9,19 @@ export type StanzaMode =
   /** Hand it to the listed sessions through the incoming stanza filters, without routing it again. */
   | 'deliver';
 
-export interface StanzaMessage {
+/**
+ * Set by the sending outbox (outbox.ts) on everything it sends to one node: `seq` numbers the messages of
+ * this process (`boot`) to that node from 1; every seq below `base` is settled (acknowledged, or given up
+ * and handled by a fallback), so the receiver need not wait for it. The receiver hands messages on in seq
+ * order only and acknowledges the highest it handed on (inbox.ts); see README.md, "Delivery guarantee".
+ */
+export interface Sequenced {
+  readonly boot?: string;
+  readonly seq?: number;
+  readonly base?: number;
+}
+
+export interface StanzaMessage extends Sequenced {
   readonly kind: 'stanza';
   /** The sending node. */
   readonly origin: string;
@@ -31,7 +43,7 @@ export interface StanzaMessage {
   readonly stanza: Element;
 }
 
-export interface CloseMessage {
+export interface CloseMessage extends Sequenced {
   readonly kind: 'close';
   readonly origin: string;
   /** As StanzaMessage.id. */
@@ -42,12 +54,26 @@ export interface CloseMessage {
   readonly sid: string;
 }
 
-export type BusMessage = StanzaMessage | CloseMessage;
+/** "I handed on, in order, every message up to `upTo` that your process `boot` sent me": from the receiver to the sender. */
+export interface AckMessage {
+  readonly kind: 'ack';
+  /** The acknowledging node (the receiver). */
+  readonly origin: string;
+  /** The sender's boot id the acknowledgement is for; an ack for an earlier process of the node is ignored. */
+  readonly boot: string;
+  readonly upTo: number;
+}
+
+export type BusMessage = StanzaMessage | CloseMessage | AckMessage;
+/** What the outbox queues: everything but acknowledgements, which are never retried. */
+export type OutboundMessage = StanzaMessage | CloseMessage;
 
 export interface ClusterBus {
   readonly nodeId: string;
   /** Sends to a node's channel; resolves with how many subscribers got it (0: the node is not listening). */
   publish(node: string, message: BusMessage): Promise<number>;
-  /** Starts listening on this node's channel. */
+  /** Starts listening on this node's channel; acknowledgements reach `handler` too. */
   listen(handler: (message: BusMessage) => void): Promise<void>;
+  /** This process's boot id, which the outbox stamps on sequenced messages. */
+  readonly boot: string;
 }

@@ -2,17 +2,32 @@
 // and the serialised stanza. Serialised once per publish, whatever the number of targets. What
 // arrives is checked field by field before it is trusted.
 import { Element, parseElement } from '../xml/element.js';
-import type { BusMessage } from './bus.js';
+import type { BusMessage, Sequenced } from './bus.js';
 
 export function encodeMessage(message: BusMessage): string {
-  if (message.kind === 'close') return JSON.stringify({ k: 'close', o: message.origin, j: message.jid, s: message.sid, ...(message.id !== undefined ? { i: message.id } : {}) });
+  if (message.kind === 'ack') return JSON.stringify({ k: 'ack', o: message.origin, bt: message.boot, a: message.upTo });
+  if (message.kind === 'close') return JSON.stringify({ k: 'close', o: message.origin, j: message.jid, s: message.sid, ...(message.id !== undefined ? { i: message.id } : {}), ...sequence(message) });
   const header: Record<string, unknown> = { k: 'stanza', o: message.origin, m: message.mode, f: message.from, h: message.hops };
   if (message.id !== undefined) header.i = message.id;
+  if (message.seq !== undefined) Object.assign(header, sequence(message));
   if (message.targets.length > 0) header.t = message.targets;
   if (message.flag !== undefined) header.fl = message.flag;
   if (message.readdress) header.ra = 1;
   if (message.fallback) header.fb = 1;
   return `${JSON.stringify(header)}\n${message.stanza.toString()}`;
+}
+
+function sequence(message: Sequenced): Record<string, unknown> {
+  return message.seq === undefined ? {} : { bt: message.boot, sq: message.seq, bs: message.base };
+}
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+/** The sequence fields of a header: none, all three valid, or a reason. */
+function readSequence(h: Record<string, unknown>): Sequenced | string {
+  if (h.sq === undefined) return {};
+  if (typeof h.bt !== 'string' || !isCount(h.sq) || !isCount(h.bs) || h.bs > h.sq) return 'bad sequence';
+  return { boot: h.bt, seq: h.sq, base: h.bs };
 }
 
 /** The message, or a reason it is not one. */
@@ -27,11 +42,17 @@ export function decodeMessage(payload: string): BusMessage | string {
   if (typeof header !== 'object' || header === null) return 'header is not an object';
   const h = header as Record<string, unknown>;
   if (typeof h.o !== 'string') return 'no origin';
+  if (h.k === 'ack') {
+    if (typeof h.bt !== 'string' || !isCount(h.a)) return 'bad ack';
+    return { kind: 'ack', origin: h.o, boot: h.bt, upTo: h.a };
+  }
   if (h.i !== undefined && typeof h.i !== 'string') return 'bad id';
   const id = typeof h.i === 'string' ? { id: h.i } : {};
+  const seq = readSequence(h);
+  if (typeof seq === 'string') return seq;
   if (h.k === 'close') {
     if (typeof h.j !== 'string' || typeof h.s !== 'string') return 'close without jid or sid';
-    return { kind: 'close', origin: h.o, ...id, jid: h.j, sid: h.s };
+    return { kind: 'close', origin: h.o, ...id, ...seq, jid: h.j, sid: h.s };
   }
   if (h.k !== 'stanza') return `unknown kind ${String(h.k)}`;
   if (h.m !== 'route' && h.m !== 'deliver') return 'unknown mode';
@@ -51,6 +72,7 @@ export function decodeMessage(payload: string): BusMessage | string {
     kind: 'stanza',
     origin: h.o,
     ...id,
+    ...seq,
     mode: h.m,
     from: h.f,
     hops: h.h,

@@ -1,18 +1,20 @@
 // What this node does with a message from another node's publish: end a session another node
 // took over, route a stanza for a full JID held here, or hand a stanza to listed local sessions
 // through the same incoming filters as every other stanza (privacy lists, blocking).
-import { StreamError } from '../errors.js';
+import { StreamError, type StanzaError } from '../errors.js';
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession } from '../sessions/types.js';
 import type { Element } from '../xml/element.js';
 import { PreparedStanza } from '../xml/prepared.js';
-import type { BusMessage, StanzaMessage } from './bus.js';
+import type { CloseMessage, StanzaMessage } from './bus.js';
 
 /** The router's side of it. */
 export interface InboundRouter {
   routeForwarded(stanza: Element, from: Jid, hops: number): Promise<void>;
+  /** Bounces a stanza that could not be delivered to its sender with `error`. */
+  refuse(stanza: Element, from: Jid, error: StanzaError): void;
   deliver(session: BoundSession, stanza: Element): boolean;
   deliverPrepared(session: BoundSession, stanza: PreparedStanza): boolean;
 }
@@ -25,7 +27,7 @@ export interface InboundDeps {
   heardFrom(node: string): void;
 }
 
-export function handleBusMessage(message: BusMessage, deps: InboundDeps): void {
+export function handleBusMessage(message: StanzaMessage | CloseMessage, deps: InboundDeps): void {
   deps.heardFrom(message.origin);
   if (message.kind === 'close') {
     const session = deps.sessions.get(message.jid);

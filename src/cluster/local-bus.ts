@@ -2,6 +2,8 @@
 import type { BusMessage, ClusterBus } from './bus.js';
 
 export class LocalBus implements ClusterBus {
+  readonly boot = 'local';
+
   constructor(readonly nodeId: string) {}
 
   async publish(_node: string, _message: BusMessage): Promise<number> {

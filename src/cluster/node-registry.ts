@@ -26,6 +26,11 @@ export const HEARTBEAT_MS = 1000;
 export const ALIVE_TTL_MS = 3000;
 export const SWEEP_MS = 1000;
 export const SWEEP_JITTER_MS = 250;
+/**
+ * After a reconnection, how long this node waits for the other live nodes' heartbeats to return before it
+ * trusts the directory again: their next heartbeat (≤ HEARTBEAT_MS) plus their reconnection and re-registration.
+ */
+export const PEER_RESYNC_MS = ALIVE_TTL_MS + HEARTBEAT_MS;
 /** Longest a sweep may hold a node's lock; long enough to wipe a large node. */
 export const LOCK_MS = 10_000;
 
@@ -86,9 +91,18 @@ export class RedisNodeRegistry implements NodeRegistry {
   private sweeping: Promise<void> | undefined;
   /** Other nodes alive at the last sweep. */
   private liveOthers = new Set<string>();
+  /** No sweeping before this (ms since epoch): after a reconnection, live nodes get time to heartbeat first. */
+  private quietUntil = 0;
+  private recovering: Promise<void> | undefined;
 
   constructor(private readonly deps: RedisNodeRegistryDeps) {
     deps.redis.defineCommand('ratatoskUnlock', { numberOfKeys: 1, lua: UNLOCK });
+    // A connection lost: heartbeats of other nodes may have lapsed in Redis through no fault of theirs.
+    const quiet = (): void => {
+      this.quietUntil = Math.max(this.quietUntil, Date.now() + PEER_RESYNC_MS + HEARTBEAT_MS);
+    };
+    deps.redis.on('close', quiet);
+    deps.redis.on('node error', quiet);
   }
 
   /**
@@ -177,24 +191,63 @@ export class RedisNodeRegistry implements NodeRegistry {
     await this.deps.redis.hset(nodeInfoKey(this.deps.nodeId), fields);
   }
 
+  /**
+   * Renews the heartbeat key only while it exists (XX): a key that is gone (expired during an outage, or
+   * Redis restarted empty) is written again only after this node's sessions are registered again
+   * (recover()), so that another node that sees the key may trust the directory for this node's users.
+   */
   private async heartbeat(): Promise<void> {
     if (this.stopped) return;
     const { redis, nodeId, log } = this.deps;
     try {
-      const [previous] = await Promise.all([
-        redis.set(nodeAliveKey(nodeId), this.boot, 'PX', ALIVE_TTL_MS, 'GET'),
-        redis.zadd(NODES_KEY, this.deps.connections(), nodeId),
-      ]);
-      const lapsed = this.beats > 0 && previous !== this.boot;
-      this.beats++;
-      if (lapsed) {
-        log.warn('this node’s heartbeat had expired; registering its sessions again');
-        await this.writeInfo();
-        await this.deps.onLapse();
+      if (this.beats === 0) {
+        await Promise.all([redis.set(nodeAliveKey(nodeId), this.boot, 'PX', ALIVE_TTL_MS), redis.zadd(NODES_KEY, this.deps.connections(), nodeId)]);
+        this.beats++;
+        return;
       }
+      const previous = await redis.set(nodeAliveKey(nodeId), this.boot, 'PX', ALIVE_TTL_MS, 'XX', 'GET');
+      this.beats++;
+      if (previous === this.boot) await redis.zadd(NODES_KEY, this.deps.connections(), nodeId);
+      else await this.recover();
     } catch (err) {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'heartbeat failed');
     }
+  }
+
+  /** The heartbeat had expired, or Redis lost it: register everything again, then heartbeat. One at a time. */
+  private recover(): Promise<void> {
+    this.recovering ??= (async () => {
+      const { redis, nodeId, log } = this.deps;
+      log.warn('this node’s heartbeat had expired or Redis lost it; registering its sessions again');
+      await this.writeInfo();
+      await this.deps.onLapse();
+      await Promise.all([redis.set(nodeAliveKey(nodeId), this.boot, 'PX', ALIVE_TTL_MS), redis.zadd(NODES_KEY, this.deps.connections(), nodeId)]);
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  /**
+   * After a reconnection to Redis (directory-gate.ts): if Redis lost this node's heartbeat (a restart
+   * without persistence, a fail-over that lost writes), registers this node's sessions again; then waits,
+   * at most PEER_RESYNC_MS, until every other node alive before has its heartbeat key back, which it
+   * writes only once its own sessions are registered again. Sweeps wait meanwhile.
+   */
+  async resync(): Promise<void> {
+    if (this.beats === 0 || this.stopped) return;
+    const { redis, nodeId } = this.deps;
+    this.quietUntil = Date.now() + PEER_RESYNC_MS + HEARTBEAT_MS;
+    const mine = await redis.get(nodeAliveKey(nodeId));
+    if (mine !== this.boot) await this.recover();
+    const deadline = Date.now() + PEER_RESYNC_MS;
+    let waiting = [...this.liveOthers];
+    while (waiting.length > 0 && Date.now() < deadline) {
+      const present = await Promise.all(waiting.map((id) => redis.exists(nodeAliveKey(id))));
+      waiting = waiting.filter((_, i) => present[i] !== 1);
+      if (waiting.length > 0) await sleep(50);
+    }
+    if (waiting.length > 0) this.deps.log.warn({ nodes: waiting }, 'nodes did not heartbeat again after Redis came back; routing goes on without them');
   }
 
   private scheduleSweep(): void {
@@ -211,14 +264,17 @@ export class RedisNodeRegistry implements NodeRegistry {
   /** Finds members of rt:nodes whose heartbeat expired and clears each, if no other node is at it. */
   private async sweep(): Promise<void> {
     const { redis, nodeId, log } = this.deps;
+    if (Date.now() < this.quietUntil) return;
     try {
       const others = (await redis.zrange(NODES_KEY, 0, '-1')).filter((id) => id !== nodeId);
       const alive = await Promise.all(others.map((id) => redis.exists(nodeAliveKey(id))));
       const dead = others.filter((_, i) => alive[i] === 0);
       const live = new Set(others.filter((_, i) => alive[i] === 1));
+      // Answers from across a reconnection are not believed: a node may look gone only because Redis was.
+      if (Date.now() < this.quietUntil) return;
       for (const id of this.liveOthers) if (!live.has(id)) this.deps.onNodeDown?.(id);
       this.liveOthers = live;
-      for (const id of dead) await this.clear(id);
+      for (const id of dead) if (Date.now() >= this.quietUntil) await this.clear(id);
     } catch (err) {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'sweep failed');
     }

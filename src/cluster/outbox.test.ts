@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createLogger } from '../observability/log.js';
 import { xml } from '../xml/element.js';
-import type { BusMessage } from './bus.js';
+import type { OutboundMessage as BusMessage } from './bus.js';
 import { MAX_QUEUED, NodeOutbox, type OutboxDeps } from './outbox.js';
 
 const message = (id: string): BusMessage => ({ kind: 'stanza', origin: 'n1', mode: 'route', from: 'a@example.org', hops: 1, targets: [], stanza: xml('message', { id }) });

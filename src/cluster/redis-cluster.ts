@@ -3,6 +3,7 @@
 // listeners that keep the directory in step with local sessions. See README.md.
 import type { SessionRecord } from '../sessions/types.js';
 import type { Cluster, ClusterDeps } from './cluster.js';
+import { RedisDirectoryGate } from './directory-gate.js';
 import { handleBusMessage } from './inbound.js';
 import { RedisNodeRegistry } from './node-registry.js';
 import { RedisBus } from './redis-bus.js';
@@ -22,7 +23,9 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
   const redis = await connectRedis(config.redis, nodeId, log);
   const directory = new RedisDirectory(redis.client, log);
   const bus = new RedisBus(nodeId, redis, log);
-  const remote = new ClusterSessions({ nodeId, directory, bus, log });
+  const gate = new RedisDirectoryGate(redis.client, log);
+  const waitMs = config.redis.failoverWaitSeconds !== undefined ? config.redis.failoverWaitSeconds * 1000 : undefined;
+  const remote = new ClusterSessions({ nodeId, directory, bus, log, gate, ...(waitMs !== undefined ? { waitMs } : {}) });
   const sync = new SessionSync({ nodeId, directory, hooks, sessions, log, closeRemote: (node, jid, sid) => remote.closeRemote(node, jid, sid) });
 
   const placement = new RedisPlacement(nodeId, redis.client, log);
@@ -32,11 +35,15 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
     if (records.length > 0) await hooks.emit('cluster:sessions-lost', records.map((r) => ({ jid: r.jid, available: r.available })));
   };
   // Others may have declared this node dead and told contacts its users left: register and announce them again.
+  // The registration is awaited (the heartbeat key, which tells other nodes the directory is whole again,
+  // follows it); the presence broadcasts are not, since they route through the directory gate it opens.
   const reannounce = async (): Promise<void> => {
     await sync.registerAll();
-    for (const session of sessions.all()) {
-      if (session.presence.available && session.presence.stanza) await hooks.emit('presence:broadcast', session, session.presence.stanza);
-    }
+    void (async () => {
+      for (const session of sessions.all()) {
+        if (session.presence.available && session.presence.stanza) await hooks.emit('presence:broadcast', session, session.presence.stanza);
+      }
+    })().catch((err: unknown) => log.warn({ err }, 'could not announce presence again after a lapse'));
   };
   const registry = new RedisNodeRegistry({ nodeId, redis: redis.client, directory, log, connections: deps.connections, onSessionsLost: reportLost,
     onLapse: reannounce,
@@ -45,6 +52,7 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
       void hooks.emit('cluster:node-down', node);
     },
   });
+  if (redis.mode !== 'cluster') gate.setRecheck(() => registry.resync());
 
   return {
     nodeId,
@@ -53,8 +61,13 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
     remote,
     placement,
     async start(router) {
-      remote.setReroute((stanza, from, hops) => void router.routeForwarded(stanza, from, hops));
-      await bus.listen((message) => handleBusMessage(message, { sessions, router, log, heardFrom: (node) => remote.heardFrom(node) }));
+      remote.setFallbacks({ reroute: (stanza, from, hops) => void router.routeForwarded(stanza, from, hops), refuse: (stanza, from, error) => router.refuse(stanza, from, error) });
+      await bus.listen((message) => {
+        if (message.kind === 'ack') {
+          remote.heardFrom(message.origin);
+          remote.acknowledged(message);
+        } else handleBusMessage(message, { sessions, router, log, heardFrom: (node) => remote.heardFrom(node) });
+      });
       await registry.clearPreviousLife();
       sync.start();
     },
@@ -79,6 +92,7 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
       } catch (err) {
         log.warn({ err }, 'could not leave the cluster cleanly; the sweepers of other nodes will clear this node');
       }
+      bus.close();
       await redis.close();
     },
   };

@@ -3,13 +3,18 @@
 // order, through that node's outbox). A node that stops listening is given up for a while: its
 // records count as absent, so the router's ordinary rules (other resources, offline storage, an
 // error to the sender) take over until the sweeper has cleared it.
+// A directory read that fails (Redis failing over) is no answer: the read is made again until Redis answers
+// and the directory can be believed (directory-gate.ts), for at most the fail-over bound; then the stanza is
+// refused with a 'wait' error (RFC 6120 §8.3.2) rather than routed as if the user had no resource.
+import { StanzaError } from '../errors.js';
 import type { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { SessionDirectory } from '../sessions/directory.js';
 import type { SessionRecord } from '../sessions/types.js';
 import type { Element } from '../xml/element.js';
-import type { BusMessage, ClusterBus } from './bus.js';
-import { NodeOutbox, RETRY_FOR_MS } from './outbox.js';
+import type { AckMessage, OutboundMessage, ClusterBus } from './bus.js';
+import { OPEN_GATE, type DirectoryGate } from './directory-gate.js';
+import { NodeOutbox, REDIS_OUTAGE_MS, RETRY_FOR_MS, type GiveUpReason } from './outbox.js';
 
 export interface DeliverOptions {
   /** Only to sessions carrying this session flag (roster pushes go to interested resources). */
@@ -37,8 +42,13 @@ export interface RemoteSessions {
   deliverTo(node: string, fullJids: readonly string[], stanza: Element, from: Jid, hops: number, options?: DeliverOptions): void;
 }
 
-/** Routes a stanza again on this node after its node was given up. */
-export type Reroute = (stanza: Element, from: Jid, hops: number) => void;
+/** What becomes of a stanza its node could not be given. */
+export interface Fallbacks {
+  /** Routes it again on this node after its node was given up. */
+  reroute(stanza: Element, from: Jid, hops: number): void;
+  /** Bounces it to its sender (unless it is an error or a result). */
+  refuse(stanza: Element, from: Jid, error: StanzaError): void;
+}
 
 /** How long a node that stopped listening stays given up, unless a message from it arrives first. */
 export const GIVEN_UP_MS = 5000;
@@ -48,42 +58,92 @@ export interface ClusterSessionsDeps {
   directory: SessionDirectory;
   bus: ClusterBus;
   log: Logger;
+  /** How long a stanza waits for Redis (directory reads, publishes, acknowledgements); REDIS_OUTAGE_MS by default. */
+  waitMs?: number;
+  /** When directory answers can be believed; always by default. */
+  gate?: DirectoryGate;
+}
+
+const FIRST_READ_RETRY_MS = 25;
+const MAX_READ_RETRY_MS = 250;
+
+/** What the sender of a stanza hears when Redis did not come back within the bound. */
+export function redisOutageError(): StanzaError {
+  return new StanzaError('internal-server-error', 'the cluster cannot reach Redis; try again shortly', 'wait');
 }
 
 export class ClusterSessions implements RemoteSessions {
   private readonly outboxes = new Map<string, NodeOutbox>();
   private readonly givenUp = new Map<string, number>();
-  private reroute: Reroute | undefined;
+  private fallbacks: Fallbacks | undefined;
+  private readonly waitMs: number;
+  private readonly gate: DirectoryGate;
 
-  constructor(private readonly deps: ClusterSessionsDeps) {}
+  constructor(private readonly deps: ClusterSessionsDeps) {
+    this.waitMs = deps.waitMs ?? REDIS_OUTAGE_MS;
+    this.gate = deps.gate ?? OPEN_GATE;
+  }
 
-  /** Where undeliverable stanzas go: the router's routeForwarded. */
-  setReroute(reroute: Reroute): void {
-    this.reroute = reroute;
+  /** Where undeliverable stanzas go: the router. */
+  setFallbacks(fallbacks: Fallbacks): void {
+    this.fallbacks = fallbacks;
   }
 
   async find(fullJid: string): Promise<SessionRecord | undefined> {
-    try {
-      const record = await this.deps.directory.find(fullJid);
-      return record && this.elsewhere(record) ? record : undefined;
-    } catch (err) {
-      this.deps.log.warn({ err, jid: fullJid }, 'session directory unreachable; routing to local sessions only');
-      return undefined;
-    }
+    const record = await this.read(() => this.deps.directory.find(fullJid), fullJid);
+    return record && this.elsewhere(record) ? record : undefined;
   }
 
   async resources(bareJid: string): Promise<SessionRecord[]> {
-    try {
-      return (await this.deps.directory.resources(bareJid)).filter((r) => this.elsewhere(r));
-    } catch (err) {
-      this.deps.log.warn({ err, jid: bareJid }, 'session directory unreachable; routing to local sessions only');
-      return [];
+    return (await this.read(() => this.deps.directory.resources(bareJid), bareJid)).filter((r) => this.elsewhere(r));
+  }
+
+  /**
+   * A directory read whose answer can be believed: made again while Redis fails or the directory is being
+   * rebuilt after a reconnection, for at most the bound; then the stanza is refused with a 'wait' error.
+   */
+  private async read<T>(ask: () => Promise<T>, jid: string): Promise<T> {
+    const gate = this.gate;
+    if (gate.open) {
+      const epoch = gate.epoch;
+      try {
+        const answer = await ask();
+        if (gate.open && gate.epoch === epoch) return answer;
+      } catch (err) {
+        this.deps.log.warn({ err: err instanceof Error ? err.message : String(err), jid }, 'session directory unreachable; the stanza waits for Redis');
+      }
+    }
+    const until = Date.now() + this.waitMs;
+    let delay = FIRST_READ_RETRY_MS;
+    for (;;) {
+      await gate.whenOpen(until);
+      const epoch = gate.epoch;
+      if (gate.open) {
+        try {
+          const answer = await ask();
+          if (gate.open && gate.epoch === epoch) return answer;
+        } catch {
+          // Still failing over; try again below.
+        }
+      }
+      if (Date.now() >= until) {
+        this.deps.log.warn({ jid, waitedMs: this.waitMs }, 'session directory did not answer within the fail-over bound; the stanza is refused');
+        throw redisOutageError();
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, MAX_READ_RETRY_MS);
     }
   }
 
+  /** An acknowledgement from a node this node sent to. */
+  acknowledged(ack: AckMessage): void {
+    if (ack.boot !== this.deps.bus.boot) return;
+    this.outboxes.get(ack.origin)?.acked(ack.upTo);
+  }
+
   forward(node: string, stanza: Element, from: Jid, hops: number): void {
-    const message: BusMessage = { kind: 'stanza', origin: this.deps.nodeId, mode: 'route', from: from.toString(), hops, targets: [], stanza };
-    this.outbox(node).send(message, () => this.fallBack(stanza, from, hops));
+    const message: OutboundMessage = { kind: 'stanza', origin: this.deps.nodeId, mode: 'route', from: from.toString(), hops, targets: [], stanza };
+    this.outbox(node).send(message, (reason) => this.fallBack(stanza, from, hops, reason));
   }
 
   deliver(targets: readonly SessionRecord[], stanza: Element, from: Jid, hops: number, options: DeliverOptions = {}): void {
@@ -98,7 +158,7 @@ export class ClusterSessions implements RemoteSessions {
   }
 
   deliverTo(node: string, fullJids: readonly string[], stanza: Element, from: Jid, hops: number, options: DeliverOptions = {}): void {
-    const message: BusMessage = {
+    const message: OutboundMessage = {
       kind: 'stanza',
       origin: this.deps.nodeId,
       mode: 'deliver',
@@ -110,7 +170,7 @@ export class ClusterSessions implements RemoteSessions {
       ...(options.fallback ? { fallback: true } : {}),
       stanza,
     };
-    this.outbox(node).send(message, options.fallback ? () => this.fallBack(stanza, from, hops) : undefined);
+    this.outbox(node).send(message, options.fallback ? (reason) => this.fallBack(stanza, from, hops, reason) : undefined);
   }
 
   /** Tells `node` to end its session `sid` on `jid` with `conflict`: the JID was bound again here. */
@@ -146,14 +206,22 @@ export class ClusterSessions implements RemoteSessions {
         publish: (to, message) => this.deps.bus.publish(to, message),
         onGiveUp: (to) => this.givenUp.set(to, Date.now() + GIVEN_UP_MS),
         retryFor: (to) => ((this.givenUp.get(to) ?? 0) > Date.now() ? 0 : RETRY_FOR_MS),
+        redisOutageMs: this.waitMs,
+        boot: this.deps.bus.boot,
       });
       this.outboxes.set(node, outbox);
     }
     return outbox;
   }
 
-  private fallBack(stanza: Element, from: Jid, hops: number): void {
-    if (this.reroute) this.reroute(stanza, from, hops);
-    else this.deps.log.error({ stanza: stanza.toString().slice(0, 300) }, 'undeliverable stanza and no router to fall back to');
+  /**
+   * A node that stopped listening is gone: the stanza is routed again here (another resource, offline
+   * storage). Redis that did not carry it within the bound says nothing about the recipient: the sender
+   * hears of it (RFC 6121 §8 leaves an undeliverable stanza to an error, never to silence).
+   */
+  private fallBack(stanza: Element, from: Jid, hops: number, reason: GiveUpReason): void {
+    if (!this.fallbacks) this.deps.log.error({ stanza: stanza.toString().slice(0, 300) }, 'undeliverable stanza and no router to fall back to');
+    else if (reason === 'not-listening') this.fallbacks.reroute(stanza, from, hops);
+    else this.fallbacks.refuse(stanza, from, redisOutageError());
   }
 }

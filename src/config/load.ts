@@ -43,6 +43,8 @@ const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind
   RATATOSK_HTTP_HOST: { path: ['http', 'host'], kind: 'string' },
   RATATOSK_HTTP_PORT: { path: ['http', 'port'], kind: 'integer' },
   RATATOSK_TRUSTED_PROXIES: { path: ['http', 'trusted_proxies'], kind: 'list' },
+  RATATOSK_HTTP_PROXY_PROTOCOL_FROM: { path: ['http', 'proxy_protocol_from'], kind: 'list' },
+  RATATOSK_C2S_PROXY_PROTOCOL_FROM: { path: ['c2s', 'proxy_protocol_from'], kind: 'list' },
   RATATOSK_PUBLIC_WEBSOCKET_URL: { path: ['http', 'public_websocket_url'], kind: 'string' },
   RATATOSK_PUBLIC_BOSH_URL: { path: ['http', 'public_bosh_url'], kind: 'string' },
   RATATOSK_ADMIN_PORT: { path: ['admin', 'port'], kind: 'integer' },
@@ -57,7 +59,10 @@ const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind
   RATATOSK_REDIS_SENTINELS: { path: ['redis', 'sentinels'], kind: 'list' },
   RATATOSK_REDIS_SENTINEL_NAME: { path: ['redis', 'sentinel_name'], kind: 'string' },
   RATATOSK_REDIS_CLUSTER: { path: ['redis', 'cluster'], kind: 'list' },
+  RATATOSK_REDIS_FAILOVER_WAIT_SECONDS: { path: ['redis', 'failover_wait_seconds'], kind: 'integer' },
   RATATOSK_ALLOW_REGISTRATION: { path: ['registration', 'allow'], kind: 'boolean' },
+  RATATOSK_MAX_CONNECTIONS_PER_ADDRESS: { path: ['limits', 'max_connections_per_address'], kind: 'integer' },
+  RATATOSK_MAX_PRE_AUTH_PER_ADDRESS: { path: ['limits', 'max_pre_auth_per_address'], kind: 'integer' },
 };
 
 /** Read by loadConfig itself rather than mapped to a key. */

@@ -115,6 +115,8 @@ const c2sShape = {
   ping_interval: seconds.default(300),
   ping_timeout: seconds.default(60),
   tcp_keepalive: seconds.default(60),
+  /** Peers (load balancers) whose connections start with a PROXY protocol header, v1 or v2. */
+  proxy_protocol_from: list(addressOrCidr, 'IP addresses or CIDR blocks'),
 };
 
 /** A browser origin (scheme://host[:port], no path) or "*" for any. */
@@ -125,7 +127,9 @@ const corsOrigin = z
 const httpShape = {
   host: host.default(C2S_DEFAULT_HOST),
   port: port.default(5280),
-  trusted_proxies: list(addressOrCidr, 'IP addresses or CIDR blocks'),
+  /** Whose X-Forwarded-* / Forwarded headers are believed; loopback by default (a proxy beside the node). */
+  trusted_proxies: z.array(addressOrCidr, expect('a list of IP addresses or CIDR blocks')).default(['127.0.0.0/8', '::1']),
+  proxy_protocol_from: list(addressOrCidr, 'IP addresses or CIDR blocks'),
   /** Defaults to c2s.max_stanza_size + 4096 (see toConfig). */
   max_websocket_frame: bytes.optional(),
   /** Defaults to c2s.max_stanza_size + 8192 (see toConfig). */
@@ -181,6 +185,7 @@ const redisShape = {
   sentinels: list(hostPort, 'host:port'),
   sentinel_name: text.optional(),
   cluster: list(hostPort, 'host:port'),
+  failover_wait_seconds: integer(1, 300).optional(),
 };
 const registrationShape = {
   allow: bool.default(false),
@@ -204,6 +209,20 @@ const mucShape = {
   message_burst: integer(1, 1_000_000).default(20),
 };
 
+/** Per-session and per-address limits on client connections (src/stream/limits.ts). */
+const limitsShape = {
+  max_connections_per_address: integer(1, 1_000_000).default(100),
+  max_pre_auth_per_address: integer(1, 1_000_000).default(20),
+  read_rate_pre_auth: integer(100, MAX_BYTES).default(10240),
+  read_burst_pre_auth: integer(1024, MAX_BYTES).default(32768),
+  read_rate: integer(100, MAX_BYTES).default(102400),
+  read_burst: integer(1024, MAX_BYTES).default(1048576),
+  stanza_rate: integer(1, 1_000_000).default(100),
+  stanza_burst: integer(1, 1_000_000).default(200),
+  max_backlog_bytes: bytes.default(1048576),
+  max_output_bytes: bytes.default(4194304),
+};
+
 const topShape = {
   domain: domain.default('localhost'),
   data_dir: text.default('./data'),
@@ -222,6 +241,7 @@ const topShape = {
   registration: table(registrationShape).prefault({}),
   auth: table(authShape).prefault({}),
   muc: table(mucShape).prefault({}),
+  limits: table(limitsShape).prefault({}),
 };
 
 export const fileSchema = table(topShape);
@@ -239,6 +259,7 @@ const TABLE_KEYS: Record<string, readonly string[]> = {
   registration: Object.keys(registrationShape),
   auth: Object.keys(authShape),
   muc: Object.keys(mucShape),
+  limits: Object.keys(limitsShape),
 };
 
 /** The keys a table accepts ('' is the top level), for "did you mean" hints. */
@@ -258,6 +279,12 @@ export function checkRelations(f: FileConfig): RelationIssue[] {
     issues.push({
       path: ['c2s', 'pre_auth_max_stanza_size'],
       message: `must not exceed c2s.max_stanza_size (${f.c2s.max_stanza_size}), got ${f.c2s.pre_auth_max_stanza_size}`,
+    });
+  }
+  if (f.limits.max_pre_auth_per_address > f.limits.max_connections_per_address) {
+    issues.push({
+      path: ['limits', 'max_pre_auth_per_address'],
+      message: `must not exceed limits.max_connections_per_address (${f.limits.max_connections_per_address}), got ${f.limits.max_pre_auth_per_address}`,
     });
   }
   if ((f.tls.cert === undefined) !== (f.tls.key === undefined)) {
@@ -318,6 +345,7 @@ export function toConfig(f: FileConfig): Config {
   const redis: Config['redis'] = { sentinels: f.redis.sentinels, cluster: f.redis.cluster };
   if (f.redis.url !== undefined) redis.url = f.redis.url;
   if (f.redis.sentinel_name !== undefined) redis.sentinelName = f.redis.sentinel_name;
+  if (f.redis.failover_wait_seconds !== undefined) redis.failoverWaitSeconds = f.redis.failover_wait_seconds;
   return {
     domain: f.domain,
     dataDir: f.data_dir,
@@ -337,11 +365,13 @@ export function toConfig(f: FileConfig): Config {
       pingInterval: f.c2s.ping_interval,
       pingTimeout: f.c2s.ping_timeout,
       tcpKeepalive: f.c2s.tcp_keepalive,
+      proxyProtocolFrom: f.c2s.proxy_protocol_from,
     },
     http: {
       host: f.http.host,
       port: f.http.port,
       trustedProxies: f.http.trusted_proxies,
+      proxyProtocolFrom: f.http.proxy_protocol_from,
       // A WebSocket frame carries one stanza plus framing, so by default it follows the stanza cap.
       maxWebsocketFrame: f.http.max_websocket_frame ?? f.c2s.max_stanza_size + 4096,
       // A BOSH body usually carries one stanza; the margin is for the wrapper and a few small ones beside it.
@@ -370,6 +400,18 @@ export function toConfig(f: FileConfig): Config {
       historyMaxChars: f.muc.history_max_chars,
       messageRate: f.muc.message_rate,
       messageBurst: f.muc.message_burst,
+    },
+    limits: {
+      maxConnectionsPerAddress: f.limits.max_connections_per_address,
+      maxPreAuthPerAddress: f.limits.max_pre_auth_per_address,
+      readRatePreAuth: f.limits.read_rate_pre_auth,
+      readBurstPreAuth: f.limits.read_burst_pre_auth,
+      readRate: f.limits.read_rate,
+      readBurst: f.limits.read_burst,
+      stanzaRate: f.limits.stanza_rate,
+      stanzaBurst: f.limits.stanza_burst,
+      maxBacklogBytes: f.limits.max_backlog_bytes,
+      maxOutputBytes: f.limits.max_output_bytes,
     },
     auth: {
       scramIterations: f.auth.scram_iterations,

@@ -31,12 +31,19 @@ export interface Config {
     pingTimeout: number;
     /** TCP keepalive delay in seconds. */
     tcpKeepalive: number;
+    /** Addresses/CIDR blocks whose connections to 5222/5223 must start with a PROXY protocol header. */
+    proxyProtocolFrom: string[];
   };
   http: {
     host: string;
     port: number;
-    /** Addresses whose plain-HTTP WebSocket/BOSH connections count as secure (TLS ends at the proxy). */
+    /**
+     * Proxies whose X-Forwarded-For/-Proto/-Host and Forwarded headers are believed (default loopback):
+     * their requests are secure only when those headers say https (src/transports/client-origin.ts).
+     */
     trustedProxies: string[];
+    /** Addresses/CIDR blocks whose HTTP connections must start with a PROXY protocol header. */
+    proxyProtocolFrom: string[];
     maxWebsocketFrame: number;
     /** Largest BOSH request body in bytes (XEP-0124); a larger one ends its session with policy-violation. */
     maxBoshBody: number;
@@ -72,7 +79,14 @@ export interface Config {
     /** How long `serve` keeps retrying an unreachable PostgreSQL at start-up; unset: 60 s. */
     startupRetrySeconds?: number;
   };
-  redis: { url?: string; sentinels: string[]; sentinelName?: string; cluster: string[] };
+  redis: {
+    url?: string;
+    sentinels: string[];
+    sentinelName?: string;
+    cluster: string[];
+    /** How long a stanza waits for Redis to answer during a fail-over before it is bounced; unset: 10 s. */
+    failoverWaitSeconds?: number;
+  };
   registration: {
     allow: boolean;
     /** In-band registrations (XEP-0077) one IP address may complete per window. */
@@ -94,6 +108,26 @@ export interface Config {
     /** Messages per second one occupant may send through a room, and the burst allowed above that rate. */
     messageRate: number;
     messageBurst: number;
+  };
+  /** Per-session and per-address limits on client connections ([limits]; src/stream/limits.ts). */
+  limits: {
+    /** Connections (TCP, direct TLS, WebSocket, BOSH sessions) one client address may hold at once. */
+    maxConnectionsPerAddress: number;
+    /** Of those, how many may not have bound a resource yet. */
+    maxPreAuthPerAddress: number;
+    /** Bytes per second a session may send before authentication, and how many it may send at once. */
+    readRatePreAuth: number;
+    readBurstPreAuth: number;
+    /** The same once authenticated; over the rate, reading pauses (nothing is dropped). */
+    readRate: number;
+    readBurst: number;
+    /** Stanzas per second a session may send (and a burst); over it, its stanzas wait their turn. */
+    stanzaRate: number;
+    stanzaBurst: number;
+    /** Bytes of received stanzas waiting to be processed before the stream ends with policy-violation. */
+    maxBacklogBytes: number;
+    /** Bytes written to a client but not yet taken by it before it is disconnected with policy-violation. */
+    maxOutputBytes: number;
   };
   auth: {
     scramIterations: number;

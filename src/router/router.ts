@@ -121,6 +121,11 @@ export class Router {
     return this.route(stanza, from);
   }
 
+  /** Bounces a stanza that could not be delivered (its node could not be reached in time) to its sender. */
+  refuse(stanza: Element, from: Jid, error: StanzaError): void {
+    this.reject(stanza, from, error);
+  }
+
   /** Sends an iq from the server and waits for its result; rejects with the StanzaError of an error reply. */
   sendIq(iq: Element, timeoutMs = 30_000): Promise<Element> {
     const id = iq.attrs.id ?? randomBytes(9).toString('base64url');

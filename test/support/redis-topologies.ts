@@ -72,6 +72,14 @@ export interface SentinelTopology {
 
 export interface RedisClusterTopology {
   readonly masters: readonly RedisProcess[];
+  /** Replicas (startRedisCluster's `replicas` per master); after a fail-over the roles may have swapped. */
+  readonly replicas: readonly RedisProcess[];
+  /** The process that serves `key`'s slot as master now (CLUSTER NODES on a live node). */
+  masterOf(key: string): Promise<RedisProcess>;
+  /** kill -9 the master of `key`'s slot and wait until a replica took its slots over (cluster_state:ok). */
+  killMasterOf(key: string, timeoutMs?: number): Promise<{ killed: RedisProcess; promoted: RedisProcess; afterMs: number }>;
+  /** Starts a killed node again and waits until it is a synced replica (it rejoins with its nodes.conf). */
+  reviveAsReplica(node: RedisProcess, timeoutMs?: number): Promise<void>;
   /** "127.0.0.1:port" of each master, the form redis.cluster takes. */
   readonly addresses: string[];
   /** Runs one command on one node (not cluster-routed), e.g. PUBSUB SHARDNUMSUB. */
@@ -465,39 +473,117 @@ export async function startSentinelTopology(ctx: Mocha.Context, configure: (layo
   }
 }
 
+/**
+ * Call in a mocha before(): one redis-server without persistence (so a restart comes back empty, as a
+ * cache-only deployment does), with kill -9 and restart on the same port.
+ */
+export async function startSingleRedis(ctx: Mocha.Context): Promise<{ server: RedisProcess; url: string; stop(): Promise<void> }> {
+  requireRedisBinaries(ctx);
+  const root = await mkdtemp(join(tmpdir(), 'ratatosk-single-redis-'));
+  const port = await freePort();
+  const server = await spawnRedis('single', join(root, 'server'), port, serverConf(port), false);
+  return {
+    server,
+    url: `redis://${HOST}:${port}`,
+    async stop() {
+      await killAll([server]);
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Call in a mocha before(): `count` masters (no replicas) sharing the 16384 slots, cluster_state:ok on each. */
-export async function startRedisCluster(ctx: Mocha.Context, count = 3): Promise<RedisClusterTopology> {
+export async function startRedisCluster(ctx: Mocha.Context, count = 3, replicas = 0): Promise<RedisClusterTopology> {
   requireRedisBinaries(ctx);
   const root = await mkdtemp(join(tmpdir(), 'ratatosk-rcluster-'));
-  const masters: RedisProcess[] = [];
+  const all: RedisProcess[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count * (1 + replicas); i++) {
       const port = await freePort(10_000);
       const dir = join(root, `node-${i}`);
       const conf = serverConf(port, ['cluster-enabled yes', `cluster-config-file ${join(dir, 'nodes.conf')}`, 'cluster-node-timeout 2000', `cluster-announce-ip ${HOST}`]);
-      masters.push(await spawnRedis(`master-${i}`, dir, port, conf, false));
+      all.push(await spawnRedis(i < count ? `master-${i}` : `replica-${i - count}`, dir, port, conf, false));
     }
+    const masters = all.slice(0, count);
+    const replicaProcesses = all.slice(count);
     const addresses = masters.map((m) => m.address);
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
+    // redis-cli makes the first `count` addresses masters and the rest their replicas.
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...all.map((p) => p.address), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed (${created.status ?? created.signal}):\n${created.stdout}\n${created.stderr}`);
-    await waitFor('cluster_state:ok on every node', 30_000, async () => {
-      for (const master of masters) {
-        const info = String(await oneCommand(master.port, ['CLUSTER', 'INFO']));
-        if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${count}`)) return undefined;
-      }
-      return true;
-    });
+    const clusterOk = (timeoutMs: number): Promise<true> =>
+      waitFor('cluster_state:ok on every live node', timeoutMs, async () => {
+        for (const node of all) {
+          if (!node.alive) continue;
+          const info = String(await oneCommand(node.port, ['CLUSTER', 'INFO']));
+          if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${all.length}`)) return undefined;
+        }
+        return true;
+      });
+    await clusterOk(30_000);
+    /** port -> role ('master' | 'slave') and slot ranges, from CLUSTER NODES on a live node. */
+    const layout = async (): Promise<Array<{ port: number; master: boolean; failed: boolean; slots: Array<[number, number]>; masterId: string; id: string }>> => {
+      const live = all.find((n) => n.alive && !n.paused);
+      if (!live) throw new Error('no live Redis Cluster node');
+      const text = String(await oneCommand(live.port, ['CLUSTER', 'NODES']));
+      return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((line) => {
+          const [id = '', address = '', flags = '', masterId = '', , , , , ...slots] = line.split(' ');
+          return {
+            id,
+            port: Number(address.split('@')[0]?.split(':')[1]),
+            master: flags.split(',').includes('master'),
+            failed: flags.includes('fail'),
+            masterId,
+            slots: slots.filter((r) => !r.startsWith('[')).map((r) => {
+              const [a, b] = r.split('-');
+              return [Number(a), Number(b ?? a)] as [number, number];
+            }),
+          };
+        });
+    };
+    const masterOf = async (key: string): Promise<RedisProcess> => {
+      const live = all.find((n) => n.alive && !n.paused);
+      if (!live) throw new Error('no live Redis Cluster node');
+      const slot = Number(await oneCommand(live.port, ['CLUSTER', 'KEYSLOT', key]));
+      const owner = (await layout()).find((n) => n.master && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b));
+      const found = all.find((p) => p.port === owner?.port);
+      if (!found) throw new Error(`no master serves slot ${slot}`);
+      return found;
+    };
     return {
       masters,
+      replicas: replicaProcesses,
       addresses,
+      masterOf,
+      async killMasterOf(key, timeoutMs = 30_000) {
+        const killed = await masterOf(key);
+        const began = Date.now();
+        killed.kill();
+        const promoted = await waitFor(`a replica to take over the slots of ${killed.address}`, timeoutMs, async () => {
+          const owner = await masterOf(key).catch(() => undefined);
+          return owner && owner !== killed ? owner : undefined;
+        });
+        await clusterOk(timeoutMs);
+        return { killed, promoted, afterMs: Date.now() - began };
+      },
+      async reviveAsReplica(node, timeoutMs = 30_000) {
+        if (!node.alive) await node.restart();
+        await waitFor(`${node.address} to rejoin as a synced replica`, timeoutMs, async () => {
+          const info = String(await oneCommand(node.port, ['INFO', 'replication']));
+          return info.includes('role:slave') && info.includes('master_link_status:up') ? true : undefined;
+        });
+        await clusterOk(timeoutMs);
+      },
       command: (node, ...args) => oneCommand(node.port, args),
       async stop() {
-        await killAll(masters);
+        await killAll(all);
         await rm(root, { recursive: true, force: true });
       },
     };
   } catch (err) {
-    await killAll(masters);
+    await killAll(all);
     await rm(root, { recursive: true, force: true });
     throw err;
   }
