@@ -86,11 +86,19 @@ describe('admin API', function () {
 
     it('listens on loopback only', async function () {
       const port = Number(new URL(endpoint.url).port);
-      const external = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
-      if (external === undefined) this.skip();
-      const socket = net.connect({ host: external.address, port });
-      const [err] = (await once(socket, 'error')) as [Error & { code?: string }];
-      assert.equal(err.code, 'ECONNREFUSED', `${external.address}:${port} must not answer`);
+      // 127.0.0.2 reaches this machine on every Linux (all of 127/8 is loopback) but not a socket bound to 127.0.0.1
+      // alone, so the check holds on a machine without any other interface; the machine's own addresses come on top.
+      const external = Object.values(networkInterfaces()).flat().filter((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
+      const elsewhere = ['127.0.0.2', ...external.map((i) => i.address)];
+      // Positive control: the announced address does answer.
+      const reached = net.connect({ host: '127.0.0.1', port });
+      await once(reached, 'connect');
+      reached.destroy();
+      for (const host of elsewhere) {
+        const socket = net.connect({ host, port });
+        const [err] = (await once(socket, 'error')) as [Error & { code?: string }];
+        assert.equal(err.code, 'ECONNREFUSED', `${host}:${port} must not answer`);
+      }
     });
 
     it('refuses to bind to a non-loopback address even when the schema is bypassed', async () => {
@@ -217,16 +225,18 @@ describe('admin API', function () {
       assert.equal(await server.server.stores.rooms.get('den@conference.localhost'), undefined);
     });
 
-    it('reports status: node, sessions by transport, uptime, store and ports', async () => {
+    it('reports status: node, version, sessions by transport, uptime, store and ports', async () => {
       const res = await cli(['status']);
       assert.equal(res.code, 0, res.err);
       const lines = res.out.trim().split('\n');
+      const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
       assert.equal(lines[0], 'running: node test, domain localhost');
-      assert.match(lines[1] ?? '', /^uptime: \d+s \(since \d{4}-\d\d-\d\dT/);
-      assert.equal(lines[2], 'sessions: 0 (tcp 0, websocket 0, bosh 0)');
-      assert.equal(lines[3], 'store: embedded');
-      assert.equal(lines[4], `ports: c2s ${server.ports.c2s}, c2sTls ${server.ports.c2sTls}, http ${server.ports.http}, admin ${new URL(endpoint.url).port}`);
-      assert.match(lines[5] ?? '', /^modules: .*disco/);
+      assert.equal(lines[1], `version: ${pkg.version}`);
+      assert.match(lines[2] ?? '', /^uptime: \d+s \(since \d{4}-\d\d-\d\dT/);
+      assert.equal(lines[3], 'sessions: 0 (tcp 0, websocket 0, bosh 0)');
+      assert.equal(lines[4], 'store: embedded');
+      assert.equal(lines[5], `ports: c2s ${server.ports.c2s}, c2sTls ${server.ports.c2sTls}, http ${server.ports.http}, admin ${new URL(endpoint.url).port}`);
+      assert.match(lines[6] ?? '', /^modules: .*disco/);
     });
 
     it('lists live sessions, and kicks one with a policy-violation the client sees', async () => {

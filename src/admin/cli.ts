@@ -12,6 +12,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { ServerError } from '../errors.js';
 import { tuneHeapForServer } from '../runtime/heap.js';
 import { openStores } from '../storage/index.js';
+import { VERSION } from '../version.js';
 import { StoreUnavailableError } from '../storage/types.js';
 import { findServer, removeStale, sendCommand } from './api-client.js';
 import {
@@ -44,6 +45,7 @@ export type StartServer = (config: Config) => Promise<{ stop(): Promise<void> }>
 const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'config', takesValue: true, valueName: 'file', summary: 'TOML configuration file (default: RATATOSK_CONFIG, then ./ratatosk.toml)' },
   { name: 'help', takesValue: false, summary: 'Show help; after a command, that command’s help' },
+  { name: 'version', takesValue: false, summary: 'Print the version (also -V)' },
 ];
 
 const serveSpec: CommandSpec = {
@@ -83,21 +85,23 @@ function generalHelp(): string {
 interface GlobalOptions {
   config?: string;
   help: boolean;
+  version: boolean;
 }
 
 /** Splits `--name=value` and `--name`; undefined for a token that is not an option. */
 function optionToken(token: string): { name: string; value?: string } | undefined {
   if (!token.startsWith('-') || token === '-' || token === '--') return undefined;
   if (token === '-h') return { name: 'help' };
+  if (token === '-V') return { name: 'version' };
   if (!token.startsWith('--')) return { name: token.slice(1) }; // reported as unknown
   const eq = token.indexOf('=');
   return eq === -1 ? { name: token.slice(2) } : { name: token.slice(2, eq), value: token.slice(eq + 1) };
 }
 
 function setGlobal(globals: GlobalOptions, name: string, value: string | true, where: string, spec?: CommandSpec): void {
-  if (name === 'help') {
-    if (value !== true) throw new UsageError(`option "--help" takes no value`, spec);
-    globals.help = true;
+  if (name === 'help' || name === 'version') {
+    if (value !== true) throw new UsageError(`option "--${name}" takes no value`, spec);
+    globals[name] = true;
     return;
   }
   if (value === true) throw new UsageError(`option "--config"${where} needs a value`, spec);
@@ -113,7 +117,7 @@ interface ParsedCommandLine {
 
 /** Parses argv strictly: globals, the command words, then the command's arguments and options. */
 function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
-  const globals: GlobalOptions = { help: false };
+  const globals: GlobalOptions = { help: false, version: false };
   let i = 0;
   // Global options before the command.
   for (; i < argv.length; i++) {
@@ -344,6 +348,10 @@ async function runRemote(command: Command, input: CommandInput, argsInOrder: rea
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { globals, spec, input } = parseCommandLine(argv);
+  if (globals.version) {
+    write(io.stdout, `ratatosk ${VERSION}`);
+    return 0;
+  }
   if (spec === undefined) {
     if (globals.help) {
       write(io.stdout, generalHelp());

@@ -12,6 +12,7 @@ import {
   type ServerCommand,
 } from './command.js';
 import type { LiveSession } from './live.js';
+import { VERSION } from '../version.js';
 
 function sessionLine(s: LiveSession): string {
   return [s.jid, s.transport, s.remoteAddress, new Date(s.since).toISOString(), s.availability, String(s.priority)].join('\t');
@@ -76,7 +77,7 @@ function duration(seconds: number): string {
 export const status: ServerCommand = {
   name: 'status',
   runs: 'server',
-  summary: 'Show whether the server runs, and its node, sessions, uptime, store and ports.',
+  summary: 'Show whether the server runs, and its node, version, sessions, uptime, store and ports.',
   usage: 'status',
   details: ['Exit status 0 when a server answers for the data directory, 3 ("not running") when none does.'],
   args: [],
@@ -95,6 +96,7 @@ export const status: ServerCommand = {
       exitCode: 0,
       lines: [
         `running: node ${live.nodeId}, domain ${servedDomain(ctx.config)}`,
+        `version: ${VERSION}`,
         `uptime: ${duration(uptime)} (since ${new Date(live.startedAt).toISOString()})`,
         `sessions: ${stats.sessions} (${transports})`,
         `store: ${live.storeKind}`,
@@ -104,6 +106,7 @@ export const status: ServerCommand = {
       ],
       data: {
         running: true,
+        version: VERSION,
         nodeId: live.nodeId,
         domain: servedDomain(ctx.config),
         startedAt: new Date(live.startedAt).toISOString(),
