@@ -29,8 +29,9 @@ import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, HOST_ME
 import { HttpServer, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
 import { createWebSocketEndpoint } from './transports/websocket.js';
-import { trustedPeers } from './transports/trust.js';
+import { addressMatcher, ClientOriginRule } from './transports/client-origin.js';
 import { ASSETS_PREFIX, createWebClient, WEB_CLIENT_PATH } from './transports/web-client.js';
+import { VERSION } from './version.js';
 import { BUILTIN_MODULES } from '../xeps/index.js';
 
 export interface RunningServer {
@@ -143,31 +144,35 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const tcpServers: net.Server[] = [];
   undo.push(() => void tcpServers.map((s) => s.close()));
   const tcpOptions = { log, secureContext, certificate: { cert: certificate.cert, key: certificate.key }, limits, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
+  const c2sProxies = config.c2s.proxyProtocolFrom.length > 0 ? { proxyProtocolFrom: addressMatcher(config.c2s.proxyProtocolFrom) } : {};
   let c2sPort = -1;
   let c2sTlsPort = -1;
   if (config.c2s.port >= 0) {
-    const s = await listenTcp({ ...tcpOptions, host: config.c2s.host, port: config.c2s.port, directTls: false });
+    const s = await listenTcp({ ...tcpOptions, ...c2sProxies, host: config.c2s.host, port: config.c2s.port, directTls: false });
     tcpServers.push(s);
     c2sPort = boundPort(s);
   }
   if (config.c2s.tlsPort >= 0) {
-    const s = await listenTcp({ ...tcpOptions, host: config.c2s.host, port: config.c2s.tlsPort, directTls: true });
+    const s = await listenTcp({ ...tcpOptions, ...c2sProxies, host: config.c2s.host, port: config.c2s.tlsPort, directTls: true });
     tcpServers.push(s);
     c2sTlsPort = boundPort(s);
   }
 
-  const isTrusted = trustedPeers(config.http.trustedProxies);
+  // One rule for who a client is and whether its path is secure: WebSocket, BOSH and host-meta alike.
+  const origins = new ClientOriginRule(config.http.trustedProxies);
+  const originOf = origins.ofRequest.bind(origins);
   const websocket = createWebSocketEndpoint(
     {
       log,
       limits,
       maxFrameBytes: config.http.maxWebsocketFrame,
       keepaliveSeconds: config.c2s.tcpKeepalive,
-      isTrusted,
+      originOf,
     },
     connect,
   );
-  const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket });
+  const httpProxies = config.http.proxyProtocolFrom.length > 0 ? { proxyProtocolFrom: addressMatcher(config.http.proxyProtocolFrom) } : {};
+  const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket, ...httpProxies });
   http.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', node: config.nodeId, sessions: sessions.size, store: stores.kind, uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000) }));
   // The web client (Converse.js) at `/`; without the package, a line of text says where to connect.
   const webClient = createWebClient({ domain: config.domain, allowRegistration: config.registration.allow, log });
@@ -182,7 +187,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const ownEndpoints = endpointsFromRequest({
     websocketPath: WEBSOCKET_PATH,
     boshPath: BOSH_PATH,
-    isTrusted,
+    originOf,
     publicWebsocketUrl: config.http.publicWebsocketUrl,
     publicBoshUrl: config.http.publicBoshUrl,
   });
@@ -198,7 +203,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   http.route(HOST_META_JSON_PATH, hostMeta.jrd);
   // XEP-0124/XEP-0206: each BOSH session is one more c2s stream.
   const bosh = new BoshEndpoint(
-    { domain: config.domain, log, limits, maxBodyBytes: config.http.maxBoshBody, inactivity: config.http.boshInactivity, corsOrigins: config.http.corsOrigins, isTrusted },
+    { domain: config.domain, log, limits, maxBodyBytes: config.http.maxBoshBody, inactivity: config.http.boshInactivity, corsOrigins: config.http.corsOrigins, originOf },
     connect,
   );
   http.route(BOSH_PATH, bosh.handle);

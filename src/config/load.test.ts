@@ -60,8 +60,9 @@ describe('loadConfig', () => {
           pingInterval: 300,
           pingTimeout: 60,
           tcpKeepalive: 60,
+          proxyProtocolFrom: [],
         },
-        http: { host: '::', port: 5280, trustedProxies: [], maxWebsocketFrame: 262144 + 4096, maxBoshBody: 262144 + 8192, boshInactivity: 60, corsOrigins: ['*'] },
+        http: { host: '::', port: 5280, trustedProxies: ['127.0.0.0/8', '::1'], proxyProtocolFrom: [], maxWebsocketFrame: 262144 + 4096, maxBoshBody: 262144 + 8192, boshInactivity: 60, corsOrigins: ['*'] },
         admin: { host: '127.0.0.1', port: 5281 },
         component: { host: '127.0.0.1', port: 5347, handshakeTimeout: 10 },
         components: [],
@@ -158,7 +159,7 @@ describe('loadConfig', () => {
         ['127.0.0.1', 15222, -1, false, 65536, 4096, 120],
       );
       assert.equal(config.c2s.maxDepth, 64, 'unset keys in a table keep their defaults');
-      assert.deepEqual(config.http, { host: '::', port: 0, trustedProxies: ['10.0.0.0/8', '::1'], maxWebsocketFrame: 65536 + 4096, maxBoshBody: 65536 + 8192, boshInactivity: 60, corsOrigins: ['*'] });
+      assert.deepEqual(config.http, { host: '::', port: 0, trustedProxies: ['10.0.0.0/8', '::1'], proxyProtocolFrom: [], maxWebsocketFrame: 65536 + 4096, maxBoshBody: 65536 + 8192, boshInactivity: 60, corsOrigins: ['*'] });
       assert.deepEqual(config.tls, { cert: '/etc/cert.pem', key: '/etc/key.pem' });
       assert.deepEqual(config.database, { url: 'postgres://u:p@db:5432/x' });
       assert.deepEqual(config.redis, { sentinels: ['s1:26379', '[::1]:26380'], sentinelName: 'mymaster', cluster: [] });

@@ -13,7 +13,7 @@ import {
 } from './bosh-body.js';
 import { BoshSession, streamHeader, type BoshReply } from './bosh-session.js';
 import { sendText } from './http-server.js';
-import { normaliseAddress } from './tcp.js';
+import type { ClientOrigin } from './client-origin.js';
 
 export const BOSH_PATH = '/http-bind';
 
@@ -53,7 +53,8 @@ export interface BoshOptions {
   inactivity: number;
   /** Origins allowed to call the endpoint from a browser; "*" allows all. */
   corsOrigins: readonly string[];
-  isTrusted(remoteAddress: string): boolean;
+  /** Who the client is and whether its path is secure (client-origin.ts: TLS, or a trusted proxy saying https). */
+  originOf(request: IncomingMessage): ClientOrigin;
 }
 
 export class BoshEndpoint {
@@ -205,7 +206,7 @@ export class BoshEndpoint {
       legacy,
       contentType: content,
       creationAttrs,
-      remoteAddress: normaliseAddress(req.socket.remoteAddress),
+      remoteAddress: this.options.originOf(req).remoteAddress,
       secure,
       limits: this.options.limits,
       maxQueuedChars: MAX_QUEUED_CHARS,
@@ -218,9 +219,7 @@ export class BoshEndpoint {
   }
 
   private isSecure(req: IncomingMessage): boolean {
-    const socket = req.socket;
-    if ('encrypted' in socket && socket.encrypted === true) return true;
-    return this.options.isTrusted(normaliseAddress(socket.remoteAddress));
+    return this.options.originOf(req).secure;
   }
 }
 

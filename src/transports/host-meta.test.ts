@@ -8,6 +8,7 @@ import { createLogger } from '../observability/log.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { NS } from '../xml/ns.js';
 import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, renderJrd, renderXrd, requestOrigin, UnknownHostError, type RequestView } from './host-meta.js';
+import { ClientOriginRule } from './client-origin.js';
 
 interface RawResponse {
   status: number;
@@ -187,8 +188,10 @@ describe('XEP-0156 host-meta', function () {
       headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])),
       socket: encrypted === undefined ? { remoteAddress } : { remoteAddress, encrypted },
     });
-    const trustOnly = (trusted: string) => (address: string) => address === trusted;
-    const provider = endpointsFromRequest({ websocketPath: '/xmpp-websocket', boshPath: '/http-bind', isTrusted: trustOnly('10.0.0.5') });
+    // The transports' own rule, with one trusted proxy and no loopback (so '::1' below is just a peer).
+    const rule = new ClientOriginRule(['10.0.0.5']);
+    const originOf = rule.ofRequest.bind(rule);
+    const provider = endpointsFromRequest({ websocketPath: '/xmpp-websocket', boshPath: '/http-bind', originOf });
 
     it('ignores X-Forwarded-* from a peer that is not a trusted proxy', async function () {
       const endpoints = await provider(view('203.0.113.9', { host: 'xmpp.example.org', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }));
@@ -201,21 +204,21 @@ describe('XEP-0156 host-meta', function () {
     });
 
     it('falls back to Host when a trusted proxy sends an unusable X-Forwarded-Host', function () {
-      assert.deepEqual(requestOrigin(view('10.0.0.5', { host: 'xmpp.example.org', 'x-forwarded-host': 'bad/host' }), trustOnly('10.0.0.5')), { secure: false, host: 'xmpp.example.org' });
+      assert.deepEqual(requestOrigin(view('10.0.0.5', { host: 'xmpp.example.org', 'x-forwarded-host': 'bad/host' }), originOf), { secure: false, host: 'xmpp.example.org' });
     });
 
     it('a TLS socket makes the URLs secure; IPv6 hosts keep their brackets', function () {
-      assert.deepEqual(requestOrigin(view('::1', { host: '[2001:db8::1]:5443' }, true), () => false), { secure: true, host: '[2001:db8::1]:5443' });
+      assert.deepEqual(requestOrigin(view('2001:db8::9', { host: '[2001:db8::1]:5443' }, true), originOf), { secure: true, host: '[2001:db8::1]:5443' });
     });
 
     it('no Host header at all is an UnknownHostError, unless both URLs are configured', async function () {
       assert.throws(() => provider(view('203.0.113.9', {})), UnknownHostError);
-      const configured = endpointsFromRequest({ websocketPath: '/w', boshPath: '/b', isTrusted: () => false, publicWebsocketUrl: 'wss://a.example/w', publicBoshUrl: 'https://a.example/b' });
+      const configured = endpointsFromRequest({ websocketPath: '/w', boshPath: '/b', originOf, publicWebsocketUrl: 'wss://a.example/w', publicBoshUrl: 'https://a.example/b' });
       assert.deepEqual(await configured(view('203.0.113.9', {})), { websocket: 'wss://a.example/w', bosh: 'https://a.example/b' });
     });
 
     it('one configured URL, the other derived', async function () {
-      const half = endpointsFromRequest({ websocketPath: '/xmpp-websocket', boshPath: '/http-bind', isTrusted: () => false, publicWebsocketUrl: 'wss://ws.example.org/xmpp' });
+      const half = endpointsFromRequest({ websocketPath: '/xmpp-websocket', boshPath: '/http-bind', originOf, publicWebsocketUrl: 'wss://ws.example.org/xmpp' });
       assert.deepEqual(await half(view('203.0.113.9', { host: 'xmpp.example.org' })), { websocket: 'wss://ws.example.org/xmpp', bosh: 'http://xmpp.example.org/http-bind' });
     });
 

@@ -7,10 +7,13 @@
 //
 // Which URLs to list is a question for an injectable EndpointProvider: a single node derives them from
 // the request or the configured public URLs; a cluster can answer with the least-loaded live node.
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/log.js';
 import { xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
+import type { ClientOrigin, RequestView } from './client-origin.js';
+
+export type { RequestView } from './client-origin.js';
 
 export const HOST_META_PATH = '/.well-known/host-meta';
 export const HOST_META_JSON_PATH = '/.well-known/host-meta.json';
@@ -19,12 +22,6 @@ export const HOST_META_JSON_PATH = '/.well-known/host-meta.json';
 export interface ConnectionEndpoints {
   websocket?: string;
   bosh?: string;
-}
-
-/** The parts of a request that endpoint discovery reads (an IncomingMessage has them). */
-export interface RequestView {
-  headers: IncomingHttpHeaders;
-  socket: { remoteAddress?: string | undefined; encrypted?: boolean };
 }
 
 export type EndpointProvider = (request: RequestView) => ConnectionEndpoints | Promise<ConnectionEndpoints>;
@@ -39,18 +36,15 @@ export interface RequestOrigin {
 }
 
 /**
- * Where the client thinks it is talking to. X-Forwarded-Proto and X-Forwarded-Host count only from a
- * trusted peer (a configured proxy or loopback): anyone else could make us advertise their server.
+ * Where the client thinks it is talking to. `originOf` is the transports' rule (client-origin.ts), so
+ * host-meta calls a request secure exactly when WebSocket and BOSH would; X-Forwarded-Host counts only
+ * when that rule believed the request's forwarding headers (a trusted proxy sent them): anyone else
+ * could make us advertise their server.
  */
-export function requestOrigin(request: RequestView, isTrusted: (address: string) => boolean): RequestOrigin | undefined {
-  const trusted = isTrusted(request.socket.remoteAddress ?? '');
-  let secure = request.socket.encrypted === true;
-  if (trusted) {
-    const proto = firstValue(request.headers['x-forwarded-proto'])?.toLowerCase();
-    if (proto === 'https') secure = true;
-    else if (proto === 'http') secure = false;
-  }
-  const forwardedHost = trusted ? firstValue(request.headers['x-forwarded-host']) : undefined;
+export function requestOrigin(request: RequestView, originOf: (request: RequestView) => ClientOrigin): RequestOrigin | undefined {
+  const origin = originOf(request);
+  const secure = origin.secure;
+  const forwardedHost = origin.forwardedHeadersTrusted ? firstValue(request.headers['x-forwarded-host']) : undefined;
   const host = (forwardedHost !== undefined ? normaliseHost(forwardedHost, secure) : undefined) ?? normaliseHost(request.headers.host ?? '', secure);
   return host === undefined ? undefined : { secure, host };
 }
@@ -58,7 +52,8 @@ export function requestOrigin(request: RequestView, isTrusted: (address: string)
 export interface RequestEndpointOptions {
   websocketPath: string;
   boshPath: string;
-  isTrusted: (address: string) => boolean;
+  /** The transports' rule: ClientOriginRule.ofRequest. */
+  originOf: (request: RequestView) => ClientOrigin;
   /** Configured public URLs win over what the request suggests. */
   publicWebsocketUrl?: string;
   publicBoshUrl?: string;
@@ -69,7 +64,7 @@ export function endpointsFromRequest(options: RequestEndpointOptions): EndpointP
   return (request) => {
     const { publicWebsocketUrl, publicBoshUrl } = options;
     if (publicWebsocketUrl !== undefined && publicBoshUrl !== undefined) return { websocket: publicWebsocketUrl, bosh: publicBoshUrl };
-    const origin = requestOrigin(request, options.isTrusted);
+    const origin = requestOrigin(request, options.originOf);
     if (!origin) throw new UnknownHostError('the request has no usable Host header');
     return {
       websocket: publicWebsocketUrl ?? `${origin.secure ? 'wss' : 'ws'}://${origin.host}${options.websocketPath}`,
@@ -161,7 +156,7 @@ export function createHostMeta(options: HostMetaOptions): HostMetaHandlers {
       'Content-Length': Buffer.byteLength(body),
       // The answer depends on the Host header and, in a cluster, on the nodes' load at this moment.
       'Cache-Control': 'no-cache',
-      Vary: 'Host, X-Forwarded-Host, X-Forwarded-Proto',
+      Vary: 'Host, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-For, Forwarded',
       'X-Content-Type-Options': 'nosniff',
     });
     response.end(method === 'HEAD' ? undefined : body);

@@ -1,7 +1,10 @@
 // The HTTP port: WebSocket upgrade at /xmpp-websocket, health at /healthz, the landing page at /.
 // Routes are a Map from path to handler; later issues add BOSH, host-meta and metrics here.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
 import type { Logger } from '../observability/log.js';
+import { rememberProxyHeader } from './client-origin.js';
+import { readProxyHeader } from './proxy-protocol.js';
 import type { WebSocketEndpoint } from './websocket.js';
 
 export type HttpHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
@@ -11,6 +14,12 @@ export interface HttpServerOptions {
   port: number;
   log: Logger;
   websocket: WebSocketEndpoint;
+  /**
+   * http.proxy_protocol_from: peers whose connections must start with a PROXY header (proxy-protocol.ts);
+   * it names the client for every request on the connection (client-origin.ts). A bad or missing one
+   * closes the connection. From anyone else a PROXY header is an HTTP request that cannot be parsed: 400.
+   */
+  proxyProtocolFrom?: (address: string) => boolean;
 }
 
 export const WEBSOCKET_PATH = '/xmpp-websocket';
@@ -19,8 +28,12 @@ export class HttpServer {
   private readonly routes = new Map<string, HttpHandler>();
   private readonly prefixRoutes: [string, HttpHandler][] = [];
   readonly server: http.Server;
+  /** With proxyProtocolFrom: the listening socket, which reads PROXY headers before handing connections to `server`. */
+  private readonly front: net.Server | undefined;
 
   constructor(private readonly options: HttpServerOptions) {
+    const fromProxy = options.proxyProtocolFrom;
+    this.front = fromProxy && net.createServer((socket) => this.acceptProxied(socket, fromProxy));
     this.server = http.createServer({ requestTimeout: 120_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, (req, res) => this.dispatch(req, res));
     this.server.on('upgrade', (req, socket, head) => {
       socket.on('error', () => undefined);
@@ -43,21 +56,39 @@ export class HttpServer {
   }
 
   async listen(): Promise<number> {
+    const listener = this.front ?? this.server;
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.options.host, port: this.options.port }, () => {
-        this.server.off('error', reject);
+      listener.once('error', reject);
+      listener.listen({ host: this.options.host, port: this.options.port }, () => {
+        listener.off('error', reject);
         resolve();
       });
     });
-    const address = this.server.address();
+    const address = listener.address();
     return typeof address === 'object' && address ? address.port : 0;
   }
 
   async close(): Promise<void> {
     this.options.websocket.close();
     this.server.closeAllConnections();
+    const front = this.front;
+    if (front) await new Promise<void>((resolve) => front.close(() => resolve()));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private acceptProxied(socket: net.Socket, fromProxy: (address: string) => boolean): void {
+    socket.on('error', () => undefined);
+    if (!fromProxy(socket.remoteAddress ?? '')) return void this.server.emit('connection', socket);
+    readProxyHeader(socket).then(
+      (header) => {
+        rememberProxyHeader(socket, socket.remoteAddress, header);
+        this.server.emit('connection', socket);
+      },
+      (err: unknown) => {
+        this.options.log.info({ err, proxy: socket.remoteAddress }, 'HTTP connection from a PROXY protocol peer without a valid header; closed');
+        socket.destroy();
+      },
+    );
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void {

@@ -7,6 +7,8 @@ import type { StreamEvents, StreamTransport, Undelivered } from '../stream/trans
 import { escapeAttr, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { XmlStreamParser, type ParserLimits } from '../xml/parser.js';
+import { connectionOrigin } from './client-origin.js';
+import { readProxyHeader, type ProxyHeader } from './proxy-protocol.js';
 import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
 
 /** A client whose unread output passes this is not reading: it is disconnected (back-pressure). */
@@ -41,10 +43,11 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   private events: StreamEvents | undefined;
   private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
 
-  constructor(socket: net.Socket, private readonly options: TcpOptions, directTls: boolean) {
+  /** `origin`: the client a PROXY header named, and whether the proxy received it over TLS (client-origin.ts). */
+  constructor(socket: net.Socket, private readonly options: TcpOptions, directTls: boolean, origin?: { remoteAddress: string; secure: boolean }) {
     this.socket = socket;
-    this.tlsActive = directTls;
-    this.remoteAddress = normaliseAddress(socket.remoteAddress);
+    this.tlsActive = directTls || (origin?.secure ?? false);
+    this.remoteAddress = origin?.remoteAddress ?? normaliseAddress(socket.remoteAddress);
     this.parser = new XmlStreamParser(
       {
         onStreamStart: (name, attrs) => this.events?.onStreamStart(attrs, name),
@@ -183,6 +186,8 @@ export interface TcpListenerOptions extends TcpOptions {
   host: string;
   port: number;
   directTls: boolean;
+  /** c2s.proxy_protocol_from: peers whose connections must start with a PROXY header (proxy-protocol.ts). */
+  proxyProtocolFrom?: (address: string) => boolean;
   onConnection(transport: TcpTransport): void;
 }
 
@@ -191,9 +196,13 @@ export async function listenTcp(options: TcpListenerOptions): Promise<net.Server
     socket.on('error', () => undefined);
     options.onConnection(new TcpTransport(socket, options, options.directTls));
   };
-  const server = options.directTls
-    ? tls.createServer({ ...options.certificate, minVersion: 'TLSv1.2', ALPNProtocols: ['xmpp-client'] }, accept)
-    : net.createServer(accept);
+  const tlsOptions = { ...options.certificate, minVersion: 'TLSv1.2', ALPNProtocols: ['xmpp-client'] } as const;
+  const proxied = options.proxyProtocolFrom;
+  const server = proxied
+    ? net.createServer((socket) => acceptProxied(socket, options, proxied, tlsOptions))
+    : options.directTls
+      ? tls.createServer(tlsOptions, accept)
+      : net.createServer(accept);
   if (options.directTls) server.on('tlsClientError', (err) => options.log.debug({ err }, 'direct TLS handshake failed'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -203,6 +212,26 @@ export async function listenTcp(options: TcpListenerOptions): Promise<net.Server
     });
   });
   return server;
+}
+
+/**
+ * A listener with c2s.proxy_protocol_from: a listed peer's connection starts with a PROXY header (before
+ * the TLS handshake on the direct-TLS port), which names the client; a bad or missing one closes it. Other
+ * peers are served as usual, so a PROXY header from them is not-well-formed XML (or a failed handshake).
+ */
+function acceptProxied(socket: net.Socket, options: TcpListenerOptions, fromProxy: (address: string) => boolean, tlsOptions: tls.TlsOptions): void {
+  socket.on('error', () => undefined);
+  const start = (header?: ProxyHeader): void => {
+    const origin = connectionOrigin(socket.remoteAddress, false, header);
+    const wire = options.directTls ? new tls.TLSSocket(socket, { isServer: true, ...tlsOptions }) : socket;
+    if (options.directTls) wire.on('error', (err) => options.log.debug({ err, remote: origin.remoteAddress }, 'direct TLS handshake failed'));
+    options.onConnection(new TcpTransport(wire, options, options.directTls, origin));
+  };
+  if (!fromProxy(socket.remoteAddress ?? '')) return start();
+  readProxyHeader(socket).then(start, (err: unknown) => {
+    options.log.info({ err, proxy: socket.remoteAddress }, 'connection from a PROXY protocol peer without a valid header; closed');
+    socket.destroy();
+  });
 }
 
 export function boundPort(server: net.Server): number {

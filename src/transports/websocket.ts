@@ -11,7 +11,8 @@ import { parseFrame } from '../xml/framed-parser.js';
 import { NS } from '../xml/ns.js';
 import { decodeUtf8 } from '../xml/utf8.js';
 import type { ParserLimits } from '../xml/parser.js';
-import { keepUndelivered, normaliseAddress } from './tcp.js';
+import type { ClientOrigin } from './client-origin.js';
+import { keepUndelivered } from './tcp.js';
 import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
 import { encodeTextFrames } from './websocket-frames.js';
 
@@ -23,7 +24,8 @@ export interface WebSocketOptions {
   limits: ParserLimits;
   maxFrameBytes: number;
   keepaliveSeconds: number;
-  isTrusted(remoteAddress: string): boolean;
+  /** Who the client is and whether its path is secure (client-origin.ts: TLS, or a trusted proxy saying https). */
+  originOf(request: IncomingMessage): ClientOrigin;
 }
 
 export class WebSocketTransport implements StreamTransport, TurnWriter {
@@ -47,9 +49,9 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
     request: IncomingMessage,
     private readonly options: WebSocketOptions,
   ) {
-    this.remoteAddress = normaliseAddress(request.socket.remoteAddress);
-    const viaTls = 'encrypted' in request.socket && request.socket.encrypted === true;
-    this.secure = viaTls || options.isTrusted(this.remoteAddress);
+    const origin = options.originOf(request);
+    this.remoteAddress = origin.remoteAddress;
+    this.secure = origin.secure;
     this.limits = { ...options.limits };
     this.pinger = setInterval(() => {
       if (!this.alive) return ws.terminate();
