@@ -2,7 +2,6 @@
 // modules -> listeners. Read top to bottom; nothing else wires parts together.
 import net from 'node:net';
 import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
 import { startAdminApi } from './admin/http-api.js';
 import { AuthThrottle } from './auth/throttle.js';
 import { nodeEndpoints, openCluster, shutdownError, type NodeRegistry } from './cluster/index.js';
@@ -32,6 +31,7 @@ import { createWebSocketEndpoint } from './transports/websocket.js';
 import { addressMatcher, ClientOriginRule } from './transports/client-origin.js';
 import { ASSETS_PREFIX, createWebClient, WEB_CLIENT_PATH } from './transports/web-client.js';
 import { VERSION } from './version.js';
+import { VERSION } from './version.js';
 import { BUILTIN_MODULES } from '../xeps/index.js';
 
 export interface RunningServer {
@@ -49,22 +49,6 @@ export interface RunningServer {
 
 export interface StartOptions {
   log?: Logger;
-}
-
-function readVersion(): string {
-  try {
-    const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-    if (pkg && typeof pkg === 'object' && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
-  } catch {
-    // Built layout: dist/src/main.js sits two levels down.
-  }
-  try {
-    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    if (pkg && typeof pkg === 'object' && 'version' in pkg && typeof pkg.version === 'string') return pkg.version;
-  } catch {
-    // fall through
-  }
-  return '0.0.0';
 }
 
 /** Undoes one step of a start-up that failed later (a port in use, an unreachable database...). */
@@ -89,7 +73,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
 async function startUp(config: Config, options: StartOptions, undo: StartupUndo[]): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  const server: ServerInfo = { name: 'Ratatosk', version: readVersion(), startedAt: Date.now() };
+  const server: ServerInfo = { name: 'Ratatosk', version: VERSION, startedAt: Date.now() };
   log.info({ domain: config.domain, node: config.nodeId, version: server.version }, 'starting Ratatosk');
 
   const certificate = await loadOrCreateCertificate(config, log);
