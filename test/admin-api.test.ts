@@ -88,7 +88,7 @@ describe('admin API', function () {
       const port = Number(new URL(endpoint.url).port);
       // 127.0.0.2 reaches this machine on every Linux (all of 127/8 is loopback) but not a socket bound to 127.0.0.1
       // alone, so the check holds on a machine without any other interface; the machine's own addresses come on top.
-      const external = Object.values(networkInterfaces()).flat().filter((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
+      const external = Object.values(networkInterfaces()).flat().filter((i): i is NonNullable<typeof i> => i !== undefined && i.family === 'IPv4' && !i.internal);
       const elsewhere = ['127.0.0.2', ...external.map((i) => i.address)];
       // Positive control: the announced address does answer.
       const reached = net.connect({ host: '127.0.0.1', port });
