@@ -31,7 +31,6 @@ import { createWebSocketEndpoint } from './transports/websocket.js';
 import { addressMatcher, ClientOriginRule } from './transports/client-origin.js';
 import { ASSETS_PREFIX, createWebClient, WEB_CLIENT_PATH } from './transports/web-client.js';
 import { VERSION } from './version.js';
-import { VERSION } from './version.js';
 import { BUILTIN_MODULES } from '../xeps/index.js';
 
 export interface RunningServer {
