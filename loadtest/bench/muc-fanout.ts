@@ -138,7 +138,7 @@ const ignore = { onStreamStart: () => undefined, onElement: () => undefined, onS
 /** A listener whose connections are the server's own transports, and how to stop it. */
 async function listen(kind: Kind, transports: StreamTransport[]): Promise<{ port: number; close(): void }> {
   if (kind === 'websocket') {
-    const endpoint = createWebSocketEndpoint({ log: silent, limits, maxFrameBytes: 65536, keepaliveSeconds: 3600, originOf: () => ({ remoteAddress: '127.0.0.1', secure: true, forwardedHeadersTrusted: false }) }, (transport) => {
+    const endpoint = createWebSocketEndpoint({ log: silent, limits, maxFrameBytes: 65536, keepaliveSeconds: 3600, originOf: () => ({ remoteAddress: '127.0.0.1', secure: true, https: false, forwardedHeadersTrusted: false }) }, (transport) => {
       transport.attach(ignore);
       transports.push(transport);
     });

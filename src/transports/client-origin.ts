@@ -19,7 +19,14 @@ import type { ProxyHeader } from './proxy-protocol.js';
 export interface ClientOrigin {
   /** The client's address as this node believes it: for limits, throttles, logs and `session list`. */
   remoteAddress: string;
+  /** Safe for credentials: the client used https (below), or it is on this machine (loopback, no proxy). */
   secure: boolean;
+  /**
+   * The client reached us (or the proxy in front) over TLS: TLS on the socket, a PROXY v2 TLS flag, or a
+   * trusted proxy saying https. What host-meta's URLs must use; differs from `secure` only for a direct
+   * loopback client on plain HTTP, which is secure but must be sent to ws:// and http:// URLs.
+   */
+  https: boolean;
   /** X-Forwarded-* / Forwarded came from a trusted proxy and were read (host-meta believes X-Forwarded-Host then). */
   forwardedHeadersTrusted: boolean;
 }
@@ -90,11 +97,11 @@ export class ClientOriginRule {
     const proxied = proxiedSockets.get(socket);
     // The party that wrote this request's bytes: the PROXY header's client, else the socket's peer.
     const hop = proxied?.remoteAddress ?? peer;
-    let secure = socket.encrypted === true || (proxied?.clientTls ?? false);
+    let https = socket.encrypted === true || (proxied?.clientTls ?? false);
     const headers = request.headers;
     const forwarded = FORWARDING_HEADERS.some((name) => headers[name] !== undefined);
-    if (!forwarded && !proxied && isLoopback(peer)) return { remoteAddress: peer, secure: true, forwardedHeadersTrusted: false };
-    if (!forwarded || !this.isTrustedProxy(hop)) return { remoteAddress: hop, secure, forwardedHeadersTrusted: false };
+    if (!forwarded && !proxied && isLoopback(peer)) return { remoteAddress: peer, secure: true, https, forwardedHeadersTrusted: false };
+    if (!forwarded || !this.isTrustedProxy(hop)) return { remoteAddress: hop, secure: https, https, forwardedHeadersTrusted: false };
 
     const elements = parseForwarded(joined(headers.forwarded));
     const xff = joined(headers['x-forwarded-for']);
@@ -110,8 +117,8 @@ export class ClientOriginRule {
     // The scheme the client used, as the nearest (trusted) proxy reports it. When both header kinds are
     // present they must agree: a proxy that sets one passes the other through from the client unchanged.
     const schemes = [lastValue(joined(headers['x-forwarded-proto'])), elements.at(-1)?.proto].filter((s): s is string => s !== undefined);
-    if (schemes.length > 0 && schemes.every((s) => SECURE_SCHEMES.has(s.toLowerCase()))) secure = true;
-    return { remoteAddress, secure, forwardedHeadersTrusted: true };
+    if (schemes.length > 0 && schemes.every((s) => SECURE_SCHEMES.has(s.toLowerCase()))) https = true;
+    return { remoteAddress, secure: https, https, forwardedHeadersTrusted: true };
   }
 }
 

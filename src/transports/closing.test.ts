@@ -74,7 +74,7 @@ describe('closing connections keep what they could not write', function () {
   it('WebSocket: stanzas sent while the closing handshake waits for the peer are handed to the stream at the close', async function () {
     const recorder = new Recorder();
     let transport: WebSocketTransport | undefined;
-    const endpoint = createWebSocketEndpoint({ log, limits: LIMITS, maxFrameBytes: 65536, keepaliveSeconds: 60, originOf: () => ({ remoteAddress: '127.0.0.1', secure: true, forwardedHeadersTrusted: false }) }, (t) => {
+    const endpoint = createWebSocketEndpoint({ log, limits: LIMITS, maxFrameBytes: 65536, keepaliveSeconds: 60, originOf: () => ({ remoteAddress: '127.0.0.1', secure: true, https: false, forwardedHeadersTrusted: false }) }, (t) => {
       transport = t;
       t.attach(recorder);
     });

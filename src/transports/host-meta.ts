@@ -37,13 +37,14 @@ export interface RequestOrigin {
 
 /**
  * Where the client thinks it is talking to. `originOf` is the transports' rule (client-origin.ts), so
- * host-meta calls a request secure exactly when WebSocket and BOSH would; X-Forwarded-Host counts only
- * when that rule believed the request's forwarding headers (a trusted proxy sent them): anyone else
- * could make us advertise their server.
+ * host-meta names wss:// and https:// exactly when WebSocket and BOSH count the path as secure, except
+ * for a direct loopback client on plain HTTP (secure, yet only ws:// and http:// reach this port).
+ * X-Forwarded-Host counts only when that rule believed the request's forwarding headers (a trusted
+ * proxy sent them): anyone else could make us advertise their server.
  */
 export function requestOrigin(request: RequestView, originOf: (request: RequestView) => ClientOrigin): RequestOrigin | undefined {
   const origin = originOf(request);
-  const secure = origin.secure;
+  const secure = origin.https;
   const forwardedHost = origin.forwardedHeadersTrusted ? firstValue(request.headers['x-forwarded-host']) : undefined;
   const host = (forwardedHost !== undefined ? normaliseHost(forwardedHost, secure) : undefined) ?? normaliseHost(request.headers.host ?? '', secure);
   return host === undefined ? undefined : { secure, host };
