@@ -3,8 +3,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { startAdminApi } from './admin/http-api.js';
-import { AuthThrottle } from './auth/throttle.js';
+import { setUpAuth } from './auth/setup.js';
 import { nodeEndpoints, openCluster, shutdownError, type NodeRegistry } from './cluster/index.js';
+import { connectRedis, redisConfigured } from './cluster/redis-connection.js';
 import type { Config } from './config/types.js';
 import { HookBus } from './hooks/bus.js';
 import type { CoreHooks } from './hooks/core-hooks.js';
@@ -93,6 +94,11 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   for (const definition of BUILTIN_MODULES) await modules.start(definition);
   await cluster.start(router);
 
+  // The login throttle counts in Redis when the cluster runs on it (its own connection), else in memory.
+  const authRedis = redisConfigured(config.redis) ? await connectRedis(config.redis, `${config.nodeId}-auth`, log) : undefined;
+  if (authRedis) undo.push(() => authRedis.close());
+  const { throttle, standIns } = await setUpAuth(config, log, authRedis?.client);
+  undo.push(() => throttle.close());
   const credentials: CredentialSource = {
     async getCredential(username, hash) {
       let local: string;
@@ -103,9 +109,8 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
       }
       return (await stores.accounts.get(local))?.credentials[hash];
     },
+    standIn: (username, hash) => standIns.credential(hash, username),
   };
-  const throttle = new AuthThrottle({ failuresBeforeDelay: config.auth.failuresBeforeDelay, maxDelayMs: config.auth.maxFailureDelayMs });
-  undo.push(() => throttle.close());
   const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: MECHANISMS };
   const openStreams = new Map<C2sStream, StreamTransport>();
   const connect = (transport: StreamTransport & { attach(events: StreamEvents): void }): void => {
@@ -197,7 +202,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
   // `room destroy` reaches the live MUC service, when one runs, through the 'muc:destroy-room' hook.
   const destroyRoom = async (roomJid: string, reason: string | undefined): Promise<boolean> => (await hooks.fire('muc:destroy-room', roomJid, reason)) === true;
-  const adminApi = await startAdminApi({ config, log, stores, sessions, modules, startedAt: server.startedAt, ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }, destroyRoom });
+  const adminApi = await startAdminApi({ config, log, stores, sessions, modules, startedAt: server.startedAt, ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }, destroyRoom, loginThrottle: throttle });
 
   await cluster.announce(nodeEndpoints(config, { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }));
   log.info({ c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort, store: stores.kind, tlsFingerprint: certificate.fingerprint }, 'Ratatosk is ready');
@@ -228,7 +233,8 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
       await tcpClosed;
       await cluster.stop();
       await modules.stopAll();
-      throttle.close();
+      await throttle.close();
+      await authRedis?.close();
       await stores.close();
       log.info('stopped');
     },

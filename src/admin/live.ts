@@ -1,6 +1,7 @@
 // The running server as administration commands see it: a narrow view over the session
 // registry, the module host and the listeners, so commands never reach into the core's objects.
 // Only commands run inside the server (through the admin API) get one.
+import type { LoginThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/types.js';
 import { StreamError } from '../errors.js';
 import { Jid } from '../jid.js';
@@ -50,6 +51,8 @@ export interface LiveServer {
    * Resolves true when the room was live. The `room destroy` command deletes the stored room itself.
    */
   readonly destroyRoom?: DestroyRoom;
+  /** The login throttle's counters and locks (`auth locks`, `auth unlock`). */
+  readonly loginThrottle?: LoginThrottle;
 }
 
 export interface LiveServerParts {
@@ -60,6 +63,7 @@ export interface LiveServerParts {
   readonly startedAt: number;
   readonly ports: Readonly<Record<string, number>>;
   readonly destroyRoom?: DestroyRoom;
+  readonly loginThrottle?: LoginThrottle;
 }
 
 const SHOW_VALUES = new Set(['chat', 'away', 'xa', 'dnd']);
@@ -105,5 +109,6 @@ export function createLiveServer(parts: LiveServerParts): LiveServer {
       return true;
     },
   };
-  return parts.destroyRoom === undefined ? live : { ...live, destroyRoom: parts.destroyRoom };
+  const withThrottle = parts.loginThrottle === undefined ? live : { ...live, loginThrottle: parts.loginThrottle };
+  return parts.destroyRoom === undefined ? withThrottle : { ...withThrottle, destroyRoom: parts.destroyRoom };
 }

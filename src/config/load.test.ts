@@ -70,7 +70,10 @@ describe('loadConfig', () => {
         database: {},
         redis: { sentinels: [], cluster: [] },
         registration: { allow: false, maxPerAddress: 3, windowSeconds: 600 },
-        auth: { scramIterations: 4096, failuresBeforeDelay: 3, maxFailureDelayMs: 5000 },
+        auth: {
+          scramIterations: 4096, failuresBeforeDelay: 3, maxFailureDelayMs: 5000, addressFailuresBeforeDelay: 20, failureWindowSeconds: 900,
+          lockoutFailures: 10, lockoutSeconds: 900, trustedLoginSeconds: 604800, maxTracked: 100000,
+        },
         muc: { domain: 'conference.localhost', maxOccupants: 5000, maxRoomsPerUser: 10, maxHistory: 50, historyMaxChars: 262144, messageRate: 10, messageBurst: 20 },
       });
     });

@@ -196,6 +196,12 @@ const authShape = {
   scram_iterations: integer(1, 10_000_000).default(4096),
   failures_before_delay: integer(0, 1_000_000).default(3),
   max_failure_delay_ms: integer(0, 3_600_000).default(5000),
+  address_failures_before_delay: integer(0, 1_000_000).default(20),
+  failure_window_seconds: seconds.default(900),
+  lockout_failures: integer(0, 1_000_000).default(10),
+  lockout_seconds: seconds.default(900),
+  trusted_login_seconds: integer(0, MAX_SECONDS).default(604_800),
+  max_tracked: integer(100, 100_000_000).default(100_000),
 };
 
 const mucShape = {
@@ -417,6 +423,12 @@ export function toConfig(f: FileConfig): Config {
       scramIterations: f.auth.scram_iterations,
       failuresBeforeDelay: f.auth.failures_before_delay,
       maxFailureDelayMs: f.auth.max_failure_delay_ms,
+      addressFailuresBeforeDelay: f.auth.address_failures_before_delay,
+      failureWindowSeconds: f.auth.failure_window_seconds,
+      lockoutFailures: f.auth.lockout_failures,
+      lockoutSeconds: f.auth.lockout_seconds,
+      trustedLoginSeconds: f.auth.trusted_login_seconds,
+      maxTracked: f.auth.max_tracked,
     },
   };
 }

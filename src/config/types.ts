@@ -131,9 +131,20 @@ export interface Config {
   };
   auth: {
     scramIterations: number;
-    /** Failed logins from one address before each further attempt is slowed down. */
+    /** Attempts of one (address, account) pair before each further one is delayed, and the longest delay. */
     failuresBeforeDelay: number;
     maxFailureDelayMs: number;
+    /** Failed logins from one address, over all accounts, before its attempts are delayed. */
+    addressFailuresBeforeDelay: number;
+    /** Failure counters are forgotten after this long without an attempt. */
+    failureWindowSeconds: number;
+    /** Failures on one account within the window that lock it (0: never). */
+    lockoutFailures: number;
+    lockoutSeconds: number;
+    /** A successful login exempts its (address, account) pair from the account's lock this long (0: never). */
+    trustedLoginSeconds: number;
+    /** Most counters one node keeps in memory (least recently used go first). */
+    maxTracked: number;
   };
 }
 

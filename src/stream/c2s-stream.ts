@@ -1,7 +1,7 @@
 // The client-to-server stream (RFC 6120 §4 streams, §5 STARTTLS, §6 SASL, §7 resource binding,
 // §8.1.2.1 'from' stamping; RFC 3921 §3 legacy session establishment), independent of transport.
 import { randomBytes } from 'node:crypto';
-import type { AuthThrottle } from '../auth/throttle.js';
+import type { LoginThrottle, LoginTicket } from '../auth/throttle.js';
 import type { Config } from '../config/types.js';
 import { SaslError, StanzaError, StreamError, bounce } from '../errors.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
@@ -25,7 +25,7 @@ export interface C2sDeps {
   sessions: LocalSessionRegistry;
   hooks: HookBus<CoreHooks>;
   credentials: CredentialSource;
-  throttle: AuthThrottle;
+  throttle: LoginThrottle;
   mechanisms: readonly MechanismFactory[];
 }
 
@@ -45,6 +45,8 @@ export class C2sStream implements StreamEvents {
   private headerSent = false;
   private username: string | undefined;
   private sasl: SaslMechanism | undefined;
+  /** The login throttle's admission of the exchange under way. */
+  private loginTicket: LoginTicket | undefined;
   private saslFailures = 0;
   private session: ClientSession | undefined;
   /** The bound session once it was taken out of routing: what its undelivered stanzas were for. */
@@ -297,9 +299,6 @@ export class C2sStream implements StreamEvents {
     const name = element.attrs.mechanism ?? '';
     const factory = this.deps.mechanisms.find((m) => m.name === name);
     if (!factory) return this.saslFailure(new SaslError('invalid-mechanism', `mechanism "${name}" is not offered`));
-    const delay = this.deps.throttle.delayFor(this.transport.remoteAddress);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (this.phase === 'closed') return;
     const text = element.getText().trim();
     let initial: Buffer | null = null;
     if (text === '=') initial = Buffer.alloc(0);
@@ -308,7 +307,14 @@ export class C2sStream implements StreamEvents {
       if (!decoded) return this.saslFailure(new SaslError('incorrect-encoding'));
       initial = decoded;
     }
-    this.sasl = factory.create(this.deps.credentials);
+    this.loginTicket = undefined;
+    // The throttle decides once the mechanism knows the username, before any credential is read.
+    const gate = {
+      admit: async (account: string | undefined): Promise<void> => {
+        this.loginTicket = await this.deps.throttle.admit(this.transport.remoteAddress, account);
+      },
+    };
+    this.sasl = factory.create(this.deps.credentials, gate);
     await this.saslRun(() => (this.sasl as SaslMechanism).start(initial));
   }
 
@@ -337,7 +343,8 @@ export class C2sStream implements StreamEvents {
     if (step.authzid && Jid.tryParse(step.authzid)?.toString() !== expected) return this.saslFailure(new SaslError('invalid-authzid'));
     this.sasl = undefined;
     this.username = step.username;
-    this.deps.throttle.succeeded(this.transport.remoteAddress);
+    this.loginTicket?.succeeded();
+    this.loginTicket = undefined;
     this.transport.send(xml('success', { xmlns: NS.sasl }, step.data && step.data.length > 0 ? step.data.toString('base64') : undefined));
     this.phase = 'authenticated';
     this.awaitingHeader = true;
@@ -348,7 +355,8 @@ export class C2sStream implements StreamEvents {
 
   private saslFailure(error: SaslError): void {
     this.sasl = undefined;
-    if (error.condition === 'not-authorized') this.deps.throttle.failed(this.transport.remoteAddress);
+    // An admitted attempt already counts as a failure until it succeeds (auth/throttle.ts).
+    this.loginTicket = undefined;
     this.transport.send(error.toElement());
     if (error.condition !== 'aborted' && ++this.saslFailures >= MAX_SASL_ATTEMPTS) this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
   }

@@ -4,7 +4,7 @@ import { PLAIN } from './plain.js';
 import { scramFactory } from './scram.js';
 import type { MechanismFactory } from './types.js';
 
-export type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './types.js';
+export type { AttemptGate, CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './types.js';
 export { PLAIN, PlainMechanism } from './plain.js';
 export { ScramMechanism, scramFactory, type ScramOptions } from './scram.js';
 

@@ -3,7 +3,10 @@ import { deriveCredential, type ScramCredential, type ScramHash } from '../../au
 import { SaslError, type SaslFailureCondition } from '../../errors.js';
 import { StoreUnavailableError } from '../../storage/types.js';
 import { PLAIN, PlainMechanism } from './plain.js';
+import { StandInCredentials } from '../../auth/stand-in.js';
 import type { CredentialSource } from './types.js';
+
+const STAND_INS = new StandInCredentials(Buffer.alloc(32, 7), 4096);
 
 class TestSource implements CredentialSource {
   readonly asked: Array<[string, ScramHash]> = [];
@@ -12,6 +15,9 @@ class TestSource implements CredentialSource {
     this.asked.push([username, hash]);
     if (this.failure) throw this.failure;
     return hash === 'sha256' ? this.users[username] : undefined;
+  }
+  standIn(username: string, hash: ScramHash): ScramCredential {
+    return STAND_INS.credential(hash, username);
   }
 }
 

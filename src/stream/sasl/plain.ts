@@ -3,8 +3,8 @@
 import { verifyPassword } from '../../auth/credentials.js';
 import { SaslError } from '../../errors.js';
 import {
-  authFailure, checkAuthzid, decodeUtf8, fakeCredential, fetchCredential, prepareUsername,
-  type CredentialSource, type MechanismFactory, type SaslMechanism, type SaslStep,
+  authFailure, checkAuthzid, decodeUtf8, fetchCredential, prepareUsername,
+  type AttemptGate, type CredentialSource, type MechanismFactory, type SaslMechanism, type SaslStep,
 } from './types.js';
 
 /** RFC 4616 §2 requires accepting 255 octets per field; allow more (long passwords, full JIDs), within reason. */
@@ -14,7 +14,7 @@ export class PlainMechanism implements SaslMechanism {
   readonly name = 'PLAIN';
   private state: 'new' | 'awaiting-response' | 'done' = 'new';
 
-  constructor(private readonly source: CredentialSource) {}
+  constructor(private readonly source: CredentialSource, private readonly gate?: AttemptGate) {}
 
   async start(initial: Buffer | null): Promise<SaslStep> {
     if (this.state !== 'new') throw this.fail('exchange already started');
@@ -45,9 +45,10 @@ export class PlainMechanism implements SaslMechanism {
     if (authcid === '' || password === '') throw new SaslError('malformed-request', 'empty authcid or password');
 
     const user = prepareUsername(authcid);
+    await this.gate?.admit(user?.local);
     const stored = user && (await fetchCredential(this.source, user.prepared, 'sha256'));
     // An unknown user costs the same key derivation as a known one, so timing does not tell them apart.
-    const credential = stored ?? fakeCredential('sha256', authcid);
+    const credential = stored ?? this.source.standIn(user?.prepared ?? authcid, 'sha256');
     let valid: boolean;
     try {
       valid = await verifyPassword(credential, 'sha256', password);
@@ -66,5 +67,5 @@ export class PlainMechanism implements SaslMechanism {
 export const PLAIN: MechanismFactory = {
   name: 'PLAIN',
   needsSecureChannel: true,
-  create: (source) => new PlainMechanism(source),
+  create: (source, gate) => new PlainMechanism(source, gate),
 };

@@ -4,9 +4,12 @@ import { SaslError, type SaslFailureCondition } from '../../errors.js';
 import { StoreUnavailableError } from '../../storage/types.js';
 import { findMechanism, MECHANISMS } from './index.js';
 import { ScramMechanism, scramFactory } from './scram.js';
+import { StandInCredentials } from '../../auth/stand-in.js';
 import type { CredentialSource, SaslMechanism, SaslStep } from './types.js';
 
 type Users = Record<string, Partial<Record<ScramHash, ScramCredential>>>;
+
+const STAND_INS = new StandInCredentials(Buffer.alloc(32, 7), 4096);
 
 class TestSource implements CredentialSource {
   readonly asked: Array<[string, ScramHash]> = [];
@@ -15,6 +18,9 @@ class TestSource implements CredentialSource {
     this.asked.push([username, hash]);
     if (this.failure) throw this.failure;
     return this.users[username]?.[hash];
+  }
+  standIn(username: string, hash: ScramHash): ScramCredential {
+    return STAND_INS.credential(hash, username);
   }
 }
 

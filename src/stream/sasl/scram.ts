@@ -11,8 +11,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { digest, hmac, type ScramCredential, type ScramHash } from '../../auth/credentials.js';
 import { SaslError } from '../../errors.js';
 import {
-  authFailure, checkAuthzid, decodeUtf8, fakeCredential, fetchCredential, prepareUsername,
-  type CredentialSource, type MechanismFactory, type PreparedUsername, type SaslMechanism, type SaslStep,
+  authFailure, checkAuthzid, decodeUtf8, fetchCredential, prepareUsername,
+  type AttemptGate, type CredentialSource, type MechanismFactory, type PreparedUsername, type SaslMechanism, type SaslStep,
 } from './types.js';
 
 export interface ScramOptions {
@@ -140,7 +140,7 @@ export class ScramMechanism implements SaslMechanism {
   private exchange: Exchange | undefined;
   private readonly nonceGenerator: () => string;
 
-  constructor(private readonly hash: ScramHash, private readonly source: CredentialSource, options: ScramOptions = {}) {
+  constructor(private readonly hash: ScramHash, private readonly source: CredentialSource, options: ScramOptions = {}, private readonly gate?: AttemptGate) {
     this.name = MECHANISM_NAME[hash];
     this.nonceGenerator = options.nonceGenerator ?? defaultNonce;
   }
@@ -185,8 +185,9 @@ export class ScramMechanism implements SaslMechanism {
   private async clientFirst(message: Buffer): Promise<SaslStep> {
     const first = parseClientFirst(this.decode(message, 'client-first-message'));
     const user = prepareUsername(first.username);
+    await this.gate?.admit(user?.local);
     const stored = user && (await fetchCredential(this.source, user.prepared, this.hash));
-    const credential = stored ?? fakeCredential(this.hash, user?.prepared ?? first.username);
+    const credential = stored ?? this.source.standIn(user?.prepared ?? first.username, this.hash);
 
     const serverNonce = this.nonceGenerator();
     if (!PRINTABLE.test(serverNonce)) throw new Error('SCRAM nonceGenerator returned a non-printable nonce');
@@ -232,6 +233,6 @@ export function scramFactory(hash: ScramHash, options: ScramOptions = {}): Mecha
   return {
     name: MECHANISM_NAME[hash],
     needsSecureChannel: false,
-    create: (source) => new ScramMechanism(hash, source, options),
+    create: (source, gate) => new ScramMechanism(hash, source, options, gate),
   };
 }

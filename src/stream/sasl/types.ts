@@ -1,9 +1,8 @@
 // The contract between the stream layer and server-side SASL mechanisms (RFC 4422, RFC 6120 §6),
 // plus the few steps every mechanism shares: preparing the username, fetching its credential,
 // standing in for unknown users, and checking an authorization identity.
-import { createHmac, randomBytes } from 'node:crypto';
 import saslprep from 'saslprep';
-import { DEFAULT_ITERATIONS, type ScramCredential, type ScramHash } from '../../auth/credentials.js';
+import type { ScramCredential, ScramHash } from '../../auth/credentials.js';
 import { SaslError } from '../../errors.js';
 import { Jid } from '../../jid.js';
 import { StoreUnavailableError } from '../../storage/types.js';
@@ -14,6 +13,20 @@ export interface CredentialSource {
    * there is no such user. May throw StoreUnavailableError when storage is down.
    */
   getCredential(username: string, hash: ScramHash): Promise<ScramCredential | undefined>;
+  /**
+   * The credential offered for a username with no account: indistinguishable from a real one (same
+   * iteration count, same salt length, the same salt for the same name at every attempt).
+   */
+  standIn(username: string, hash: ScramHash): ScramCredential;
+}
+
+/**
+ * Asked once per exchange when the username is known, before any credential is looked at (the
+ * login throttle). Resolves when the attempt may go on; throws a SaslError to refuse it.
+ */
+export interface AttemptGate {
+  /** `account` is the JID localpart, or undefined when the name cannot be one. */
+  admit(account: string | undefined): Promise<void>;
 }
 
 export type SaslStep =
@@ -31,7 +44,7 @@ export interface MechanismFactory {
   readonly name: string;
   /** Whether it may be offered on an unencrypted connection. */
   readonly needsSecureChannel: boolean;
-  create(source: CredentialSource): SaslMechanism;
+  create(source: CredentialSource, gate?: AttemptGate): SaslMechanism;
 }
 
 // ---- Shared by the mechanisms -------------------------------------------------------------
@@ -67,22 +80,6 @@ export async function fetchCredential(source: CredentialSource, username: string
     if (err instanceof StoreUnavailableError) throw new SaslError('temporary-auth-failure');
     throw err;
   }
-}
-
-const FAKE_SECRET = randomBytes(32);
-
-/**
- * A credential for a user who does not exist. The salt is stable per username (so repeated
- * attempts cannot tell a fake from a real account) and the keys are random, so no proof matches.
- */
-export function fakeCredential(hash: ScramHash, username: string): ScramCredential {
-  const keyLength = hash === 'sha1' ? 20 : 32;
-  return {
-    salt: createHmac('sha256', FAKE_SECRET).update(`${hash}\0${username}`).digest().subarray(0, 16).toString('base64'),
-    iterations: DEFAULT_ITERATIONS,
-    storedKey: randomBytes(keyLength).toString('base64'),
-    serverKey: randomBytes(keyLength).toString('base64'),
-  };
 }
 
 /**
