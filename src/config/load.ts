@@ -61,6 +61,10 @@ const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind
   RATATOSK_REDIS_CLUSTER: { path: ['redis', 'cluster'], kind: 'list' },
   RATATOSK_REDIS_FAILOVER_WAIT_SECONDS: { path: ['redis', 'failover_wait_seconds'], kind: 'integer' },
   RATATOSK_ALLOW_REGISTRATION: { path: ['registration', 'allow'], kind: 'boolean' },
+  RATATOSK_AUTH_FAILURES_BEFORE_DELAY: { path: ['auth', 'failures_before_delay'], kind: 'integer' },
+  RATATOSK_AUTH_MAX_FAILURE_DELAY_MS: { path: ['auth', 'max_failure_delay_ms'], kind: 'integer' },
+  RATATOSK_AUTH_LOCKOUT_FAILURES: { path: ['auth', 'lockout_failures'], kind: 'integer' },
+  RATATOSK_AUTH_LOCKOUT_SECONDS: { path: ['auth', 'lockout_seconds'], kind: 'integer' },
   RATATOSK_MAX_CONNECTIONS_PER_ADDRESS: { path: ['limits', 'max_connections_per_address'], kind: 'integer' },
   RATATOSK_MAX_PRE_AUTH_PER_ADDRESS: { path: ['limits', 'max_pre_auth_per_address'], kind: 'integer' },
 };

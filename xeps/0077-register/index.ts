@@ -104,14 +104,21 @@ async function register(ctx: ModuleContext, query: Element, limit: AddressLimit,
   if (!reservation) {
     throw new StanzaError('policy-violation', `at most ${ctx.config.registration.maxPerAddress} registrations per ${ctx.config.registration.windowSeconds} seconds from one address`, 'wait');
   }
-  let created = false;
+  // A conflict (§3.1 Example 7) tells that the account exists, so it uses up the allowance like a
+  // registration does: otherwise one address could probe for accounts without limit. Only an
+  // error that says nothing about other accounts (storage down) gives the slot back.
+  let answered = false;
   try {
-    if (await ctx.stores.accounts.exists(username)) throw new StanzaError('conflict', 'the username is taken');
-    created = await ctx.stores.accounts.create(username, await deriveCredentials(password, ctx.config.auth.scramIterations));
+    if (await ctx.stores.accounts.exists(username)) {
+      answered = true;
+      throw new StanzaError('conflict', 'the username is taken');
+    }
+    const created = await ctx.stores.accounts.create(username, await deriveCredentials(password, ctx.config.auth.scramIterations));
+    answered = true;
     if (!created) throw new StanzaError('conflict', 'the username is taken');
     ctx.log.info({ user: username, address }, 'account registered in-band');
   } finally {
-    if (!created) reservation.release();
+    if (!answered) reservation.release();
   }
 }
 

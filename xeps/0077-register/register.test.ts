@@ -183,13 +183,34 @@ describeBackends('XEP-0077 In-Band Registration', function (backend) {
 
     it('allows max_per_address registrations per window from one IP, then answers policy-violation (type wait)', async function () {
       assert.equal((await register(server, 'first', 'secret')).attrs.type, 'result');
-      // A refused attempt does not use up the allowance.
-      assert.equal(errorOf(await register(server, 'taken', 'secret')).condition, 'conflict');
+      // A request refused for its fields says nothing about other accounts and does not use up the allowance.
+      assert.equal(errorOf(await register(server, 'bad user', 'secret')).condition, 'not-acceptable');
       assert.equal((await register(server, 'second', 'secret')).attrs.type, 'result');
       const third = await register(server, 'third', 'secret');
       assert.deepEqual(errorOf(third), { condition: 'policy-violation', type: 'wait' });
       assert.match(third.getChild('error')?.getChildText('text', STANZAS) ?? '', /at most 2 registrations per 600 seconds/);
       assert.equal(await server.server.stores.accounts.exists('third'), false);
+    });
+  });
+
+  describe('conflicts and the allowance', function () {
+    let server: TestServer;
+
+    before(async function () {
+      server = await backend.start({ c2s: { requireTls: false }, registration: { allow: true, maxPerAddress: 2, windowSeconds: 600 } });
+      await server.addUser('taken', 'secret');
+    });
+    after(async function () {
+      await server?.stop();
+    });
+
+    it('counts a conflict against the allowance, so one address cannot probe for accounts without limit', async function () {
+      assert.equal(errorOf(await register(server, 'taken', 'secret')).condition, 'conflict');
+      assert.equal(errorOf(await register(server, 'taken', 'secret')).condition, 'conflict');
+      // Further probes learn nothing: a taken name and a free one get the same policy-violation.
+      assert.deepEqual(errorOf(await register(server, 'taken', 'secret')), { condition: 'policy-violation', type: 'wait' });
+      assert.deepEqual(errorOf(await register(server, 'free-name', 'secret')), { condition: 'policy-violation', type: 'wait' });
+      assert.equal(await server.server.stores.accounts.exists('free-name'), false);
     });
   });
 
