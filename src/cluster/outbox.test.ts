@@ -109,3 +109,64 @@ describe('NodeOutbox', () => {
     await box.idle();
   });
 });
+
+describe('NodeOutbox with acknowledgements', () => {
+  type Sent = { seq: number; base: number; id: string };
+  function acked(receive: (m: Sent) => boolean, options: { ackTimeoutMs?: number; redisOutageMs?: number } = {}): { box: NodeOutbox; sent: Sent[]; handed: string[] } {
+    const sent: Sent[] = [];
+    const handed: string[] = [];
+    let next = 1;
+    let box: NodeOutbox | undefined = undefined;
+    const deps: OutboxDeps = {
+      log: createLogger('silent'),
+      boot: 'b1',
+      ...options,
+      publish: async (_node, m) => {
+        const s = { seq: m.seq ?? 0, base: m.base ?? 0, id: idOf(m) };
+        sent.push(s);
+        // A tiny receiver: in order only, cumulative acknowledgement a moment later.
+        if (!receive(s)) return 1;
+        if (s.seq === next) {
+          next++;
+          handed.push(s.id);
+          const upTo = next - 1;
+          setTimeout(() => box?.acked(upTo), 5);
+        }
+        return 1;
+      },
+      onGiveUp: () => undefined,
+      retryFor: () => 1000,
+    };
+    box = new NodeOutbox('n2', deps);
+    return { box, sent, handed };
+  }
+
+  it('numbers messages from 1 and is idle once they are acknowledged', async () => {
+    const { box, sent, handed } = acked(() => true);
+    for (const id of ['a', 'b', 'c']) box.send(message(id));
+    await box.idle();
+    assert.deepEqual(sent.map((s) => s.seq), [1, 2, 3]);
+    assert.deepEqual(handed, ['a', 'b', 'c']);
+    assert.equal(box.size, 0);
+  });
+
+  it('publishes again, from the first unacknowledged on, what Redis said it delivered but never arrived', async () => {
+    let dropped = false;
+    // The first copy of b is lost after PUBLISH answered 1 (the primary died before writing it out).
+    const { box, handed, sent } = acked((m) => (m.id === 'b' && !dropped ? !(dropped = true) : true), { ackTimeoutMs: 100 });
+    for (const id of ['a', 'b', 'c']) box.send(message(id));
+    await box.idle();
+    assert.deepEqual(handed, ['a', 'b', 'c'], 'every message handed on once, in order');
+    assert.ok(sent.filter((s) => s.id === 'c').length >= 2, 'c, which overtook the lost b, went again after it');
+    assert.ok(sent.filter((s) => s.id === 'b').every((s) => s.base <= 2));
+  });
+
+  it('hands everything to its fallback as a Redis outage when acknowledgements never come within the bound', async () => {
+    const { box } = acked(() => false, { ackTimeoutMs: 50, redisOutageMs: 300 });
+    const reasons: string[] = [];
+    box.send(message('x'), (reason) => reasons.push(reason));
+    box.send(message('y'), (reason) => reasons.push(reason));
+    await box.idle();
+    assert.deepEqual(reasons, ['redis-outage', 'redis-outage']);
+  });
+});

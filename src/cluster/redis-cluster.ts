@@ -28,7 +28,7 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
   const remote = new ClusterSessions({ nodeId, directory, bus, log, gate, ...(waitMs !== undefined ? { waitMs } : {}) });
   const sync = new SessionSync({ nodeId, directory, hooks, sessions, log, closeRemote: (node, jid, sid) => remote.closeRemote(node, jid, sid) });
 
-  const placement = new RedisPlacement(nodeId, redis.client, log);
+  const placement = new RedisPlacement(nodeId, redis.client, log, waitMs);
   const reportLost = async (records: SessionRecord[], node: string): Promise<void> => {
     const places = await placement.wipeNode(node);
     if (places > 0) log.info({ node, places }, 'dropped the rooms a cleared node hosted');

@@ -37,6 +37,8 @@ export class RedisPlacement implements Placement {
     readonly nodeId: string,
     private readonly redis: RedisClient,
     private readonly log: Logger,
+    /** How long a lookup keeps asking while Redis fails over (redis.failover_wait_seconds). */
+    private readonly waitMs = 10_000,
   ) {
     redis.defineCommand('ratatoskPlaceSwap', { numberOfKeys: 1, lua: SWAP });
     redis.defineCommand('ratatoskPlaceDrop', { numberOfKeys: 1, lua: DROP });
@@ -47,7 +49,7 @@ export class RedisPlacement implements Placement {
     if (cached !== undefined && (cached.node === this.nodeId || (!options.fresh && cached.until > Date.now()))) return Promise.resolve(cached.node);
     let pending = this.pending.get(name);
     if (pending === undefined) {
-      pending = this.resolve(name).finally(() => this.pending.delete(name));
+      pending = this.resolvePatiently(name).finally(() => this.pending.delete(name));
       this.pending.set(name, pending);
     }
     return pending;
@@ -72,6 +74,22 @@ export class RedisPlacement implements Placement {
     }
     await this.redis.del(nodePlacesKey(node));
     return names.length;
+  }
+
+  /** resolve(), asked again while Redis fails (a fail-over) for at most waitMs: an error is no answer. */
+  private async resolvePatiently(name: string): Promise<string> {
+    const until = Date.now() + this.waitMs;
+    let delay = 25;
+    for (;;) {
+      try {
+        return await this.resolve(name);
+      } catch (err) {
+        if (Date.now() >= until) throw err;
+        this.log.debug({ err: err instanceof Error ? err.message : String(err), name }, 'placement lookup failed; asking again');
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 250);
+    }
   }
 
   private async resolve(name: string): Promise<string> {

@@ -112,14 +112,16 @@ export interface StreamOptions {
 }
 
 /** Streams the messages across the fault; returns each receiver's watcher and the ids bounced to the sender. */
-export async function streamThroughFault(options: StreamOptions): Promise<{ streams: LiveStream[]; bounced: Set<number> }> {
+export async function streamThroughFault(options: StreamOptions): Promise<{ streams: LiveStream[]; bounced: Set<number>; firstBounce: string | undefined }> {
   const { sender, receivers, count, tag } = options;
   const streams = receivers.map((r) => new LiveStream(r, tag));
   const bounced = new Set<number>();
+  let firstBounce: string | undefined;
   sender.xmpp.on('stanza', (stanza: Element) => {
     if (stanza.is('message') && stanza.attrs.type === 'error') {
       const seq = seqOf(stanza, tag);
       if (seq !== undefined) bounced.add(seq);
+      firstBounce ??= stanza.getChild('error')?.toString();
     }
   });
   const began = Date.now();
@@ -138,5 +140,5 @@ export async function streamThroughFault(options: StreamOptions): Promise<{ stre
   while (Date.now() < deadline && streams.some((s) => s.at.size + bounced.size < count)) await sleep(100);
   // Copies that would arrive late (a retry) must have their chance to show up as duplicates.
   await sleep(500);
-  return { streams, bounced };
+  return { streams, bounced, firstBounce };
 }
