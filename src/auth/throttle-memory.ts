@@ -45,7 +45,8 @@ export class MemoryThrottleStore implements ThrottleStore {
     // The address first: counted even when the account then refuses, as an attempt from there it was.
     const from = this.get(addressKey(address), now);
     const addressWait = Math.max(gap(from.failures, p.addressFailuresBeforeDelay, p.maxDelayMs), from.next - now);
-    if (addressWait > p.maxDelayMs) return { admitted: false, reason: 'busy' };
+    // A refusal counts nothing but keeps the counter recent, so an attack under way cannot push it out.
+    if (addressWait > p.maxDelayMs) return this.refuse(addressKey(address), from, 'busy');
     from.failures++;
     from.last = now;
     from.next = now + addressWait + gap(from.failures, p.addressFailuresBeforeDelay, p.maxDelayMs);
@@ -54,13 +55,13 @@ export class MemoryThrottleStore implements ThrottleStore {
 
     const acct = this.get(accountKey(account), now);
     const pair = this.get(pairKey(account, address), now);
-    if (acct.lockedUntil > now && pair.trustedUntil <= now) return { admitted: false, reason: 'locked' };
+    if (acct.lockedUntil > now && pair.trustedUntil <= now) return this.refuse(accountKey(account), acct, 'locked');
     if (acct.lockedUntil !== 0 && acct.lockedUntil <= now) {
       acct.lockedUntil = 0;
       if (p.lockoutFailures > 0) acct.failures = Math.min(acct.failures, p.lockoutFailures - 1);
     }
     const pairWait = Math.max(gap(pair.failures, p.failuresBeforeDelay, p.maxDelayMs), pair.next - now);
-    if (pairWait > p.maxDelayMs) return { admitted: false, reason: 'busy' };
+    if (pairWait > p.maxDelayMs) return this.refuse(pairKey(account, address), pair, 'busy');
     pair.failures++;
     pair.last = now;
     pair.next = now + pairWait + gap(pair.failures, p.failuresBeforeDelay, p.maxDelayMs);
@@ -70,6 +71,11 @@ export class MemoryThrottleStore implements ThrottleStore {
     this.put(accountKey(account), acct);
     this.put(pairKey(account, address), pair);
     return { admitted: true, waitMs: Math.max(addressWait, pairWait) };
+  }
+
+  private refuse(key: string, counter: Counter, reason: 'locked' | 'busy'): Admission {
+    if (this.counters.has(key)) this.put(key, counter);
+    return { admitted: false, reason };
   }
 
   succeeded(address: string, account: string | undefined): Promise<void> {
