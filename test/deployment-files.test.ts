@@ -2,29 +2,54 @@
 //  - docker/redis/*.conf run for real (service names mapped to 127.0.0.1 and free ports): the three
 //    Sentinels find the replica and each other, and promote the replica when the primary is killed;
 //  - docker/compose.yaml parses (python3's yaml, when present) and agrees with the other files;
-//  - docker/haproxy.cfg passes `haproxy -c`, docker/nginx.conf passes `nginx -t` (when installed);
+//  - docker/haproxy.cfg passes `haproxy -c`, docker/nginx.conf passes `nginx -t`, each with its
+//    certificate path pointed at one `ratatosk cert make` wrote (as compose.yaml's certs service does);
 //  - loadtest/cluster/start-local-cluster.sh starts two nodes that answer /healthz and stops them
-//    all on SIGINT; HAProxy, run with docker/haproxy.cfg pointed at those nodes, passes client TCP,
-//    WebSocket upgrades and BOSH through, and pins a BOSH client to one node with its cookie.
-// Missing optional tools (python3 yaml, haproxy, nginx) skip their test loudly.
+//    all on SIGINT; HAProxy, run with docker/haproxy.cfg pointed at those nodes, passes client TCP
+//    (with its PROXY header), WebSocket upgrades and BOSH through, ending TLS for HTTP, and pins a
+//    BOSH client to one node with its cookie; an @xmpp/client logs in over wss:// through it on nodes
+//    that require TLS, because HAProxy says https (without that header the login is not offered).
+// Missing optional tools (python3 yaml, haproxy, nginx and its stream module) skip their test loudly;
+// under CI=true they fail instead.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import https from 'node:https';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { client } from '@xmpp/client';
 import { WebSocket } from 'ws';
+import { certMakeCommand } from '../src/admin/cert-command.js';
+import { loadConfig } from '../src/config/index.js';
+import './support/clients.js';
 import { startSentinelTopology, type SentinelConfigs, type SentinelLayout } from './support/redis-topologies.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DOCKER = join(ROOT, 'docker');
 const SCRIPT = join(ROOT, 'loadtest', 'cluster', 'start-local-cluster.sh');
 
+/** A missing tool: a loud skip on a developer's machine, a failure under CI=true (.ci/run installs them). */
 function skipLoudly(ctx: Mocha.Context, what: string): never {
+  if (process.env.CI === 'true') throw new Error(`${what}, and CI=true: this deployment check must run`);
   console.warn(`\n  !!! ${what}: SKIPPING this deployment check !!!\n`);
   ctx.skip();
 }
+
+/** What compose.yaml's certs service does: `ratatosk cert make --out <dir>` for the domain localhost. */
+async function makeCertificates(dir: string): Promise<{ dir: string; pem: string; cert: string }> {
+  const config = loadConfig({ file: false, env: {}, overrides: { domain: 'localhost' } });
+  const result = await certMakeCommand.run({ config, notice: () => undefined }, { args: {}, options: { out: dir } });
+  assert.equal(result.exitCode, 0);
+  const pem = join(dir, 'localhost.pem');
+  return { dir, pem, cert: await readFile(join(dir, 'tls', 'localhost.crt'), 'utf8') };
+}
+
+/** docker/haproxy.cfg and docker/nginx.conf name the certificate where compose.yaml mounts the certs volume. */
+const HAPROXY_CERTS = '/usr/local/etc/haproxy/certs/';
+const NGINX_CERTS = '/etc/nginx/certs/';
 
 function installed(binary: string, versionFlag = '-v'): boolean {
   const probe = spawnSync(binary, [versionFlag], { encoding: 'utf8' });
@@ -105,16 +130,17 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
-/** The first bytes a TCP peer gets back after opening an XMPP stream. */
-function tcpStreamReply(port: number): Promise<string> {
+/** The first bytes a TCP peer gets back after opening an XMPP stream (over direct TLS, XEP-0368, when asked). */
+function tcpStreamReply(port: number, directTls = false): Promise<string> {
   return new Promise((done, fail) => {
-    const socket = net.connect(port, '127.0.0.1');
+    // The local nodes make their own self-signed certificates.
+    const socket = directTls ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['xmpp-client'] }) : net.connect(port, '127.0.0.1');
     let text = '';
     const timer = setTimeout(() => {
       socket.destroy();
       fail(new Error(`no stream features through port ${port}: ${text}`));
     }, 5000);
-    socket.on('connect', () => socket.write(`<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`));
+    socket.on(directTls ? 'secureConnect' : 'connect', () => socket.write(`<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`));
     socket.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       if (text.includes('</stream:features>')) {
@@ -131,9 +157,9 @@ function tcpStreamReply(port: number): Promise<string> {
 }
 
 /** Opens an RFC 7395 stream and returns the first two frames (<open/> and the features). */
-function websocketOpen(url: string): Promise<string[]> {
+function websocketOpen(url: string, ca?: string): Promise<string[]> {
   return new Promise((done, fail) => {
-    const ws = new WebSocket(url, ['xmpp']);
+    const ws = new WebSocket(url, ['xmpp'], ca === undefined ? {} : { ca });
     const frames: string[] = [];
     const timer = setTimeout(() => {
       ws.terminate();
@@ -152,6 +178,38 @@ function websocketOpen(url: string): Promise<string[]> {
       clearTimeout(timer);
       fail(err);
     });
+  });
+}
+
+/** A GET over HTTPS, verified against the test's own certificate; the JSON body or undefined. */
+function httpsJson(port: number, path: string, ca: string): Promise<{ status: string; node: string } | undefined> {
+  return new Promise((done, fail) => {
+    const request = https.get({ host: '127.0.0.1', port, path, ca, agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return done(undefined);
+        const parsed = JSON.parse(body) as { status?: unknown; node?: unknown };
+        done({ status: String(parsed.status), node: String(parsed.node) });
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', fail);
+  });
+}
+
+/** A POST over HTTPS (BOSH), verified against the test's certificate. */
+function httpsPost(port: number, path: string, body: string, ca: string, cookie?: string): Promise<{ status: number; body: string; cookie: string | undefined }> {
+  return new Promise((done, fail) => {
+    const headers: Record<string, string> = { 'Content-Type': 'text/xml; charset=utf-8', ...(cookie ? { Cookie: cookie } : {}) };
+    const request = https.request({ host: '127.0.0.1', port, path, method: 'POST', ca, agent: false, headers, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body: text, cookie: res.headers['set-cookie']?.[0] }));
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', fail);
+    request.end(body);
   });
 }
 
@@ -214,20 +272,47 @@ describe('deployment files', function () {
       const haproxy = await readFile(join(DOCKER, 'haproxy.cfg'), 'utf8');
       const servers = new Set([...haproxy.matchAll(/^\s*server \S+ ([\w-]+):\d+/gm)].map((m) => m[1]));
       assert.deepEqual([...servers].sort(), nodes.map(([name]) => name).sort());
-      for (const port of ['5222', '5223', '5280']) assert.ok(services.haproxy?.ports?.includes(`${port}:${port}`), `HAProxy publishes ${port}`);
+      for (const port of ['5222', '5223', '5443']) assert.ok(services.haproxy?.ports?.includes(`${port}:${port}`), `HAProxy publishes ${port}`);
+      // HTTP only with TLS: no plain-HTTP port reaches the outside, so no password crosses it in clear.
+      assert.deepEqual(services.haproxy?.ports?.filter((p) => p !== '8404:8404').map((p) => p.split(':')[1]), ['5222', '5223', '5443']);
+      assert.match(haproxy, /^\s*bind :5443 ssl crt \/usr\/local\/etc\/haproxy\/certs\//m);
+      assert.doesNotMatch(haproxy, /^\s*bind :5280/m);
+      assert.match(haproxy, /^\s*http-request set-header X-Forwarded-Proto https$/m);
       const trusted = nodes[0]?.[1].environment?.RATATOSK_TRUSTED_PROXIES;
       assert.ok(trusted && (await readFile(join(DOCKER, 'compose.yaml'), 'utf8')).includes(`ipv4_address: ${trusted}`), 'the trusted proxy is HAProxy\'s fixed address');
+      for (const [name, node] of nodes) {
+        assert.equal(node.environment?.RATATOSK_TRUSTED_PROXIES, trusted, `${name} trusts HAProxy`);
+        assert.equal(node.environment?.RATATOSK_C2S_PROXY_PROTOCOL_FROM, trusted, `${name} takes HAProxy's PROXY headers (send-proxy-v2)`);
+        assert.ok(node.volumes?.includes('certs:/certs:ro'), `${name} reads the shared certificate`);
+      }
+      // The certificate is made at first start by a one-shot service, into the volume HAProxy reads.
+      const certs = services.certs as { image?: string; command?: string[]; volumes?: string[] } | undefined;
+      assert.equal(certs?.image, 'ratatosk:latest');
+      assert.deepEqual(certs?.command, ['cert', 'make', '--out', '/certs']);
+      assert.ok(services.haproxy?.volumes?.includes(`certs:${HAPROXY_CERTS.replace(/\/$/, '')}:ro`), 'HAProxy mounts the certs volume where haproxy.cfg reads it');
     });
   });
 
   describe('load balancer configurations', () => {
-    it('docker/haproxy.cfg passes haproxy -c', function () {
+    it('docker/haproxy.cfg passes haproxy -c, with the certificate `ratatosk cert make` writes', async function () {
       if (!installed('haproxy')) skipLoudly(this, 'haproxy is not installed (apt-get install haproxy)');
-      const check = spawnSync('haproxy', ['-c', '-f', join(DOCKER, 'haproxy.cfg')], { encoding: 'utf8' });
-      assert.equal(check.status, 0, check.stdout + check.stderr);
-      // The only warnings allowed are the compose names that resolve only inside Docker.
-      const warnings = (check.stdout + check.stderr).split('\n').filter((line) => line.includes('[WARNING]') && !/could not resolve address 'ratatosk-\d'/.test(line));
-      assert.deepEqual(warnings, []);
+      const dir = await mkdtemp(join(tmpdir(), 'ratatosk-haproxy-'));
+      try {
+        const certs = await makeCertificates(join(dir, 'certs'));
+        const text = await readFile(join(DOCKER, 'haproxy.cfg'), 'utf8');
+        assert.ok(text.includes(HAPROXY_CERTS));
+        await writeFile(join(dir, 'haproxy.cfg'), text.replaceAll(HAPROXY_CERTS, `${certs.dir}/`));
+        const check = spawnSync('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8' });
+        assert.equal(check.status, 0, check.stdout + check.stderr);
+        // The only warnings allowed are the compose names that resolve only inside Docker.
+        const warnings = (check.stdout + check.stderr).split('\n').filter((line) => line.includes('[WARNING]') && !/could not resolve address 'ratatosk-\d'/.test(line));
+        assert.deepEqual(warnings, []);
+        // Positive control: without its certificate the file does not pass.
+        await writeFile(join(dir, 'haproxy.cfg'), text.replaceAll(HAPROXY_CERTS, `${join(dir, 'none')}/`));
+        assert.notEqual(spawnSync('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8' }).status, 0);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('docker/nginx.conf passes nginx -t', async function () {
@@ -237,7 +322,11 @@ describe('deployment files', function () {
         // nginx resolves upstream names while it checks: point the compose names at loopback. Debian
         // builds the stream module as a loadable module.
         const module = ['/usr/lib/nginx/modules/ngx_stream_module.so', '/usr/share/nginx/modules/ngx_stream_module.so'].find((m) => existsSync(m));
-        const text = (await readFile(join(DOCKER, 'nginx.conf'), 'utf8')).replace(/ratatosk-(\d)/g, '127.0.0.$1');
+        const certs = await makeCertificates(join(dir, 'certs'));
+        const shipped = await readFile(join(DOCKER, 'nginx.conf'), 'utf8');
+        assert.match(shipped, /listen 5443 ssl;/);
+        assert.doesNotMatch(shipped, /listen 5280/);
+        const text = shipped.replace(/ratatosk-(\d)/g, '127.0.0.$1').replaceAll(NGINX_CERTS, `${certs.dir}/`);
         const head = [module ? `load_module ${module};` : '', `pid ${join(dir, 'nginx.pid')};`, `error_log ${join(dir, 'error.log')};`].join('\n');
         await writeFile(join(dir, 'nginx.conf'), `${head}\n${text}`);
         const check = spawnSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')], { encoding: 'utf8' });
@@ -257,14 +346,14 @@ describe('deployment files', function () {
     let dir = '';
 
     before(async function () {
-      if (!installed('redis-server', '--version')) {
-        if (process.env.CI === 'true') throw new Error('redis-server is required under CI=true');
-        skipLoudly(this, 'redis-server is not installed');
-      }
+      if (!installed('redis-server', '--version')) skipLoudly(this, 'redis-server is not installed');
       this.timeout(120_000);
       base = await freeBlock(20);
       dir = await mkdtemp(join(tmpdir(), 'ratatosk-local-cluster-test-'));
-      script = spawn('bash', [SCRIPT, '-n', '2', '--base-port', String(base), '--users', '2', '--dir', join(dir, 'cluster'), '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      // As behind compose.yaml's HAProxy: TLS required, PROXY headers from the balancer (on loopback here)
+      // on the client ports; loopback is a trusted proxy by default, so its X-Forwarded-* are believed.
+      const env = { ...process.env, RATATOSK_REQUIRE_TLS: 'true', RATATOSK_C2S_PROXY_PROTOCOL_FROM: '127.0.0.1' };
+      script = spawn('bash', [SCRIPT, '-n', '2', '--base-port', String(base), '--users', '2', '--dir', join(dir, 'cluster'), '--log-level', 'warn'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       script.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
       script.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
       await until(`the script to print "ready" (output so far:\n${output})`, 110_000, async () => {
@@ -288,71 +377,125 @@ describe('deployment files', function () {
       }
     });
 
-    it('HAProxy with docker/haproxy.cfg passes client TCP, WebSocket and BOSH to the nodes, and keeps a BOSH client on one node', async function () {
-      if (!installed('haproxy')) skipLoudly(this, 'haproxy is not installed (apt-get install haproxy)');
-      const front = await freeBlock(4);
-      // The same file, with the compose names pointed at the local nodes and the listeners on free ports.
+    /** docker/haproxy.cfg with the compose names pointed at the local nodes, listeners on free ports, the test certificate. */
+    async function localHaproxyConfig(front: number, certDir: string): Promise<string> {
       const nodePort = (n: number, port: number): number => base + 10 * (n - 1) + { 5222: 0, 5223: 1, 5280: 2 }[port as 5222 | 5223 | 5280];
       const config = (await readFile(join(DOCKER, 'haproxy.cfg'), 'utf8'))
-        .replace(/ratatosk-([12]):(\d+)( check port 5280)?/g, (_m, n: string, port: string, check: string | undefined) =>
-          `127.0.0.1:${nodePort(Number(n), Number(port))}${check ? ` check port ${nodePort(Number(n), 5280)}` : ''}`,
+        .replace(/ratatosk-([12]):(\d+)((?: send-proxy-v2)?)( check port 5280)?/g, (_m, n: string, port: string, proxy: string, check: string | undefined) =>
+          `127.0.0.1:${nodePort(Number(n), Number(port))}${proxy}${check ? ` check port ${nodePort(Number(n), 5280)}` : ''}`,
         )
         .replace(/^\s*server ratatosk-3 .*$/gm, '')
         // The file's maxconn needs the container's raised open-files limit (compose.yaml's ulimits).
         .replace(/^(\s*)maxconn \d+$/m, '$1maxconn 2000')
         .replace(/ resolvers docker/, '')
         .replace(/^resolvers docker[\s\S]*?(?=\n\S|\n#)/m, '')
-        .replace(/bind :5222/, `bind 127.0.0.1:${front}`)
-        .replace(/bind :5223/, `bind 127.0.0.1:${front + 1}`)
-        .replace(/bind :5280/, `bind 127.0.0.1:${front + 2}`)
-        .replace(/bind :8404/, `bind 127.0.0.1:${front + 3}`);
-      assert.doesNotMatch(config, /ratatosk-\d:|bind :/, 'every server and listener was mapped');
-      const cfgPath = join(dir, 'haproxy.cfg');
+        .replace(/^(\s*)bind :5222$/m, `$1bind 127.0.0.1:${front}`)
+        .replace(/^(\s*)bind :5223$/m, `$1bind 127.0.0.1:${front + 1}`)
+        .replace(/^(\s*)bind :5443 /m, `$1bind 127.0.0.1:${front + 2} `)
+        .replace(/^(\s*)bind :8404$/m, `$1bind 127.0.0.1:${front + 3}`)
+        .replaceAll(HAPROXY_CERTS, `${certDir}/`);
+      const unmapped = /ratatosk-\d:|bind :|check port 5280/.exec(config.replace(/^\s*#.*$/gm, ''));
+      assert.equal(unmapped, null, `every server and listener was mapped: ${unmapped?.[0] ?? ''}`);
+      return config;
+    }
+
+    /** Runs haproxy on `config` until stop(); its output goes into errors thrown meanwhile. */
+    async function runHaproxy(config: string, name: string, front: number): Promise<{ log(): string; stop(): Promise<void> }> {
+      const cfgPath = join(dir, name);
       await writeFile(cfgPath, config);
       let proxyLog = '';
       const proxy = spawn('haproxy', ['-db', '-f', cfgPath], { stdio: ['ignore', 'pipe', 'pipe'] });
       proxy.stdout.on('data', (c: Buffer) => (proxyLog += c.toString()));
       proxy.stderr.on('data', (c: Buffer) => (proxyLog += c.toString()));
+      const stop = async (): Promise<void> => {
+        proxy.kill('SIGTERM');
+        await new Promise((done) => (proxy.exitCode !== null ? done(undefined) : proxy.once('exit', done)));
+      };
       try {
-        await until('HAProxy to listen', 10_000, async () => ((await portAnswers(front + 2)) ? true : undefined));
+        await until(`HAProxy to listen (${proxyLog})`, 10_000, async () => ((await portAnswers(front + 2)) ? true : undefined));
         // Health checks mark the servers up within a few check intervals.
-        const seen = await until('both nodes to answer through HAProxy', 30_000, async () => {
+        await until('both nodes to answer through HAProxy', 30_000, async () => {
           const nodes = new Set<string>();
-          for (let i = 0; i < 6; i++) nodes.add((await healthOf(front + 2))?.node ?? '');
+          for (let i = 0; i < 6; i++) nodes.add((await httpsJson(front + 2, '/healthz', certs.cert))?.node ?? '');
           return nodes.has('node-1') && nodes.has('node-2') ? nodes : undefined;
         });
-        assert.ok(seen.has('node-1') && seen.has('node-2'));
+      } catch (err) {
+        await stop();
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\nHAProxy said:\n${proxyLog}`, { cause: err });
+      }
+      return { log: () => proxyLog, stop };
+    }
 
+    let certs: { dir: string; pem: string; cert: string };
+
+    it('HAProxy with docker/haproxy.cfg ends TLS for HTTP and passes client TCP (with PROXY headers), wss:// and BOSH to the nodes, and keeps a BOSH client on one node', async function () {
+      if (!installed('haproxy')) skipLoudly(this, 'haproxy is not installed (apt-get install haproxy)');
+      certs = await makeCertificates(join(dir, 'certs'));
+      const front = await freeBlock(4);
+      const proxy = await runHaproxy(await localHaproxyConfig(front, certs.dir), 'haproxy.cfg', front);
+      try {
+        // 5222 and 5223 pass through with a PROXY v2 header first (the nodes demand it from 127.0.0.1).
         assert.match(await tcpStreamReply(front), /<stream:features/, 'a client stream on 5222 reaches a node');
-        const frames = await websocketOpen(`ws://127.0.0.1:${front + 2}/xmpp-websocket`);
+        assert.match(await tcpStreamReply(front + 1, true), /<stream:features/, 'a direct-TLS stream on 5223 reaches a node, its TLS ended by the node');
+        // No plain HTTP on the HTTP port: it speaks TLS only.
+        await assert.rejects(fetch(`http://127.0.0.1:${front + 2}/healthz`, { signal: AbortSignal.timeout(3000) }));
+        const frames = await websocketOpen(`wss://127.0.0.1:${front + 2}/xmpp-websocket`, certs.cert);
         assert.match(frames[0] ?? '', /^<open /, `the WebSocket upgrade passes HAProxy: ${frames.join(' | ')}`);
-        assert.match(frames[1] ?? '', /<stream:features/);
+        assert.match(frames[1] ?? '', /<mechanism>/, 'the node offers a login: HAProxy said https');
 
         // BOSH: the first response sets the node cookie; a request carrying it lands on that node, so
         // the session answers; sent with the other node's cookie it reaches a node without the session.
-        const bosh = (body: string, cookie?: string): Promise<Response> =>
-          fetch(`http://127.0.0.1:${front + 2}/http-bind`, {
-            method: 'POST',
-            headers: { 'Content-Type': 'text/xml; charset=utf-8', ...(cookie ? { Cookie: cookie } : {}) },
-            body,
-          });
+        const bosh = (body: string, cookie?: string) => httpsPost(front + 2, '/http-bind', body, certs.cert, cookie);
         const BOSH_NS = "xmlns='http://jabber.org/protocol/httpbind'";
         const first = await bosh(`<body rid='1000' to='localhost' xml:lang='en' wait='2' hold='1' ver='1.6' ${BOSH_NS} xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>`);
         assert.equal(first.status, 200);
-        const pinned = /^RATATOSK_NODE=(ratatosk-[12]);/.exec(first.headers.get('set-cookie') ?? '');
-        assert.ok(pinned?.[1], `HAProxy pins the BOSH client with a cookie: ${first.headers.get('set-cookie') ?? 'none'}`);
-        const sid = /sid=['"]([^'"]+)['"]/.exec(await first.text())?.[1];
+        const pinned = /^RATATOSK_NODE=(ratatosk-[12]);/.exec(first.cookie ?? '');
+        assert.ok(pinned?.[1], `HAProxy pins the BOSH client with a cookie: ${first.cookie ?? 'none'}`);
+        assert.match(first.cookie ?? '', /;\s*Secure/i, 'the cookie is marked Secure');
+        assert.match(first.body, /<mechanism>/, 'BOSH through HAProxy is secure too');
+        const sid = /sid=['"]([^'"]+)['"]/.exec(first.body)?.[1];
         assert.ok(sid, 'the session was created');
         const other = pinned[1] === 'ratatosk-1' ? 'ratatosk-2' : 'ratatosk-1';
-        const wrongNode = await (await bosh(`<body rid='1001' sid='${sid}' ${BOSH_NS}/>`, `RATATOSK_NODE=${other}`)).text();
+        const wrongNode = (await bosh(`<body rid='1001' sid='${sid}' ${BOSH_NS}/>`, `RATATOSK_NODE=${other}`)).body;
         assert.match(wrongNode, /type=['"]terminate['"]/, `the other node does not know the session: ${wrongNode}`);
-        const sameNode = await (await bosh(`<body rid='1001' sid='${sid}' ${BOSH_NS}/>`, `RATATOSK_NODE=${pinned[1]}`)).text();
+        const sameNode = (await bosh(`<body rid='1001' sid='${sid}' ${BOSH_NS}/>`, `RATATOSK_NODE=${pinned[1]}`)).body;
         assert.doesNotMatch(sameNode, /terminate/, `the pinned node holds the session: ${sameNode}`);
       } catch (err) {
-        throw new Error(`${err instanceof Error ? err.message : String(err)}\nHAProxy said:\n${proxyLog}`, { cause: err });
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\nHAProxy said:\n${proxy.log()}`, { cause: err });
       } finally {
-        proxy.kill('SIGTERM');
-        await new Promise((done) => (proxy.exitCode !== null ? done(undefined) : proxy.once('exit', done)));
+        await proxy.stop();
+      }
+    });
+
+    it('an @xmpp/client logs in over wss:// through HAProxy on nodes that require TLS, because HAProxy says https', async function () {
+      if (!installed('haproxy')) skipLoudly(this, 'haproxy is not installed (apt-get install haproxy)');
+      certs ??= await makeCertificates(join(dir, 'certs'));
+      const front = await freeBlock(4);
+      const shipped = await localHaproxyConfig(front, certs.dir);
+      const proxy = await runHaproxy(shipped, 'haproxy-login.cfg', front);
+      try {
+        const xmpp = client({ service: `wss://127.0.0.1:${front + 2}/xmpp-websocket`, domain: 'localhost', username: 'user1', password: 'secret' });
+        xmpp.reconnect.stop();
+        xmpp.on('error', () => undefined);
+        const jid = await xmpp.start();
+        assert.match(jid.toString(), /^user1@localhost\//);
+        await xmpp.stop();
+      } catch (err) {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\nHAProxy said:\n${proxy.log()}`, { cause: err });
+      } finally {
+        await proxy.stop();
+      }
+      // Control: the same file without its X-Forwarded-Proto line. TLS still ends at HAProxy, but the
+      // nodes are not told, so they do not offer a login: it was HAProxy's word that made it secure.
+      const line = /^\s*http-request set-header X-Forwarded-Proto https\n/m;
+      assert.match(shipped, line);
+      const silent = await runHaproxy(shipped.replace(line, ''), 'haproxy-silent.cfg', front);
+      try {
+        const frames = await websocketOpen(`wss://127.0.0.1:${front + 2}/xmpp-websocket`, certs.cert);
+        assert.match(frames[1] ?? '', /<stream:features/);
+        assert.doesNotMatch(frames[1] ?? '', /<mechanism>/, frames.join(' | '));
+      } finally {
+        await silent.stop();
       }
     });
 

@@ -24,6 +24,7 @@ import {
   type OptionSpec,
   type StoreCommand,
 } from './command.js';
+import { certMakeCommand } from './cert-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { roomDestroy, roomList } from './room-commands.js';
 import { sessionKick, sessionList, status } from './server-commands.js';
@@ -171,6 +172,7 @@ export const commands: ReadonlyMap<string, Command> = new Map(
     roomDestroy,
     status,
     migrateCommand,
+    certMakeCommand,
     exportCommand,
     importCommand,
   ] satisfies Command[]).map((c): [string, Command] => [c.name, c]),
