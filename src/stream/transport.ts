@@ -7,7 +7,7 @@ import type { ParserLimits } from '../xml/parser.js';
 export interface StreamTransport {
   readonly kind: TransportKind;
   readonly remoteAddress: string;
-  /** TLS is in place, or the connection comes from loopback or a trusted proxy that terminates TLS. */
+  /** TLS is in place, a trusted proxy says the client used TLS, or a direct loopback client (transports/client-origin.ts). */
   readonly secure: boolean;
   /** STARTTLS can be offered now (TCP without TLS yet). */
   readonly canStartTls: boolean;
