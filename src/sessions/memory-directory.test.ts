@@ -45,4 +45,4 @@ sessionDirectoryContract('memory', async () => {
     },
   };
   return { harness, cleanup: async () => undefined };
-});
+}, { shared: false });
