@@ -5,6 +5,7 @@ import { deriveCredentials, verifyPassword } from '../auth/credentials.js';
 import { ServerError } from '../errors.js';
 import { Jid } from '../jid.js';
 import { userAddMany } from './add-many.js';
+import { authCommands } from './auth-commands.js';
 import {
   checkInput,
   checkPassword,
@@ -171,6 +172,7 @@ export const commands: ReadonlyMap<string, Command> = new Map(
     roomList,
     roomDestroy,
     status,
+    ...authCommands,
     migrateCommand,
     certMakeCommand,
     exportCommand,
