@@ -11,6 +11,7 @@ import { client } from '@xmpp/client';
 import { WebSocket } from 'ws';
 import { boshPost, HTTPBIND, XBOSH } from './support/bosh.js';
 import './support/clients.js';
+import { connectStrophe } from './support/strophe.js';
 import { inet4, sslTlv, v2 } from './support/proxy-header.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { startTestProxy, type TestProxy, type TestProxyOptions } from './support/test-proxy.js';
@@ -155,6 +156,18 @@ describe('proxy trust: what counts as secure, and the real client address (issue
       };
       assert.equal(offersLogin(await features({ 'X-Forwarded-For': '198.51.100.7' })), false);
       assert.equal(offersLogin(await features({ 'X-Forwarded-For': '198.51.100.7', 'X-Forwarded-Proto': 'https' })), true);
+    });
+
+    it('a BOSH session (Strophe.js) through the proxy has the client\'s address, and is secure when the proxy says https', async function () {
+      const port = await via({ targetPort: strict.ports.http, localAddress: PROXY, headers: { 'X-Forwarded-For': '6.6.6.6, 198.51.100.12', 'X-Forwarded-Proto': 'https' } });
+      const bosh = await connectStrophe({ ports: { http: port }, domain: 'localhost' } as TestServer, { transport: 'bosh', username: 'alice', password: 'secret', service: `http://127.0.0.1:${port}/http-bind`, wait: 2 });
+      try {
+        const session = strict.server.sessions.get(bosh.jid);
+        assert.equal(session?.remoteAddress, '198.51.100.12');
+        assert.equal(session?.transport, 'bosh');
+      } finally {
+        await bosh.stop();
+      }
     });
 
     it('X-Forwarded-* from a peer that is no trusted proxy are ignored; a trusted proxy\'s count, right-most untrusted entry first', async function () {

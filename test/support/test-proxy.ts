@@ -1,7 +1,7 @@
 // A tiny TCP proxy for the proxy-trust tests: it connects to the node from a chosen loopback address
 // (127.0.0.2 stands for "the load balancer", 127.0.0.3 for "some client"), may start the connection
-// with a PROXY protocol header, and may add lines to the first HTTP request's head (the WebSocket
-// upgrade or the first BOSH POST), as a reverse proxy adds X-Forwarded-*. Everything else it relays.
+// with a PROXY protocol header, and may add lines to every HTTP request's head (the WebSocket
+// upgrade, each BOSH POST), as a reverse proxy adds X-Forwarded-*. Everything else it relays.
 import net from 'node:net';
 
 export interface TestProxyOptions {
@@ -10,7 +10,7 @@ export interface TestProxyOptions {
   localAddress: string;
   /** Bytes sent to the node before anything of the client's (a PROXY header). */
   prefix?: Buffer;
-  /** Header lines added to the first HTTP request head, e.g. { 'X-Forwarded-Proto': 'https' }. */
+  /** Header lines added to each HTTP request head, e.g. { 'X-Forwarded-Proto': 'https' }. */
   headers?: Record<string, string>;
 }
 
@@ -34,15 +34,35 @@ export async function startTestProxy(options: TestProxyOptions): Promise<TestPro
     upstream.pipe(client);
     const extra = options.headers;
     if (!extra) return void client.pipe(upstream);
-    let head = Buffer.alloc(0);
+    const lines = Buffer.from(Object.entries(extra).map(([name, value]) => `${name}: ${value}\r\n`).join(''), 'latin1');
+    // Every request on the connection gets the lines, as a reverse proxy adds them to each (BOSH keeps
+    // connections alive); after a WebSocket upgrade the bytes are frames and pass as they are.
+    let pending = Buffer.alloc(0);
+    let bodyLeft = 0;
     const onData = (chunk: Buffer): void => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      client.off('data', onData);
-      const lines = Object.entries(extra).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-      upstream.write(Buffer.concat([head.subarray(0, end + 2), Buffer.from(lines, 'latin1'), head.subarray(end + 2)]));
-      client.pipe(upstream);
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length > 0) {
+        if (bodyLeft > 0) {
+          const body = pending.subarray(0, bodyLeft);
+          upstream.write(body);
+          bodyLeft -= body.length;
+          pending = pending.subarray(body.length);
+          continue;
+        }
+        const end = pending.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const head = pending.subarray(0, end + 2);
+        upstream.write(Buffer.concat([head, lines, Buffer.from('\r\n')]));
+        pending = pending.subarray(end + 4);
+        const text = head.toString('latin1');
+        bodyLeft = Number(/^content-length:\s*(\d+)/im.exec(text)?.[1] ?? 0);
+        if (/^upgrade:/im.test(text)) {
+          client.off('data', onData);
+          if (pending.length > 0) upstream.write(pending);
+          client.pipe(upstream);
+          return;
+        }
+      }
     };
     client.on('data', onData);
   });
