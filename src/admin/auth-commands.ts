@@ -69,7 +69,7 @@ export const authUnlock: ServerCommand = {
   ],
   args: [{ name: 'jid', required: false, summary: 'user@domain, or just user for the configured domain' }],
   options: [
-    { name: 'address', takesValue: true, valueName: 'ip', summary: 'A client IP address, as "auth locks" shows it' },
+    { name: 'address', takesValue: true, valueName: 'ip', summary: 'A client IP address, or an IPv6 /64 as "auth locks" shows it' },
     { name: 'all', takesValue: false, summary: 'Every counter and lock' },
   ],
   async run(ctx, input) {
@@ -86,7 +86,9 @@ export const authUnlock: ServerCommand = {
       target = { account: user.username };
       what = user.jid;
     } else if (address !== undefined) {
-      if (isIP(address) === 0) throw new UsageError(`option "--address" for "auth unlock" must be an IP address, got "${address}"`, this);
+      // An IPv6 client counts by its /64, which `auth locks` shows as 2001:db8:0:1::/64.
+      const valid = isIP(address) !== 0 || (address.endsWith('::/64') && isIP(address.slice(0, -3)) === 6);
+      if (!valid) throw new UsageError(`option "--address" for "auth unlock" must be an IP address, got "${address}"`, this);
       target = { address };
       what = address;
     } else {

@@ -8,7 +8,7 @@ import { startRedis } from '../../test/support/redis.js';
 import { FallbackThrottleStore } from './throttle-fallback.js';
 import { MemoryThrottleStore } from './throttle-memory.js';
 import { RedisThrottleStore } from './throttle-redis.js';
-import { gap, LoginThrottle, type ThrottlePolicy, type ThrottleStore } from './throttle.js';
+import { gap, LoginThrottle, normaliseAddress, type ThrottlePolicy, type ThrottleStore } from './throttle.js';
 
 const POLICY: ThrottlePolicy = {
   failuresBeforeDelay: 2,
@@ -234,5 +234,19 @@ describe('login throttle: Redis unreachable', function () {
       redis.disconnect();
       await server.stop();
     }
+  });
+});
+
+describe('login throttle: addresses', function () {
+  it('counts IPv4-mapped IPv6 as IPv4 and IPv6 by its /64', function () {
+    assert.equal(normaliseAddress('::ffff:192.0.2.7'), '192.0.2.7');
+    assert.equal(normaliseAddress('192.0.2.7'), '192.0.2.7');
+    assert.equal(normaliseAddress('2001:db8:0:1:aaaa:bbbb:cccc:dddd'), '2001:db8:0:1::/64');
+    assert.equal(normaliseAddress('2001:DB8:0:1::1'), '2001:db8:0:1::/64');
+    assert.equal(normaliseAddress('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(normaliseAddress('::1'), '0:0:0:0::/64');
+    assert.equal(normaliseAddress('fe80::1%eth0'), 'fe80:0:0:0::/64');
+    assert.equal(normaliseAddress('64:ff9b:1:2:3::192.0.2.1'), '64:ff9b:1:2::/64');
+    assert.notEqual(normaliseAddress('2001:db8:0:1::1'), normaliseAddress('2001:db8:0:2::1'));
   });
 });

@@ -10,6 +10,7 @@
 // logged in successfully within `trustMs` (the owner's usual address keeps working while an
 // attacker elsewhere is locked out). When a lock ends the count falls back to one below the
 // limit: one more attempt is allowed, which a failure turns into a new lock.
+import { isIP } from 'node:net';
 import { SaslError } from '../errors.js';
 
 export interface ThrottlePolicy {
@@ -73,10 +74,22 @@ export interface LoginTicket {
   succeeded(): void;
 }
 
-/** An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; both spellings are one address. */
+/**
+ * The client as the throttle counts it. An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d;
+ * both spellings are one address. An IPv6 client counts by its /64, the block one host or one home is
+ * usually given: otherwise each of its 2^64 addresses would be a fresh client, and a phone's privacy
+ * addresses would each lose the trust its last login gave.
+ */
 export function normaliseAddress(address: string): string {
-  const lower = address.toLowerCase();
-  return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
+  const lower = address.toLowerCase().replace(/%.*$/, '');
+  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
+  if (isIP(lower) !== 6) return lower;
+  const [head = '', tail] = lower.split('::');
+  const count = (part: string): string[] => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
+  const left = count(head);
+  const right = tail === undefined ? [] : count(tail);
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 export class LoginThrottle {
