@@ -19,7 +19,9 @@ import { Router } from './router/router.js';
 import { LocalSessionRegistry } from './sessions/local-registry.js';
 import { DEFAULT_STARTUP_RETRY_SECONDS, openStores } from './storage/index.js';
 import type { Stores } from './storage/types.js';
+import { StreamError } from './errors.js';
 import { C2sStream, type C2sDeps } from './stream/c2s-stream.js';
+import { AddressLimiter, connectionShaping } from './stream/limits.js';
 import { MECHANISMS } from './stream/sasl/index.js';
 import type { CredentialSource } from './stream/sasl/types.js';
 import type { StreamEvents, StreamTransport } from './stream/transport.js';
@@ -113,25 +115,37 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   };
   const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: MECHANISMS };
   const openStreams = new Map<C2sStream, StreamTransport>();
+  // [limits]: connections and unauthenticated connections per client address, over every transport.
+  const perAddress = new AddressLimiter({ maxConnections: config.limits.maxConnectionsPerAddress, maxPreAuth: config.limits.maxPreAuthPerAddress });
   const connect = (transport: StreamTransport & { attach(events: StreamEvents): void }): void => {
-    const stream = new C2sStream(transport, streamDeps);
+    const ticket = perAddress.admit(transport.remoteAddress);
+    const refused = typeof ticket === 'string' ? new StreamError('policy-violation', ticket) : undefined;
+    const stream = new C2sStream(transport, streamDeps, typeof ticket === 'string' ? undefined : () => ticket.authenticated());
     openStreams.set(stream, transport);
     transport.attach({
-      onStreamStart: (attrs, name) => stream.onStreamStart(attrs, name),
-      onElement: (element) => stream.onElement(element),
+      // A BOSH session is refused in the answer to its creation request, which is held from its stream start.
+      onStreamStart: (attrs, name) => (refused ? stream.fail(refused) : stream.onStreamStart(attrs, name)),
+      onElement: (element, bytes) => stream.onElement(element, bytes),
       onStreamEnd: () => stream.onStreamEnd(),
       onStreamError: (error) => stream.onStreamError(error),
       onDisconnect: (undelivered) => {
         openStreams.delete(stream);
+        if (typeof ticket !== 'string') ticket.release();
         stream.onDisconnect(undelivered);
       },
     });
+    // RFC 6120 §4.9.3.18: the stream is opened and closed with policy-violation at once.
+    if (refused && transport.kind !== 'bosh') {
+      log.debug({ remote: transport.remoteAddress, transport: transport.kind }, refused.text ?? 'connection refused');
+      stream.fail(refused);
+    }
   };
   const limits = { maxStanzaBytes: config.c2s.preAuthMaxStanzaSize, maxDepth: config.c2s.maxDepth };
+  const shaping = connectionShaping(config.limits);
 
   const tcpServers: net.Server[] = [];
   undo.push(() => void tcpServers.map((s) => s.close()));
-  const tcpOptions = { log, secureContext, certificate: { cert: certificate.cert, key: certificate.key }, limits, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
+  const tcpOptions = { log, secureContext, certificate: { cert: certificate.cert, key: certificate.key }, limits, shaping, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
   const c2sProxies = config.c2s.proxyProtocolFrom.length > 0 ? { proxyProtocolFrom: addressMatcher(config.c2s.proxyProtocolFrom) } : {};
   let c2sPort = -1;
   let c2sTlsPort = -1;
@@ -153,6 +167,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     {
       log,
       limits,
+      shaping,
       maxFrameBytes: config.http.maxWebsocketFrame,
       keepaliveSeconds: config.c2s.tcpKeepalive,
       originOf,
@@ -191,7 +206,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   http.route(HOST_META_JSON_PATH, hostMeta.jrd);
   // XEP-0124/XEP-0206: each BOSH session is one more c2s stream.
   const bosh = new BoshEndpoint(
-    { domain: config.domain, log, limits, maxBodyBytes: config.http.maxBoshBody, inactivity: config.http.boshInactivity, corsOrigins: config.http.corsOrigins, originOf },
+    { domain: config.domain, log, limits, shaping, maxBodyBytes: config.http.maxBoshBody, inactivity: config.http.boshInactivity, corsOrigins: config.http.corsOrigins, originOf },
     connect,
   );
   http.route(BOSH_PATH, bosh.handle);

@@ -75,6 +75,10 @@ describe('loadConfig', () => {
           lockoutFailures: 10, lockoutSeconds: 900, trustedLoginSeconds: 604800, maxTracked: 100000,
         },
         muc: { domain: 'conference.localhost', maxOccupants: 5000, maxRoomsPerUser: 10, maxHistory: 50, historyMaxChars: 262144, messageRate: 10, messageBurst: 20 },
+        limits: {
+          maxConnectionsPerAddress: 100, maxPreAuthPerAddress: 20, readRatePreAuth: 10240, readBurstPreAuth: 32768, readRate: 102400,
+          readBurst: 1048576, stanzaRate: 100, stanzaBurst: 200, maxBacklogBytes: 1048576, maxOutputBytes: 4194304,
+        },
       });
     });
 
@@ -102,9 +106,9 @@ describe('loadConfig', () => {
         const key = /^#\s*(\w+) =/.exec(line);
         if (key?.[1]) documented.add(section ? `${section}.${key[1]}` : key[1]);
       }
-      for (const table of ['', 'c2s', 'http', 'admin', 'component', 'tls', 'database', 'redis', 'registration', 'auth', 'muc']) {
+      for (const table of ['', 'c2s', 'http', 'admin', 'component', 'tls', 'database', 'redis', 'registration', 'auth', 'muc', 'limits']) {
         for (const key of knownKeys(table)) {
-          if (['c2s', 'http', 'admin', 'component', 'components', 'tls', 'database', 'redis', 'registration', 'auth', 'muc'].includes(key) && table === '') continue;
+          if (['c2s', 'http', 'admin', 'component', 'components', 'tls', 'database', 'redis', 'registration', 'auth', 'muc', 'limits'].includes(key) && table === '') continue;
           const full = table ? `${table}.${key}` : key;
           assert.ok(documented.has(full), `${full} is not documented in ratatosk.example.toml`);
         }

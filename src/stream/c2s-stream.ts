@@ -14,6 +14,7 @@ import type { BoundSession, SessionPresence, TransportKind } from '../sessions/t
 import { StoreUnavailableError } from '../storage/types.js';
 import { Element, xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
+import { TokenBucket } from './limits.js';
 import type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
 import type { StreamEvents, StreamTransport, Undelivered } from './transport.js';
 import { reroute } from './undelivered.js';
@@ -52,12 +53,20 @@ export class C2sStream implements StreamEvents {
   /** The bound session once it was taken out of routing: what its undelivered stanzas were for. */
   private ended: ClientSession | undefined;
   private backlog = 0;
+  /** Sizes of the elements waiting in `queue`, in arrival order (each work item's, 0 for others), and their sum. */
+  private readonly backlogSizes: number[] = [];
+  private backlogBytes = 0;
+  /** limits.stanza_rate: over it, a stanza waits until this time (ms) before it is processed. */
+  private readonly stanzaRate: TokenBucket;
+  private notBefore = 0;
   private queue: Promise<void> = Promise.resolve();
   /** Dropped once cleared: an idle session should not keep a spent timer and its closure. */
   private authTimer: NodeJS.Timeout | undefined;
   private streamLog: Logger | undefined;
 
-  constructor(private readonly transport: StreamTransport, private readonly deps: C2sDeps) {
+  /** `onBound`: called once when the stream has bound a resource (no longer counted as pre-authentication). */
+  constructor(private readonly transport: StreamTransport, private readonly deps: C2sDeps, private readonly onBound?: () => void) {
+    this.stanzaRate = new TokenBucket(deps.config.limits.stanzaRate, deps.config.limits.stanzaBurst);
     this.authTimer = setTimeout(() => this.fail(new StreamError('connection-timeout', 'no authenticated session in time')), deps.config.c2s.authTimeout * 1000);
     this.authTimer.unref();
   }
@@ -93,14 +102,33 @@ export class C2sStream implements StreamEvents {
     });
   }
 
-  onElement(element: Element): void {
+  /** `bytes`: the element's size as received (the transport's count; an estimate when it has none). */
+  onElement(element: Element, bytes = 0): void {
     if (this.phase === 'closed') return;
     if (this.session) this.session.lastActivity = Date.now();
     if (this.backlog >= MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be processed'));
+    if (this.backlogBytes + bytes > this.deps.config.limits.maxBacklogBytes && this.backlog > 0) {
+      return this.fail(new StreamError('policy-violation', 'too much data waiting to be processed'));
+    }
+    // limits.stanza_rate: a stanza over the rate is delayed like a shaper would, not refused (RFC 6120 §10.1
+    // keeps the order, so every later one waits behind it).
+    const wait = this.stanzaRate.take(1);
+    if (wait > 0) {
+      const notBefore = (this.notBefore = Math.max(this.notBefore, Date.now() + wait));
+      // Stop reading meanwhile, so that a flood waits in the client's socket rather than in our memory.
+      this.transport.holdReading?.(notBefore - Date.now());
+      return this.enqueue(async () => {
+        const ms = notBefore - Date.now();
+        if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+        if (this.phase !== 'closed') await this.handle(element);
+      }, bytes);
+    }
     if (this.backlog === 0 && this.phase === 'bound' && !this.awaitingHeader) {
       // Nothing is waiting: start at once rather than a promise hop later. Only once bound, where handling
       // a stanza never restarts the stream (and so never resets the parser that is calling us).
       this.backlog++;
+      this.backlogSizes.push(bytes);
+      this.backlogBytes += bytes;
       let work: Promise<void>;
       try {
         work = this.handleBound(element);
@@ -111,21 +139,25 @@ export class C2sStream implements StreamEvents {
       this.queue = work.then(this.workDone, this.workFailed);
       return;
     }
-    this.enqueue(() => this.handle(element));
+    this.enqueue(() => this.handle(element), bytes);
   }
 
   /** Runs stream work strictly in arrival order (RFC 6120 §10.1: in-order processing). */
-  private enqueue(work: () => Promise<void> | void): void {
+  private enqueue(work: () => Promise<void> | void, bytes = 0): void {
     this.backlog++;
+    this.backlogSizes.push(bytes);
+    this.backlogBytes += bytes;
     this.queue = this.queue.then(work).then(this.workDone, this.workFailed);
   }
 
   private readonly workDone = (): void => {
     this.backlog--;
+    this.backlogBytes -= this.backlogSizes.shift() ?? 0;
   };
 
   private readonly workFailed = (err: unknown): void => {
     this.backlog--;
+    this.backlogBytes -= this.backlogSizes.shift() ?? 0;
     this.log.error({ err }, 'unexpected error on stream');
     this.fail(new StreamError('internal-server-error'));
   };
@@ -382,6 +414,7 @@ export class C2sStream implements StreamEvents {
     this.phase = 'bound';
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
+    this.onBound?.();
     this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }, xml('bind', { xmlns: NS.bind }, xml('jid', null, jid.toString()))));
     await this.deps.hooks.emit('session:bound', session);
   }

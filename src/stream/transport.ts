@@ -23,6 +23,8 @@ export interface StreamTransport {
   /** After SASL success: the client opens a new stream on the same connection. */
   restartStream(): void;
   setLimits(limits: Partial<ParserLimits>): void;
+  /** Stops reading the client's input for `ms` (limits.stanza_rate); transports that cannot, ignore it. */
+  holdReading?(ms: number): void;
   /** Drops the connection at once. */
   destroy(): void;
 }
@@ -33,7 +35,8 @@ export type Undelivered = Element | string;
 /** What a transport tells its stream. */
 export interface StreamEvents {
   onStreamStart(attrs: Record<string, string>, name: string): void;
-  onElement(element: Element): void;
+  /** `bytes`: the element's size as received, for the backlog cap (limits.max_backlog_bytes). */
+  onElement(element: Element, bytes?: number): void;
   onStreamEnd(): void;
   /** A framing or parse error: the stream answers with this error and closes. */
   onStreamError(error: StreamError): void;

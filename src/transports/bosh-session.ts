@@ -5,6 +5,7 @@
 // what the stream sends waits in an outbox for the next request the server holds.
 import type { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
+import { TokenBucket, UNSHAPED, type ReadRates } from '../stream/limits.js';
 import type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
 import { Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
@@ -49,6 +50,8 @@ export interface BoshSessionOptions {
   limits: ParserLimits;
   /** Serialised stanzas waiting for a request before the client counts as not reading (back-pressure). */
   maxQueuedChars: number;
+  /** Request bytes per second, before and after authentication (limits.read_rate*). */
+  read?: ReadRates;
   log: Logger;
   onEnd(session: BoshSession): void;
 }
@@ -80,6 +83,8 @@ export class BoshSession implements StreamTransport {
   private events: StreamEvents | undefined;
   private state: State = 'open';
   private limits: ParserLimits;
+  private readonly read: ReadRates;
+  private readonly readBucket: TokenBucket;
   private nextRid = 0;
   /** Processed requests not yet answered, in rid order. */
   private readonly held: OpenRequest[] = [];
@@ -113,6 +118,8 @@ export class BoshSession implements StreamTransport {
     this.remoteAddress = options.remoteAddress;
     this.secure = options.secure;
     this.limits = { ...options.limits };
+    this.read = options.read ?? UNSHAPED.read;
+    this.readBucket = new TokenBucket(this.read.preAuth.rate, this.read.preAuth.burst);
     this.creationAttrs = options.creationAttrs;
     this.inactivityMs = options.inactivity * 1000;
   }
@@ -198,7 +205,8 @@ export class BoshSession implements StreamTransport {
     // XEP-0206 §6: the stanzas still queued, then the stream error, under remote-stream-error.
     const stanzas = this.outboxStanzas;
     const payload = this.takeOutbox() + (error ? error.toElement(true).toString() : '');
-    const body = terminateBody(error ? 'remote-stream-error' : undefined, payload);
+    // A limit crossed ([limits]) is XEP-0124 §17.2's policy-violation; the stream error is in the payload too.
+    const body = terminateBody(error ? (error.condition === 'policy-violation' ? 'policy-violation' : 'remote-stream-error') : undefined, payload);
     const open = [...this.held, ...this.early];
     if (open.length === 0) {
       // Kept until the client's next request collects it, or inactivity ends the session.
@@ -222,8 +230,15 @@ export class BoshSession implements StreamTransport {
     // The client asks for the restart itself, with xmpp:restart (XEP-0206 §5).
   }
 
+  /** Called once authenticated (larger stanzas): the read rate becomes limits.read_rate too. */
   setLimits(limits: Partial<ParserLimits>): void {
     this.limits = { ...this.limits, ...limits };
+    this.readBucket.reconfigure(this.read.authenticated.rate, this.read.authenticated.burst);
+  }
+
+  /** Milliseconds a request body of `bytes` must wait to stay within the session's read rate (0: none). */
+  readDelay(bytes: number): number {
+    return this.readBucket.take(bytes);
   }
 
   destroy(): void {

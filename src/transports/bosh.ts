@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
+import { UNSHAPED, type ConnectionShaping } from '../stream/limits.js';
 import { NS } from '../xml/ns.js';
 import type { ParserLimits } from '../xml/parser.js';
 import {
@@ -28,8 +29,6 @@ export const POLLING = 2;
 /** Longest pause a client may ask for, in seconds (§10). */
 export const MAX_PAUSE = 120;
 const CONTENT_TYPE = 'text/xml; charset=utf-8';
-/** Serialised stanzas (UTF-16 units) a session queues for a client that is not polling before it is cut off. */
-const MAX_QUEUED_CHARS = 4 * 1024 * 1024;
 const VER = /^(\d{1,4})\.(\d{1,4})$/;
 /** A 'content' value used as our Content-Type header (§7.1): printable ASCII only. */
 const CONTENT = /^[\x20-\x7e]{1,256}$/;
@@ -47,6 +46,8 @@ export interface BoshOptions {
   log: Logger;
   /** A new stream's parser limits (the pre-authentication stanza cap and the depth). */
   limits: ParserLimits;
+  /** [limits]: request bytes per second (a request over the rate waits), and the queue cap of a session. */
+  shaping?: ConnectionShaping;
   /** Largest request body, in bytes; larger ones end the session with policy-violation. */
   maxBodyBytes: number;
   /** Seconds without any request before a session is dropped (§10). */
@@ -155,7 +156,10 @@ export class BoshEndpoint {
     const session = this.sessions.get(sid);
     if (!session) return refuse(reply, 'item-not-found', false);
     if (rid === undefined) return session.reject('bad-request', reply, secure, "missing or invalid 'rid'");
-    session.handle(body, rid, reply, secure, bytes);
+    // limits.read_rate*: a request over the session's rate is read later (its answer waits), never dropped.
+    const wait = session.readDelay(bytes);
+    if (wait === 0) return session.handle(body, rid, reply, secure, bytes);
+    setTimeout(() => session.handle(body, rid, reply, secure, bytes), wait).unref();
   }
 
   /** A body that could not be parsed: if its start tag names a session, that session ends (§17.2). */
@@ -209,7 +213,9 @@ export class BoshEndpoint {
       remoteAddress: this.options.originOf(req).remoteAddress,
       secure,
       limits: this.options.limits,
-      maxQueuedChars: MAX_QUEUED_CHARS,
+      // Serialised stanzas (UTF-16 units) queued for a client that is not polling before it is cut off.
+      maxQueuedChars: (this.options.shaping ?? UNSHAPED).maxOutputBytes,
+      read: (this.options.shaping ?? UNSHAPED).read,
       log: this.options.log,
       onEnd: this.forget,
     });

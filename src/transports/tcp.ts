@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
+import { ReadShaper, slowReaderError, UNSHAPED, type ConnectionShaping } from '../stream/limits.js';
 import type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
 import { escapeAttr, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
@@ -11,8 +12,6 @@ import { connectionOrigin } from './client-origin.js';
 import { readProxyHeader, type ProxyHeader } from './proxy-protocol.js';
 import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
 
-/** A client whose unread output passes this is not reading: it is disconnected (back-pressure). */
-const MAX_WRITE_BUFFER = 4 * 1024 * 1024;
 /** How long to wait for the peer's </stream:stream> after ours before dropping the connection. */
 const CLOSE_GRACE_MS = 3000;
 /** Stanzas kept for rerouting once the connection stops taking writes, until it reports its close. */
@@ -25,6 +24,8 @@ export interface TcpOptions {
   certificate: { cert: string; key: string };
   limits: ParserLimits;
   keepaliveSeconds: number;
+  /** [limits]: bytes per second read, and the unread output after which a client is cut off. */
+  shaping?: ConnectionShaping;
 }
 
 export class TcpTransport implements StreamTransport, TurnWriter {
@@ -39,9 +40,16 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   private readonly undelivered: Undelivered[] = [];
   /** Text written this turn; it leaves in one write when the turn ends (turn-writes.ts). */
   private queued: string[] = [];
+  /** Cut off for not reading (limits.max_output_bytes): nothing more is written. */
+  private cutOff = false;
   private readonly parser: XmlStreamParser;
+  private readonly shaper: ReadShaper;
+  private readonly maxOutput: number;
   private events: StreamEvents | undefined;
-  private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
+  private readonly onData = (chunk: Buffer): void => {
+    this.parser.write(chunk);
+    this.shaper.consumed(chunk.length);
+  };
 
   /** `origin`: the client a PROXY header named, and whether the proxy received it over TLS (client-origin.ts). */
   constructor(socket: net.Socket, private readonly options: TcpOptions, directTls: boolean, origin?: { remoteAddress: string; secure: boolean }) {
@@ -51,12 +59,16 @@ export class TcpTransport implements StreamTransport, TurnWriter {
     this.parser = new XmlStreamParser(
       {
         onStreamStart: (name, attrs) => this.events?.onStreamStart(attrs, name),
-        onElement: (el) => this.events?.onElement(el),
+        onElement: (el, size) => this.events?.onElement(el, size),
         onStreamEnd: () => this.events?.onStreamEnd(),
         onError: (err) => this.events?.onStreamError(err),
       },
       options.limits,
     );
+    // limits.read_rate*: reading pauses while the client is over its rate (the socket in use, TLS or not).
+    const shaping = options.shaping ?? UNSHAPED;
+    this.shaper = new ReadShaper(shaping.read, { pause: () => this.socket.pause(), resume: () => this.socket.resume() });
+    this.maxOutput = shaping.maxOutputBytes;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, options.keepaliveSeconds * 1000);
   }
@@ -92,13 +104,28 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   /** False when the connection cannot carry the stanza any more: it is kept for the stream to route again. */
   private accepts(stanza: Undelivered): boolean {
     const socket = this.socket;
-    if (!socket.destroyed && socket.writable && !this.peerEnded) {
-      if (socket.writableLength <= MAX_WRITE_BUFFER) return true;
-      this.options.log.warn({ remote: this.remoteAddress }, 'client is not reading; disconnecting');
-      socket.destroy();
+    if (!this.cutOff && !socket.destroyed && socket.writable && !this.peerEnded) {
+      if (socket.writableLength <= this.maxOutput) return true;
+      this.cutOffSlowReader();
     }
     keepUndelivered(this.undelivered, stanza);
     return false;
+  }
+
+  /**
+   * limits.max_output_bytes: the client does not read what it is sent. It gets policy-violation if it ever
+   * reads again and is dropped after the grace period; what this turn had not written yet is routed again.
+   */
+  private cutOffSlowReader(): void {
+    this.cutOff = true;
+    this.closing = true;
+    this.options.log.warn({ remote: this.remoteAddress }, 'client is not reading its output; disconnecting with policy-violation');
+    for (const text of this.queued) keepUndelivered(this.undelivered, text);
+    this.queued = [];
+    this.shaper.stop();
+    const socket = this.socket;
+    socket.end(`${slowReaderError().toElement().toString()}</stream:stream>`);
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   closeStream(error?: StreamError): void {
@@ -131,8 +158,14 @@ export class TcpTransport implements StreamTransport, TurnWriter {
     this.parser.reset();
   }
 
+  /** Called once authenticated (larger stanzas): the read rate becomes limits.read_rate too. */
   setLimits(limits: Partial<ParserLimits>): void {
     this.parser.setLimits(limits);
+    this.shaper.authenticated();
+  }
+
+  holdReading(ms: number): void {
+    this.shaper.hold(ms);
   }
 
   private listen(socket: net.Socket): void {
@@ -142,6 +175,7 @@ export class TcpTransport implements StreamTransport, TurnWriter {
       this.parser.end();
     });
     socket.on('close', () => {
+      this.shaper.stop();
       if (this.disconnected) return;
       this.disconnected = true;
       this.events?.onDisconnect(this.undelivered.splice(0));
@@ -150,12 +184,7 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   }
 
   private write(data: string): void {
-    if (this.socket.destroyed) return;
-    if (this.socket.writableLength > MAX_WRITE_BUFFER) {
-      this.options.log.warn({ remote: this.remoteAddress }, 'client is not reading; disconnecting');
-      this.socket.destroy();
-      return;
-    }
+    if (this.socket.destroyed || this.cutOff) return;
     // Everything written in one turn of the event loop leaves in one write and one syscall (the stream
     // header and its features, a room's history on join, a burst of pushes, a busy room's messages).
     if (this.queued.length === 0) flushAtTurnEnd(this);

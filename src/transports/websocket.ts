@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
+import { ReadShaper, slowReaderError, UNSHAPED, type ConnectionShaping } from '../stream/limits.js';
 import type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
 import { Element, xml } from '../xml/element.js';
 import { parseFrame } from '../xml/framed-parser.js';
@@ -17,13 +18,14 @@ import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
 import { encodeTextFrames } from './websocket-frames.js';
 
 const CLOSE_GRACE_MS = 3000;
-const MAX_BUFFERED = 4 * 1024 * 1024;
 
 export interface WebSocketOptions {
   log: Logger;
   limits: ParserLimits;
   maxFrameBytes: number;
   keepaliveSeconds: number;
+  /** [limits]: bytes per second read, and the unread output after which a client is cut off. */
+  shaping?: ConnectionShaping;
   /** Who the client is and whether its path is secure (client-origin.ts: TLS, or a trusted proxy saying https). */
   originOf(request: IncomingMessage): ClientOrigin;
 }
@@ -41,6 +43,10 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
   private readonly pinger: NodeJS.Timeout;
   /** Frames written this turn; they leave together when it ends (turn-writes.ts). */
   private queued: string[] = [];
+  /** Cut off for not reading (limits.max_output_bytes): nothing more is written. */
+  private cutOff = false;
+  private readonly shaper: ReadShaper;
+  private readonly maxOutput: number;
 
   /** `socket`: the upgraded connection under `ws`, written to directly for this transport's own frames. */
   constructor(
@@ -59,6 +65,10 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
       ws.ping();
     }, options.keepaliveSeconds * 1000);
     this.pinger.unref();
+    // limits.read_rate*: over the rate, ws stops reading the socket until the tokens are back.
+    const shaping = options.shaping ?? UNSHAPED;
+    this.shaper = new ReadShaper(shaping.read, { pause: () => ws.pause(), resume: () => ws.resume() });
+    this.maxOutput = shaping.maxOutputBytes;
   }
 
   attach(events: StreamEvents): void {
@@ -67,6 +77,7 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
     this.ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     this.ws.on('close', () => {
       clearInterval(this.pinger);
+      this.shaper.stop();
       events.onDisconnect(this.undelivered.splice(0));
     });
     this.ws.on('error', (err) => this.options.log.debug({ err, remote: this.remoteAddress }, 'websocket error'));
@@ -77,9 +88,11 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
     const events = this.events;
     if (!events || this.closing) return;
     if (isBinary) return events.onStreamError(new StreamError('not-well-formed', 'XMPP frames must be text (RFC 7395 §3.2)'));
+    const bytes = rawToBuffer(data);
+    this.shaper.consumed(bytes.length);
     let element: Element;
     try {
-      element = parseFrame(decodeUtf8(rawToBuffer(data)), this.limits);
+      element = parseFrame(decodeUtf8(bytes), this.limits);
     } catch (err) {
       if (err instanceof StreamError) return events.onStreamError(err);
       throw err;
@@ -88,7 +101,7 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
       if (element.name === 'open') return events.onStreamStart(element.attrs, 'open');
       if (element.name === 'close') return events.onStreamEnd();
     }
-    events.onElement(element);
+    events.onElement(element, bytes.length);
   }
 
   openStream(attrs: Record<string, string>): void {
@@ -118,13 +131,28 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
    * reading): it is kept for the stream to route again once the socket reports its close.
    */
   private accepts(stanza: Undelivered): boolean {
-    if (this.ws.readyState === this.ws.OPEN) {
-      if (this.ws.bufferedAmount <= MAX_BUFFERED) return true;
-      this.options.log.warn({ remote: this.remoteAddress }, 'websocket client is not reading; disconnecting');
-      this.ws.terminate();
+    if (this.ws.readyState === this.ws.OPEN && !this.cutOff) {
+      if (this.ws.bufferedAmount <= this.maxOutput) return true;
+      this.cutOffSlowReader();
     }
     keepUndelivered(this.undelivered, stanza);
     return false;
+  }
+
+  /**
+   * limits.max_output_bytes: the client does not read what it is sent. It gets policy-violation and <close/>
+   * if it ever reads again and is dropped after the grace period; this turn's unwritten frames are routed again.
+   */
+  private cutOffSlowReader(): void {
+    this.cutOff = true;
+    this.closing = true;
+    this.options.log.warn({ remote: this.remoteAddress }, 'websocket client is not reading its output; disconnecting with policy-violation');
+    for (const text of this.queued) keepUndelivered(this.undelivered, text);
+    this.queued = [];
+    this.shaper.stop();
+    if (this.socket.writable) this.socket.write(encodeTextFrames([slowReaderError().toElement(false).toString(), xml('close', { xmlns: NS.framing }).toString()]));
+    this.ws.close(1008);
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   closeStream(error?: StreamError): void {
@@ -153,17 +181,18 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
     // Each <open/> is a frame of its own: nothing to reset.
   }
 
+  /** Called once authenticated (larger stanzas): the read rate becomes limits.read_rate too. */
   setLimits(limits: Partial<ParserLimits>): void {
     this.limits = { ...this.limits, ...limits };
+    this.shaper.authenticated();
+  }
+
+  holdReading(ms: number): void {
+    this.shaper.hold(ms);
   }
 
   private write(data: string): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > MAX_BUFFERED) {
-      this.options.log.warn({ remote: this.remoteAddress }, 'websocket client is not reading; disconnecting');
-      this.ws.terminate();
-      return;
-    }
+    if (this.ws.readyState !== this.ws.OPEN || this.cutOff) return;
     if (this.queued.length === 0) flushAtTurnEnd(this);
     this.queued.push(data);
   }

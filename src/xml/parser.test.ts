@@ -26,7 +26,7 @@ function record(limits: ParserLimits = LIMITS, hooks: Partial<StreamParserHandle
   const events: Event[] = [];
   const parser = new XmlStreamParser({
     onStreamStart(name, attrs) { events.push({ type: 'start', name, attrs }); hooks.onStreamStart?.(name, attrs); },
-    onElement(el) { events.push({ type: 'element', el }); hooks.onElement?.(el); },
+    onElement(el, size) { events.push({ type: 'element', el }); hooks.onElement?.(el, size); },
     onStreamEnd() { events.push({ type: 'end' }); hooks.onStreamEnd?.(); },
     onError(err) { events.push({ type: 'error', condition: err.condition, err }); hooks.onError?.(err); },
   }, limits);

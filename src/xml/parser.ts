@@ -17,7 +17,7 @@ export interface StreamParserHandler {
    * A complete top-level element. Unprefixed ones without `xmlns` get the header's default namespace
    * (`jabber:client`, ...) so they stand alone; prefixed ones (`stream:features`) keep their raw name.
    */
-  onElement(el: Element): void;
+  onElement(el: Element, size: number): void;
   /** `</stream:stream>` was read. Input after it is ignored. */
   onStreamEnd(): void;
   /** The peer broke XML, RFC 6120 §11 or a limit; close the stream with this error. */

@@ -17,7 +17,8 @@ import type { ParserLimits } from './parser.js';
 /** Where the core delivers what it parsed. */
 export interface TreeSink {
   onStreamStart(name: string, attrs: Record<string, string>): void;
-  onElement(el: Element): void;
+  /** `size`: the element's length as received, in characters (UTF-16 units; about its bytes). */
+  onElement(el: Element, size: number): void;
   onStreamEnd(): void;
 }
 
@@ -676,8 +677,11 @@ export class Tokenizer {
     this.limitEnd = at + cap;
   }
 
-  /** The unit ends at s[end - 1]: check its exact size, which only needs counting when it may be over. */
-  private endUnit(s: string, end: number): void {
+  /**
+   * The unit ends at s[end - 1]: check its exact size, which only needs counting when it may be over. Returns
+   * its size counting a character a byte (exact for ASCII, a lower bound otherwise).
+   */
+  private endUnit(s: string, end: number): number {
     const chars = end - this.unitFrom;
     if (this.unitBytes + chars * 3 > this.unitCap &&
       this.unitBytes + Buffer.byteLength(s.slice(this.unitFrom, end), 'utf8') > this.unitCap) {
@@ -685,6 +689,7 @@ export class Tokenizer {
     }
     this.inUnit = false;
     this.limitEnd = Infinity;
+    return this.unitBytes + chars;
   }
 
   private overCap(): StreamError {
@@ -742,9 +747,9 @@ export class Tokenizer {
     if (--this.depth === this.base) {
       this.cur = NO_ELEMENT;
       if (this.stream) {
-        this.endUnit(s, end);
+        const size = this.endUnit(s, end);
         this.state = S_TOP;
-        this.sink.onElement(el);
+        this.sink.onElement(el, size);
       } else {
         this.state = S_EPILOG;
         this.result = el;
