@@ -118,6 +118,9 @@ export class ServerProcess {
       RATATOSK_HTTP_PORT: String(ports.http),
       RATATOSK_REQUIRE_TLS: 'false',
       RATATOSK_LOG_LEVEL: 'warn',
+      // Every client connects from loopback: lift the per-address limits ([limits]).
+      RATATOSK_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+      RATATOSK_MAX_PRE_AUTH_PER_ADDRESS: '1000000',
     });
 
     const nodeArgs: string[] = [];
