@@ -5,7 +5,7 @@
 //  - a single Redis is killed -9 and started again 2 s later, empty (no persistence);
 //  - Redis Cluster (three masters with a replica each): the master serving node B's channel is killed -9.
 // To the bare JID and to the full JID; and a MUC room with occupants on both nodes across the Sentinel
-// fail-over. Pass: every message reaches every live session exactly once and in order; nothing goes to the
+// fail-over, and presence broadcasts to a contact on the other node across it. Pass: every message reaches every live session exactly once and in order; nothing goes to the
 // offline store (read straight from PostgreSQL), nothing is bounced. RATATOSK_TEST_FAILOVER_RUNS=5 repeats
 // each scenario (a development loop; CI runs each once).
 import assert from 'node:assert/strict';
@@ -69,6 +69,9 @@ function suite(title: string, setup: {
   fault(nodes: readonly NodeProcess[]): Promise<unknown>;
   after(): Promise<void>;
   muc?: boolean;
+  presence?: boolean;
+  /** A last test: Redis stays away past the bound (redis.failover_wait_seconds); `restore` brings it back. */
+  outlast?: { waitSeconds: number; kill(): void; restore(): Promise<void> };
 }): void {
   describe(`delivery to a live session across ${title}`, function () {
     this.timeout(120_000);
@@ -146,6 +149,61 @@ function suite(title: string, setup: {
           check(what, (streams[0] as NonNullable<(typeof streams)[0]>).count(COUNT, bounced, offline), firstBounce);
         });
       }
+      if (setup.outlast && run === RUNS) {
+        const outlast = setup.outlast;
+        it(`bounces a message with a 'wait' error once Redis stays away past redis.failover_wait_seconds (${outlast.waitSeconds} s), storing nothing offline (RFC 6121 §8)`, async function () {
+          this.timeout(60_000);
+          await setup.prepare();
+          const [a, b] = cluster.nodes;
+          assert.ok(a && b);
+          const [from, to] = await users('sender', 'recipient');
+          const sender = await online(a, from as string, 'websocket', 'web');
+          await online(b, to as string, 'tcp', 'desk');
+          const tag = `o${serial}`;
+          outlast.kill();
+          const began = Date.now();
+          try {
+            await sender.xmpp.send(xml('message', { to: `${to}@localhost`, type: 'chat', id: `${tag}-1` }, xml('body', {}, 'into the outage')));
+            const error = await sender.next((s) => s.attrs.id === `${tag}-1`, (outlast.waitSeconds + 20) * 1000);
+            const waited = Date.now() - began;
+            console.log(`      bounced after ${waited} ms: ${error.getChild('error')?.toString() ?? ''}`);
+            assert.equal(error.attrs.type, 'error');
+            assert.equal(error.getChild('error')?.attrs.type, 'wait');
+            assert.ok(error.getChild('error')?.getChild('internal-server-error', 'urn:ietf:params:xml:ns:xmpp-stanzas'), 'internal-server-error');
+            assert.ok(waited >= outlast.waitSeconds * 1000 - 200, `the stanza waited for the bound (${waited} ms)`);
+          } finally {
+            await outlast.restore();
+          }
+          assert.equal(await takeOffline(cluster.stores(), to as string, tag), 0, 'nothing stored offline');
+        });
+      }
+      if (setup.presence) {
+        const what = `presence broadcast to a contact on the other node${RUNS > 1 ? `, run ${run}` : ''}`;
+        it(`${what}: every presence change arrives once, in order`, async () => {
+          await setup.prepare();
+          const [a, b] = cluster.nodes;
+          assert.ok(a && b);
+          const [mover, watcher] = await users('mover', 'watcher');
+          for (const [one, other] of [[mover, watcher], [watcher, mover]] as const) {
+            await cluster.stores().roster.setItem(one as string, { jid: `${other}@localhost`, subscription: 'both', ask: false, approved: false, groups: [] });
+          }
+          const watcherClient = await online(b, watcher as string, 'tcp', 'r');
+          const moverClient = await online(a, mover as string, 'websocket', 'r');
+          await watcherClient.next(isPresence(moverClient.jid), 10_000);
+          const tag = `p${serial}`;
+          const { streams, bounced, firstBounce } = await streamThroughFault({
+            sender: moverClient,
+            receivers: [watcherClient],
+            kind: 'presence',
+            count: COUNT,
+            tag,
+            settleMs: SETTLE_MS,
+            message: (seq, id) => xml('presence', { id }, xml('status', {}, `status ${seq}`)),
+            fault: () => setup.fault(cluster.nodes),
+          });
+          check(what, (streams[0] as NonNullable<(typeof streams)[0]>).count(COUNT, bounced, 0), firstBounce);
+        });
+      }
       if (setup.muc) {
         const what = `MUC room with occupants on both nodes${RUNS > 1 ? `, run ${run}` : ''}`;
         it(`${what}: every occupant gets every groupchat message once, in order`, async () => {
@@ -201,13 +259,14 @@ suite('a Sentinel fail-over (kill -9 of the primary)', {
   fault: () => (sentinel as SentinelTopology).killPrimary(30_000),
   after: async () => sentinel?.stop(),
   muc: true,
+  presence: true,
 });
 
 let single: { server: RedisProcess; url: string; stop(): Promise<void> } | undefined;
 suite('a single Redis killed -9 and started again (empty) 2 s later', {
   async before(ctx) {
     single = await startSingleRedis(ctx);
-    return { env: {}, redisUrl: single.url };
+    return { env: { RATATOSK_REDIS_FAILOVER_WAIT_SECONDS: '5' }, redisUrl: single.url };
   },
   async prepare() {
     // Let the nodes settle after the last restart (heartbeats re-registered everything).
@@ -220,6 +279,11 @@ suite('a single Redis killed -9 and started again (empty) 2 s later', {
     await server.restart();
   },
   after: async () => single?.stop(),
+  outlast: {
+    waitSeconds: 5,
+    kill: () => (single as NonNullable<typeof single>).server.kill(),
+    restore: async () => (single as NonNullable<typeof single>).server.restart(),
+  },
 });
 
 let redisCluster: RedisClusterTopology | undefined;

@@ -22,6 +22,13 @@ describe('cluster bus envelope', () => {
     assert.deepEqual(decodeMessage(encodeMessage({ kind: 'close', origin: 'n1', jid: 'a@example.org/r', sid: 'xyz' })), { kind: 'close', origin: 'n1', jid: 'a@example.org/r', sid: 'xyz' });
   });
 
+  it('carries the sequence fields of the delivery guarantee, and acknowledgements', () => {
+    const sequenced = decodeMessage(encodeMessage({ kind: 'stanza', origin: 'n1', mode: 'route', from: 'a@example.org/r', hops: 1, targets: [], boot: 'b1', seq: 7, base: 5, stanza: xml('message') })) as StanzaMessage;
+    assert.deepEqual([sequenced.boot, sequenced.seq, sequenced.base], ['b1', 7, 5]);
+    assert.deepEqual(decodeMessage(encodeMessage({ kind: 'close', origin: 'n1', jid: 'a@example.org/r', sid: 'xyz', boot: 'b1', seq: 2, base: 2 })), { kind: 'close', origin: 'n1', jid: 'a@example.org/r', sid: 'xyz', boot: 'b1', seq: 2, base: 2 });
+    assert.deepEqual(decodeMessage(encodeMessage({ kind: 'ack', origin: 'n2', boot: 'b1', upTo: 41 })), { kind: 'ack', origin: 'n2', boot: 'b1', upTo: 41 });
+  });
+
   it('refuses what this code does not write, saying why', () => {
     const cases: [string, RegExp][] = [
       ['not json', /JSON/],
@@ -33,6 +40,8 @@ describe('cluster bus envelope', () => {
       ['{"k":"stanza","o":"n1","m":"route","f":"a","h":0}\n<message>', /not XML/],
       ['{"k":"close","o":"n1","j":"a@b/c"}', /sid/],
       ['{"k":"gossip","o":"n1"}', /unknown kind/],
+      ['{"k":"ack","o":"n2","bt":"b1","a":-1}', /bad ack/],
+      ['{"k":"stanza","o":"n1","m":"route","f":"a","h":0,"bt":"b1","sq":3,"bs":4}\n<message/>', /sequence/],
     ];
     for (const [payload, reason] of cases) {
       const result = decodeMessage(payload);

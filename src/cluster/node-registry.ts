@@ -126,6 +126,14 @@ export class RedisNodeRegistry implements NodeRegistry {
     }
   }
 
+  /**
+   * False for a while after a reconnection to Redis: a missing heartbeat key may then be Redis's lapse, not
+   * the node's death (sweeps wait, and so do take-overs of a node's singletons).
+   */
+  heartbeatsTrusted(): boolean {
+    return Date.now() >= this.quietUntil;
+  }
+
   /** Once listening: publishes the endpoints and starts the heartbeat and the sweeper. */
   async join(endpoints: NodeEndpoints): Promise<void> {
     this.endpoints = endpoints;

@@ -26,9 +26,10 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
   const gate = new RedisDirectoryGate(redis.client, log);
   const waitMs = config.redis.failoverWaitSeconds !== undefined ? config.redis.failoverWaitSeconds * 1000 : undefined;
   const remote = new ClusterSessions({ nodeId, directory, bus, log, gate, ...(waitMs !== undefined ? { waitMs } : {}) });
-  const sync = new SessionSync({ nodeId, directory, hooks, sessions, log, closeRemote: (node, jid, sid) => remote.closeRemote(node, jid, sid) });
+  const sync = new SessionSync({ nodeId, directory, hooks, sessions, log, closeRemote: (node, jid, sid) => remote.closeRemote(node, jid, sid), ...(waitMs !== undefined ? { waitMs } : {}) });
 
-  const placement = new RedisPlacement(nodeId, redis.client, log, waitMs);
+  // The registry is made below; the placement asks it only when a claim's owner has no heartbeat.
+  const placement = new RedisPlacement(nodeId, redis.client, log, waitMs, () => registry.heartbeatsTrusted());
   const reportLost = async (records: SessionRecord[], node: string): Promise<void> => {
     const places = await placement.wipeNode(node);
     if (places > 0) log.info({ node, places }, 'dropped the rooms a cleared node hosted');

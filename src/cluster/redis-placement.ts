@@ -39,6 +39,8 @@ export class RedisPlacement implements Placement {
     private readonly log: Logger,
     /** How long a lookup keeps asking while Redis fails over (redis.failover_wait_seconds). */
     private readonly waitMs = 10_000,
+    /** Whether a missing heartbeat key means a dead node now (not right after a reconnection: node-registry.ts). */
+    private readonly heartbeatsTrusted: () => boolean = () => true,
   ) {
     redis.defineCommand('ratatoskPlaceSwap', { numberOfKeys: 1, lua: SWAP });
     redis.defineCommand('ratatoskPlaceDrop', { numberOfKeys: 1, lua: DROP });
@@ -98,7 +100,7 @@ export class RedisPlacement implements Placement {
     for (let attempt = 0; attempt < 3 && owner === null; attempt++) {
       owner = await this.redis.get(key);
       if (owner === null) owner = await this.claim(key, name, () => this.redis.set(key, this.nodeId, 'NX').then((r) => r === 'OK'));
-      else if (owner !== this.nodeId && (await this.redis.exists(nodeAliveKey(owner))) === 0) {
+      else if (owner !== this.nodeId && this.heartbeatsTrusted() && (await this.redis.exists(nodeAliveKey(owner))) === 0 && this.heartbeatsTrusted()) {
         const dead = owner;
         this.log.info({ name, node: dead }, 'taking over a singleton from a node whose heartbeat expired');
         owner = await this.claim(key, name, () => this.redis.ratatoskPlaceSwap(key, dead, this.nodeId).then((r) => r === 1));

@@ -2,7 +2,8 @@
 // hooks: a bound resource is registered (and the session it displaced on another node is told to
 // close with `conflict`), a presence change updates availability and priority, an ended session is
 // unregistered. Work for one full JID runs in order, so a quick bind-presence-close never leaves a
-// stale record behind.
+// stale record behind. A change that fails (Redis failing over) is made again until Redis answers, for
+// at most the fail-over bound: a lost update would leave other nodes routing by a stale record.
 import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { HookBus } from '../hooks/bus.js';
 import type { Logger } from '../observability/log.js';
@@ -21,7 +22,11 @@ export interface SessionSyncDeps {
   log: Logger;
   /** Ends a session another node holds under a JID just bound here. */
   closeRemote(node: string, jid: string, sid: string): void;
+  /** How long a failing change is tried again (redis.failover_wait_seconds); 10 s by default. */
+  waitMs?: number;
 }
+
+const DEFAULT_WAIT_MS = 10_000;
 
 export class SessionSync {
   private readonly tails = new Map<string, Promise<void>>();
@@ -75,10 +80,24 @@ export class SessionSync {
     return { jid: session.jid, node: this.deps.nodeId, sid: session.id, available: session.presence.available, priority: session.presence.priority };
   }
 
+  private async patiently(work: () => Promise<void>): Promise<void> {
+    const until = Date.now() + (this.deps.waitMs ?? DEFAULT_WAIT_MS);
+    let delay = 25;
+    for (;;) {
+      try {
+        return await work();
+      } catch (err) {
+        if (Date.now() >= until) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 250);
+    }
+  }
+
   /** Chains `work` after earlier work for the same full JID; failures are logged, never thrown at the stream. */
   private serially(session: BoundSession, what: string, work: () => Promise<void>): Promise<void> {
     const key = session.jid.toString();
-    const run = (this.tails.get(key) ?? Promise.resolve()).then(work).catch((err: unknown) => {
+    const run = (this.tails.get(key) ?? Promise.resolve()).then(() => this.patiently(work)).catch((err: unknown) => {
       this.deps.log.error({ err, jid: key, what }, 'session directory update failed');
     });
     this.tails.set(key, run);

@@ -60,9 +60,9 @@ export class LiveStream {
   readonly at = new Map<number, number>();
   duplicates = 0;
 
-  constructor(readonly client: TestClient, private readonly tag: string) {
+  constructor(readonly client: TestClient, private readonly tag: string, kind: 'message' | 'presence' = 'message') {
     client.xmpp.on('stanza', (stanza: Element) => {
-      if (!stanza.is('message') || stanza.attrs.type === 'error') return;
+      if (!stanza.is(kind) || stanza.attrs.type === 'error') return;
       const seq = seqOf(stanza, tag);
       if (seq === undefined) return;
       if (this.at.has(seq)) {
@@ -101,7 +101,9 @@ export interface StreamOptions {
   sender: TestClient;
   /** The live sessions that must get every message (one for chat; every occupant for a room). */
   receivers: readonly TestClient[];
-  /** Builds message `seq` (id `tag-seq`). */
+  /** What is streamed: messages (default), or presence broadcasts. */
+  kind?: 'message' | 'presence';
+  /** Builds stanza `seq` (id `tag-seq`). */
   message(seq: number, id: string): ReturnType<typeof xml>;
   count: number;
   tag: string;
@@ -114,11 +116,11 @@ export interface StreamOptions {
 /** Streams the messages across the fault; returns each receiver's watcher and the ids bounced to the sender. */
 export async function streamThroughFault(options: StreamOptions): Promise<{ streams: LiveStream[]; bounced: Set<number>; firstBounce: string | undefined }> {
   const { sender, receivers, count, tag } = options;
-  const streams = receivers.map((r) => new LiveStream(r, tag));
+  const streams = receivers.map((r) => new LiveStream(r, tag, options.kind));
   const bounced = new Set<number>();
   let firstBounce: string | undefined;
   sender.xmpp.on('stanza', (stanza: Element) => {
-    if (stanza.is('message') && stanza.attrs.type === 'error') {
+    if ((stanza.is('message') || stanza.is('presence')) && stanza.attrs.type === 'error') {
       const seq = seqOf(stanza, tag);
       if (seq !== undefined) bounced.add(seq);
       firstBounce ??= stanza.getChild('error')?.toString();
