@@ -7,7 +7,7 @@ import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
 import { bystanders, type Bystanders } from './support/bystanders.js';
 import { connect, type TestClient } from './support/clients.js';
-import { boshCreate, boshFrom, RawTcp, RawWs } from './support/raw-from.js';
+import { boshCreate, boshFrom, FRAMING, RawTcp, RawWs } from './support/raw-from.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import type { Config } from '../src/config/types.js';
 import type { DeepPartial } from '../src/config/index.js';
@@ -267,6 +267,67 @@ describe('[limits]', function () {
         stored = (await server.server.stores.offline.list('receiver')).map((m) => /id=["']([^"']+)["']/.exec(m.stanza)?.[1] ?? '');
       }
       assert.deepEqual(stored.sort(), rest.sort());
+    });
+
+    it('over WebSocket too: the error frame and <close/> are written, the rest is stored offline', async function () {
+      const server = ctx.server();
+      await server.server.stores.offline.remove('receiver', (await server.server.stores.offline.list('receiver')).map((m) => m.id));
+      const slow = await RawWs.connect(server);
+      ctx.track({ destroy: () => slow.ws.terminate() });
+      await slow.open();
+      slow.ws.send(`<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">${Buffer.from('\0receiver\0secret-pass').toString('base64')}</auth>`);
+      await slow.waitFor(/<success /);
+      slow.ws.send(`<open xmlns="${FRAMING}" to="localhost" version="1.0"/>`);
+      await slow.waitFor(/<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"\/>/);
+      slow.ws.send(`<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>ws-slow</resource></bind></iq>`);
+      const [, slowJid = ''] = await slow.waitFor(/<jid>([^<]+)<\/jid>/);
+      slow.ws.pause();
+      const sender = await connect(server, { transport: 'tcp', username: 'sender', password: 'secret-pass', resource: 'ws-fast' });
+      ctx.track({ destroy: () => void sender.stop() });
+      const ids = Array.from({ length: 80 }, (_, i) => `ws-slow-${i}`);
+      const body = 'y'.repeat(200_000);
+      for (const id of ids) await sender.xmpp.send(xml('message', { to: slowJid, id, type: 'chat' }, xml('body', {}, body)));
+      await sleep(1000);
+      await ctx.others().chat('while a WebSocket client does not read');
+      slow.ws.resume();
+      await slow.closed(10_000);
+      assert.match(slow.text, POLICY_VIOLATION);
+      assert.match(slow.text, new RegExp(`<close xmlns="${FRAMING}"/>`));
+      const read = new Set([...slow.text.matchAll(/<message [^>]*id="(ws-slow-\d+)"/g)].map((m) => m[1]));
+      assert.ok(read.size < ids.length, `the slow client read all ${read.size}: the limit was not reached`);
+      const rest = ids.filter((id) => !read.has(id));
+      let stored: string[] = [];
+      for (let i = 0; i < 50 && stored.length < rest.length; i++) {
+        await sleep(100);
+        stored = (await server.server.stores.offline.list('receiver')).map((m) => /id=["']([^"']+)["']/.exec(m.stanza)?.[1] ?? '');
+      }
+      assert.deepEqual(stored.sort(), rest.sort());
+    });
+  });
+
+  describe('RFC 7395 framing (http.max_websocket_frame = 8192)', function () {
+    const ctx = withServer({ http: { maxWebsocketFrame: 8192 } });
+
+    it('§3.3.3: two elements in one message, or trailing text, is not-well-formed; others chat meanwhile', async function () {
+      for (const frame of ['<presence xmlns="jabber:client"/><presence xmlns="jabber:client"/>', '<presence xmlns="jabber:client"/>text']) {
+        const peer = await RawWs.connect(ctx.server());
+        ctx.track({ destroy: () => peer.ws.terminate() });
+        await peer.open();
+        peer.ws.send(frame);
+        await peer.waitFor(/<not-well-formed xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
+        await peer.waitFor(new RegExp(`<close xmlns="${FRAMING}"/>`));
+        await peer.closed();
+      }
+      await ctx.others().chat('after framing errors');
+    });
+
+    it('a message over the size cap (ws maxPayload from the config) is closed with 1009 (RFC 6455 §7.4.1)', async function () {
+      const peer = await RawWs.connect(ctx.server());
+      ctx.track({ destroy: () => peer.ws.terminate() });
+      await peer.open();
+      peer.ws.send(`<message xmlns="jabber:client"><body>${'x'.repeat(9000)}</body></message>`);
+      assert.equal(await peer.closed(), 1009);
+      await ctx.others().chat('after an oversize message');
     });
   });
 });
