@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
+import { RawBosh } from './support/bosh.js';
 import { bystanders, type Bystanders } from './support/bystanders.js';
 import { connect, type TestClient } from './support/clients.js';
 import { boshCreate, boshFrom, FRAMING, RawTcp, RawWs } from './support/raw-from.js';
@@ -176,6 +177,46 @@ describe('[limits]', function () {
       // 160 kB at 20 kB/s after a 20 kB burst; a read (up to 64 KiB) is taken whole before the pause: 3.8 s at least.
       assert.ok(lastMs >= 3000, `the last stanza arrived after ${lastMs} ms`);
       assert.ok(chatMs < 1000, `the bystanders' message took ${chatMs} ms`);
+    });
+
+    it('over WebSocket: frames are read at the rate (ws paused), every stanza arrives', async function () {
+      const server = ctx.server();
+      const receiver = await connect(server, { transport: 'tcp', username: 'receiver', password: 'secret-pass', resource: 'ws-bytes' });
+      ctx.track({ destroy: () => void receiver.stop() });
+      const sender = await RawWs.connect(server);
+      ctx.track({ destroy: () => sender.ws.terminate() });
+      await sender.open();
+      sender.ws.send(`<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">${Buffer.from('\0sender\0secret-pass').toString('base64')}</auth>`);
+      await sender.waitFor(/<success /);
+      sender.ws.send(`<open xmlns="${FRAMING}" to="localhost" version="1.0"/>`);
+      await sender.waitFor(/<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"\/>/);
+      sender.ws.send(`<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>ws-bytes</resource></bind></iq>`);
+      await sender.waitFor(/<jid>/);
+      const ids = Array.from({ length: 16 }, (_, i) => `ws-flood-${i}`);
+      const arrived = collect(receiver, ids, 30_000);
+      const start = Date.now();
+      for (const id of ids) sender.ws.send(message(receiver.jid, id, 10_000).replace('<message ', '<message xmlns="jabber:client" '));
+      await ctx.others().chat('during a WebSocket byte flood');
+      const lastMs = Math.max(...(await arrived).values()) - start;
+      // 160 kB at 20 kB/s after a 20 kB burst, one read (up to 64 KiB) taken whole before each pause.
+      assert.ok(lastMs >= 3000, `the last stanza arrived after ${lastMs} ms`);
+    });
+
+    it('over BOSH: a request over the rate is answered later, its stanzas all delivered', async function () {
+      const server = ctx.server();
+      const receiver = await connect(server, { transport: 'tcp', username: 'receiver', password: 'secret-pass', resource: 'bosh-bytes' });
+      ctx.track({ destroy: () => void receiver.stop() });
+      const bosh = new RawBosh(server);
+      await bosh.login('sender', 'secret-pass', 'bosh-bytes');
+      const ids = Array.from({ length: 10 }, (_, i) => `bosh-flood-${i}`);
+      const arrived = collect(receiver, ids, 30_000);
+      const start = Date.now();
+      // One 100 kB body: with 20 kB in the bucket, it waits about 4 s before it is read.
+      void bosh.request(ids.map((id) => message(receiver.jid, id, 10_000).replace('<message ', "<message xmlns='jabber:client' ")).join(''), {}, { timeoutMs: 30_000 }).catch(() => undefined);
+      await sleep(300);
+      await ctx.others().chat('during a BOSH byte flood');
+      const lastMs = Math.max(...(await arrived).values()) - start;
+      assert.ok(lastMs >= 3000, `the last stanza arrived after ${lastMs} ms`);
     });
   });
 
