@@ -5,7 +5,11 @@
 // Run it on the code before and after a change, on a machine as quiet as one can get:
 //
 //   node --import tsx loadtest/cluster/cross-node-cost.ts [--messages 20000] [--window 200] [--rounds 3]
+//   node --import tsx loadtest/cluster/cross-node-cost.ts --messages 1000 --interval 25 --rounds 1
 //
+// --interval paces the messages (one every that many ms, as a conversation does) instead of a window:
+// then every cross-node message travels alone, with its own acknowledgement. The processes' idle CPU over
+// the same time (heartbeats, sweeps, timers), measured first with no messages, is subtracted.
 // Nodes share one embedded store (LMDB) in a temporary folder; nothing touches the machine's Redis.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,10 +23,11 @@ import type { Element } from 'ltx';
 import { connect, type TestClient } from '../../test/support/clients.js';
 import { addUsers, startNode, type NodeProcess } from '../../test/support/cluster.js';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '20000' }, window: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '20000' }, window: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' }, interval: { type: 'string', default: '0' } } });
 const N = Number(values.messages);
 const WINDOW = Number(values.window);
 const ROUNDS = Number(values.rounds);
+const INTERVAL_MS = Number(values.interval);
 const TICKS = 100; // USER_HZ on Linux
 
 /** user + system CPU time of a process, in microseconds. */
@@ -72,6 +77,12 @@ async function stream(sender: TestClient, receiver: TestClient, to: string, tag:
   };
   receiver.xmpp.on('stanza', onStanza);
   const began = process.hrtime.bigint();
+  if (INTERVAL_MS > 0) {
+    for (; sent < N; sent++) {
+      void sender.xmpp.send(xml('message', { to, type: 'chat', id: `${tag}${sent}` }, xml('body', {}, `message ${sent}`)));
+      await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
+    }
+  }
   while (arrived < N) {
     while (sent < N && sent - arrived < WINDOW) {
       void sender.xmpp.send(xml('message', { to, type: 'chat', id: `${tag}${sent}` }, xml('body', {}, `message ${sent}`)));
@@ -99,13 +110,23 @@ try {
   await recipient.next((s) => s.is('presence') && s.attrs.from === recipient.jid);
   // Warm-up: JIT, connections, caches.
   await stream(sender, recipient, recipient.jid, 'warm-');
-  console.log(`# ${N} messages per run, window ${WINDOW}; CPU µs per message (node A, node B, redis-server, total); wall ms`);
+  console.log(`# ${N} messages per run, ${INTERVAL_MS > 0 ? `one every ${INTERVAL_MS} ms` : `window ${WINDOW}`}; CPU µs per message (node A, node B, redis-server, total); wall ms`);
+  const pids = [a.pid, b.pid, redis.pid];
+  let idlePerMs = [0, 0, 0];
+  if (INTERVAL_MS > 0) {
+    const idleMs = N * INTERVAL_MS;
+    const before = pids.map(cpuMicros);
+    const began = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    const took = Date.now() - began;
+    idlePerMs = pids.map((pid, i) => (cpuMicros(pid) - (before[i] ?? 0)) / took);
+    console.log(`# idle CPU subtracted: A ${(idlePerMs[0] ?? 0).toFixed(2)}, B ${(idlePerMs[1] ?? 0).toFixed(2)}, redis ${(idlePerMs[2] ?? 0).toFixed(2)} µs per ms`);
+  }
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [kind, to] of [['full', recipient.jid], ['bare', 'recipient@localhost']] as const) {
-      const pids = [a.pid, b.pid, redis.pid];
       const before = pids.map(cpuMicros);
       const wallMs = await stream(sender, recipient, to, `${kind}${round}-`);
-      const used = pids.map((pid, i) => (cpuMicros(pid) - (before[i] ?? 0)) / N);
+      const used = pids.map((pid, i) => (cpuMicros(pid) - (before[i] ?? 0) - (idlePerMs[i] ?? 0) * wallMs) / N);
       const total = used.reduce((x, y) => x + y, 0);
       console.log(`round ${round} to ${kind} JID: A ${used[0]?.toFixed(1)} µs, B ${used[1]?.toFixed(1)} µs, redis ${used[2]?.toFixed(1)} µs, total ${total.toFixed(1)} µs; ${wallMs.toFixed(0)} ms (${((N * 1000) / wallMs).toFixed(0)} msg/s)`);
     }

@@ -2,18 +2,21 @@
 // per sending process, messages are handed on in sequence order, each once. A repeat (a re-publish whose
 // first copy did arrive) is dropped; a message that overtook a missing one is dropped too, since the sender
 // publishes again from the missing one on (go-back-N). What was handed on is acknowledged to the sender,
-// cumulatively and a little later, so that one acknowledgement covers a burst.
+// cumulatively: at the end of the event-loop turn that handed it on (no wake-up of its own), and at most
+// once every ACK_DELAY_MS per sender, so that one acknowledgement covers a burst.
 import type { Logger } from '../observability/log.js';
 import type { AckMessage, Sequenced } from './bus.js';
 
-/** How long an acknowledgement waits to cover more messages. Far below the sender's ACK_TIMEOUT_MS. */
+/** Least time between two acknowledgements to one sender. Far below the sender's ACK_TIMEOUT_MS. */
 export const ACK_DELAY_MS = 20;
 
 interface Peer {
   boot: string;
   /** The next seq to hand on. */
   next: number;
-  timer: NodeJS.Timeout | undefined;
+  /** Cancels the scheduled acknowledgement, if one is. */
+  cancel: (() => void) | undefined;
+  lastAckAt: number;
 }
 
 export interface InboxDeps {
@@ -35,8 +38,8 @@ export class Inbox {
     let peer = this.peers.get(origin);
     if (peer === undefined || peer.boot !== boot) {
       // A sender (or this node) started anew: begin where the sender's unsettled messages begin.
-      if (peer?.timer) clearTimeout(peer.timer);
-      peer = { boot, next: base, timer: undefined };
+      peer?.cancel?.();
+      peer = { boot, next: base, cancel: undefined, lastAckAt: 0 };
       this.peers.set(origin, peer);
     }
     // The sender settled everything below base (acknowledged, or given up to its fallbacks).
@@ -54,17 +57,26 @@ export class Inbox {
 
   /** Stops pending acknowledgements (the node is closing). */
   close(): void {
-    for (const peer of this.peers.values()) clearTimeout(peer.timer);
+    for (const peer of this.peers.values()) peer.cancel?.();
     this.peers.clear();
   }
 
   private scheduleAck(origin: string, peer: Peer): void {
-    if (peer.timer) return;
-    peer.timer = setTimeout(() => {
-      peer.timer = undefined;
+    if (peer.cancel) return;
+    const send = (): void => {
+      peer.cancel = undefined;
       if (this.peers.get(origin) !== peer) return;
+      peer.lastAckAt = Date.now();
       this.deps.sendAck(origin, { kind: 'ack', origin: this.deps.nodeId, boot: peer.boot, upTo: peer.next - 1 });
-    }, ACK_DELAY_MS);
-    peer.timer.unref();
+    };
+    const wait = peer.lastAckAt + ACK_DELAY_MS - Date.now();
+    if (wait <= 0) {
+      const immediate = setImmediate(send);
+      peer.cancel = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(send, wait);
+      timer.unref();
+      peer.cancel = () => clearTimeout(timer);
+    }
   }
 }
