@@ -264,6 +264,18 @@ describe('[limits]', function () {
       await ctx.others().chat('after a backlog flood');
     });
 
+    it('over BOSH: a body whose stanzas wait together over the cap ends the session with policy-violation', async function () {
+      const server = ctx.server();
+      const bosh = new RawBosh(server);
+      await bosh.login('sender', 'secret-pass', 'bosh-backlog');
+      const payload = Array.from({ length: 40 }, (_, i) => message('sender@localhost/bosh-backlog', `bb-${i}`, 1000).replace('<message ', "<message xmlns='jabber:client' ")).join('');
+      const res = await bosh.request(payload);
+      assert.match(res.text, /type=['"]terminate['"]/, res.text);
+      assert.match(res.text, /condition=['"]policy-violation['"]/, res.text);
+      assert.match(res.text, /too much data waiting to be processed/, res.text);
+      await ctx.others().chat('after a BOSH backlog flood');
+    });
+
     it('the same stanzas a few at a time pass (positive control)', async function () {
       const server = ctx.server();
       const sender = ctx.track(await RawTcp.connect(server.ports.c2s));

@@ -64,6 +64,8 @@ export interface RequestBody {
   attrs: Record<string, string>;
   /** The payloads, namespaced: unqualified or httpbind-qualified children are jabber:client (XEP-0206 §2 note). */
   payloads: Element[];
+  /** The body's length in characters, shared out over the payloads for the backlog cap (limits.max_backlog_bytes). */
+  size: number;
 }
 
 /**
@@ -91,7 +93,7 @@ export function parseRequestBody(text: string, limits: ParserLimits): RequestBod
     child.parent = null;
     payloads.push(child);
   }
-  return { attrs: body.attrs, payloads };
+  return { attrs: body.attrs, payloads, size: text.length };
 }
 
 let startTagAttrs: Record<string, string> | undefined;

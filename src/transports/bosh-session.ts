@@ -270,9 +270,10 @@ export class BoshSession implements StreamTransport {
     // XEP-0206 §5: a restart request's payloads are ignored.
     if (restart) events.onStreamStart(streamHeader(attrs), 'body');
     else {
+      const share = Math.ceil(body.size / Math.max(1, body.payloads.length));
       for (const payload of body.payloads) {
         if (this.state !== 'open') return;
-        events.onElement(payload);
+        events.onElement(payload, share);
       }
     }
     // §13: the payloads of a termination request are processed first; the stream then closes after them.
