@@ -17,6 +17,9 @@ export const nodeAliveKey = (node: string): string => `rt:node:{${node}}:alive`;
 /** Hash: the node's public endpoints (host, ports, WebSocket and BOSH URLs) and state. */
 export const nodeInfoKey = (node: string): string => `rt:node:{${node}}:info`;
 
+/** String with a TTL: a sweeper cleared the node's sessions (and told its users' contacts); read once by the node when it is back. */
+export const nodeSweptKey = (node: string): string => `rt:node:{${node}}:swept`;
+
 /** String with a TTL: held by whoever clears the node's sessions (a sweeper, or the node restarting). */
 export const nodeLockKey = (node: string): string => `rt:node:{${node}}:lock`;
 

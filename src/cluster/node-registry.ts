@@ -8,7 +8,7 @@ import type { Result } from 'ioredis';
 import type { Logger } from '../observability/log.js';
 import type { SessionDirectory } from '../sessions/directory.js';
 import type { SessionRecord } from '../sessions/types.js';
-import { NODES_KEY, nodeAliveKey, nodeInfoKey, nodeLockKey } from './keys.js';
+import { NODES_KEY, nodeAliveKey, nodeInfoKey, nodeLockKey, nodeSweptKey } from './keys.js';
 import type { RedisClient } from './redis-connection.js';
 
 declare module 'ioredis' {
@@ -31,6 +31,8 @@ export const SWEEP_JITTER_MS = 250;
  * trusts the directory again: their next heartbeat (≤ HEARTBEAT_MS) plus their reconnection and re-registration.
  */
 export const PEER_RESYNC_MS = ALIVE_TTL_MS + HEARTBEAT_MS;
+/** How long the mark of a sweep waits for its node to come back and read it. */
+const SWEPT_MARK_MS = 3_600_000;
 /** Longest a sweep may hold a node's lock; long enough to wipe a large node. */
 export const LOCK_MS = 10_000;
 
@@ -72,8 +74,11 @@ export interface RedisNodeRegistryDeps {
   connections(): number;
   /** A dead node's sessions were wiped (or this node's own from a previous life). */
   onSessionsLost(sessions: SessionRecord[], node: string): Promise<void>;
-  /** This node's heartbeat had expired: others may have wiped its sessions. */
-  onLapse(): Promise<void>;
+  /**
+   * This node's heartbeat had expired, or Redis lost it: its sessions must be registered again. `swept`:
+   * a sweeper cleared them and reported them lost, so their contacts were told they left.
+   */
+  onLapse(swept: boolean): Promise<void>;
   /** A node this one saw alive stopped heartbeating or left (every node reports it, once per departure). */
   onNodeDown?(node: string): void;
 }
@@ -228,7 +233,8 @@ export class RedisNodeRegistry implements NodeRegistry {
       const { redis, nodeId, log } = this.deps;
       log.warn('this node’s heartbeat had expired or Redis lost it; registering its sessions again');
       await this.writeInfo();
-      await this.deps.onLapse();
+      const swept = (await redis.getdel(nodeSweptKey(nodeId))) !== null;
+      await this.deps.onLapse(swept);
       await Promise.all([redis.set(nodeAliveKey(nodeId), this.boot, 'PX', ALIVE_TTL_MS), redis.zadd(NODES_KEY, this.deps.connections(), nodeId)]);
     })().finally(() => {
       this.recovering = undefined;
@@ -297,7 +303,7 @@ export class RedisNodeRegistry implements NodeRegistry {
       // It may have come back (or restarted) since it was seen dead.
       if ((await redis.exists(nodeAliveKey(node))) === 1) return;
       lost = await directory.wipeNode(node);
-      await Promise.all([redis.zrem(NODES_KEY, node), redis.del(nodeInfoKey(node))]);
+      await Promise.all([redis.zrem(NODES_KEY, node), redis.del(nodeInfoKey(node)), redis.set(nodeSweptKey(node), '1', 'PX', SWEPT_MARK_MS)]);
     } finally {
       await this.unlock(node, token);
     }

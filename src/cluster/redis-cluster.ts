@@ -35,11 +35,14 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
     if (places > 0) log.info({ node, places }, 'dropped the rooms a cleared node hosted');
     if (records.length > 0) await hooks.emit('cluster:sessions-lost', records.map((r) => ({ jid: r.jid, available: r.available })));
   };
-  // Others may have declared this node dead and told contacts its users left: register and announce them again.
-  // The registration is awaited (the heartbeat key, which tells other nodes the directory is whole again,
-  // follows it); the presence broadcasts are not, since they route through the directory gate it opens.
-  const reannounce = async (): Promise<void> => {
+  // Redis lost this node's records, or a sweeper declared it dead: register its sessions again and, if a
+  // sweeper told their contacts they left (`swept`), announce them again. The registration is awaited (the
+  // heartbeat key, which tells other nodes the directory is whole again, follows it); the presence
+  // broadcasts are not, since they route through the directory gate it opens. Without a sweep nobody was
+  // told anything, and a second copy of a presence already seen would only be noise.
+  const reannounce = async (swept: boolean): Promise<void> => {
     await sync.registerAll();
+    if (!swept) return;
     void (async () => {
       for (const session of sessions.all()) {
         if (session.presence.available && session.presence.stanza) await hooks.emit('presence:broadcast', session, session.presence.stanza);
