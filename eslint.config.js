@@ -1,9 +1,10 @@
-// Lint: typescript-eslint's recommended rules on src, xeps, test and loadtest.
+// Lint: typescript-eslint's recommended rules on src, xeps, test and loadtest. The src/xeps import
+// boundary is checked by test/architecture.test.ts; its fixtures (test/fixtures/) are not linted.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'test-artifacts/', '**/*.cjs'] },
+  { ignores: ['dist/', 'test/fixtures/', 'node_modules/', 'data/', 'test-artifacts/', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
