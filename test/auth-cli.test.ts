@@ -2,21 +2,12 @@
 // (through its local admin API): a brute force locks an account, the list shows the lock and the
 // guessing addresses, unlocking lets the owner in from a new address, and bad calls are usage errors.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SaslPeer, type Outcome } from './support/sasl-peer.js';
+import { runCliProcess, type CliResult } from './support/cli.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RUN_CLI = `import('./src/admin/cli.ts').then((m) => m.runCli(process.argv.slice(1), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })).then((code) => { process.exitCode = code; })`;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('CLI: auth locks and auth unlock against a running server', function () {
   this.timeout(60_000);
@@ -24,17 +15,8 @@ describe('CLI: auth locks and auth unlock against a running server', function ()
   let configFile: string;
   const peers: SaslPeer[] = [];
 
-  const ratatosk = (...args: string[]): Promise<CliResult> => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RATATOSK_')) env[k] = v;
-    env.RATATOSK_DATA_DIR = server.config.dataDir;
-    env.RATATOSK_DOMAIN = 'localhost';
-    return new Promise((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', '-e', RUN_CLI, '--', '--config', configFile, ...args], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-      });
-    });
-  };
+  /** Runs `ratatosk <args>` with the server's data directory and domain. */
+  const ratatosk = (...args: string[]): Promise<CliResult> => runCliProcess(configFile, server.config.dataDir, args);
   const login = async (address: string, username: string, password: string): Promise<Outcome> => {
     const peer = await SaslPeer.open(server.ports.c2s, address);
     peers.push(peer);

@@ -2,22 +2,12 @@
 // server: the server sees accounts the CLI creates, changes and deletes (both open the same LMDB
 // environment), and clients log in accordingly.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect, type TestClient } from './support/clients.js';
+import { runCliProcess, type CliResult } from './support/cli.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-// What bin/ratatosk.js does with the build output, done on the TypeScript sources.
-const RUN_CLI = `import('./src/admin/cli.ts').then((m) => m.runCli(process.argv.slice(1), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })).then((code) => { process.exitCode = code; })`;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 // The tests build on each other and run in order: add, list, passwd, del.
 describe('CLI against a running server', function () {
@@ -26,18 +16,7 @@ describe('CLI against a running server', function () {
   const clients: TestClient[] = [];
 
   /** Runs `ratatosk <args>` with the server's data directory and domain. */
-  const ratatosk = (...args: string[]): Promise<CliResult> => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RATATOSK_') && k !== 'NODE_TLS_REJECT_UNAUTHORIZED') env[k] = v;
-    env.RATATOSK_DATA_DIR = server.config.dataDir;
-    env.RATATOSK_DOMAIN = 'localhost';
-    return new Promise((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', '-e', RUN_CLI, '--', '--config', configFile, ...args], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      });
-    });
-  };
+  const ratatosk = (...args: string[]): Promise<CliResult> => runCliProcess(configFile, server.config.dataDir, args);
 
   const login = async (password: string): Promise<TestClient> => {
     const client = await connect(server, { transport: 'websocket', username: 'carol', password, resource: 'cli' });
