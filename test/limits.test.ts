@@ -292,27 +292,25 @@ describe('[limits]', function () {
   describe('output a client leaves unread (limits.max_output_bytes = 65536)', function () {
     const ctx = withServer({ limits: { maxOutputBytes: 65_536, readRate: 64 * 1024 * 1024, readBurst: 64 * 1024 * 1024, stanzaRate: 1_000_000, stanzaBurst: 1_000_000 } });
 
-    it('a slow reader is disconnected with policy-violation; what it did not take is stored offline, nothing lost', async function () {
-      const server = ctx.server();
-      const slow = ctx.track(await RawTcp.connect(server.ports.c2s));
-      const slowJid = await slow.login('receiver', 'secret-pass', 'slow');
-      slow.write('<presence/>');
-      await sleep(200);
-      slow.socket.pause();
-      const sender = await connect(server, { transport: 'tcp', username: 'sender', password: 'secret-pass', resource: 'fast' });
+    /**
+     * Sends 80 big messages to a client that does not read, then lets it read: it must be cut off with
+     * policy-violation, and every message it did not read must wait offline (RFC 6121 §8.5.3.2.1). Returns what it read.
+     */
+    async function floodSlowReader(server: TestServer, slowJid: string, prefix: string, slow: { resume(): void; closed(): Promise<unknown>; text(): string }): Promise<string> {
+      const sender = await connect(server, { transport: 'tcp', username: 'sender', password: 'secret-pass', resource: `${prefix}-fast` });
       ctx.track({ destroy: () => void sender.stop() });
       // Big stanzas, so that what the socket buffers hold is a few of them and the rest fits offline storage (100).
-      const ids = Array.from({ length: 80 }, (_, i) => `slow-${i}`);
+      const ids = Array.from({ length: 80 }, (_, i) => `${prefix}-${i}`);
       const body = 'y'.repeat(200_000);
       for (const id of ids) await sender.xmpp.send(xml('message', { to: slowJid, id, type: 'chat' }, xml('body', {}, body)));
       await sleep(1000);
-      await ctx.others().chat('while a client does not read');
-      slow.socket.resume();
-      await slow.closed(10_000);
-      assert.match(slow.text, POLICY_VIOLATION);
-      const read = new Set([...slow.text.matchAll(/<message [^>]*id="(slow-\d+)"/g)].map((m) => m[1]));
+      await ctx.others().chat(`while a client (${prefix}) does not read`);
+      slow.resume();
+      await slow.closed();
+      const text = slow.text();
+      assert.match(text, POLICY_VIOLATION);
+      const read = new Set([...text.matchAll(new RegExp(`<message [^>]*id="(${prefix}-\\d+)"`, 'g'))].map((m) => m[1]));
       assert.ok(read.size < ids.length, `the slow client read all ${read.size}: the limit was not reached`);
-      // The rest waits offline (RFC 6121 §8.5.3.2.1) for the next login: every message is either read or stored.
       const rest = ids.filter((id) => !read.has(id));
       let stored: string[] = [];
       for (let i = 0; i < 50 && stored.length < rest.length; i++) {
@@ -320,6 +318,17 @@ describe('[limits]', function () {
         stored = (await server.server.stores.offline.list('receiver')).map((m) => /id=["']([^"']+)["']/.exec(m.stanza)?.[1] ?? '');
       }
       assert.deepEqual(stored.sort(), rest.sort());
+      return text;
+    }
+
+    it('a slow reader is disconnected with policy-violation; what it did not take is stored offline, nothing lost', async function () {
+      const server = ctx.server();
+      const slow = ctx.track(await RawTcp.connect(server.ports.c2s));
+      const slowJid = await slow.login('receiver', 'secret-pass', 'slow');
+      slow.write('<presence/>');
+      await sleep(200);
+      slow.socket.pause();
+      await floodSlowReader(server, slowJid, 'slow', { resume: () => slow.socket.resume(), closed: () => slow.closed(10_000), text: () => slow.text });
     });
 
     it('over WebSocket too: the error frame and <close/> are written, the rest is stored offline', async function () {
@@ -335,26 +344,8 @@ describe('[limits]', function () {
       slow.ws.send(`<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>ws-slow</resource></bind></iq>`);
       const [, slowJid = ''] = await slow.waitFor(/<jid>([^<]+)<\/jid>/);
       slow.ws.pause();
-      const sender = await connect(server, { transport: 'tcp', username: 'sender', password: 'secret-pass', resource: 'ws-fast' });
-      ctx.track({ destroy: () => void sender.stop() });
-      const ids = Array.from({ length: 80 }, (_, i) => `ws-slow-${i}`);
-      const body = 'y'.repeat(200_000);
-      for (const id of ids) await sender.xmpp.send(xml('message', { to: slowJid, id, type: 'chat' }, xml('body', {}, body)));
-      await sleep(1000);
-      await ctx.others().chat('while a WebSocket client does not read');
-      slow.ws.resume();
-      await slow.closed(10_000);
-      assert.match(slow.text, POLICY_VIOLATION);
-      assert.match(slow.text, new RegExp(`<close xmlns="${FRAMING}"/>`));
-      const read = new Set([...slow.text.matchAll(/<message [^>]*id="(ws-slow-\d+)"/g)].map((m) => m[1]));
-      assert.ok(read.size < ids.length, `the slow client read all ${read.size}: the limit was not reached`);
-      const rest = ids.filter((id) => !read.has(id));
-      let stored: string[] = [];
-      for (let i = 0; i < 50 && stored.length < rest.length; i++) {
-        await sleep(100);
-        stored = (await server.server.stores.offline.list('receiver')).map((m) => /id=["']([^"']+)["']/.exec(m.stanza)?.[1] ?? '');
-      }
-      assert.deepEqual(stored.sort(), rest.sort());
+      const text = await floodSlowReader(server, slowJid, 'ws-slow', { resume: () => slow.ws.resume(), closed: () => slow.closed(10_000), text: () => slow.text });
+      assert.match(text, new RegExp(`<close xmlns="${FRAMING}"/>`));
     });
   });
 
