@@ -155,6 +155,21 @@ describeBackends('RFC 6120 streams on raw TCP', function (backend) {
       }
     });
 
+    it('§6.4.2: non-canonical base64 (non-zero pad bits) is incorrect-encoding, even with the right password', async function () {
+      const peer = await opened();
+      try {
+        // "\0juliet\0r0m30myr0m30" is AGp1bGlldAByMG0zMG15cjBtMzA=; with the last data character's pad
+        // bits set (A -> B) Node's decoder still yields the same bytes, so only a strict decoder refuses it.
+        peer.write(`<auth xmlns='${SASL}' mechanism='PLAIN'>AGp1bGlldAByMG0zMG15cjBtMzB=</auth>`);
+        await peer.expect(new RegExp(`^<failure xmlns="${SASL}"><incorrect-encoding/></failure>$`));
+        // Positive control: the canonical form of the same credentials logs in on the same stream.
+        peer.write(`<auth xmlns='${SASL}' mechanism='PLAIN'>AGp1bGlldAByMG0zMG15cjBtMzA=</auth>`);
+        await peer.expect(new RegExp(`^<success xmlns="${SASL}"/>$`));
+      } finally {
+        peer.destroy();
+      }
+    });
+
     it('§6.4.5: after five failed attempts the stream is closed with policy-violation', async function () {
       const peer = await opened();
       try {

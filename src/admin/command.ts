@@ -6,7 +6,7 @@
 import type { Config } from '../config/index.js';
 import { ServerError } from '../errors.js';
 import { Jid, JidError } from '../jid.js';
-import { DEFAULT_ITERATIONS, normalisePassword } from '../auth/credentials.js';
+import { DEFAULT_ITERATIONS, passwordProblem } from '../auth/credentials.js';
 import type { Stores } from '../storage/types.js';
 import type { LiveServer } from './live.js';
 
@@ -272,12 +272,6 @@ export function iterations(config: Config): number {
 
 /** Checks a password is usable (non-empty after SASLprep, no prohibited characters). */
 export function checkPassword(password: string): void {
-  if (password === '') throw new ServerError('PASSWORD_EMPTY', 'the password is empty');
-  let prepared: string;
-  try {
-    prepared = normalisePassword(password);
-  } catch (err) {
-    throw new ServerError('PASSWORD_INVALID', `the password cannot be used: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (prepared === '') throw new ServerError('PASSWORD_EMPTY', 'the password is empty after SASLprep normalisation');
+  const problem = passwordProblem(password);
+  if (problem) throw new ServerError(problem.reason === 'empty' ? 'PASSWORD_EMPTY' : 'PASSWORD_INVALID', problem.text);
 }

@@ -24,6 +24,29 @@ export function normalisePassword(password: string): string {
   return saslprep(password);
 }
 
+/** Why a password cannot be stored: empty (as given or after SASLprep), or with characters SASLprep prohibits. */
+export interface PasswordProblem {
+  reason: 'empty' | 'prohibited';
+  text: string;
+}
+
+/**
+ * The one password rule of the server, for the CLI, in-band registration and ad-hoc admin commands:
+ * a password must be non-empty and SASLprep-valid (RFC 4013), the form SCRAM and PLAIN compare.
+ * Each caller turns a problem into its own error (a coded CLI message, a stanza error).
+ */
+export function passwordProblem(password: string): PasswordProblem | undefined {
+  if (password === '') return { reason: 'empty', text: 'the password is empty' };
+  let prepared: string;
+  try {
+    prepared = normalisePassword(password);
+  } catch {
+    return { reason: 'prohibited', text: 'the password contains characters SASLprep prohibits' };
+  }
+  if (prepared === '') return { reason: 'empty', text: 'the password is empty after SASLprep' };
+  return undefined;
+}
+
 /** PBKDF2 work done by this process: lets tests compare the cost of two logins without timing them. */
 export const pbkdf2Work = { calls: 0, iterations: 0 };
 

@@ -33,9 +33,16 @@ const host = z.string(expect('an IP address or host name')).refine(
   expect('an IP address or host name'),
 );
 
+/** The loopback ranges, the one list of them (also the trusted-proxy default and client-origin.ts's check). */
+export const LOOPBACK_RANGES: readonly string[] = ['127.0.0.0/8', '::1'];
+
 const loopbacks = new BlockList();
-loopbacks.addSubnet('127.0.0.0', 8, 'ipv4');
-loopbacks.addAddress('::1', 'ipv6');
+for (const range of LOOPBACK_RANGES) {
+  const [address = '', bits] = range.split('/');
+  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  if (bits === undefined) loopbacks.addAddress(address, family);
+  else loopbacks.addSubnet(address, Number(bits), family);
+}
 
 /** True for an IP literal in 127.0.0.0/8 or ::1 (host names do not count: they may resolve elsewhere). */
 export function isLoopbackAddress(address: string): boolean {
@@ -128,7 +135,7 @@ const httpShape = {
   host: host.default(C2S_DEFAULT_HOST),
   port: port.default(5280),
   /** Whose X-Forwarded-* / Forwarded headers are believed; loopback by default (a proxy beside the node). */
-  trusted_proxies: z.array(addressOrCidr, expect('a list of IP addresses or CIDR blocks')).default(['127.0.0.0/8', '::1']),
+  trusted_proxies: z.array(addressOrCidr, expect('a list of IP addresses or CIDR blocks')).default([...LOOPBACK_RANGES]),
   proxy_protocol_from: list(addressOrCidr, 'IP addresses or CIDR blocks'),
   /** Defaults to c2s.max_stanza_size + 4096 (see toConfig). */
   max_websocket_frame: bytes.optional(),

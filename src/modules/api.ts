@@ -14,6 +14,10 @@ import type { Element } from '../xml/element.js';
 import type { PreparedStanza } from '../xml/prepared.js';
 import type { DiscoIdentity, DiscoItem } from './disco-registry.js';
 
+// Account credentials for modules that create accounts or change passwords (XEP-0077, XEP-0133):
+// the server's one password rule and the SCRAM keys it stores.
+export { deriveCredentials, passwordProblem, type PasswordProblem } from '../auth/credentials.js';
+
 export interface SpecReference {
   /** e.g. 'XEP-0199' or 'RFC 6121' */
   id: string;

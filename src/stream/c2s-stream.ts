@@ -15,6 +15,7 @@ import { StoreUnavailableError } from '../storage/types.js';
 import { Element, xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { TokenBucket } from './limits.js';
+import { decodeBase64Strict } from './sasl/base64.js';
 import type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
 import type { StreamEvents, StreamTransport, Undelivered } from './transport.js';
 import { reroute } from './undelivered.js';
@@ -34,7 +35,6 @@ export interface C2sDeps {
 const MAX_SASL_ATTEMPTS = 5;
 /** Elements received but not yet processed before the client counts as flooding. */
 const MAX_BACKLOG = 1000;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
 
 type Phase = 'unauthenticated' | 'authenticated' | 'bound' | 'closed';
@@ -455,10 +455,9 @@ export class C2sStream implements StreamEvents {
 
 }
 
+/** SASL data (RFC 6120 §6.4.2): '=' is an empty response; otherwise strict base64 only. */
 function decodeBase64(text: string): Buffer | undefined {
-  if (text === '=' || text === '') return Buffer.alloc(0);
-  if (!BASE64.test(text) || text.length % 4 !== 0) return undefined;
-  return Buffer.from(text, 'base64');
+  return text === '=' ? Buffer.alloc(0) : decodeBase64Strict(text);
 }
 
 /** A bound resource: what the router and modules see of a client stream. */

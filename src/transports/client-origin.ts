@@ -14,6 +14,7 @@
 //    headers is a proxy on this host (nginx beside the node) and follows the proxy rule.
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
+import { LOOPBACK_RANGES } from '../config/schema.js';
 import type { ProxyHeader } from './proxy-protocol.js';
 
 export interface ClientOrigin {
@@ -62,7 +63,7 @@ export function addressMatcher(entries: readonly string[]): (address: string) =>
   };
 }
 
-export const isLoopback = addressMatcher(['127.0.0.0/8', '::1']);
+export const isLoopback = addressMatcher(LOOPBACK_RANGES);
 
 /** What a PROXY header said about a connection, kept with its socket for every request on it. */
 interface Proxied {

@@ -1,9 +1,8 @@
 // XEP-0133 Service Administration (version 1.2): the §4 commands this server offers to its admins,
 // with the node names, field vars, labels and FORM_TYPE of the XEP's examples.
-import { deriveCredentials, normalisePassword } from '../../src/auth/credentials.js';
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import type { SessionView } from '../../src/modules/api.js';
+import { deriveCredentials, passwordProblem, type SessionView } from '../../src/modules/api.js';
 import type { AccountStore } from '../../src/storage/types.js';
 import { NS } from '../../src/xml/ns.js';
 import { dataForm, formTypeField, type FormField, type FormValues } from './data-form.js';
@@ -48,11 +47,8 @@ export function adminCommands(deps: AdminDeps): AdHocCommand[] {
 
   const credentials = async (password: string | undefined) => {
     if (password === undefined) throw commandError('bad-request', 'bad-payload', 'a password is required', 'modify');
-    try {
-      if (normalisePassword(password) === '') throw new Error('empty');
-    } catch {
-      throw new StanzaError('not-acceptable', 'the password contains characters SASLprep prohibits', 'modify');
-    }
+    const problem = passwordProblem(password);
+    if (problem) throw new StanzaError('not-acceptable', problem.text, 'modify');
     return deriveCredentials(password, deps.scramIterations);
   };
 

@@ -1,10 +1,9 @@
 // XEP-0077 In-Band Registration (version 2.5): registration before authentication (§3.1, §3.1.1)
 // announced as a stream feature (§8), password change (§3.3) and cancellation (§3.2) for
 // logged-in users, and the disco feature (§11).
-import { deriveCredentials, normalisePassword } from '../../src/auth/credentials.js';
 import { StanzaError, StreamError, bounce } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import { defineModule, type ModuleContext } from '../../src/modules/api.js';
+import { defineModule, deriveCredentials, passwordProblem, type ModuleContext } from '../../src/modules/api.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { AddressLimit } from './address-limit.js';
@@ -162,17 +161,11 @@ function validUsername(text: string | null): string {
   }
 }
 
-/** A password is non-empty and SASLprep-valid (RFC 4013), the form SCRAM and PLAIN compare. */
+/** A password the server accepts; empty as sent is `condition`, anything else wrong is not-acceptable. */
 function validPassword(text: string | null, condition: 'not-acceptable' | 'bad-request'): string {
   const password = text ?? '';
-  if (password === '') throw new StanzaError(condition, 'a password is required');
-  let prepared: string;
-  try {
-    prepared = normalisePassword(password);
-  } catch {
-    throw new StanzaError('not-acceptable', 'the password contains characters SASLprep prohibits');
-  }
-  if (prepared === '') throw new StanzaError('not-acceptable', 'the password is empty after SASLprep');
+  const problem = passwordProblem(password);
+  if (problem) throw new StanzaError(password === '' ? condition : 'not-acceptable', password === '' ? 'a password is required' : problem.text);
   return password;
 }
 

@@ -10,6 +10,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { digest, hmac, type ScramCredential, type ScramHash } from '../../auth/credentials.js';
 import { SaslError } from '../../errors.js';
+import { decodeBase64Strict } from './base64.js';
 import {
   authFailure, checkAuthzid, decodeUtf8, fetchCredential, prepareUsername,
   type AttemptGate, type CredentialSource, type MechanismFactory, type PreparedUsername, type SaslMechanism, type SaslStep,
@@ -27,7 +28,6 @@ const SERVER_NONCE_BYTES = 24;
 const MAX_MESSAGE_BYTES = 8192;
 
 const PRINTABLE = /^[\x21-\x2b\x2d-\x7e]+$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function defaultNonce(): string {
   return randomBytes(SERVER_NONCE_BYTES).toString('base64');
@@ -35,13 +35,6 @@ function defaultNonce(): string {
 
 function malformed(text: string): SaslError {
   return new SaslError('malformed-request', text);
-}
-
-/** Canonical base64 only: Node's decoder would quietly skip junk. */
-function decodeBase64(value: string): Buffer | undefined {
-  if (!BASE64.test(value)) return undefined;
-  const bytes = Buffer.from(value, 'base64');
-  return bytes.toString('base64') === value ? bytes : undefined;
 }
 
 /** saslname (RFC 5802 §7): '=' appears only in the escapes =2C (',') and =3D ('='). */
@@ -205,10 +198,10 @@ export class ScramMechanism implements SaslMechanism {
     this.exchange = undefined;
 
     const final = parseClientFinal(this.decode(message, 'client-final-message'));
-    const binding = decodeBase64(final.channelBinding);
+    const binding = decodeBase64Strict(final.channelBinding);
     if (!binding?.equals(Buffer.from(exchange.first.gs2Header, 'utf8'))) throw malformed('channel binding does not match the GS2 header');
     if (final.nonce !== exchange.nonce) throw malformed('nonce mismatch');
-    const proof = decodeBase64(final.proof);
+    const proof = decodeBase64Strict(final.proof);
     if (!proof || proof.length !== HASH_LENGTH[this.hash]) throw malformed('invalid client proof');
 
     const authMessage = `${exchange.first.bare},${exchange.serverFirst},${final.withoutProof}`;
