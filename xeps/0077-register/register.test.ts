@@ -48,6 +48,13 @@ const registration = (id: string, username: string | undefined, password: string
   `${extra}</query></iq>`;
 
 describeBackends('XEP-0077 In-Band Registration', function (backend) {
+  /** Two registrations per address per 600 s, and the account "taken" already there. */
+  const limitedServer = async (): Promise<TestServer> => {
+    const server = await backend.start({ c2s: { requireTls: false }, registration: { allow: true, maxPerAddress: 2, windowSeconds: 600 } });
+    await server.addUser('taken', 'secret');
+    return server;
+  };
+
   const streams: RawStream[] = [];
   const clients: TestClient[] = [];
 
@@ -174,8 +181,7 @@ describeBackends('XEP-0077 In-Band Registration', function (backend) {
     let server: TestServer;
 
     before(async function () {
-      server = await backend.start({ c2s: { requireTls: false }, registration: { allow: true, maxPerAddress: 2, windowSeconds: 600 } });
-      await server.addUser('taken', 'secret');
+      server = await limitedServer();
     });
     after(async function () {
       await server?.stop();
@@ -197,8 +203,7 @@ describeBackends('XEP-0077 In-Band Registration', function (backend) {
     let server: TestServer;
 
     before(async function () {
-      server = await backend.start({ c2s: { requireTls: false }, registration: { allow: true, maxPerAddress: 2, windowSeconds: 600 } });
-      await server.addUser('taken', 'secret');
+      server = await limitedServer();
     });
     after(async function () {
       await server?.stop();
