@@ -85,6 +85,16 @@ describe('parseFrame (RFC 7395)', () => {
       assert.equal(parseFrame("<r xmlns='urn:xmpp:sm:3' h='1'/>", LIMITS).attrs.xmlns, 'urn:xmpp:sm:3');
     });
 
+    it('resolves prefixes: a prefixed stanza and payload are the ones written with default namespaces', () => {
+      const el = parseFrame("<c:iq xmlns:c='jabber:client' type='get' id='1'><q:query xmlns:q='jabber:iq:roster'><item/></q:query></c:iq>", LIMITS);
+      assert.deepEqual([el.name, el.attrs.xmlns], ['iq', NS.client]);
+      const query = el.getChild('query', 'jabber:iq:roster');
+      assert.equal(query?.attrs.xmlns, 'jabber:iq:roster');
+      // <item/> was in the frame's default namespace (jabber:client), not the roster's.
+      assert.equal(query?.getChild('item')?.getNS(), NS.client);
+      assert.equal(errorOf("<q:query xmlns:p='urn:p'/>"), 'not-well-formed');
+    });
+
     it('returns a detached element with parent links inside', () => {
       const el = parseFrame('<a><b><c/></b></a>', LIMITS);
       assert.equal(el.parent, null);

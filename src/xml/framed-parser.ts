@@ -14,7 +14,8 @@ let shared: Tokenizer | undefined;
  * Parses one frame. Throws StreamError: `policy-violation` over maxStanzaBytes (UTF-8 bytes) or maxDepth,
  * `restricted-xml` for comments, processing instructions, DTDs and unknown entities, `not-well-formed` for
  * broken XML, a second root element or trailing text. Whitespace around the element and an XML declaration
- * are tolerated. An unprefixed root without `xmlns` gets `jabber:client` (Tsung sends such stanzas).
+ * are tolerated. An unprefixed root without `xmlns` is read in `jabber:client` (Tsung sends such stanzas); prefixes are
+ * resolved as in the stream parser (tokenizer.ts).
  */
 export function parseFrame(text: string, limits: ParserLimits): Element {
   const cap = limits.maxStanzaBytes;
@@ -23,11 +24,9 @@ export function parseFrame(text: string, limits: ParserLimits): Element {
     throw new StreamError('policy-violation', 'stanza too large');
   }
   // Parsing calls no outside code, so one tokenizer serves every frame.
-  const core = shared ??= new Tokenizer(ignore, limits, false);
+  const core = shared ??= new Tokenizer(ignore, limits, false, NS.client);
   core.reset();
   core.setLimits(limits);
   core.feed(text);
-  const el = core.finish();
-  if (el.attrs.xmlns === undefined && !el.name.includes(':')) el.attrs.xmlns = NS.client;
-  return el;
+  return core.finish();
 }

@@ -193,12 +193,43 @@ describe('XmlStreamParser', () => {
       assert.equal(iq?.parent, null, 'top-level elements are detached');
     });
 
-    it('keeps namespace declarations as attributes', () => {
-      const [el] = parse("<message xmlns:x='urn:x'><x:y x:a='1'/></message>").elements();
+    it('resolves a prefixed element to its namespace, keeping declarations for prefixed attributes', () => {
+      const [el] = parse("<message xmlns:x='urn:x'><x:y x:a='1'><z/></x:y></message>").elements();
       assert.equal(el?.attrs['xmlns:x'], 'urn:x');
       const y = el?.getChildByAttr('x:a', '1');
-      assert.equal(y?.name, 'x:y');
+      assert.equal(y?.name, 'y');
+      assert.equal(y?.attrs.xmlns, 'urn:x');
       assert.equal(y?.getNS(), 'urn:x');
+      assert.equal(el?.getChild('y', 'urn:x'), y);
+      // <z/> is in the stanza's default namespace, not x's: it says so now that its parent has xmlns.
+      assert.equal(y?.getChild('z')?.getNS(), 'jabber:client');
+      assert.equal(el?.toString(), '<message xmlns:x="urn:x" xmlns="jabber:client"><y x:a="1" xmlns="urn:x"><z xmlns="jabber:client"/></y></message>');
+    });
+
+    it('a prefixed payload is the same element as one with a default namespace', () => {
+      const [prefixed, plain] = parse("<iq type='get' id='1'><q:query xmlns:q='jabber:iq:roster'/></iq>" +
+        "<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>").elements();
+      const [a, b] = [prefixed?.getChild('query', 'jabber:iq:roster'), plain?.getChild('query', 'jabber:iq:roster')];
+      assert.ok(a && b);
+      assert.deepEqual([a.name, a.attrs.xmlns], [b.name, b.attrs.xmlns]);
+      // A prefixed stanza, and a prefix bound to the stanza's own namespace.
+      const [stanza] = parse("<c:iq xmlns:c='jabber:client' type='get' id='2'><c:query/><query xmlns='urn:y'/></c:iq>").elements();
+      assert.deepEqual([stanza?.name, stanza?.attrs.xmlns, stanza?.getChild('query', 'jabber:client')?.attrs.xmlns], ['iq', 'jabber:client', 'jabber:client']);
+      assert.ok(stanza?.getChild('query', 'urn:y'));
+    });
+
+    it('an undeclared prefix, an undeclared prefix binding and a rebound xml prefix are not-well-formed', () => {
+      assert.equal(errorOf(HEADER + "<message><q:query/></message>", { raw: true }), 'not-well-formed');
+      assert.equal(errorOf(HEADER + "<message xmlns:q=''/>", { raw: true }), 'not-well-formed');
+      assert.equal(errorOf(HEADER + "<message xmlns:xml='urn:other'/>", { raw: true }), 'not-well-formed');
+      // The end tag names the element as it was written.
+      assert.equal(errorOf(HEADER + "<message xmlns:q='urn:q'><q:a></a></message>", { raw: true }), 'not-well-formed');
+      assert.equal(errorOf(HEADER + "<message xmlns:q='urn:q'><q:a></q:a></message>", { raw: true }), undefined);
+    });
+
+    it('keeps the stream: prefix of elements in the streams namespace, however they were written', () => {
+      const [el] = parse("<s:error xmlns:s='http://etherx.jabber.org/streams'><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></s:error>").elements();
+      assert.equal(el?.name, 'stream:error');
     });
   });
 

@@ -9,9 +9,18 @@
 // Chunk boundaries: text and attribute values are decoded and accumulated as they arrive (only a trailing
 // partial entity or CR is held back), so a long text node costs linear time however it is split. Short
 // tokens (names, `<!` / `<?` look-ahead) are carried over and rescanned; they are capped at MAX_CARRY.
+//
+// Namespaces are resolved here (Namespaces in XML 1.0 §6): a prefixed element (`<q:query xmlns:q='jabber:iq:roster'/>`)
+// becomes the same element as one written with a default namespace (`<query xmlns='jabber:iq:roster'/>`), so the
+// router, IQ dispatch and every module read `name` and `attrs.xmlns` and never meet a prefix. An element whose
+// namespace differs from what its (rewritten) parent implies gets its own `xmlns`, so serialisation keeps every
+// element in its namespace; prefix declarations stay in place for prefixed attributes. Elements of the streams
+// namespace keep the conventional `stream:` prefix (RFC 6120 §4.8.1), which the stream code matches on. An
+// unbound prefix is not-well-formed (RFC 6120 §4.9.3.13 covers XML-NAMES).
 import { Buffer } from 'node:buffer';
 import { StreamError, type StreamErrorCondition } from '../errors.js';
 import { Element, type Attrs } from './element.js';
+import { NS } from './ns.js';
 import type { ParserLimits } from './parser.js';
 
 /** Where the core delivers what it parsed. */
@@ -192,6 +201,9 @@ function holdBack(s: string, from: number, len: number, hasAmp: boolean): number
 /** Stands in for the current element when none is open. */
 const NO_ELEMENT = new Element('');
 
+/** Prefix bindings in scope (no prototype); null while none is declared. */
+type Prefixes = Record<string, string> | null;
+
 /**
  * The parsing core. `stream` mode: a root (the stream header) that stays open, whose children are delivered
  * one by one. Document mode: exactly one element, read with finish().
@@ -205,7 +217,6 @@ export class Tokenizer {
   private readonly base: number;
   private cur: Element;
   private rootName = '';
-  private rootNs: string | undefined;
   /** Decoded text or attribute value gathered across writes. */
   private pending = '';
   /** Raw input held over to the next write. */
@@ -213,6 +224,16 @@ export class Tokenizer {
   private tagName = '';
   private tagAttrs: Attrs = {};
   private tagPrefixed = false;
+  /** The start tag has an `xmlns:*` attribute. */
+  private tagDeclares = false;
+  // The namespaces in scope, by depth (index 0 is outside the root), kept in arrays so that opening an
+  // element allocates nothing: the prefix bindings, the default namespace as declared in the input, and
+  // the one an unprefixed child without `xmlns` would inherit in the parsed (rewritten) tree.
+  private prefixesAt: Prefixes[] = [null];
+  private defAt: (string | undefined)[] = [];
+  private effAt: (string | undefined)[] = [undefined];
+  /** Qualified names of the open elements by depth (end tags are matched against them). */
+  private qnames: string[] = [];
   private nameColon = -1;
   private attrName = '';
   private quote = 34;
@@ -232,7 +253,11 @@ export class Tokenizer {
   /** First index in the current string that would take the unit past its cap, counting one byte a character. */
   private limitEnd = Infinity;
 
-  constructor(private readonly sink: TreeSink, limits: ParserLimits, private readonly stream: boolean) {
+  /**
+   * `documentNs`: in document mode, the default namespace the document is read in (an unprefixed root
+   * without `xmlns` gets it, as a stanza gets the stream's).
+   */
+  constructor(private readonly sink: TreeSink, limits: ParserLimits, private readonly stream: boolean, private readonly documentNs?: string) {
     this.limits = { ...limits };
     this.base = stream ? 1 : 0;
     this.cur = NO_ELEMENT;
@@ -250,12 +275,13 @@ export class Tokenizer {
     this.depth = 0;
     this.cur = NO_ELEMENT;
     this.rootName = '';
-    this.rootNs = undefined;
     this.pending = '';
     this.carry = '';
     this.tagName = '';
     this.tagAttrs = {};
     this.attrName = '';
+    this.defAt[0] = this.documentNs;
+    this.qnames = [];
     this.declAllowed = true;
     this.atStart = true;
     this.result = undefined;
@@ -366,6 +392,7 @@ export class Tokenizer {
           if (!isWs(c) && c !== 62 /* > */ && c !== 47 /* / */) throw fail('not-well-formed', 'bad element name');
           this.tagName = s.slice(pos, i);
           this.tagPrefixed = this.nameColon >= 0;
+          this.tagDeclares = false;
           this.tagAttrs = {};
           this.wsSeen = false;
           this.state = S_TAG;
@@ -479,6 +506,7 @@ export class Tokenizer {
           if (Object.hasOwn(attrs, name)) throw fail('not-well-formed', `duplicate attribute ${name}`);
           if (name === '__proto__') Object.defineProperty(attrs, name, { value, enumerable: true, writable: true, configurable: true });
           else attrs[name] = value;
+          if (name.length > 6 && name.charCodeAt(5) === 58 /* : */ && name.startsWith('xmlns')) this.tagDeclares = true;
           pos = q + 1;
           this.wsSeen = false;
           this.state = S_TAG;
@@ -492,7 +520,7 @@ export class Tokenizer {
             pos = len;
             break;
           }
-          const expected = this.depth === this.base && this.stream ? this.rootName : this.cur.name;
+          const expected = this.depth === this.base && this.stream ? this.rootName : this.qnames[this.depth] ?? '';
           if (i - pos !== expected.length || !s.startsWith(expected, pos)) {
             throw fail('not-well-formed', `end tag does not match <${expected}>`);
           }
@@ -710,28 +738,78 @@ export class Tokenizer {
     const attrs = this.tagAttrs;
     if (this.depth === 0 && this.stream) {
       this.rootName = name;
-      this.rootNs = attrs.xmlns;
       this.endUnit(s, end);
       this.depth = 1;
+      // Stanzas are read in the header's namespaces; a stanza on its own names its namespace itself.
+      this.prefixesAt[1] = this.tagDeclares ? this.declaredPrefixes(null, attrs) : null;
+      this.defAt[1] = attrs.xmlns;
+      this.effAt[1] = undefined;
       this.state = S_TOP;
       this.sink.onStreamStart(name, attrs);
       if (selfClosing) this.closeElement(s, end);
       return;
     }
     if (++this.depth - this.base > this.limits.maxDepth) throw fail('policy-violation', 'XML nested too deeply');
-    const el = new Element(name);
+    this.qnames[this.depth] = name;
+    const el = new Element(this.resolve(name, attrs));
     el.attrs = attrs;
-    if (this.depth - this.base === 1) {
-      if (this.stream && !this.tagPrefixed && attrs.xmlns === undefined && this.rootNs !== undefined) {
-        attrs.xmlns = this.rootNs;
-      }
-    } else {
+    if (this.depth - this.base !== 1) {
       this.cur.children.push(el);
       el.parent = this.cur;
     }
     this.cur = el;
     if (selfClosing) this.closeElement(s, end);
     else this.state = S_TEXT;
+  }
+
+  /** Prefix bindings after the `xmlns:*` attributes of a start tag (a copy when it declares any). */
+  private declaredPrefixes(prefixes: Record<string, string> | null, attrs: Attrs): Record<string, string> | null {
+    let out = prefixes;
+    for (const key in attrs) {
+      if (key.length <= 6 || !key.startsWith('xmlns:')) continue;
+      const value = attrs[key] ?? '';
+      // Namespaces in XML 1.0 §3: a prefix cannot be undeclared, and xmlns/xml cannot be rebound.
+      const prefix = key.slice(6);
+      if (value === '' || prefix === 'xmlns' || (prefix === 'xml') !== (value === NS.xml)) throw fail('not-well-formed', `bad namespace declaration ${key}`);
+      if (out === prefixes) out = Object.assign(Object.create(null) as Record<string, string>, prefixes);
+      (out as Record<string, string>)[prefix] = value;
+    }
+    return out;
+  }
+
+  /**
+   * Resolves the namespace of the element opening at this.depth: records its scope, gives it `xmlns` where
+   * its namespace is not the one its parent implies, and returns its name without prefix.
+   */
+  private resolve(qname: string, attrs: Attrs): string {
+    const d = this.depth;
+    const parentEff = this.effAt[d - 1];
+    let prefixes = this.prefixesAt[d - 1] ?? null;
+    if (this.tagDeclares) prefixes = this.declaredPrefixes(prefixes, attrs);
+    const def = attrs.xmlns !== undefined ? attrs.xmlns : this.defAt[d - 1];
+    let name = qname;
+    let eff: string | undefined;
+    if (this.tagPrefixed) {
+      const colon = qname.indexOf(':');
+      const prefix = qname.slice(0, colon);
+      const ns = prefix === 'xml' ? NS.xml : prefixes?.[prefix];
+      if (ns === undefined) throw fail('not-well-formed', `namespace prefix ${prefix} is not declared`);
+      if (ns === NS.stream) {
+        name = `stream:${qname.slice(colon + 1)}`;
+        eff = parentEff;
+      } else {
+        name = qname.slice(colon + 1);
+        attrs.xmlns = ns;
+        eff = ns;
+      }
+    } else {
+      if (def !== parentEff) attrs.xmlns = def ?? '';
+      eff = def;
+    }
+    this.prefixesAt[d] = prefixes;
+    this.defAt[d] = def;
+    this.effAt[d] = eff;
+    return name;
   }
 
   private closeElement(s: string, end: number): void {
