@@ -210,6 +210,14 @@ describeBackends('XEP-0050 Ad-Hoc Commands with XEP-0133 Service Administration'
     ]);
     const sessionid = stage.attrs.sessionid as string;
     assert.deepEqual(errorOf(await finish('change-user-password', sessionid, field('accountjid', 'tybalt@localhost'), field('password', 'x'))).condition, 'item-not-found');
+    // The server's one password rule (passwordProblem, shared with the CLI and XEP-0077): a password that
+    // SASLprep maps to nothing (U+00AD SOFT HYPHEN, RFC 3454 table B.1) or with a private-use character
+    // (U+E000, table C.3) is not-acceptable. (The saslprep package throws on the first, so it reads as prohibited.)
+    const textOf = (iq: Element): string => iq.getChild('error')?.getChildText('text', STANZAS) ?? '';
+    const empty = await finish('change-user-password', sessionid, field('accountjid', 'romeo@localhost'), field('password', '\u00AD'));
+    assert.equal(errorOf(empty).condition, 'not-acceptable');
+    const prohibited = await finish('change-user-password', sessionid, field('accountjid', 'romeo@localhost'), field('password', '\uE000'));
+    assert.deepEqual([errorOf(prohibited).condition, textOf(prohibited)], ['not-acceptable', 'the password contains characters SASLprep prohibits']);
     assert.equal(commandOf(await finish('change-user-password', sessionid, field('accountjid', 'romeo@localhost'), field('password', 'V3r0n4'))).attrs.status, 'completed');
     await assert.rejects(login('romeo', 'montague', 'old'), /not-authorized/);
     assert.equal((await login('romeo', 'V3r0n4', 'new')).jid, 'romeo@localhost/new');
