@@ -10,7 +10,7 @@ import type { Config } from './config/types.js';
 import { HookBus } from './hooks/bus.js';
 import type { CoreHooks } from './hooks/core-hooks.js';
 import { Jid } from './jid.js';
-import type { ServerInfo } from './modules/api.js';
+import type { ModuleConfigSpec, ServerInfo } from './modules/api.js';
 import { DiscoRegistry } from './modules/disco-registry.js';
 import { ModuleHost } from './modules/host.js';
 import { createLogger, type Logger } from './observability/log.js';
@@ -48,6 +48,9 @@ export interface RunningServer {
   readonly nodes: NodeRegistry;
   stop(): Promise<void>;
 }
+
+/** The built-in modules' configuration tables, for loadConfig (`modules`): validated with the core's keys. */
+export const MODULE_CONFIGS: readonly ModuleConfigSpec<unknown>[] = BUILTIN_MODULES.flatMap((m) => (m.config === undefined ? [] : [m.config]));
 
 export interface StartOptions {
   log?: Logger;
@@ -93,7 +96,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote });
   const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, remote: cluster.remote, placement: cluster.placement });
   undo.push(() => modules.stopAll());
-  for (const definition of BUILTIN_MODULES) await modules.start(definition);
+  await modules.startAll(BUILTIN_MODULES);
   await cluster.start(router);
 
   // The login throttle counts in Redis when the cluster runs on it (its own connection), else in memory.

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ServerError } from '../errors.js';
+import type { ModuleConfigSpec } from '../modules/config.js';
 import { checkRelations, fileSchema, knownKeys, toConfig, type RelationIssue } from './schema.js';
 import type { Config } from './types.js';
 
@@ -20,8 +21,10 @@ export interface LoadConfigOptions {
   file?: string | false;
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  /** camelCase values applied last and validated like the rest; a key set to undefined falls back to its default. */
-  overrides?: DeepPartial<Config>;
+  /** camelCase values applied last and validated like the rest; a key set to undefined falls back to its default. Module tables by their section name. */
+  overrides?: DeepPartial<Config> & { readonly [section: string]: unknown };
+  /** The modules' own tables ([muc], ...), validated with the rest; any other top-level table is an unknown key. */
+  modules?: readonly ModuleConfigSpec<unknown>[];
   /** Directory for relative paths and the ./ratatosk.toml lookup; defaults to process.cwd(). */
   cwd?: string;
 }
@@ -93,13 +96,31 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   applyEnv(raw, env, sources);
   if (options.overrides) applyOverrides(raw, options.overrides, [], sources);
 
-  const result = fileSchema.safeParse(raw);
-  if (!result.success) throw toServerError(result.error.issues, raw, sources, file);
+  const modules = options.modules ?? [];
+  // The core's keys, then each module's table under its section, reported together.
+  const core: Table = { ...raw };
+  for (const m of modules) delete core[m.section];
+  const hints = (table: string): readonly string[] =>
+    table === '' ? [...knownKeys(''), ...modules.map((m) => m.section)] : (modules.find((m) => m.section === table)?.keys ?? knownKeys(table));
+  const result = fileSchema.safeParse(core);
+  const issues = result.success ? [] : [...result.error.issues];
+  for (const m of modules) {
+    const checked = m.schema.safeParse(raw[m.section] ?? {});
+    if (!checked.success) issues.push(...checked.error.issues.map((i) => ({ ...i, path: [m.section, ...i.path] })));
+  }
+  if (!result.success || issues.length > 0) throw toServerError(issues, raw, sources, file, hints);
   const relations = checkRelations(result.data);
+  const config = toConfig(result.data);
+  const sections: Record<string, unknown> = {};
+  for (const m of modules) {
+    if (raw[m.section] !== undefined) sections[m.section] = raw[m.section];
+    const parsed = m.parse(raw[m.section], config);
+    if (parsed.ok) relations.push(...m.check(parsed.settings, config).map((i) => ({ path: [m.section, ...i.path.map(String)], message: i.message })));
+  }
   if (relations.length > 0) {
     throw new ServerError('CONFIG_INVALID', relations.map((r) => formatRelation(r, sources, file)).join('; '));
   }
-  return toConfig(result.data);
+  return modules.length === 0 ? config : { ...config, sections };
 }
 
 function resolveFile(option: string | false | undefined, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
@@ -265,6 +286,7 @@ function toServerError(
   raw: Table,
   sources: Map<string, string>,
   file: string | undefined,
+  hints: (table: string) => readonly string[] = knownKeys,
 ): ServerError {
   const unknown = issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
@@ -274,7 +296,7 @@ function toServerError(
   if (unknown.length > 0) {
     const described = unknown.map(({ table, key }) => {
       const full = [...table, key].join('.');
-      const hint = suggest(key, knownKeys(table.join('.')));
+      const hint = suggest(key, hints(table.join('.')));
       const where = sources.has(full) || file === undefined ? 'overrides' : file;
       return `unknown key "${full}" in ${where}${hint ? ` (did you mean "${[...table, hint].join('.')}"?)` : ''}`;
     });

@@ -93,6 +93,8 @@ export interface Config {
     maxPerAddress: number;
     windowSeconds: number;
   };
+  /** The modules' own tables as given (after environment and overrides), by section; each module validates and reads its own (src/modules/config.ts). */
+  sections?: Readonly<Record<string, unknown>>;
   /** XEP-0045 Multi-User Chat: where the service lives and the limits it enforces. */
   muc: {
     /** The service's domain; default conference.<domain>. */

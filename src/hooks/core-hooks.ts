@@ -1,4 +1,5 @@
-// The closed, named set of hooks the core fires. Modules add behaviour by listening here.
+// The named hooks the core fires; modules add behaviour by listening here. A module that fires
+// hooks of its own declares them by merging into this interface (through src/modules/api.ts).
 import type { Jid } from '../jid.js';
 import type { BoundSession } from '../sessions/types.js';
 import type { RosterItem } from '../storage/types.js';
@@ -20,7 +21,7 @@ export interface PreauthClient {
 /** Handlers that answer may answer after storage I/O. */
 export type Awaitable<T> = T | Promise<T>;
 
-export type CoreHooks = {
+export interface CoreHooks {
   /** A resource was bound. */
   'session:bound': (session: BoundSession) => void;
   /** A bound session ended, however it ended (close, dropped socket, timeout, replaced). */
@@ -68,4 +69,4 @@ export type CoreHooks = {
    * saw it go (within the heartbeat bound of src/cluster/README.md), before or after its sessions are wiped.
    */
   'cluster:node-down': (node: string) => void;
-};
+}

@@ -12,11 +12,17 @@ import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import type { Stores } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
 import type { PreparedStanza } from '../xml/prepared.js';
+import type { ModuleConfigSpec } from './config.js';
 import type { DiscoIdentity, DiscoItem } from './disco-registry.js';
 
 // Account credentials for modules that create accounts or change passwords (XEP-0077, XEP-0133):
 // the server's one password rule and the SCRAM keys it stores.
 export { deriveCredentials, passwordProblem, type PasswordProblem } from '../auth/credentials.js';
+// A module's own configuration table (ModuleDefinition.config).
+export { configTypes, moduleConfig, type ModuleConfigIssue, type ModuleConfigSpec } from './config.js';
+// The hook map: the core's hooks, to which a module adds those it fires by declaration merging
+// (`declare module '<path>/src/modules/api.js' { interface CoreHooks { 'x:y': (...) => ... } }`).
+export type { Awaitable, CoreHooks } from '../hooks/core-hooks.js';
 
 export interface SpecReference {
   /** e.g. 'XEP-0199' or 'RFC 6121' */
@@ -53,8 +59,10 @@ export interface DiscoView {
   items(): readonly DiscoItem[];
 }
 
-export interface ModuleContext {
+export interface ModuleContext<C = unknown> {
   readonly name: string;
+  /** The module's own configuration table, validated and resolved (ModuleDefinition.config); undefined without one. */
+  readonly settings: C;
   readonly domain: string;
   readonly serverJid: Jid;
   readonly config: Config;
@@ -110,12 +118,16 @@ export interface ModuleContext {
   onStop(cleanup: () => void | Promise<void>): void;
 }
 
-export interface ModuleDefinition {
+export interface ModuleDefinition<C = unknown> {
   readonly name: string;
   readonly specs: readonly SpecReference[];
-  setup(ctx: ModuleContext): void | Promise<void>;
+  /** Modules that must start before this one (and stop after it), by name. */
+  readonly depends?: readonly string[];
+  /** The module's configuration table ([section] in the TOML file), read as ctx.settings. */
+  readonly config?: ModuleConfigSpec<C>;
+  setup(ctx: ModuleContext<C>): void | Promise<void>;
 }
 
-export function defineModule(definition: ModuleDefinition): ModuleDefinition {
+export function defineModule<C = unknown>(definition: ModuleDefinition<C>): ModuleDefinition<C> {
   return definition;
 }

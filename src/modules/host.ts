@@ -12,6 +12,8 @@ import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { Stores } from '../storage/types.js';
 import type { ModuleContext, ModuleDefinition, ServerInfo, SessionView } from './api.js';
 import type { DiscoRegistry } from './disco-registry.js';
+import { ServerError } from '../errors.js';
+import { startOrder } from './order.js';
 
 export interface ModuleHostDeps {
   config: Config;
@@ -50,10 +52,29 @@ export class ModuleHost {
     };
   }
 
-  async start(definition: ModuleDefinition): Promise<void> {
+  /**
+   * Starts modules in dependency order (src/modules/order.ts) once every module's configuration table is
+   * valid: a missing dependency, a cycle or a bad table is a start error before any module starts.
+   */
+  async startAll(definitions: readonly ModuleDefinition[]): Promise<void> {
+    const order = startOrder(definitions);
+    const problems = order.flatMap((d) => this.configProblems(d));
+    if (problems.length > 0) {
+      const unknown = problems.filter((p) => p.unknown);
+      const chosen = unknown.length > 0 ? unknown : problems;
+      throw new ServerError(unknown.length > 0 ? 'CONFIG_UNKNOWN_KEY' : 'CONFIG_INVALID', chosen.map((p) => p.text).join('; '));
+    }
+    for (const definition of order) await this.start(definition);
+  }
+
+  async start<C>(definition: ModuleDefinition<C>): Promise<void> {
     if (this.running.has(definition.name)) throw new Error(`module ${definition.name} is already running`);
+    for (const needed of definition.depends ?? []) {
+      if (!this.running.has(needed)) throw new ServerError('MODULE_DEPENDENCY_MISSING', `"${definition.name}" depends on "${needed}", which is not running`);
+    }
+    const settings = this.settingsOf(definition);
     const cleanups: Cleanup[] = [];
-    const ctx = this.contextFor(definition.name, cleanups);
+    const ctx = this.contextFor(definition.name, settings, cleanups);
     this.running.set(definition.name, { definition, cleanups });
     try {
       await definition.setup(ctx);
@@ -84,11 +105,42 @@ export class ModuleHost {
     return [...this.running.values()].map((e) => e.definition);
   }
 
-  private contextFor(name: string, cleanups: Cleanup[]): ModuleContext {
+  private tableOf(section: string): unknown {
+    return this.deps.config.sections?.[section];
+  }
+
+  private configProblems(definition: ModuleDefinition): Array<{ unknown: boolean; text: string }> {
+    const spec = definition.config;
+    if (spec === undefined) return [];
+    const parsed = spec.parse(this.tableOf(spec.section), this.deps.config);
+    const keyPath = (path: readonly PropertyKey[]): string => [spec.section, ...path.map(String)].join('.');
+    if (!parsed.ok) {
+      return [
+        ...parsed.unknownKeys.map((path) => ({ unknown: true, text: `unknown key "${keyPath(path)}" (module ${definition.name})` })),
+        ...parsed.issues.map((i) => ({ unknown: false, text: `${keyPath(i.path)}: ${i.message}, got ${JSON.stringify(valueAt(this.tableOf(spec.section), i.path)) ?? 'nothing'}` })),
+      ];
+    }
+    return spec.check(parsed.settings, this.deps.config).map((i) => ({ unknown: false, text: `${keyPath(i.path)}: ${i.message}` }));
+  }
+
+  private settingsOf<C>(definition: ModuleDefinition<C>): C {
+    const spec = definition.config;
+    // A module without a table gets no settings: ModuleDefinition<C> without `config` leaves C unknown.
+    if (spec === undefined) return undefined as C;
+    const parsed = spec.parse(this.tableOf(spec.section), this.deps.config);
+    if (!parsed.ok) {
+      const first = parsed.unknownKeys[0] !== undefined ? `unknown key "${[spec.section, ...parsed.unknownKeys[0]].join('.')}"` : `${[spec.section, ...(parsed.issues[0]?.path ?? []).map(String)].join('.')}: ${parsed.issues[0]?.message ?? 'invalid'}`;
+      throw new ServerError('CONFIG_INVALID', `${first} (module ${definition.name})`);
+    }
+    return parsed.settings;
+  }
+
+  private contextFor<C>(name: string, settings: C, cleanups: Cleanup[]): ModuleContext<C> {
     const { config, server, stores, hooks, iqs, router, disco, remote } = this.deps;
     const log = this.deps.log.child({ module: name });
     return {
       name,
+      settings,
       domain: config.domain,
       serverJid: router.serverJid,
       config,
@@ -131,4 +183,13 @@ export class ModuleHost {
       onStop: (cleanup) => cleanups.push(cleanup),
     };
   }
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
 }
