@@ -48,8 +48,6 @@ const KNOWN_EXCEPTIONS: ReadonlyArray<readonly [file: string, imported: string, 
   ['xeps/rfc6121-im/roster.ts', 'src/storage/types.ts', 'RosterItem: moves with the roster store'],
   ['xeps/rfc6121-im/shared.ts', 'src/storage/types.ts', 'RosterItem, SubscriptionState: move with the roster store'],
   ['xeps/rfc6121-im/subscriptions.ts', 'src/storage/types.ts', 'RosterItem, SubscriptionState: move with the roster store'],
-  // The MUC section of the server config: moves into the module's own config spec (item 1).
-  ['xeps/0045-muc/config.ts', 'src/config/types.ts', 'Config[muc]: moves into the module\'s config spec'],
   // BoundSession, the session view a module may see: exported by the narrow context (item 4).
   ['xeps/0045-muc/service.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
   ['xeps/0016-privacy/blocking.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],

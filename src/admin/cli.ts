@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { loadConfig, type Config } from '../config/index.js';
 import { ServerError } from '../errors.js';
+import type { ModuleConfigSpec } from '../modules/config.js';
 import { tuneHeapForServer } from '../runtime/heap.js';
 import { openStores } from '../storage/index.js';
 import { VERSION } from '../version.js';
@@ -36,6 +37,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Where `serve` listens for SIGINT/SIGTERM; defaults to `process` (tests pass an emitter). */
   signals?: EventEmitter;
+  /** The modules' configuration tables; defaults to MODULE_CONFIGS from main.ts. */
+  moduleConfigs?: readonly ModuleConfigSpec<unknown>[];
   /** Starts the server for `serve`; defaults to `startServer` from main.ts (tests pass a fake). */
   startServer?: StartServer;
 }
@@ -368,7 +371,9 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   checkInput(spec, input); // before reading any configuration, so a malformed call costs nothing
   const command = commands.get(spec.name);
   if (command === undefined && spec !== serveSpec) throw new UnknownCommandError(spec.name);
-  const config = loadConfig(globals.config === undefined ? { env: io.env } : { file: globals.config, env: io.env });
+  // The modules' own tables ([muc], ...) are known to the composition root only.
+  const modules = io.moduleConfigs ?? (await import('../main.js')).MODULE_CONFIGS;
+  const config = loadConfig(globals.config === undefined ? { env: io.env, modules } : { file: globals.config, env: io.env, modules });
   if (command === undefined) return serve(config, io);
 
   const base: BaseContext = {

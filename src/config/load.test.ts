@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ServerError } from '../errors.js';
 import { loadConfig, type LoadConfigOptions } from './index.js';
 import { knownKeys } from './schema.js';
+import { MODULE_CONFIGS } from '../main.js';
 
 describe('loadConfig', () => {
   let dir: string;
@@ -74,7 +75,6 @@ describe('loadConfig', () => {
           scramIterations: 4096, failuresBeforeDelay: 3, maxFailureDelayMs: 5000, addressFailuresBeforeDelay: 20, failureWindowSeconds: 900,
           lockoutFailures: 10, lockoutSeconds: 900, trustedLoginSeconds: 604800, maxTracked: 100000,
         },
-        muc: { domain: 'conference.localhost', maxOccupants: 5000, maxRoomsPerUser: 10, maxHistory: 50, historyMaxChars: 262144, messageRate: 10, messageBurst: 20 },
         limits: {
           maxConnectionsPerAddress: 100, maxPreAuthPerAddress: 20, readRatePreAuth: 10240, readBurstPreAuth: 32768, readRate: 102400,
           readBurst: 1048576, stanzaRate: 100, stanzaBurst: 200, maxBacklogBytes: 1048576, maxOutputBytes: 4194304,
@@ -96,7 +96,11 @@ describe('loadConfig', () => {
 
     it('ratatosk.example.toml loads to the defaults and documents every key', () => {
       const example = join(process.cwd(), 'ratatosk.example.toml');
-      assert.deepEqual(load({ file: example }), load());
+      // The modules' tables ([muc], ...) are in the example too: loaded with their schemas, each key documented.
+      const fromExample = load({ file: example, modules: MODULE_CONFIGS });
+      const defaults = load({ modules: MODULE_CONFIGS });
+      assert.deepEqual({ ...fromExample, sections: {} }, { ...defaults, sections: {} });
+      for (const m of MODULE_CONFIGS) assert.deepEqual(m.parse(fromExample.sections?.[m.section], fromExample), m.parse(defaults.sections?.[m.section], defaults), `[${m.section}]`);
       const text = readFileSync(example, 'utf8');
       let section = '';
       const documented = new Set<string>();
@@ -106,12 +110,16 @@ describe('loadConfig', () => {
         const key = /^#\s*(\w+) =/.exec(line);
         if (key?.[1]) documented.add(section ? `${section}.${key[1]}` : key[1]);
       }
-      for (const table of ['', 'c2s', 'http', 'admin', 'component', 'tls', 'database', 'redis', 'registration', 'auth', 'muc', 'limits']) {
+      for (const table of ['', 'c2s', 'http', 'admin', 'component', 'tls', 'database', 'redis', 'registration', 'auth', 'limits']) {
         for (const key of knownKeys(table)) {
-          if (['c2s', 'http', 'admin', 'component', 'components', 'tls', 'database', 'redis', 'registration', 'auth', 'muc', 'limits'].includes(key) && table === '') continue;
+          if (['c2s', 'http', 'admin', 'component', 'components', 'tls', 'database', 'redis', 'registration', 'auth', 'limits'].includes(key) && table === '') continue;
           const full = table ? `${table}.${key}` : key;
           assert.ok(documented.has(full), `${full} is not documented in ratatosk.example.toml`);
         }
+      }
+      assert.ok(MODULE_CONFIGS.some((m) => m.section === 'muc'), 'the module tables are checked too');
+      for (const m of MODULE_CONFIGS) {
+        for (const key of m.keys) assert.ok(documented.has(`${m.section}.${key}`), `${m.section}.${key} is not documented in ratatosk.example.toml`);
       }
     });
   });

@@ -211,17 +211,6 @@ const authShape = {
   max_tracked: integer(100, 100_000_000).default(100_000),
 };
 
-const mucShape = {
-  /** Default: conference.<domain> (see toConfig). */
-  domain: domain.optional(),
-  max_occupants: integer(1, 1_000_000).default(5000),
-  max_rooms_per_user: integer(0, 1_000_000).default(10),
-  max_history: integer(0, 10_000).default(50),
-  history_max_chars: integer(0, MAX_BYTES).default(262144),
-  message_rate: integer(1, 1_000_000).default(10),
-  message_burst: integer(1, 1_000_000).default(20),
-};
-
 /** Per-session and per-address limits on client connections (src/stream/limits.ts). */
 const limitsShape = {
   max_connections_per_address: integer(1, 1_000_000).default(100),
@@ -253,7 +242,6 @@ const topShape = {
   redis: table(redisShape).prefault({}),
   registration: table(registrationShape).prefault({}),
   auth: table(authShape).prefault({}),
-  muc: table(mucShape).prefault({}),
   limits: table(limitsShape).prefault({}),
 };
 
@@ -271,7 +259,6 @@ const TABLE_KEYS: Record<string, readonly string[]> = {
   redis: Object.keys(redisShape),
   registration: Object.keys(registrationShape),
   auth: Object.keys(authShape),
-  muc: Object.keys(mucShape),
   limits: Object.keys(limitsShape),
 };
 
@@ -324,10 +311,6 @@ export function checkRelations(f: FileConfig): RelationIssue[] {
       issues.push({ path: ['components', String(index), 'domain'], message: `must differ from the server's domain (${f.domain}): a component serves a domain of its own` });
     }
   });
-  const mucDomain = f.muc.domain ?? `conference.${f.domain}`;
-  if (mucDomain === f.domain || f.components.some((c) => c.domain === mucDomain)) {
-    issues.push({ path: ['muc', 'domain'], message: `must differ from the server's domain and every component's domain, got ${mucDomain}` });
-  }
   const listeners: [string, string, number][] = [
     ['c2s.port', f.c2s.host, f.c2s.port],
     ['c2s.tls_port', f.c2s.host, f.c2s.tls_port],
@@ -404,15 +387,6 @@ export function toConfig(f: FileConfig): Config {
       allow: f.registration.allow,
       maxPerAddress: f.registration.max_per_address,
       windowSeconds: f.registration.window_seconds,
-    },
-    muc: {
-      domain: f.muc.domain ?? `conference.${f.domain}`,
-      maxOccupants: f.muc.max_occupants,
-      maxRoomsPerUser: f.muc.max_rooms_per_user,
-      maxHistory: f.muc.max_history,
-      historyMaxChars: f.muc.history_max_chars,
-      messageRate: f.muc.message_rate,
-      messageBurst: f.muc.message_burst,
     },
     limits: {
       maxConnectionsPerAddress: f.limits.max_connections_per_address,

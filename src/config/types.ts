@@ -95,22 +95,6 @@ export interface Config {
   };
   /** The modules' own tables as given (after environment and overrides), by section; each module validates and reads its own (src/modules/config.ts). */
   sections?: Readonly<Record<string, unknown>>;
-  /** XEP-0045 Multi-User Chat: where the service lives and the limits it enforces. */
-  muc: {
-    /** The service's domain; default conference.<domain>. */
-    domain: string;
-    /** Most occupants one room may hold (a room's own muc#roomconfig_maxusers may be lower). */
-    maxOccupants: number;
-    /** Most rooms one user may own at once: live temporary rooms plus persistent rooms. */
-    maxRoomsPerUser: number;
-    /** Most messages of discussion history a room keeps and sends on entry (caps maxstanzas). */
-    maxHistory: number;
-    /** Most characters of history a room keeps, counted over the serialised stanzas. */
-    historyMaxChars: number;
-    /** Messages per second one occupant may send through a room, and the burst allowed above that rate. */
-    messageRate: number;
-    messageBurst: number;
-  };
   /** Per-session and per-address limits on client connections ([limits]; src/stream/limits.ts). */
   limits: {
     /** Connections (TCP, direct TLS, WebSocket, BOSH sessions) one client address may hold at once. */

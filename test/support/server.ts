@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deriveCredentials } from '../../src/auth/credentials.js';
-import { loadConfig, type DeepPartial } from '../../src/config/index.js';
+import { loadConfig, type DeepPartial, type LoadConfigOptions } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
-import { startServer, type RunningServer } from '../../src/main.js';
+import { MODULE_CONFIGS, startServer, type RunningServer } from '../../src/main.js';
 import { createLogger } from '../../src/observability/log.js';
 
 export interface TestServer {
@@ -17,7 +17,8 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(overrides: DeepPartial<Config> = {}): Promise<TestServer> {
+/** `overrides` as loadConfig's: the core's keys camelCase, and the modules' tables by section ({ muc: { maxOccupants } }). */
+export async function startTestServer(overrides: NonNullable<LoadConfigOptions['overrides']> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-test-'));
   const base: DeepPartial<Config> = {
     domain: 'localhost',
@@ -28,7 +29,7 @@ export async function startTestServer(overrides: DeepPartial<Config> = {}): Prom
     http: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
   };
-  const config = loadConfig({ file: false, env: {}, overrides: merge(base, overrides) });
+  const config = loadConfig({ file: false, env: {}, overrides: merge<LoadConfigOptions['overrides']>(base, overrides), modules: MODULE_CONFIGS });
   const level = (process.env.RATATOSK_TEST_LOG ?? 'silent') as Config['logLevel'];
   const server = await startServer(config, { log: createLogger(level) });
   return {

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
-import { knownKeys } from '../../src/config/schema.js';
 import { StanzaError } from '../../src/errors.js';
 import { xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { configForm, defaultRoomConfig, FIELDS, parseConfigSubmission, restoredConfig, storedConfig, type MucLimits } from './config.js';
 import { History, parseHistoryRequest, TokenBucket } from './limits.js';
+import { mucConfig, type MucSettings } from './settings.js';
 
 const LIMITS: MucLimits = { maxOccupants: 100, maxRoomsPerUser: 10, maxHistory: 50, historyMaxChars: 1000, messageRate: 2, messageBurst: 3 };
 
@@ -152,10 +152,16 @@ describe('XEP-0045 history and rate limits', function () {
 });
 
 describe('[muc] configuration', function () {
-  const load = (overrides: Parameters<typeof loadConfig>[0] = {}) => loadConfig({ file: false, env: {}, ...overrides });
+  const load = (overrides: Parameters<typeof loadConfig>[0] = {}) => loadConfig({ file: false, env: {}, modules: [mucConfig], ...overrides });
+  const settings = (options: Parameters<typeof loadConfig>[0] = {}): MucSettings => {
+    const config = load(options);
+    const parsed = mucConfig.parse(config.sections?.muc, config);
+    if (!parsed.ok) throw new Error('the [muc] table loaded but does not parse');
+    return parsed.settings;
+  };
 
   it('defaults to conference.<domain> and the documented limits', function () {
-    assert.deepEqual(load({ overrides: { domain: 'example.org' } }).muc, {
+    assert.deepEqual(settings({ overrides: { domain: 'example.org' } }), {
       domain: 'conference.example.org',
       maxOccupants: 5000,
       maxRoomsPerUser: 10,
@@ -164,18 +170,21 @@ describe('[muc] configuration', function () {
       messageRate: 10,
       messageBurst: 20,
     });
-    assert.equal(load({ overrides: { domain: 'example.org', muc: { domain: 'Rooms.Example.org' } } }).muc.domain, 'rooms.example.org');
+    assert.equal(settings({ overrides: { domain: 'example.org', muc: { domain: 'Rooms.Example.org' } } }).domain, 'rooms.example.org');
   });
 
   it('refuses a service domain that is the server\'s own, and limits out of range, naming the key', function () {
     assert.throws(() => load({ overrides: { domain: 'example.org', muc: { domain: 'example.org' } } }), /muc\.domain/);
-    assert.throws(() => load({ overrides: { muc: { maxOccupants: 0 } } }), /muc\.max_occupants/);
+    assert.throws(() => load({ overrides: { domain: 'example.org', components: [{ domain: 'rooms.example.org', secret: 's' }], muc: { domain: 'rooms.example.org' } } }), /muc\.domain/);
+    assert.throws(() => load({ overrides: { muc: { maxOccupants: 0 } } }), /muc\.max_occupants: expected an integer between 1 and 1000000, got 0/);
     assert.throws(() => load({ overrides: { muc: { messageRate: 0 } } }), /muc\.message_rate/);
+    assert.throws(() => load({ overrides: { muc: { maxOccupant: 10 } } }), /unknown key "muc\.max_occupant".*did you mean "muc\.max_occupants"/);
   });
 
   it('ratatosk.example.toml documents every [muc] key', function () {
     const text = readFileSync(join(process.cwd(), 'ratatosk.example.toml'), 'utf8');
     const section = text.slice(text.indexOf('\n[muc]'));
-    for (const key of knownKeys('muc')) assert.match(section, new RegExp(`^# ${key} =`, 'm'), `muc.${key} is documented`);
+    for (const key of mucConfig.keys) assert.match(section, new RegExp(`^# ${key} =`, 'm'), `muc.${key} is documented`);
+    assert.ok(mucConfig.keys.length >= 7, 'the keys come from the module schema');
   });
 });

@@ -1,11 +1,11 @@
 // XEP-0045 §10.1.3, §10.2 and §16.5.3: a room's configuration (the muc#roomconfig FORM_TYPE), its defaults,
 // the XEP-0004 Data Form an owner reads and submits, and the form kept in the store. Also the service limits
 // read from the [muc] configuration table.
-import type { Config } from '../../src/config/types.js';
 import { StanzaError } from '../../src/errors.js';
 import type { RoomConfigValue } from '../../src/storage/types.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import type { MucSettings } from './settings.js';
 
 /** §5.1: the roles of an occupant ('none' is the absence of one: not in the room). */
 export type PresentRole = 'moderator' | 'participant' | 'visitor';
@@ -26,8 +26,8 @@ export interface MucLimits {
   readonly messageBurst: number;
 }
 
-export function limitsFrom(config: Config): MucLimits {
-  const { maxOccupants, maxRoomsPerUser, maxHistory, historyMaxChars, messageRate, messageBurst } = config.muc;
+export function limitsFrom(settings: MucSettings): MucLimits {
+  const { maxOccupants, maxRoomsPerUser, maxHistory, historyMaxChars, messageRate, messageBurst } = settings;
   return { maxOccupants, maxRoomsPerUser, maxHistory, historyMaxChars, messageRate, messageBurst };
 }
 

@@ -1,10 +1,11 @@
-// XEP-0045 Multi-User Chat: the service at muc.domain (default conference.<domain>), announced in
+// XEP-0045 Multi-User Chat: the service at muc.domain ([muc], settings.ts; default conference.<domain>), announced in
 // the server's disco#items (§6.1); rooms, occupants and their traffic in service.ts and the files it dispatches
 // to; in a cluster each room is hosted by one node (cluster.ts, README "Across nodes"); the operator's
 // `room destroy` through the 'muc:destroy-room' hook; §11.2 (332) when the module stops.
 import { defineModule } from '../../src/modules/api.js';
 import { limitsFrom } from './config.js';
 import { MucService } from './service.js';
+import { mucConfig } from './settings.js';
 
 export default defineModule({
   name: 'muc',
@@ -18,9 +19,10 @@ export default defineModule({
     },
     { id: 'XEP-0410', title: 'MUC Self-Ping (Schrödinger\'s Chat)', version: '1.1.0', scope: 'self-pings answered by the room (server optimisation)', status: 'complete' },
   ],
+  config: mucConfig,
   setup(ctx) {
-    const domain = ctx.config.muc.domain;
-    const muc = new MucService(ctx, domain, limitsFrom(ctx.config));
+    const domain = ctx.settings.domain;
+    const muc = new MucService(ctx, domain, limitsFrom(ctx.settings));
     ctx.addDomain(domain, (stanza, from, to, hops) => muc.handle(stanza, from, to, hops));
     ctx.addItem({ jid: domain, name: 'Chatrooms' });
     ctx.hook('session:closed', (session) => muc.sessionClosed(session));
