@@ -54,11 +54,6 @@ export interface CoreHooks {
   /** disco#items to the server with a 'node' (XEP-0030 §4.2), answered like 'disco:info-node'. */
   'disco:items-node': (node: string, from: Jid) => Awaitable<Element | undefined>;
   /**
-   * The operator destroys a room (`ratatosk room destroy`): the live MUC service tells the occupants (XEP-0045
-   * §10.9, with the reason) and forgets the room; true when the room was live. The stored room is the caller's.
-   */
-  'muc:destroy-room': (roomJid: string, reason?: string) => Awaitable<boolean | undefined>;
-  /**
    * Sessions that ended without their node saying so: the node stopped heartbeating (crash, kill -9,
    * partition) and a sweeper wiped them from the session directory, or this node restarted under the same
    * id and cleared its previous run's. Fired on one node only; their contacts must learn they are gone.

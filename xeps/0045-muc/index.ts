@@ -5,6 +5,7 @@
 import { defineModule } from '../../src/modules/api.js';
 import { limitsFrom } from './config.js';
 import { MucService } from './service.js';
+import './hooks.js';
 import { mucConfig } from './settings.js';
 
 export default defineModule({
