@@ -415,8 +415,11 @@ export class C2sStream implements StreamEvents {
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
     this.onBound?.();
-    this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }, xml('bind', { xmlns: NS.bind }, xml('jid', null, jid.toString()))));
+    // The result goes out once the session is registered (in a cluster: in the shared directory, with the session
+    // it displaced on another node told to close), so a client that holds its JID is the one routed to.
     await this.deps.hooks.emit('session:bound', session);
+    if (this.session !== session) return;
+    this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }, xml('bind', { xmlns: NS.bind }, xml('jid', null, jid.toString()))));
   }
 
   private async handleBound(element: Element): Promise<void> {
