@@ -52,6 +52,9 @@ export interface RunningServer {
 /** The built-in modules' configuration tables, for loadConfig (`modules`): validated with the core's keys. */
 export const MODULE_CONFIGS: readonly ModuleConfigSpec<unknown>[] = BUILTIN_MODULES.flatMap((m) => (m.config === undefined ? [] : [m.config]));
 
+/** The built-in modules' migration directories (PostgreSQL), applied with the core's at start and by `ratatosk migrate`. */
+export const MODULE_MIGRATIONS: readonly string[] = BUILTIN_MODULES.flatMap((m) => (m.stores?.migrations === undefined ? [] : [m.stores.migrations]));
+
 export interface StartOptions {
   log?: Logger;
 }
@@ -83,7 +86,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
 
   const certificate = await loadOrCreateCertificate(config, log);
   const secureContext = tls.createSecureContext({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' });
-  const stores = await openStores(config, { retry: { seconds: config.database.startupRetrySeconds ?? DEFAULT_STARTUP_RETRY_SECONDS, log } });
+  const stores = await openStores(config, { migrations: MODULE_MIGRATIONS, retry: { seconds: config.database.startupRetrySeconds ?? DEFAULT_STARTUP_RETRY_SECONDS, log } });
   undo.push(() => stores.close());
 
   const hooks = new HookBus<CoreHooks>(log);

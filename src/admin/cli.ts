@@ -39,6 +39,8 @@ export interface CliIo {
   signals?: EventEmitter;
   /** The modules' configuration tables; defaults to MODULE_CONFIGS from main.ts. */
   moduleConfigs?: readonly ModuleConfigSpec<unknown>[];
+  /** The modules' migration directories; defaults to MODULE_MIGRATIONS from main.ts. */
+  moduleMigrations?: readonly string[];
   /** Starts the server for `serve`; defaults to `startServer` from main.ts (tests pass a fake). */
   startServer?: StartServer;
 }
@@ -371,13 +373,16 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   checkInput(spec, input); // before reading any configuration, so a malformed call costs nothing
   const command = commands.get(spec.name);
   if (command === undefined && spec !== serveSpec) throw new UnknownCommandError(spec.name);
-  // The modules' own tables ([muc], ...) are known to the composition root only.
-  const modules = io.moduleConfigs ?? (await import('../main.js')).MODULE_CONFIGS;
+  // The modules' own tables ([muc], ...) and migrations are known to the composition root only.
+  const root = io.moduleConfigs === undefined || io.moduleMigrations === undefined ? await import('../main.js') : undefined;
+  const modules = io.moduleConfigs ?? root?.MODULE_CONFIGS ?? [];
+  const migrations = io.moduleMigrations ?? root?.MODULE_MIGRATIONS ?? [];
   const config = loadConfig(globals.config === undefined ? { env: io.env, modules } : { file: globals.config, env: io.env, modules });
   if (command === undefined) return serve(config, io);
 
   const base: BaseContext = {
     config,
+    migrations,
     readSecret: () => readFirstLine(io.stdin),
     notice: (line) => write(io.stderr, line),
     write: (text) => writeAll(io.stdout, text),
@@ -401,7 +406,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     case 'local':
       break;
   }
-  const stores = await openStores(config);
+  const stores = await openStores(config, { migrations });
   try {
     return render(io, await runCommand(command, { ...base, stores }, input));
   } finally {

@@ -56,6 +56,8 @@ export interface CommandInput {
 /** What every command gets. */
 export interface BaseContext {
   readonly config: Config;
+  /** The modules' PostgreSQL migration directories (applied with the core's by `migrate` and when stores open). */
+  readonly migrations?: readonly string[];
   /** Reads one line of secret input (the CLI's standard input, or the API request's `stdin`); absent where there is none. */
   readonly readSecret?: () => Promise<string>;
   /** A remark for the operator beside the result (the CLI writes it to stderr). */

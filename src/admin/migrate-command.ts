@@ -1,8 +1,8 @@
-// `ratatosk migrate`: applies the PostgreSQL migrations in migrations/ that the database lacks
+// `ratatosk migrate`: applies the PostgreSQL migrations in migrations/ and the modules' that the database lacks
 // (the server also does this at start). The embedded store keeps no schema.
 import { ServerError } from '../errors.js';
 import { Db } from '../storage/postgres/db.js';
-import { migrate } from '../storage/postgres/migrate.js';
+import { loadMigrations, migrate, migrationsDir } from '../storage/postgres/migrate.js';
 import type { CommandResult, ConfigCommand } from './command.js';
 
 export const migrateCommand: ConfigCommand = {
@@ -24,7 +24,7 @@ export const migrateCommand: ConfigCommand = {
     }
     const db = new Db({ url, max: 1 });
     try {
-      const report = await migrate(db);
+      const report = await migrate(db, await loadMigrations([migrationsDir(), ...(ctx.migrations ?? [])]));
       const lines = report.applied.map((name) => `applied ${name}`);
       lines.push(report.applied.length === 0 ? `schema is up to date at version ${report.current}` : `schema is now at version ${report.current}`);
       return { exitCode: 0, lines, data: { store: 'postgres', applied: report.applied, version: report.current } };

@@ -14,12 +14,15 @@ import type { Element } from '../xml/element.js';
 import type { PreparedStanza } from '../xml/prepared.js';
 import type { ModuleConfigSpec } from './config.js';
 import type { DiscoIdentity, DiscoItem } from './disco-registry.js';
+import type { ModuleStoresSpec } from './storage.js';
 
 // Account credentials for modules that create accounts or change passwords (XEP-0077, XEP-0133):
 // the server's one password rule and the SCRAM keys it stores.
 export { deriveCredentials, passwordProblem, type PasswordProblem } from '../auth/credentials.js';
 // A module's own configuration table (ModuleDefinition.config).
 export { configTypes, moduleConfig, type ModuleConfigIssue, type ModuleConfigSpec } from './config.js';
+// A module's own stores (ModuleDefinition.stores) and what they are built from.
+export * from './storage.js';
 // The hook map: the core's hooks, to which a module adds those it fires by declaration merging
 // (`declare module '<path>/src/modules/api.js' { interface CoreHooks { 'x:y': (...) => ... } }`).
 export type { Awaitable, CoreHooks } from '../hooks/core-hooks.js';
@@ -59,10 +62,12 @@ export interface DiscoView {
   items(): readonly DiscoItem[];
 }
 
-export interface ModuleContext<C = unknown> {
+export interface ModuleContext<C = unknown, S = unknown> {
   readonly name: string;
   /** The module's own configuration table, validated and resolved (ModuleDefinition.config); undefined without one. */
   readonly settings: C;
+  /** The module's own stores, opened in the server's storage engine (ModuleDefinition.stores); undefined without. */
+  readonly store: S;
   readonly domain: string;
   readonly serverJid: Jid;
   readonly config: Config;
@@ -118,16 +123,18 @@ export interface ModuleContext<C = unknown> {
   onStop(cleanup: () => void | Promise<void>): void;
 }
 
-export interface ModuleDefinition<C = unknown> {
+export interface ModuleDefinition<C = unknown, S = unknown> {
   readonly name: string;
   readonly specs: readonly SpecReference[];
   /** Modules that must start before this one (and stop after it), by name. */
   readonly depends?: readonly string[];
   /** The module's configuration table ([section] in the TOML file), read as ctx.settings. */
   readonly config?: ModuleConfigSpec<C>;
-  setup(ctx: ModuleContext<C>): void | Promise<void>;
+  /** The module's stores and their migrations, read as ctx.store. */
+  readonly stores?: ModuleStoresSpec<S>;
+  setup(ctx: ModuleContext<C, S>): void | Promise<void>;
 }
 
-export function defineModule<C = unknown>(definition: ModuleDefinition<C>): ModuleDefinition<C> {
+export function defineModule<C = unknown, S = unknown>(definition: ModuleDefinition<C, S>): ModuleDefinition<C, S> {
   return definition;
 }

@@ -67,14 +67,16 @@ export class ModuleHost {
     for (const definition of order) await this.start(definition);
   }
 
-  async start<C>(definition: ModuleDefinition<C>): Promise<void> {
+  async start<C, S>(definition: ModuleDefinition<C, S>): Promise<void> {
     if (this.running.has(definition.name)) throw new Error(`module ${definition.name} is already running`);
     for (const needed of definition.depends ?? []) {
       if (!this.running.has(needed)) throw new ServerError('MODULE_DEPENDENCY_MISSING', `"${definition.name}" depends on "${needed}", which is not running`);
     }
     const settings = this.settingsOf(definition);
+    // A module without stores gets none: ModuleDefinition<C, S> without `stores` leaves S unknown.
+    const store = definition.stores === undefined ? (undefined as S) : definition.stores.open(this.deps.stores.engine);
     const cleanups: Cleanup[] = [];
-    const ctx = this.contextFor(definition.name, settings, cleanups);
+    const ctx = this.contextFor(definition.name, settings, store, cleanups);
     this.running.set(definition.name, { definition, cleanups });
     try {
       await definition.setup(ctx);
@@ -123,7 +125,7 @@ export class ModuleHost {
     return spec.check(parsed.settings, this.deps.config).map((i) => ({ unknown: false, text: `${keyPath(i.path)}: ${i.message}` }));
   }
 
-  private settingsOf<C>(definition: ModuleDefinition<C>): C {
+  private settingsOf<C, S>(definition: ModuleDefinition<C, S>): C {
     const spec = definition.config;
     // A module without a table gets no settings: ModuleDefinition<C> without `config` leaves C unknown.
     if (spec === undefined) return undefined as C;
@@ -135,12 +137,13 @@ export class ModuleHost {
     return parsed.settings;
   }
 
-  private contextFor<C>(name: string, settings: C, cleanups: Cleanup[]): ModuleContext<C> {
+  private contextFor<C, S>(name: string, settings: C, store: S, cleanups: Cleanup[]): ModuleContext<C, S> {
     const { config, server, stores, hooks, iqs, router, disco, remote } = this.deps;
     const log = this.deps.log.child({ module: name });
     return {
       name,
       settings,
+      store,
       domain: config.domain,
       serverJid: router.serverJid,
       config,

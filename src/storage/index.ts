@@ -6,7 +6,7 @@ import { openEmbeddedStores } from './embedded/index.js';
 import { isUnavailable, openPostgresStores } from './postgres/index.js';
 import { StoreUnavailableError, type Stores } from './types.js';
 
-export type { Account, AccountStore, Stores } from './types.js';
+export type { Account, AccountStore, StorageEngine, Stores } from './types.js';
 export { StoreUnavailableError } from './types.js';
 
 /** How long `serve` waits for an unreachable PostgreSQL at start-up when the configuration says nothing. */
@@ -16,6 +16,8 @@ const MAX_RETRY_DELAY_MS = 5000;
 
 export interface OpenStoresOptions {
   migrate?: boolean;
+  /** The modules' migration directories (PostgreSQL), applied with the core's in version order. */
+  migrations?: readonly string[];
   /**
    * Keep retrying while PostgreSQL does not answer, for this long, logging each attempt (the server at
    * start-up, so that a database that comes up a little later is waited for). Unset: fail at once.
@@ -31,7 +33,7 @@ export async function openStores(config: Config, options: OpenStoresOptions = {}
   let delay = FIRST_RETRY_DELAY_MS;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await openPostgresStores({ url, migrate: options.migrate ?? true });
+      return await openPostgresStores({ url, migrate: options.migrate ?? true, ...(options.migrations ? { migrations: options.migrations } : {}) });
     } catch (err) {
       if (err instanceof ServerError) throw err;
       const reason = reasonOf(err);

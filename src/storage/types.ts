@@ -2,6 +2,8 @@
 // PostgreSQL implementation, and both pass the same contract suites in storage/contract/.
 // Usernames are normalised JID localparts of the served domain; JIDs are normalised strings.
 // Stanzas are stored as serialised XML strings: the store never interprets them.
+import type { EmbeddedEnv } from './embedded/env.js';
+import type { Db } from './postgres/db.js';
 import type { StoredCredentials } from '../auth/credentials.js';
 
 // ---- accounts and SCRAM credentials ----
@@ -283,8 +285,15 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * The engine every store opens in: the one LMDB environment or the one PostgreSQL pool. Modules open
+ * their own stores in it (ModuleDefinition.stores), so a server still holds one of each.
+ */
+export type StorageEngine = { readonly kind: 'embedded'; readonly env: EmbeddedEnv } | { readonly kind: 'postgres'; readonly db: Db };
+
 export interface Stores {
   readonly kind: 'embedded' | 'postgres';
+  readonly engine: StorageEngine;
   readonly accounts: AccountStore;
   readonly roster: RosterStore;
   readonly subscriptionRequests: SubscriptionRequestStore;

@@ -83,6 +83,7 @@ export async function openEmbeddedStores(dataDir: string): Promise<Stores> {
   let closed = false;
   return {
     kind: 'embedded',
+    engine: { kind: 'embedded', env },
     accounts,
     roster,
     subscriptionRequests,

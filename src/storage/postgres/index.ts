@@ -6,7 +6,7 @@ import { PostgresArchiveStore } from './archive.js';
 import { PostgresBulkLoader } from './bulk.js';
 import { Db, type DbOptions } from './db.js';
 import { PostgresLastActivityStore } from './last-activity.js';
-import { migrate } from './migrate.js';
+import { loadMigrations, migrate, migrationsDir } from './migrate.js';
 import { PostgresOfflineStore } from './offline.js';
 import { PostgresBlockListStore, PostgresPrivacyStore } from './privacy.js';
 import { PostgresRoomStore } from './rooms.js';
@@ -18,18 +18,21 @@ export { isUnavailable } from './db.js';
 export interface PostgresOptions extends DbOptions {
   /** Apply missing migrations before opening (ratatosk serve does; tools may not). */
   migrate?: boolean;
+  /** The modules' migration directories, applied with the core's (migrate.ts). */
+  migrations?: readonly string[];
 }
 
 export async function openPostgresStores(options: PostgresOptions): Promise<Stores & { db: Db }> {
   const db = new Db(options);
   try {
-    if (options.migrate !== false) await migrate(db);
+    if (options.migrate !== false) await migrate(db, await loadMigrations([migrationsDir(), ...(options.migrations ?? [])]));
   } catch (err) {
     await db.close();
     throw err;
   }
   return {
     kind: 'postgres',
+    engine: { kind: 'postgres', db },
     db,
     accounts: new PostgresAccountStore(db),
     roster: new PostgresRosterStore(db),

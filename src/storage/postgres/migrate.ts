@@ -1,4 +1,5 @@
-// Schema migrations: numbered SQL files in migrations/ (NNNN_<module>_<what>.sql), forward only,
+// Schema migrations: numbered SQL files in migrations/ and in the modules' migrations/ directories
+// (NNNN_<module>_<what>.sql, one sequence of versions), forward only,
 // each applied once in its own transaction. Several nodes starting together serialise on an
 // advisory lock; a database that has migrations this code does not know refuses to start.
 import { existsSync } from 'node:fs';
@@ -29,17 +30,25 @@ export function migrationsDir(): string {
   throw new ServerError('MIGRATIONS_MISSING', 'cannot find the migrations/ directory next to package.json');
 }
 
-export async function loadMigrations(dir = migrationsDir()): Promise<Migration[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
-  const migrations: Migration[] = [];
-  for (const file of files) {
-    const match = FILE_NAME.exec(file);
-    if (!match) throw new ServerError('MIGRATION_NAME', `migration file "${file}" must be named NNNN_<module>_<what>.sql`);
-    const version = Number(match[1]);
-    if (migrations.some((m) => m.version === version)) throw new ServerError('MIGRATION_NAME', `two migrations are numbered ${version}`);
-    migrations.push({ version, name: file, sql: await readFile(join(dir, file), 'utf8') });
+/**
+ * The migrations of the core's directory and of the modules' (xeps/<module>/migrations), in version order.
+ * A migration is recorded by its version and file name, so a file that moves to a module's directory
+ * under the same name is not applied again. Versions are one sequence across every directory.
+ */
+export async function loadMigrations(dirs: string | readonly string[] = migrationsDir()): Promise<Migration[]> {
+  const migrations: Array<Migration & { path: string }> = [];
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) {
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+    for (const file of files) {
+      const match = FILE_NAME.exec(file);
+      if (!match) throw new ServerError('MIGRATION_NAME', `migration file "${join(dir, file)}" must be named NNNN_<module>_<what>.sql`);
+      const version = Number(match[1]);
+      const other = migrations.find((m) => m.version === version);
+      if (other) throw new ServerError('MIGRATION_NAME', `two migrations are numbered ${version}: ${other.path} and ${join(dir, file)}`);
+      migrations.push({ version, name: file, sql: await readFile(join(dir, file), 'utf8'), path: join(dir, file) });
+    }
   }
-  return migrations;
+  return migrations.sort((a, b) => a.version - b.version).map(({ version, name, sql }) => ({ version, name, sql }));
 }
 
 export interface MigrationReport {
