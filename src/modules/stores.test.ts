@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Config } from '../config/types.js';
 import { ServerError } from '../errors.js';
 import { HookBus } from '../hooks/bus.js';
@@ -20,7 +21,7 @@ import { openPostgresStores } from '../storage/postgres/index.js';
 import { loadMigrations, migrate, migrationsDir } from '../storage/postgres/migrate.js';
 import { createTestSchema, requirePostgres, TEST_DATABASE_URL } from '../storage/postgres/test-fixture.js';
 import type { Stores } from '../storage/types.js';
-import { defineModule, str, type StorageEngine } from './api.js';
+import { defineModule, moduleMigrationsDir, str, type StorageEngine } from './api.js';
 import { DiscoRegistry } from './disco-registry.js';
 import { ModuleHost } from './host.js';
 
@@ -176,5 +177,12 @@ describe('module stores', () => {
     } finally {
       await rm(clash, { recursive: true, force: true });
     }
+  });
+
+  it('finds a module\'s migrations in its source folder, also from the built tree', () => {
+    const root = join(migrationsDir(), '..');
+    const expected = join(root, 'xeps', '0045-muc', 'migrations');
+    assert.equal(moduleMigrationsDir(pathToFileURL(join(root, 'xeps', '0045-muc', 'index.ts')).href), expected);
+    assert.equal(moduleMigrationsDir(pathToFileURL(join(root, 'dist', 'xeps', '0045-muc', 'index.js')).href), expected);
   });
 });
