@@ -14,9 +14,9 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 const MAX_SECONDS = Math.floor(0x7fffffff / 1000);
 const MAX_BYTES = 64 * 1024 * 1024;
 
-const expect = (what: string) => ({ error: `expected ${what}` });
+export const expect = (what: string) => ({ error: `expected ${what}` });
 
-function integer(min: number, max: number) {
+export function integer(min: number, max: number) {
   const e = expect(`an integer between ${min} and ${max}`);
   return z.int(e).min(min, e).max(max, e);
 }
@@ -24,7 +24,7 @@ function integer(min: number, max: number) {
 const port = integer(-1, 65535);
 const seconds = integer(1, MAX_SECONDS);
 const bytes = integer(1024, MAX_BYTES);
-const bool = z.boolean(expect('true or false'));
+export const bool = z.boolean(expect('true or false'));
 const text = z.string(expect('a non-empty string')).min(1, expect('a non-empty string'));
 
 /** A listen address: an IP literal or a host name, without brackets or port. */
@@ -60,7 +60,7 @@ function list<T extends z.ZodType>(item: T, what: string) {
   return z.array(item, expect(`a list of ${what}`)).default([]);
 }
 
-const domain = z.string(expect('a domain name')).transform((s, ctx) => {
+export const domain = z.string(expect('a domain name')).transform((s, ctx) => {
   try {
     const d = Jid.normaliseDomain(s);
     if (d.split('.').some((label) => label === '' || Buffer.byteLength(label) > 63)) throw new Error('empty or over-long label');

@@ -2,8 +2,8 @@
 // configuration at load and again when the module host starts (a start error names the key path),
 // and the typed settings the module reads through its context (ctx.settings).
 import { z } from 'zod';
+import { bool, domain, expect, integer } from '../config/schema.js';
 import type { Config } from '../config/types.js';
-import { Jid } from '../jid.js';
 
 /** One problem in a module's table: the key path under the table ([] for the table) and what was expected. */
 export interface ModuleConfigIssue {
@@ -26,26 +26,9 @@ export interface ModuleConfigSpec<C> {
   check(settings: C, server: Config): ModuleConfigIssue[];
 }
 
-const expect = (what: string) => ({ error: `expected ${what}` });
 
 /** The helpers the core's schema uses, for module tables that should read like the core's. */
-export const configTypes = {
-  integer(min: number, max: number) {
-    const e = expect(`an integer between ${min} and ${max}`);
-    return z.int(e).min(min, e).max(max, e);
-  },
-  domain: z.string(expect('a domain name')).transform((s, ctx) => {
-    try {
-      const d = Jid.normaliseDomain(s);
-      if (d.split('.').some((label) => label === '' || Buffer.byteLength(label) > 63)) throw new Error('empty or over-long label');
-      return d;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected a domain name such as example.org' });
-      return z.NEVER;
-    }
-  }),
-  bool: z.boolean(expect('true or false')),
-};
+export const configTypes = { integer, domain, bool };
 
 export interface ModuleConfigOptions<S extends z.ZodRawShape, C> {
   section: string;
