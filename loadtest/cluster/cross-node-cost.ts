@@ -14,7 +14,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +21,7 @@ import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
 import { connect, type TestClient } from '../../test/support/clients.js';
 import { addUsers, startNode, type NodeProcess } from '../../test/support/cluster.js';
+import { freePort } from '../../test/support/postgres-instance.js';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '20000' }, window: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' }, interval: { type: 'string', default: '0' } } });
 const N = Number(values.messages);
@@ -35,18 +35,6 @@ function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function startRedis(): Promise<{ pid: number; url: string; stop(): void }> {
