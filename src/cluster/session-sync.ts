@@ -37,7 +37,7 @@ export class SessionSync {
   start(): void {
     const { hooks } = this.deps;
     this.removers.push(
-      hooks.on('session:bound', (session) => this.register(session), SYNC_PRIORITY, 'cluster'),
+      hooks.on('session:binding', (session) => this.register(session), SYNC_PRIORITY, 'cluster'),
       hooks.on('presence:broadcast', (session) => this.update(session), SYNC_PRIORITY, 'cluster'),
       hooks.on('session:closed', (session) => this.unregister(session), SYNC_PRIORITY, 'cluster'),
     );

@@ -22,7 +22,12 @@ export interface PreauthClient {
 export type Awaitable<T> = T | Promise<T>;
 
 export interface CoreHooks {
-  /** A resource was bound. */
+  /**
+   * A resource is being bound: awaited before the bind result goes out, so that a client holding its JID is the
+   * session others route to (the cluster registers it in the shared directory and ends the one it displaced).
+   */
+  'session:binding': (session: BoundSession) => void;
+  /** A resource was bound (its bind result is on its way to the client). */
   'session:bound': (session: BoundSession) => void;
   /** A bound session ended, however it ended (close, dropped socket, timeout, replaced). */
   'session:closed': (session: BoundSession) => void;

@@ -417,9 +417,10 @@ export class C2sStream implements StreamEvents {
     this.onBound?.();
     // The result goes out once the session is registered (in a cluster: in the shared directory, with the session
     // it displaced on another node told to close), so a client that holds its JID is the one routed to.
-    await this.deps.hooks.emit('session:bound', session);
+    await this.deps.hooks.emit('session:binding', session);
     if (this.session !== session) return;
     this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }, xml('bind', { xmlns: NS.bind }, xml('jid', null, jid.toString()))));
+    await this.deps.hooks.emit('session:bound', session);
   }
 
   private async handleBound(element: Element): Promise<void> {
