@@ -2,6 +2,7 @@
 // binds, and talks to other users and to the server (RFC 6120, RFC 6121 §8, XEP-0030, XEP-0199).
 import assert from 'node:assert/strict';
 import { xml } from '@xmpp/client';
+import { defineModule } from '../src/modules/api.js';
 import { connect, type TestClient } from './support/clients.js';
 import { describeBackends } from './support/backends.js';
 import type { TestServer } from './support/server.js';
@@ -131,5 +132,33 @@ describeBackends('c2s with a real client', function (backend) {
     const pong = await second.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
     assert.equal(pong.attrs.type, 'result');
     assert.equal(server.server.sessions.resources('alice@localhost').length, 1);
+  });
+
+  it("answers bind only after the 'session:binding' listeners finished (a cluster's directory registration), and 'session:bound' after the answer", async function () {
+    const order: string[] = [];
+    const name = `bind-order-${backend.name}`;
+    await server.server.modules.start(defineModule({
+      name,
+      specs: [],
+      setup(ctx) {
+        ctx.hook('session:binding', async (session) => {
+          if (session.jid.resource !== 'ordered') return;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          order.push('binding done');
+        });
+        ctx.hook('session:bound', (session) => {
+          if (session.jid.resource === 'ordered') order.push('bound');
+        });
+      },
+    }));
+    try {
+      await open(server, { transport: 'websocket', username: 'bob', password: 'builder', resource: 'ordered' });
+      order.push('bind result read');
+      // 'bound' is emitted once the result is written: it may come just before or after the client reads it.
+      assert.equal(order[0], 'binding done', `order: ${order.join(', ')}`);
+      assert.ok(order.includes('bind result read'), `order: ${order.join(', ')}`);
+    } finally {
+      await server.server.modules.stop(name);
+    }
   });
 });
