@@ -17,14 +17,8 @@ export type Whois = 'moderators' | 'anyone';
 /** §7.5 and §16.5.3 muc#roomconfig_allowpm: who may send private messages. */
 export type AllowPm = 'anyone' | 'participants' | 'moderators' | 'none';
 
-export interface MucLimits {
-  readonly maxOccupants: number;
-  readonly maxRoomsPerUser: number;
-  readonly maxHistory: number;
-  readonly historyMaxChars: number;
-  readonly messageRate: number;
-  readonly messageBurst: number;
-}
+/** The limits a room enforces: the [muc] settings but the service's domain. */
+export type MucLimits = Omit<MucSettings, 'domain'>;
 
 export function limitsFrom(settings: MucSettings): MucLimits {
   const { maxOccupants, maxRoomsPerUser, maxHistory, historyMaxChars, messageRate, messageBurst } = settings;
