@@ -90,7 +90,7 @@ end
 return 1
 `;
 
-/** KEYS: any counter. Clears failures, delay and lock; a pair's trust stays. Returns 1 when something was cleared. */
+/** KEYS: one counter (of whichever kind). Clears failures, delay and lock; a pair's trust stays. Returns 1 when something was cleared. */
 const CLEAR = `${PRELUDE}
 local f, l, n = num(KEYS[1], 'f'), num(KEYS[1], 'l'), num(KEYS[1], 'n')
 if f == 0 and l == 0 and n == 0 then return 0 end

@@ -33,7 +33,7 @@ export class RedisDirectoryGate implements DirectoryGate {
       this.epoch++;
       if (this.recheck) this.open = false;
     };
-    // One server or Sentinel: the command connection. Redis Cluster: any node's connection (its slots move
+    // One server or Sentinel: the command connection. Redis Cluster: the connection of whichever node it is (its slots move
     // to a promoted replica that holds the replicated data; there is no re-registration to wait for).
     client.on('close', lost);
     client.on('node error', () => this.epoch++);

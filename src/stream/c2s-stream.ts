@@ -52,7 +52,6 @@ export class C2sStream implements StreamEvents {
   private session: ClientSession | undefined;
   /** The bound session once it was taken out of routing: what its undelivered stanzas were for. */
   private ended: ClientSession | undefined;
-  private backlog = 0;
   /** Sizes of the elements waiting in `queue`, in arrival order (each work item's, 0 for others), and their sum. */
   private readonly backlogSizes: number[] = [];
   private backlogBytes = 0;
@@ -106,8 +105,8 @@ export class C2sStream implements StreamEvents {
   onElement(element: Element, bytes = 0): void {
     if (this.phase === 'closed') return;
     if (this.session) this.session.lastActivity = Date.now();
-    if (this.backlog >= MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be processed'));
-    if (this.backlogBytes + bytes > this.deps.config.limits.maxBacklogBytes && this.backlog > 0) {
+    if (this.backlogSizes.length >= MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be processed'));
+    if (this.backlogBytes + bytes > this.deps.config.limits.maxBacklogBytes && this.backlogSizes.length > 0) {
       return this.fail(new StreamError('policy-violation', 'too much data waiting to be processed'));
     }
     // limits.stanza_rate: a stanza over the rate is delayed like a shaper would, not refused (RFC 6120 §10.1
@@ -123,12 +122,10 @@ export class C2sStream implements StreamEvents {
         if (this.phase !== 'closed') await this.handle(element);
       }, bytes);
     }
-    if (this.backlog === 0 && this.phase === 'bound' && !this.awaitingHeader) {
+    if (this.backlogSizes.length === 0 && this.phase === 'bound' && !this.awaitingHeader) {
       // Nothing is waiting: start at once rather than a promise hop later. Only once bound, where handling
       // a stanza never restarts the stream (and so never resets the parser that is calling us).
-      this.backlog++;
-      this.backlogSizes.push(bytes);
-      this.backlogBytes += bytes;
+      this.track(bytes);
       let work: Promise<void>;
       try {
         work = this.handleBound(element);
@@ -144,19 +141,21 @@ export class C2sStream implements StreamEvents {
 
   /** Runs stream work strictly in arrival order (RFC 6120 §10.1: in-order processing). */
   private enqueue(work: () => Promise<void> | void, bytes = 0): void {
-    this.backlog++;
-    this.backlogSizes.push(bytes);
-    this.backlogBytes += bytes;
+    this.track(bytes);
     this.queue = this.queue.then(work).then(this.workDone, this.workFailed);
   }
 
+  /** One more work item waits in `queue`: the backlog limits count it (and its bytes) until it is done. */
+  private track(bytes: number): void {
+    this.backlogSizes.push(bytes);
+    this.backlogBytes += bytes;
+  }
+
   private readonly workDone = (): void => {
-    this.backlog--;
     this.backlogBytes -= this.backlogSizes.shift() ?? 0;
   };
 
   private readonly workFailed = (err: unknown): void => {
-    this.backlog--;
     this.backlogBytes -= this.backlogSizes.shift() ?? 0;
     this.log.error({ err }, 'unexpected error on stream');
     this.fail(new StreamError('internal-server-error'));
