@@ -44,6 +44,8 @@ interface Options {
   /** Roster items every user must get back (a login with another count fails); undefined: not checked. */
   rosterSize: number | undefined;
   results: string | undefined;
+  /** XEP-0198 enabled by every session (LoadTarget.streamManagement). */
+  streamManagement: boolean;
 }
 
 function fail(message: string): never {
@@ -77,6 +79,7 @@ function parseOptions(): Options {
         'login-timeout': { type: 'string', default: '60' },
         'roster-size': { type: 'string' },
         results: { type: 'string' },
+        'stream-management': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -116,6 +119,7 @@ function parseOptions(): Options {
     loginTimeoutSeconds: number('login-timeout', values['login-timeout'], 1),
     rosterSize: values['roster-size'] === undefined ? undefined : number('roster-size', values['roster-size'], 0),
     results: values.results,
+    streamManagement: values['stream-management'],
   };
 }
 
@@ -131,6 +135,7 @@ const targets: LoadTarget[] = options.ports.map((port) => ({
   timeoutMs: options.loginTimeoutSeconds * 1000,
   rosterSize: options.rosterSize,
   bosh: { path: '/http-bind', wait: options.boshWait, hold: options.boshHold, agent: agent ?? boshAgent() },
+  streamManagement: options.streamManagement,
 }));
 
 // ---- the population ----
@@ -299,6 +304,19 @@ await arrivals();
 await sleep(options.settleSeconds * 1000);
 await steady();
 if (options.rate > 0) await drain();
+// XEP-0198, before logging out: how many acks the server gave, and stanzas it had not acknowledged a second
+// after a last <r/>.
+if (options.streamManagement) {
+  for (const session of online) session.requestAck();
+  await sleep(1000);
+}
+const streamManagement = options.streamManagement
+  ? {
+      sessions: online.filter((s) => s.sm.enabled).length,
+      acks: online.reduce((n, s) => n + s.sm.acks, 0),
+      unacked_at_end: online.reduce((n, s) => n + ((s.sm.outbound - s.sm.acked + 2 ** 32) % 2 ** 32), 0),
+    }
+  : undefined;
 await logout();
 clearInterval(progress);
 
@@ -318,11 +336,14 @@ const results = {
   login_failures: Object.fromEntries(loginFailures),
   lost_sessions: Object.fromEntries(lostSessions),
   messages: { sent, delivered, bounced, unaccounted: pending.size, duplicates, unknown },
+  stream_management: streamManagement,
   latency_ms: latencyMs,
 };
 if (options.results !== undefined) writeFileSync(options.results, JSON.stringify(results) + '\n');
 process.stderr.write(
   `[xmpp-load] done: ${loginMs.length}/${options.users} logged in, sessions max ${sessionsMax}, messages sent ${sent}, ` +
-    `delivered ${delivered}, bounced ${bounced}, unaccounted ${pending.size}, duplicates ${duplicates}\n`,
+    `delivered ${delivered}, bounced ${bounced}, unaccounted ${pending.size}, duplicates ${duplicates}` +
+    (streamManagement ? `, SM sessions ${streamManagement.sessions}, acks ${streamManagement.acks}, unacked at end ${streamManagement.unacked_at_end}` : '') +
+    '\n',
 );
 process.exit(0);

@@ -27,7 +27,15 @@ export interface LoadTarget {
   rosterSize?: number | undefined;
   /** BOSH only. */
   bosh: Omit<BoshTarget, 'host' | 'port' | 'domain'>;
+  /**
+   * XEP-0198: enable stream management (with resumption) right after bind, as Conversations does, answer the
+   * server's <r/>, and ask for an ack after every chat message sent.
+   */
+  streamManagement?: boolean;
 }
+
+const SM = 'urn:xmpp:sm:3';
+const isStanza = (el: Element): boolean => el.name === 'message' || el.name === 'presence' || el.name === 'iq';
 
 /** Milliseconds of the login, from the connect. `login` is Tsung's transaction: SASL through the session result. */
 export interface LoginTimings {
@@ -50,6 +58,8 @@ export class LoadSession {
   private lostReason: string | undefined;
   /** Stanzas received after login, by kind. */
   readonly received = { presence: 0, iq: 0, other: 0 };
+  /** XEP-0198 counters while stream management is on: stanzas handled and sent, acks the server gave. */
+  readonly sm = { enabled: false, inbound: 0, outbound: 0, acked: 0, acks: 0 };
 
   private constructor(
     private readonly wire: Wire,
@@ -59,7 +69,10 @@ export class LoadSession {
     readonly contacts: readonly string[],
     readonly timings: LoginTimings,
     private readonly events: SessionEvents,
-  ) {}
+    sm?: { inbound: number; outbound: number },
+  ) {
+    if (sm) Object.assign(this.sm, { enabled: true, ...sm });
+  }
 
   static async login(target: LoadTarget, username: string, password: string, resource: string, events: SessionEvents): Promise<LoadSession> {
     const start = performance.now();
@@ -84,8 +97,20 @@ export class LoadSession {
         : websocketWire({ transport: 'websocket', host: target.host, port: target.port, domain: target.domain, mechanism: 'PLAIN', timeoutMs: target.timeoutMs }, inbox, () => connected(), onClose);
     const timer = setTimeout(() => onClose(new Error(`login timed out after ${target.timeoutMs} ms`)), target.timeoutMs);
 
+    // XEP-0198 §4: once <enabled/> arrived, every stanza the server sends counts; its <r/> is answered at once.
+    let sm: { inbound: number; outbound: number } | undefined;
     try {
-      const expect = (what: string): Promise<Element> => nextElement(inbox, what);
+      const expect = async (what: string): Promise<Element> => {
+        for (;;) {
+          const element = await nextElement(inbox, what);
+          if (sm && element.name === 'r' && element.attrs.xmlns === SM) {
+            wire.send(xml('a', { xmlns: SM, h: String(sm.inbound) }));
+            continue;
+          }
+          if (sm && isStanza(element)) sm.inbound++;
+          return element;
+        }
+      };
       const expectIq = async (id: string): Promise<Element> => {
         for (;;) {
           const element = await expect(`the answer to iq ${id}`);
@@ -114,7 +139,19 @@ export class LoadSession {
       wire.send(xml('iq', { type: 'set', id: 'sess' }, xml('session', { xmlns: NS.session })));
       await expectIq('sess');
       const loggedInAt = performance.now();
+      if (target.streamManagement) {
+        if (!bindFeatures.getChild('sm', SM)) throw new Error(`stream management not offered in ${describe(bindFeatures)}`);
+        wire.send(xml('enable', { xmlns: SM, resume: 'true' }));
+        for (;;) {
+          const element = await expect('<enabled/>');
+          if (element.attrs.xmlns === SM && element.name === 'enabled') break;
+          if (element.attrs.xmlns === SM && element.name === 'failed') throw new Error(`stream management refused: ${describe(element)}`);
+          early.push(element);
+        }
+        sm = { inbound: 0, outbound: 0 };
+      }
       wire.send(xml('iq', { type: 'get', id: 'roster' }, xml('query', { xmlns: NS.roster })));
+      if (sm) sm.outbound++;
       const roster = (await expectIq('roster')).getChild('query', NS.roster);
       const contacts = roster?.getChildren('item').map((item) => item.attrs.jid ?? '').filter((j) => j !== '') ?? [];
       if (target.rosterSize !== undefined && contacts.length !== target.rosterSize) {
@@ -124,13 +161,14 @@ export class LoadSession {
 
       const timings = { features: featuresAt, login: loggedInAt - loginStart, total: performance.now() - start };
       const bare = jid.split('/')[0] ?? jid;
-      session = new LoadSession(wire, jid, bare, contacts, timings, events);
+      session = new LoadSession(wire, jid, bare, contacts, timings, events, sm);
       const idle = session;
       inbox.passive = (item) => {
-        if (item.kind === 'element') idle.onStanza(item.element);
+        if (item.kind === 'element') idle.onElement(item.element);
       };
+      // Already counted (or sent before stream management was on) by `expect`.
       for (const element of early) idle.onStanza(element);
-      wire.send(xml('presence'));
+      idle.send(xml('presence'));
       return session;
     } catch (err) {
       clearTimeout(timer);
@@ -145,7 +183,18 @@ export class LoadSession {
   }
 
   sendChat(to: string, id: string, body: string): void {
-    this.wire.send(xml('message', { to, type: 'chat', id }, xml('body', null, body)));
+    this.send(xml('message', { to, type: 'chat', id }, xml('body', null, body)));
+    this.requestAck();
+  }
+
+  /** XEP-0198 §4: asks the server to acknowledge what it has handled. */
+  requestAck(): void {
+    if (this.sm.enabled) this.wire.send(xml('r', { xmlns: SM }));
+  }
+
+  private send(stanza: Element): void {
+    if (this.sm.enabled) this.sm.outbound++;
+    this.wire.send(stanza);
   }
 
   /** Logs out the way a client does; the connection then closes. */
@@ -165,6 +214,20 @@ export class LoadSession {
     this.events.onLost(this, reason);
   }
 
+  /** An element in the idle phase: XEP-0198's <r/> and <a/>, or a stanza (counted while stream management is on). */
+  private onElement(el: Element): void {
+    if (this.sm.enabled && el.attrs.xmlns === SM) {
+      if (el.name === 'r') this.wire.send(xml('a', { xmlns: SM, h: String(this.sm.inbound) }));
+      else if (el.name === 'a') {
+        this.sm.acks++;
+        this.sm.acked = Number(el.attrs.h);
+      } else this.received.other++;
+      return;
+    }
+    if (this.sm.enabled && isStanza(el)) this.sm.inbound++;
+    this.onStanza(el);
+  }
+
   private onStanza(el: Element): void {
     if (el.name === 'message') {
       if (el.attrs.type === 'error') return this.events.onBounce(el);
@@ -173,7 +236,7 @@ export class LoadSession {
       this.received.other++;
     } else if (el.name === 'iq') {
       this.received.iq++;
-      if (el.attrs.type === 'get' || el.attrs.type === 'set') this.wire.send(xml('iq', { type: 'result', id: el.attrs.id, to: el.attrs.from }));
+      if (el.attrs.type === 'get' || el.attrs.type === 'set') this.send(xml('iq', { type: 'result', id: el.attrs.id, to: el.attrs.from }));
     } else if (el.name === 'presence') this.received.presence++;
     else this.received.other++;
   }
