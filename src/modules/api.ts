@@ -26,6 +26,10 @@ export * from './storage.js';
 // The hook map: the core's hooks, to which a module adds those it fires by declaration merging
 // (`declare module '<path>/src/modules/api.js' { interface CoreHooks { 'x:y': (...) => ... } }`).
 export type { Awaitable, CoreHooks } from '../hooks/core-hooks.js';
+// The stream machinery of src/stream, for a module that serves XML streams of its own (XEP-0114 components).
+export { checkStreamNamespaces } from '../stream/stream-header.js';
+export type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
+export { plainTcpStream, type TcpStreamOptions } from '../transports/tcp.js';
 
 export interface SpecReference {
   /** e.g. 'XEP-0199' or 'RFC 6121' */

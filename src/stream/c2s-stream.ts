@@ -15,6 +15,7 @@ import { StoreUnavailableError } from '../storage/types.js';
 import { Element, xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { TokenBucket } from './limits.js';
+import { checkStreamNamespaces } from './stream-header.js';
 import { decodeBase64Strict } from './sasl/base64.js';
 import type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
 import type { StreamEvents, StreamTransport, Undelivered } from './transport.js';
@@ -226,12 +227,8 @@ export class C2sStream implements StreamEvents {
 
   private checkHeader(attrs: Record<string, string>, name: string): StreamError | undefined {
     if (this.transport.kind === 'tcp') {
-      const colon = name.indexOf(':');
-      const prefix = colon === -1 ? '' : name.slice(0, colon);
-      const local = colon === -1 ? name : name.slice(colon + 1);
-      const ns = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
-      if (local !== 'stream' || ns !== NS.stream) return new StreamError('invalid-namespace', 'the stream element must be in http://etherx.jabber.org/streams');
-      if (prefix && attrs.xmlns !== NS.client) return new StreamError('invalid-namespace', `the default namespace must be ${NS.client}`);
+      const error = checkStreamNamespaces(name, attrs, NS.client);
+      if (error) return error;
     } else if (this.transport.kind === 'websocket' && (name !== 'open' || attrs.xmlns !== NS.framing)) {
       // BOSH has no header element: its transport checked the <body/> that stands for one (XEP-0206 §3).
       return new StreamError('invalid-namespace', `the stream must open with <open xmlns='${NS.framing}'/>`);

@@ -4,8 +4,9 @@ import tls from 'node:tls';
 import type { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import { ReadShaper, slowReaderError, UNSHAPED, type ConnectionShaping } from '../stream/limits.js';
+import { streamCloseText, streamHeaderText } from '../stream/stream-header.js';
 import type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
-import { escapeAttr, type Element } from '../xml/element.js';
+import type { Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { XmlStreamParser, type ParserLimits } from '../xml/parser.js';
 import { connectionOrigin } from './client-origin.js';
@@ -17,16 +18,26 @@ const CLOSE_GRACE_MS = 3000;
 /** Stanzas kept for rerouting once the connection stops taking writes, until it reports its close. */
 export const MAX_UNDELIVERED = 1000;
 
-export interface TcpOptions {
+/** What an XML stream over TCP needs, whatever it carries (client streams here, XEP-0114 components). */
+export interface TcpStreamOptions {
   log: Logger;
-  secureContext: tls.SecureContext;
-  /** The same certificate as PEM, for the direct-TLS listener. */
-  certificate: { cert: string; key: string };
   limits: ParserLimits;
   keepaliveSeconds: number;
   /** [limits]: bytes per second read, and the unread output after which a client is cut off. */
   shaping?: ConnectionShaping;
+  /** The header's namespace declarations, in this order; default: jabber:client, then the stream: prefix. */
+  headerNamespaces?: Readonly<Record<string, string>>;
+  /** For STARTTLS; without it none is offered. */
+  secureContext?: tls.SecureContext;
 }
+
+export interface TcpOptions extends TcpStreamOptions {
+  secureContext: tls.SecureContext;
+  /** The same certificate as PEM, for the direct-TLS listener. */
+  certificate: { cert: string; key: string };
+}
+
+const CLIENT_NAMESPACES = { xmlns: NS.client, 'xmlns:stream': NS.stream } as const;
 
 export class TcpTransport implements StreamTransport, TurnWriter {
   readonly kind = 'tcp' as const;
@@ -52,7 +63,7 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   };
 
   /** `origin`: the client a PROXY header named, and whether the proxy received it over TLS (client-origin.ts). */
-  constructor(socket: net.Socket, private readonly options: TcpOptions, directTls: boolean, origin?: { remoteAddress: string; secure: boolean }) {
+  constructor(socket: net.Socket, private readonly options: TcpStreamOptions & Partial<TcpOptions>, directTls: boolean, origin?: { remoteAddress: string; secure: boolean }) {
     this.socket = socket;
     this.tlsActive = directTls || (origin?.secure ?? false);
     this.remoteAddress = origin?.remoteAddress ?? normaliseAddress(socket.remoteAddress);
@@ -84,13 +95,11 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   }
 
   get canStartTls(): boolean {
-    return !this.tlsActive;
+    return !this.tlsActive && this.options.secureContext !== undefined;
   }
 
   openStream(attrs: Record<string, string>): void {
-    let header = `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'`;
-    for (const [k, v] of Object.entries(attrs)) header += ` ${k}='${escapeAttr(v)}'`;
-    this.write(`${header}>`);
+    this.write(streamHeaderText({ ...(this.options.headerNamespaces ?? CLIENT_NAMESPACES), ...attrs }));
   }
 
   send(stanza: Element): void {
@@ -124,26 +133,28 @@ export class TcpTransport implements StreamTransport, TurnWriter {
     this.queued = [];
     this.shaper.stop();
     const socket = this.socket;
-    socket.end(`${slowReaderError().toElement().toString()}</stream:stream>`);
+    socket.end(streamCloseText(slowReaderError()));
     setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   closeStream(error?: StreamError): void {
     if (this.closing) return;
     this.closing = true;
-    this.write(error ? `${error.toElement().toString()}</stream:stream>` : '</stream:stream>');
+    this.write(streamCloseText(error));
     this.flushTurn();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   startTls(): void {
+    const secureContext = this.options.secureContext;
+    if (!secureContext) throw new Error('startTls() on a TCP stream without a TLS context (canStartTls is false)');
     const plain = this.socket;
     // <proceed/> must reach the client before the handshake starts on this socket.
     this.flushTurn();
     plain.removeListener('data', this.onData);
     plain.pause();
-    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.options.secureContext });
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext });
     this.socket = secure;
     this.tlsActive = true;
     this.parser.reset();
@@ -209,6 +220,14 @@ export function keepUndelivered(list: Undelivered[], stanza: Undelivered): void 
 export function normaliseAddress(address: string | undefined): string {
   if (!address) return 'unknown';
   return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/**
+ * An XML stream on a plain TCP connection the caller accepted (a module's own listener, as XEP-0114's):
+ * the c2s transport's parser, limits, batched writes, output cap and closing, without STARTTLS.
+ */
+export function plainTcpStream(socket: net.Socket, options: TcpStreamOptions): TcpTransport {
+  return new TcpTransport(socket, { ...options, secureContext: undefined }, false);
 }
 
 export interface TcpListenerOptions extends TcpOptions {

@@ -3,11 +3,13 @@
 // them every stanza to that domain, and what they send is routed like any other stanza.
 import net from 'node:net';
 import { ServerError, StanzaError, StreamError } from '../../src/errors.js';
-import { defineModule, type ModuleContext } from '../../src/modules/api.js';
-import { ComponentStream } from './stream.js';
+import { Jid } from '../../src/jid.js';
+import { defineModule, plainTcpStream, type ModuleContext } from '../../src/modules/api.js';
+import { COMPONENT_HEADER_NAMESPACES, ComponentStream } from './stream.js';
 
 /** Gives a peer that ignores our </stream:stream> this long at shutdown. */
 const SHUTDOWN_GRACE_MS = 1000;
+const UNLIMITED = { rate: Infinity, burst: Infinity };
 
 /** The listener's actual port per server configuration, for tests that ask for a free port (0). */
 const boundPorts = new WeakMap<ModuleContext['config'], number>();
@@ -56,14 +58,19 @@ export default defineModule({
     });
 
     const log = ctx.log;
+    const { c2s, limits } = ctx.config;
+    // The c2s stream's parser limits and output cap. Not its read rates: a component serves a whole domain.
+    const transportOptions = {
+      log,
+      limits: { maxStanzaBytes: c2s.preAuthMaxStanzaSize, maxDepth: c2s.maxDepth },
+      keepaliveSeconds: c2s.tcpKeepalive,
+      shaping: { read: { preAuth: UNLIMITED, authenticated: UNLIMITED }, maxOutputBytes: limits.maxOutputBytes },
+      headerNamespaces: COMPONENT_HEADER_NAMESPACES,
+    };
     const deps = {
       secrets,
       serverDomain: ctx.domain,
-      limits: {
-        preAuthMaxStanzaBytes: ctx.config.c2s.preAuthMaxStanzaSize,
-        maxStanzaBytes: ctx.config.c2s.maxStanzaSize,
-        maxDepth: ctx.config.c2s.maxDepth,
-      },
+      maxStanzaBytes: c2s.maxStanzaSize,
       handshakeTimeoutMs: listen.handshakeTimeout * 1000,
       log,
       claim(domain: string, stream: ComponentStream): boolean {
@@ -75,13 +82,22 @@ export default defineModule({
         if (connected.get(domain) === stream) connected.delete(domain);
       },
       route: (stanza: Parameters<typeof ctx.send>[0], from: Parameters<typeof ctx.send>[1]) => ctx.send(stanza, from),
+      // Routed again, they reach the component's domain handler, which bounces them while it is not connected.
+      undelivered(stanzas: readonly Parameters<typeof ctx.send>[0][]): void {
+        for (const stanza of stanzas) {
+          const from = Jid.tryParse(stanza.attrs.from) ?? ctx.serverJid;
+          ctx.send(stanza, from).catch((err: unknown) => log.error({ err }, 'rerouting a stanza the component did not take'));
+        }
+      },
     };
 
     const server = net.createServer((socket) => {
       socket.on('error', () => undefined);
-      const stream = new ComponentStream(socket, deps);
+      const transport = plainTcpStream(socket, transportOptions);
+      const stream = new ComponentStream(transport, deps);
       streams.add(stream);
       socket.once('close', () => streams.delete(stream));
+      transport.attach(stream);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,22 +1,19 @@
-// XEP-0114 Jabber Component Protocol §3 (version 1.6): one external component's connection, from
-// the stream header through the SHA-1 handshake to stanza exchange. Stream errors follow RFC 6120 §4.9.
+// XEP-0114 Jabber Component Protocol §3 (version 1.6): one external component's stream, from the
+// stream header through the SHA-1 handshake to stanza exchange. The connection (parser, limits, writes,
+// stream errors and closing per RFC 6120 §4.4 and §4.9) is the core's TCP stream; this is what XEP-0114 adds.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type net from 'node:net';
 import { StreamError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import type { ModuleContext } from '../../src/modules/api.js';
-import { Element, escapeAttr } from '../../src/xml/element.js';
+import { checkStreamNamespaces, type ModuleContext, type StreamEvents, type StreamTransport, type Undelivered } from '../../src/modules/api.js';
+import { Element, parseElement } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { XmlStreamParser } from '../../src/xml/parser.js';
 
 type Logger = ModuleContext['log'];
 
-/** A component whose unread output passes this is not reading: it is disconnected (back-pressure). */
-const MAX_WRITE_BUFFER = 4 * 1024 * 1024;
 /** Stanzas received but not yet routed before the component counts as flooding. */
 const MAX_BACKLOG = 1000;
-/** How long to wait for the peer's </stream:stream> after ours before dropping the connection. */
-const CLOSE_GRACE_MS = 3000;
+/** The header's namespace declarations (§3 Example 2), for the transport. */
+export const COMPONENT_HEADER_NAMESPACES = { 'xmlns:stream': NS.stream, xmlns: NS.component } as const;
 const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
 /**
  * Default namespaces a stanza may arrive in. XEP-0114 says jabber:component:accept, but component
@@ -30,7 +27,8 @@ export interface ComponentStreamDeps {
   /** Component domain → shared secret. */
   readonly secrets: ReadonlyMap<string, string>;
   readonly serverDomain: string;
-  readonly limits: { readonly preAuthMaxStanzaBytes: number; readonly maxStanzaBytes: number; readonly maxDepth: number };
+  /** The stanza size cap once the handshake succeeded (before it, the transport's own). */
+  readonly maxStanzaBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly log: Logger;
   /** Makes this stream the one serving `domain`; false when another stream already does. */
@@ -39,6 +37,8 @@ export interface ComponentStreamDeps {
   release(domain: string, stream: ComponentStream): void;
   /** Routes a stanza the component sent, from an address in its domain. */
   route(stanza: Element, from: Jid): Promise<void>;
+  /** Stanzas for the component that its connection never wrote: routed again now that it is gone. */
+  undelivered(stanzas: readonly Element[]): void;
 }
 
 type Phase = 'header' | 'handshake' | 'ready' | 'closed';
@@ -48,40 +48,28 @@ export function handshakeDigest(streamId: string, secret: string): string {
   return createHash('sha1').update(streamId + secret, 'utf8').digest('hex');
 }
 
-export class ComponentStream {
+export class ComponentStream implements StreamEvents {
   /** The stream id the handshake is computed over (Example 2's `id`). */
   readonly id = randomBytes(12).toString('hex');
   private phase: Phase = 'header';
   private headerSent = false;
-  private ending = false;
+  private disconnected = false;
+  private readonly gone: Promise<void>;
+  private markGone: () => void = () => undefined;
   /** The domain the header named; served once the handshake succeeds. */
   private domain: string | undefined;
   private serving = false;
   private backlog = 0;
   private queue: Promise<void> = Promise.resolve();
-  private readonly parser: XmlStreamParser;
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly log: Logger;
-  private readonly remoteAddress: string;
 
-  constructor(private readonly socket: net.Socket, private readonly deps: ComponentStreamDeps) {
-    this.remoteAddress = socket.remoteAddress ?? 'unknown';
-    this.log = deps.log.child({ stream: this.id, remote: this.remoteAddress });
-    this.parser = new XmlStreamParser(
-      {
-        onStreamStart: (name, attrs) => this.onStreamStart(name, attrs),
-        onElement: (element) => this.onElement(element),
-        onStreamEnd: () => this.onStreamEnd(),
-        onError: (error) => this.fail(error),
-      },
-      { maxStanzaBytes: deps.limits.preAuthMaxStanzaBytes, maxDepth: deps.limits.maxDepth },
-    );
+  /** `transport`: a TCP stream whose header carries COMPONENT_HEADER_NAMESPACES; attach it to this stream. */
+  constructor(private readonly transport: StreamTransport, private readonly deps: ComponentStreamDeps) {
+    this.log = deps.log.child({ stream: this.id, remote: transport.remoteAddress });
+    this.gone = new Promise((resolve) => (this.markGone = resolve));
     this.handshakeTimer = setTimeout(() => this.fail(new StreamError('connection-timeout', 'no handshake in time')), deps.handshakeTimeoutMs);
     this.handshakeTimer.unref();
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.parser.write(chunk));
-    socket.on('error', (err) => this.log.debug({ err }, 'component socket error'));
-    socket.on('close', () => this.onDisconnect());
   }
 
   /** The domain this stream serves, once authenticated. */
@@ -92,7 +80,7 @@ export class ComponentStream {
   /** Writes a stanza routed to the component's domain, keeping its 'from' and 'to'. */
   send(stanza: Element): void {
     if (this.phase !== 'ready') return;
-    this.write(withoutContentNamespace(stanza).toString());
+    this.transport.send(withoutContentNamespace(stanza));
   }
 
   /** Closes the stream with an error (RFC 6120 §4.9): the header first if none was sent yet. */
@@ -100,31 +88,26 @@ export class ComponentStream {
     if (this.phase === 'closed') return;
     if (!this.headerSent) this.sendHeader(this.deps.serverDomain);
     this.log.debug({ condition: error.condition, text: error.text, domain: this.domain }, 'closing component stream with error');
-    this.close(`${error.toElement().toString()}</stream:stream>`);
+    this.close(error);
   }
 
   /** Closes cleanly (RFC 6120 §4.4). */
   end(): void {
     if (this.phase === 'closed') return;
     if (!this.headerSent) this.sendHeader(this.deps.serverDomain);
-    this.close('</stream:stream>');
+    this.close();
   }
 
   /** Resolves once the connection is gone, dropping it if the peer does not close within `graceMs`. */
   closed(graceMs: number): Promise<void> {
-    if (this.socket.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.socket.destroy(), graceMs);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    if (this.disconnected) return Promise.resolve();
+    const timer = setTimeout(() => this.transport.destroy(), graceMs);
+    return this.gone.then(() => clearTimeout(timer));
   }
 
   // ---- §3 steps 1-2: the stream header ----
 
-  private onStreamStart(name: string, attrs: Record<string, string>): void {
+  onStreamStart(attrs: Record<string, string>, name: string): void {
     if (this.phase !== 'header') return;
     const error = this.checkHeader(name, attrs);
     if (error) return this.fail(error);
@@ -135,12 +118,8 @@ export class ComponentStream {
   }
 
   private checkHeader(name: string, attrs: Record<string, string>): StreamError | undefined {
-    const colon = name.indexOf(':');
-    const prefix = colon === -1 ? '' : name.slice(0, colon);
-    const local = colon === -1 ? name : name.slice(colon + 1);
-    const streamNs = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
-    if (local !== 'stream' || streamNs !== NS.stream) return new StreamError('invalid-namespace', `the stream element must be in ${NS.stream}`);
-    if (!prefix || attrs.xmlns !== NS.component) return new StreamError('invalid-namespace', `the default namespace must be ${NS.component}`);
+    const namespaces = checkStreamNamespaces(name, attrs, NS.component);
+    if (namespaces) return namespaces;
     const to = attrs.to;
     let domain: string | undefined;
     try {
@@ -157,14 +136,12 @@ export class ComponentStream {
 
   private sendHeader(from: string): void {
     this.headerSent = true;
-    this.write(
-      `<?xml version='1.0'?><stream:stream xmlns:stream='${NS.stream}' xmlns='${NS.component}' from='${escapeAttr(from)}' id='${this.id}'>`,
-    );
+    this.transport.openStream({ from, id: this.id });
   }
 
   // ---- §3 steps 3-4: the handshake, then stanzas ----
 
-  private onElement(element: Element): void {
+  onElement(element: Element): void {
     if (this.phase === 'closed') return;
     if (this.phase === 'handshake') return this.handshake(element);
     if (this.phase === 'header') return this.fail(new StreamError('not-well-formed', 'expected a stream header'));
@@ -199,8 +176,8 @@ export class ComponentStream {
     this.serving = true;
     clearTimeout(this.handshakeTimer);
     this.phase = 'ready';
-    this.parser.setLimits({ maxStanzaBytes: this.deps.limits.maxStanzaBytes });
-    this.write('<handshake/>');
+    this.transport.setLimits({ maxStanzaBytes: this.deps.maxStanzaBytes });
+    this.transport.send(new Element('handshake'));
     this.log.info({ domain }, 'component connected');
   }
 
@@ -227,27 +204,32 @@ export class ComponentStream {
     await this.deps.route(element, sender);
   }
 
-  private onStreamEnd(): void {
+  onStreamEnd(): void {
     this.log.debug({ domain: this.domain }, 'component closed the stream');
     this.end();
   }
 
-  // ---- the connection ----
-
-  private close(last: string): void {
-    this.phase = 'closed';
-    this.stopServing();
-    if (this.ending) return;
-    this.ending = true;
-    this.write(last);
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  /** The parser's errors (not-well-formed, restricted-xml, a stanza over the size cap...). */
+  onStreamError(error: StreamError): void {
+    this.fail(error);
   }
 
-  private onDisconnect(): void {
-    if (this.phase !== 'closed') this.log.debug({ domain: this.domain }, 'component connection dropped');
+  // ---- the connection ----
+
+  private close(error?: StreamError): void {
     this.phase = 'closed';
     this.stopServing();
+    this.transport.closeStream(error);
+  }
+
+  onDisconnect(undelivered: readonly Undelivered[] = []): void {
+    if (this.phase !== 'closed') this.log.debug({ domain: this.domain }, 'component connection dropped');
+    this.phase = 'closed';
+    this.disconnected = true;
+    this.stopServing();
+    this.markGone();
+    const stanzas = undelivered.map(asStanza).filter((stanza): stanza is Element => stanza !== undefined);
+    if (stanzas.length > 0) this.deps.undelivered(stanzas);
   }
 
   private stopServing(): void {
@@ -257,16 +239,17 @@ export class ComponentStream {
     this.deps.release(this.domain, this);
     this.log.info({ domain: this.domain }, 'component disconnected');
   }
+}
 
-  private write(data: string): void {
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    if (this.socket.writableLength > MAX_WRITE_BUFFER) {
-      this.log.warn({ domain: this.domain }, 'component is not reading; disconnecting');
-      this.socket.destroy();
-      return;
-    }
-    this.socket.write(data);
+/** An element or text the transport did not write, if it is a stanza (the text may be a header or a nonza). */
+function asStanza(item: Undelivered): Element | undefined {
+  let element: Element;
+  try {
+    element = typeof item === 'string' ? parseElement(item) : item;
+  } catch {
+    return undefined;
   }
+  return STANZA_NAMES.has(element.name) ? element : undefined;
 }
 
 /** The stanza as the component sees it: in its stream's default namespace, children shared. */
