@@ -4,7 +4,7 @@
 Usage: sm_nbxmpp.py JID PASSWORD HOST PORT [--no-sm]
 Logs in over TCP with STARTTLS (certificate errors ignored) with nbxmpp's built-in XEP-0198 support,
 which enables SM with resume="true" after binding. Prints one JSON object per line on stdout:
-  online (a fresh bind), sm-enabled, resumed, sm-failed, disconnected, cut, message, error.
+  online (a fresh bind; sm-offered: the features had urn:xmpp:sm:3), sm-enabled, resumed, sm-failed, disconnected, cut, message, error.
 Reads commands on stdin: `cut` (shutdown of both directions of the TCP socket, no stream close),
 `send <to> <body>`, `quit`. nbxmpp resumes on its own once the application reconnects (connect() on
 'disconnected', as Gajim does); the driver never resumes or rebinds by hand. --no-sm turns SM off
@@ -49,7 +49,7 @@ class Driver:
 
     def on_connected(self, client, _signal):
         client.send_stanza(Presence())
-        emit('online', jid=str(client.get_bound_jid()))
+        emit('online', jid=str(client.get_bound_jid()), **{'sm-offered': client.sm_supported})
 
     def on_enabled(self, _client, stanza, _properties):
         emit('sm-enabled', resume=stanza.getAttr('resume') in ('true', '1'), id=stanza.getAttr('id'))

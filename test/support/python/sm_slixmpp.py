@@ -4,7 +4,7 @@
 Usage: sm_slixmpp.py JID PASSWORD HOST PORT [--no-sm]
 Logs in over TCP with STARTTLS (certificate not verified) and enables XEP-0198 with resumption through
 slixmpp's own plugin xep_0198. Prints one JSON object per line on stdout:
-  online (a fresh bind), sm-enabled, resumed, sm-failed, disconnected, cut, message, error.
+  online (a fresh bind; sm-offered: the features had urn:xmpp:sm:3), sm-enabled, resumed, sm-failed, disconnected, cut, message, error.
 Reads commands on stdin: `cut` (shutdown(SHUT_RDWR) of the TCP socket, no stream close),
 `send <to> <body>`, `quit`. slixmpp resumes on its own once the application reconnects (connect()
 on 'disconnected', as slixmpp applications do); the driver never resumes or rebinds by hand.
@@ -18,6 +18,7 @@ import sys
 import threading
 
 import slixmpp
+from slixmpp.stanza import StreamFeatures
 
 
 def emit(event, **fields):
@@ -29,10 +30,12 @@ class Driver(slixmpp.ClientXMPP):
         super().__init__(jid, password)
         self.address_to_use = address
         self.quitting = False
+        self.sm_offered = False
         self.ssl_context.check_hostname = False
         self.ssl_context.verify_mode = ssl.CERT_NONE
         if sm:
             self.register_plugin('xep_0198')
+        self.add_filter('in', self.note_features)
         self.add_event_handler('session_start', self.on_session_start)
         self.add_event_handler('sm_enabled', lambda s: emit('sm-enabled', resume=s['resume'] in ('true', '1', True), id=s['id']))
         self.add_event_handler('session_resumed', lambda _s: emit('resumed', jid=str(self.boundjid)))
@@ -42,9 +45,14 @@ class Driver(slixmpp.ClientXMPP):
         self.add_event_handler('failed_auth', lambda _s: emit('error', text='authentication failed'))
         self.add_event_handler('message', self.on_message)
 
+    def note_features(self, stanza):
+        if isinstance(stanza, StreamFeatures):
+            self.sm_offered = stanza.xml.find('{urn:xmpp:sm:3}sm') is not None
+        return stanza
+
     def on_session_start(self, _event):
         self.send_presence()
-        emit('online', jid=str(self.boundjid))
+        emit('online', jid=str(self.boundjid), **{'sm-offered': self.sm_offered})
 
     def on_message(self, msg):
         if msg['body']:
