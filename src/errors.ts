@@ -11,7 +11,8 @@ export type StreamErrorCondition =
   | 'unsupported-encoding' | 'unsupported-feature' | 'unsupported-stanza-type' | 'unsupported-version';
 
 export class StreamError extends Error {
-  constructor(readonly condition: StreamErrorCondition, readonly text?: string, readonly seeOtherHost?: string) {
+  /** `appCondition`: an application-specific condition element (RFC 6120 §4.9.4), such as XEP-0198's handled-count-too-high. */
+  constructor(readonly condition: StreamErrorCondition, readonly text?: string, readonly seeOtherHost?: string, readonly appCondition?: Element) {
     super(text ? `${condition}: ${text}` : condition);
     this.name = 'StreamError';
   }
@@ -23,6 +24,7 @@ export class StreamError extends Error {
     if (this.seeOtherHost) cond.t(this.seeOtherHost);
     el.cnode(cond);
     if (this.text) el.cnode(xml('text', { xmlns: NS.streams, 'xml:lang': 'en' }, this.text));
+    if (this.appCondition) el.cnode(this.appCondition);
     return el;
   }
 }

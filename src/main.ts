@@ -21,6 +21,7 @@ import { DEFAULT_STARTUP_RETRY_SECONDS, openStores } from './storage/index.js';
 import type { Stores } from './storage/types.js';
 import { StreamError } from './errors.js';
 import { C2sStream, type C2sDeps } from './stream/c2s-stream.js';
+import { StreamElementRegistry } from './stream/stream-elements.js';
 import { AddressLimiter, connectionShaping } from './stream/limits.js';
 import { MECHANISMS } from './stream/sasl/index.js';
 import type { CredentialSource } from './stream/sasl/types.js';
@@ -93,11 +94,12 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const sessions = new LocalSessionRegistry();
   const iqs = new IqRegistry();
   const disco = new DiscoRegistry();
+  const streamElements = new StreamElementRegistry();
   // Clustering on Redis when redis.* is set (src/cluster/README.md); otherwise this node alone, as ever.
   const cluster = await openCluster({ config, log, sessions, hooks, connections: () => openStreams.size });
   undo.push(() => cluster.stop());
   const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote });
-  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, remote: cluster.remote, placement: cluster.placement });
+  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement });
   undo.push(() => modules.stopAll());
   await modules.startAll(BUILTIN_MODULES);
   await cluster.start(router);
@@ -119,7 +121,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     },
     standIn: (username, hash) => standIns.credential(hash, username),
   };
-  const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: MECHANISMS };
+  const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: MECHANISMS, streamElements };
   const openStreams = new Map<C2sStream, StreamTransport>();
   // [limits]: connections and unauthenticated connections per client address, over every transport.
   const perAddress = new AddressLimiter({ maxConnections: config.limits.maxConnectionsPerAddress, maxPreAuth: config.limits.maxPreAuthPerAddress });

@@ -31,6 +31,13 @@ export interface CoreHooks {
   'session:bound': (session: BoundSession) => void;
   /** A bound session ended, however it ended (close, dropped socket, timeout, replaced). */
   'session:closed': (session: BoundSession) => void;
+  /**
+   * A session's connection dropped and the session stays bound without one (XEP-0198 resumption enabled):
+   * stanzas for it wait in its output stages until it is resumed ('session:resumed') or closed ('session:closed').
+   */
+  'session:hibernating': (session: BoundSession) => void;
+  /** A session was resumed on a new stream (its <resumed/> and re-sent stanzas are out). */
+  'session:resumed': (session: BoundSession) => void;
   /** Stream features after authentication, added to bind and session. */
   'stream:features': (features: Element[], context: FeatureContext) => Element[];
   /** Presence without 'to' from a client: an availability change to broadcast. */

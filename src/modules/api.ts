@@ -9,6 +9,7 @@ import type { Logger } from '../observability/log.js';
 import type { DomainHandler, StanzaFilter } from '../router/router.js';
 import type { IqHandler, IqTarget, IqType } from '../router/iq-registry.js';
 import type { BoundSession, SessionRecord } from '../sessions/types.js';
+import type { StreamElementHandler } from '../stream/stream-elements.js';
 import type { Stores } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
 import type { PreparedStanza } from '../xml/prepared.js';
@@ -26,6 +27,10 @@ export * from './storage.js';
 // The hook map: the core's hooks, to which a module adds those it fires by declaration merging
 // (`declare module '<path>/src/modules/api.js' { interface CoreHooks { 'x:y': (...) => ... } }`).
 export type { Awaitable, CoreHooks } from '../hooks/core-hooks.js';
+// Stream-level protocols (XEP-0198, XEP-0352): non-stanza elements, and the session's output stages.
+export type { ClientStream, StreamElementHandler } from '../stream/stream-elements.js';
+export type { Outbound, OutputStage, OutputStageHandle } from '../sessions/output.js';
+export type { StreamSession } from '../sessions/types.js';
 // The stream machinery of src/stream, for a module that serves XML streams of its own (XEP-0114 components).
 export { checkStreamNamespaces } from '../stream/stream-header.js';
 export type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
@@ -90,6 +95,11 @@ export interface ModuleContext<C = unknown, S = unknown> {
   addItem(item: DiscoItem): void;
   /** A synchronous check on every stanza users send and on every routed stanza before delivery. */
   addStanzaFilter(filter: StanzaFilter): void;
+  /**
+   * Handles top-level elements of `namespace` that are not stanzas, on authenticated client streams, before
+   * and after bind (src/stream/stream-elements.ts). One handler per namespace.
+   */
+  onStreamElement(namespace: string, handler: StreamElementHandler): void;
   /** Serves another domain (a component, the MUC service). */
   addDomain(domain: string, handler: DomainHandler): void;
   /** Routes a stanza from `from` (default: the server); resolves once it is delivered, stored or bounced. */

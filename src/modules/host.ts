@@ -10,6 +10,7 @@ import type { IqRegistry } from '../router/iq-registry.js';
 import type { Router } from '../router/router.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { Stores } from '../storage/types.js';
+import { StreamElementRegistry } from '../stream/stream-elements.js';
 import type { ModuleContext, ModuleDefinition, ServerInfo, SessionView } from './api.js';
 import type { DiscoRegistry } from './disco-registry.js';
 import { ServerError } from '../errors.js';
@@ -25,6 +26,8 @@ export interface ModuleHostDeps {
   iqs: IqRegistry;
   router: Router;
   disco: DiscoRegistry;
+  /** Handlers of non-stanza elements on client streams; absent: a registry no stream reads (tests without streams). */
+  streamElements?: StreamElementRegistry;
   /** Sessions on other nodes of the cluster; absent when this node runs alone. */
   remote?: RemoteSessions;
   /** Which node hosts each cluster-wide singleton; absent: this node hosts everything. */
@@ -37,10 +40,12 @@ export class ModuleHost {
   private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[] }>();
   private readonly sessionView: SessionView;
   private readonly placement: Placement;
+  private readonly streamElements: StreamElementRegistry;
 
   constructor(private readonly deps: ModuleHostDeps) {
     const { sessions, remote } = deps;
     this.placement = deps.placement ?? new LocalPlacement(deps.config.nodeId);
+    this.streamElements = deps.streamElements ?? new StreamElementRegistry();
     this.sessionView = {
       get: (fullJid) => sessions.get(fullJid),
       resources: (bareJid) => sessions.resources(bareJid),
@@ -139,6 +144,7 @@ export class ModuleHost {
 
   private contextFor<C, S>(name: string, settings: C, store: S, cleanups: Cleanup[]): ModuleContext<C, S> {
     const { config, server, stores, hooks, iqs, router, disco, remote } = this.deps;
+    const streamElements = this.streamElements;
     const log = this.deps.log.child({ module: name });
     return {
       name,
@@ -160,6 +166,7 @@ export class ModuleHost {
       addIdentity: (identity) => cleanups.push(disco.addIdentity(identity)),
       addItem: (item) => cleanups.push(disco.addItem(item)),
       addStanzaFilter: (filter) => cleanups.push(router.addFilter(filter)),
+      onStreamElement: (namespace, handler) => cleanups.push(streamElements.register(namespace, handler)),
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
       send: (stanza, from?: Jid) => router.route(stanza, from ?? router.serverJid),
       sendToBareJids: (stanza, bareJids, from?: Jid) => router.deliverToBareJids(stanza, from ?? router.serverJid, bareJids),

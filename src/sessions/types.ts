@@ -2,6 +2,7 @@
 import type { StreamError } from '../errors.js';
 import type { Jid } from '../jid.js';
 import type { Element } from '../xml/element.js';
+import type { OutputPipeline } from './output.js';
 
 export type TransportKind = 'tcp' | 'websocket' | 'bosh';
 
@@ -23,11 +24,34 @@ export interface BoundSession {
   readonly lastActivity: number;
   /** Per-session flags modules may set (e.g. roster requested, interested in pushes). */
   readonly flags: Set<string>;
+  /** False while the session is kept bound without a connection (waiting for XEP-0198 resumption); absent: always connected. */
+  readonly connected?: boolean;
   send(stanza: Element): void;
   /** Sends a stanza already serialised (a fan-out copy from PreparedStanza). */
   sendText(stanza: string): void;
   /** Ends the session with a stream error (conflict, system-shutdown...) or a clean close. */
   close(error?: StreamError): void;
+}
+
+/**
+ * A client session as stream-level protocols see it (XEP-0198 stream management, XEP-0352 client state
+ * indication): its output pipeline, the count of stanzas handled from the client, and whether it outlives
+ * a connection that drops.
+ */
+export interface StreamSession extends BoundSession {
+  readonly connected: boolean;
+  /** Every stanza the session sends passes these stages (output.ts). */
+  readonly output: OutputPipeline;
+  /** Stanzas received from the client and handled (routed, or answered by the stream) since bind, mod 2^32. */
+  readonly handledCount: number;
+  /**
+   * When true and an output stage keeps what it sent until acknowledged, a connection that drops without a
+   * closing handshake leaves the session bound, presence unchanged, until it is resumed on a new stream or
+   * closed (close() then ends it for real; what the stages hold is routed again as undelivered).
+   */
+  keepOnDrop: boolean;
+  /** Writes a stream-level element (not a stanza: not counted, not filtered) on the current connection; nothing without one. */
+  sendStreamElement(element: Element): void;
 }
 
 /**

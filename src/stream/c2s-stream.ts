@@ -10,7 +10,8 @@ import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { Router } from '../router/router.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
-import type { BoundSession, SessionPresence, TransportKind } from '../sessions/types.js';
+import { OutputPipeline, type Outbound } from '../sessions/output.js';
+import type { BoundSession, SessionPresence, StreamSession, TransportKind } from '../sessions/types.js';
 import { StoreUnavailableError } from '../storage/types.js';
 import { Element, xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
@@ -18,6 +19,7 @@ import { TokenBucket } from './limits.js';
 import { checkStreamNamespaces } from './stream-header.js';
 import { decodeBase64Strict } from './sasl/base64.js';
 import type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
+import type { ClientStream, StreamElementRegistry } from './stream-elements.js';
 import type { StreamEvents, StreamTransport, Undelivered } from './transport.js';
 import { reroute } from './undelivered.js';
 
@@ -30,6 +32,8 @@ export interface C2sDeps {
   credentials: CredentialSource;
   throttle: LoginThrottle;
   mechanisms: readonly MechanismFactory[];
+  /** Handlers of top-level elements that are not stanzas (stream-elements.ts), by namespace. */
+  streamElements: StreamElementRegistry;
 }
 
 /** SASL attempts allowed on one stream before it is closed (RFC 6120 §6.4.5 suggests 2 to 5). */
@@ -53,6 +57,12 @@ export class C2sStream implements StreamEvents {
   private session: ClientSession | undefined;
   /** The bound session once it was taken out of routing: what its undelivered stanzas were for. */
   private ended: ClientSession | undefined;
+  /** The ended session's output kept what it sent until acknowledged: the connection's leftovers are among what it released. */
+  private endedKeptOutput = false;
+  /** The session this stream's dropped connection left bound, until it is resumed elsewhere or closed. */
+  private hibernated: ClientSession | undefined;
+  /** What stream-level handlers see of this stream; made on first use. */
+  private control: ClientStream | undefined;
   /** Sizes of the elements waiting in `queue`, in arrival order (each work item's, 0 for others), and their sum. */
   private readonly backlogSizes: number[] = [];
   private backlogBytes = 0;
@@ -174,10 +184,23 @@ export class C2sStream implements StreamEvents {
   }
 
   onDisconnect(undelivered: readonly Undelivered[] = []): void {
+    const session = this.session;
+    // No closing handshake, and the session can be resumed: it stays bound without a connection. What the
+    // connection could not write is kept by the output stage that waits for acknowledgements.
+    if (this.phase === 'bound' && session?.keepOnDrop && session.output.acknowledged) return this.hibernate(session);
     if (this.phase !== 'closed') this.debug('connection dropped');
     this.phase = 'closed';
     this.detach();
-    this.returnUndelivered(undelivered);
+    if (!this.endedKeptOutput) this.returnUndelivered(undelivered);
+  }
+
+  private hibernate(session: ClientSession): void {
+    this.debug('connection dropped; session kept for resumption');
+    this.phase = 'closed';
+    this.session = undefined;
+    this.hibernated = session;
+    session.unplug();
+    void this.deps.hooks.emit('session:hibernating', session);
   }
 
   /** Stanzas that did not reach the client of a session that ended go back into routing (undelivered.ts). */
@@ -197,10 +220,43 @@ export class C2sStream implements StreamEvents {
     const session = this.session;
     if (!session) return;
     this.session = undefined;
+    this.endSession(session);
+  }
+
+  /** Out of routing, modules told, and what the output stages held routed again (undelivered.ts). */
+  private endSession(session: ClientSession): void {
     this.ended = session;
     session.detached = true;
     this.deps.sessions.remove(session);
     void this.deps.hooks.emit('session:closed', session);
+    this.endedKeptOutput = session.output.acknowledged;
+    this.returnUndelivered(session.output.release());
+  }
+
+  /** close() of a session bound to this stream: a kept session ends for real; otherwise the stream closes. */
+  closeSession(session: ClientSession, error: StreamError | undefined): void {
+    if (this.hibernated !== session) return this.closeWith(error);
+    this.hibernated = undefined;
+    this.debug('kept session closed', { condition: error?.condition });
+    this.endSession(session);
+  }
+
+  /**
+   * The session is being resumed on another stream: this one lets go of it (closing its connection with
+   * `conflict` if it was still open) and finishes the work it had accepted, so the count of handled stanzas
+   * the new stream reports is final.
+   */
+  async letGo(session: ClientSession): Promise<void> {
+    if (this.hibernated === session) this.hibernated = undefined;
+    if (this.session === session && this.phase !== 'closed') {
+      this.session = undefined;
+      this.phase = 'closed';
+      clearTimeout(this.authTimer);
+      this.authTimer = undefined;
+      session.unplug();
+      this.transport.closeStream(new StreamError('conflict', 'the session was resumed on another connection'));
+    }
+    await this.queue;
   }
 
   // ---- closing ----
@@ -390,6 +446,7 @@ export class C2sStream implements StreamEvents {
   }
 
   private async handleUnbound(element: Element): Promise<void> {
+    if (!isStanza(element) && (await this.streamElement(element))) return;
     const bind = element.name === 'iq' && element.attrs.type === 'set' ? element.getChild('bind', NS.bind) : undefined;
     if (!bind) return this.fail(new StreamError('not-authorized', 'bind a resource first'));
     const requested = bind.getChildText('resource')?.trim();
@@ -400,7 +457,7 @@ export class C2sStream implements StreamEvents {
       this.transport.send(bounce(element, new StanzaError('bad-request', 'invalid resource')));
       return;
     }
-    const session = new ClientSession(this, this.transport, jid);
+    const session = new ClientSession(this, this.transport, jid, this.id);
     const replaced = this.deps.sessions.add(session);
     if (replaced) {
       this.log.info({ jid: jid.toString() }, 'resource conflict: replacing the older session');
@@ -422,18 +479,25 @@ export class C2sStream implements StreamEvents {
   private async handleBound(element: Element): Promise<void> {
     const session = this.session;
     if (!session) return;
-    if (!STANZA_NAMES.has(element.name) || (element.attrs.xmlns !== undefined && element.attrs.xmlns !== NS.client)) {
+    if (!isStanza(element)) {
+      if (await this.streamElement(element)) return;
       return this.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a stanza`));
     }
+    await this.handleStanza(session, element);
+    session.countHandled();
+  }
+
+  private async handleStanza(session: ClientSession, element: Element): Promise<void> {
     const to = element.attrs.to;
     // RFC 3921 §3 addresses the session request to the server; Tsung and others leave 'to' out.
     if (element.name === 'iq' && element.attrs.type === 'set' && (to === undefined || Jid.tryParse(to)?.toString() === this.deps.config.domain)) {
+      // Answers to stanzas go through the session's output like any stanza (stream management counts them).
       if (element.getChild('session', NS.session)) {
-        this.transport.send(xml('iq', { type: 'result', id: element.attrs.id, from: to }));
+        session.send(xml('iq', { type: 'result', id: element.attrs.id, from: to }));
         return;
       }
       if (element.getChild('bind', NS.bind)) {
-        this.transport.send(bounce(element, new StanzaError('not-allowed', 'a resource is already bound')));
+        session.send(bounce(element, new StanzaError('not-allowed', 'a resource is already bound')));
         return;
       }
     }
@@ -453,6 +517,61 @@ export class C2sStream implements StreamEvents {
     else this.end();
   }
 
+  // ---- stream-level elements (stream-elements.ts) ----
+
+  /** Hands a non-stanza element to the handler of its namespace; false when there is none. */
+  private async streamElement(element: Element): Promise<boolean> {
+    const handler = this.deps.streamElements.lookup(element.attrs.xmlns);
+    if (!handler) return false;
+    await handler(element, this.streamControl());
+    return true;
+  }
+
+  private streamControl(): ClientStream {
+    if (this.control) return this.control;
+    const stream = this;
+    this.control = {
+      id: this.id,
+      get transport() {
+        return stream.transport.kind;
+      },
+      get username() {
+        return stream.username ?? '';
+      },
+      get session() {
+        return stream.session;
+      },
+      send: (element) => {
+        if (this.phase !== 'closed') this.transport.send(element);
+      },
+      fail: (error) => this.fail(error),
+      resume: (session, attached) => this.resume(session, attached),
+    };
+    return this.control;
+  }
+
+  private async resume(session: BoundSession, attached: (session: StreamSession) => void): Promise<boolean> {
+    if (this.phase !== 'authenticated' || !(session instanceof ClientSession) || session.detached) return false;
+    if (session.jid.local !== this.username) return false;
+    await session.stream.letGo(session);
+    if (this.phase !== 'authenticated' || session.detached) return false;
+    session.plug(this, this.transport);
+    this.session = session;
+    this.phase = 'bound';
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    this.onBound?.();
+    this.debug('session resumed', { jid: session.jid.toString(), session: session.id });
+    attached(session);
+    await this.deps.hooks.emit('session:resumed', session);
+    return true;
+  }
+
+}
+
+/** RFC 6120 §8: message, presence and iq in the content namespace; anything else at the top level is not a stanza. */
+function isStanza(element: Element): boolean {
+  return STANZA_NAMES.has(element.name) && (element.attrs.xmlns === undefined || element.attrs.xmlns === NS.client);
 }
 
 /** SASL data (RFC 6120 §6.4.2): '=' is an empty response; otherwise strict base64 only. */
@@ -460,35 +579,81 @@ function decodeBase64(text: string): Buffer | undefined {
   return text === '=' ? Buffer.alloc(0) : decodeBase64Strict(text);
 }
 
-/** A bound resource: what the router and modules see of a client stream. */
-class ClientSession implements BoundSession {
-  readonly id: string;
-  readonly transport: TransportKind;
-  readonly remoteAddress: string;
+/** A bound resource: what the router and modules see of a client stream. It may move to another stream (resumption). */
+class ClientSession implements StreamSession {
   readonly startedAt = Date.now();
   readonly presence: SessionPresence = { available: false, priority: 0 };
   readonly flags = new Set<string>();
+  readonly output: OutputPipeline;
   lastActivity = Date.now();
+  keepOnDrop = false;
+  handledCount = 0;
   /** Out of the registry: whatever still reaches it (a delivery that was under way) is routed again. */
   detached = false;
+  /** The connection stanzas are written to; none while the session is kept for resumption. */
+  private edge: StreamTransport | undefined;
+  private kind: TransportKind;
+  private address: string;
 
-  constructor(private readonly stream: C2sStream, private readonly edge: StreamTransport, readonly jid: Jid) {
-    this.id = stream.id;
-    this.transport = edge.kind;
-    this.remoteAddress = edge.remoteAddress;
+  constructor(public stream: C2sStream, edge: StreamTransport, readonly jid: Jid, readonly id: string) {
+    this.edge = edge;
+    this.kind = edge.kind;
+    this.address = edge.remoteAddress;
+    this.output = new OutputPipeline((stanza) => this.write(stanza));
+  }
+
+  get transport(): TransportKind {
+    return this.kind;
+  }
+
+  get remoteAddress(): string {
+    return this.address;
+  }
+
+  get connected(): boolean {
+    return this.edge !== undefined;
+  }
+
+  /** Moves the session onto a new stream and connection (resumption). */
+  plug(stream: C2sStream, edge: StreamTransport): void {
+    this.stream = stream;
+    this.edge = edge;
+    this.kind = edge.kind;
+    this.address = edge.remoteAddress;
+    this.lastActivity = Date.now();
+  }
+
+  /** Leaves the connection: stanzas go through the output stages, which keep what they need, and no further. */
+  unplug(): void {
+    this.edge = undefined;
+  }
+
+  countHandled(): void {
+    this.handledCount = (this.handledCount + 1) >>> 0;
   }
 
   send(stanza: Element): void {
     if (this.detached) return this.stream.returnUndelivered([stanza]);
-    this.edge.send(stanza);
+    this.output.send(stanza);
   }
 
   sendText(stanza: string): void {
     if (this.detached) return this.stream.returnUndelivered([stanza]);
-    this.edge.sendText(stanza);
+    this.output.send(stanza);
+  }
+
+  sendStreamElement(element: Element): void {
+    this.edge?.send(element);
   }
 
   close(error?: StreamError): void {
-    this.stream.closeWith(error);
+    this.stream.closeSession(this, error);
+  }
+
+  private write(stanza: Outbound): void {
+    const edge = this.edge;
+    if (!edge) return;
+    if (typeof stanza === 'string') edge.sendText(stanza);
+    else edge.send(stanza);
   }
 }

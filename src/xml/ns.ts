@@ -18,6 +18,7 @@ export const NS = {
   version: 'jabber:iq:version',
   roster: 'jabber:iq:roster',
   delay: 'urn:xmpp:delay',
+  sm: 'urn:xmpp:sm:3',
   httpbind: 'http://jabber.org/protocol/httpbind',
   xbosh: 'urn:xmpp:xbosh',
   rosterver: 'urn:xmpp:features:rosterver',

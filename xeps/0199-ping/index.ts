@@ -19,7 +19,8 @@ export default defineModule({
     ctx.every(Math.max(1000, Math.min(idleMs, 30_000) / 2), () => {
       const now = Date.now();
       for (const session of ctx.sessions.all()) {
-        if (now - session.lastActivity < idleMs || inFlight.has(session.id)) continue;
+        // A session kept for resumption (XEP-0198) has no connection to ping; its own timeout ends it.
+        if (now - session.lastActivity < idleMs || inFlight.has(session.id) || session.connected === false) continue;
         inFlight.add(session.id);
         ctx
           .sendIq(xml('iq', { type: 'get', to: session.jid.toString() }, xml('ping', { xmlns: NS.ping })), timeoutMs)

@@ -1,0 +1,106 @@
+// XEP-0198 §4: the server's side of acknowledgements. The output stage at the wire end of a session's
+// pipeline: it counts every stanza written to the client and keeps it until an <a h/> covers it.
+import type { Outbound, OutputStage } from '../../src/modules/api.js';
+import { Element, parseElement, xml } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
+import { advance, distance } from './counter.js';
+
+/** Nearest the wire (src/sessions/output.ts): what it counts is what the client receives. */
+export const SM_STAGE_POSITION = 900;
+
+export interface Unacked {
+  readonly stanza: Outbound;
+  /** When it first went out (ms), for the <delay/> stamp of a copy sent again. */
+  readonly at: number;
+}
+
+export interface UnackedQueueOptions {
+  /** max_unacked. */
+  limit: number;
+  /** The counter's first value (0; tests start near 2^32 to cross the wrap). */
+  startAt?: number;
+  /** Called (synchronously, inside a delivery) when the queue passed its limit. */
+  overflow(): void;
+  /** Called after each stanza is queued, with the number unacknowledged. */
+  queued(unacked: number): void;
+}
+
+export class UnackedQueue implements OutputStage {
+  readonly position = SM_STAGE_POSITION;
+  readonly keepsUntilAcknowledged = true;
+  /** Stanzas sent since <enabled/>, mod 2^32. */
+  sent: number;
+  /** The last 'h' the client acknowledged. */
+  acked: number;
+  private items: Unacked[] = [];
+
+  constructor(private readonly options: UnackedQueueOptions) {
+    this.sent = this.acked = options.startAt ?? 0;
+  }
+
+  get unacked(): number {
+    return this.items.length;
+  }
+
+  get limit(): number {
+    return this.options.limit;
+  }
+
+  send(stanza: Outbound, next: (stanza: Outbound) => void): void {
+    this.items.push({ stanza: snapshot(stanza), at: Date.now() });
+    this.sent = advance(this.sent);
+    next(stanza);
+    if (this.items.length > this.options.limit) this.options.overflow();
+    else this.options.queued(this.items.length);
+  }
+
+  /** Drops what `h` acknowledges; false (and nothing dropped) when `h` counts more than was sent. */
+  acknowledge(h: number): boolean {
+    const count = distance(this.acked, h);
+    if (count > this.items.length) return false;
+    this.items.splice(0, count);
+    this.acked = h;
+    return true;
+  }
+
+  /** The unacknowledged stanzas, oldest first. */
+  pending(): readonly Unacked[] {
+    return this.items;
+  }
+
+  release(): Outbound[] {
+    const held = this.items.map((i) => i.stanza);
+    this.items = [];
+    return held;
+  }
+}
+
+/**
+ * The stanza as it is now: modules may readdress one element for several recipients (a MUC broadcast sets
+ * 'to' per occupant), so the queue keeps its own attributes; children are shared, as the router shares them.
+ */
+function snapshot(stanza: Outbound): Outbound {
+  if (typeof stanza === 'string') return stanza;
+  const copy = new Element(stanza.name, { ...stanza.attrs });
+  copy.children = stanza.children;
+  return copy;
+}
+
+/**
+ * A stanza sent again after resumption (XEP-0198 §5), with a XEP-0203 <delay/> stamped with the time it first
+ * went out: messages and presence only (an iq has no place for one), and not over a stamp it already has.
+ */
+export function resent(item: Unacked, from: string): Outbound {
+  const { stanza } = item;
+  if (typeof stanza === 'string' && !stanza.startsWith('<message') && !stanza.startsWith('<presence')) return stanza;
+  let element: Element;
+  try {
+    element = typeof stanza === 'string' ? parseElement(stanza) : stanza;
+  } catch {
+    return stanza;
+  }
+  if ((element.name !== 'message' && element.name !== 'presence') || element.getChild('delay', NS.delay)) return stanza;
+  const copy = new Element(element.name, { ...element.attrs });
+  copy.children = [...element.children, xml('delay', { xmlns: NS.delay, from, stamp: new Date(item.at).toISOString() })];
+  return copy;
+}
