@@ -54,6 +54,17 @@ export interface CoreHooks {
   'presence:subscription': (stanza: Element, from: Jid, to: Jid, origin?: BoundSession) => Awaitable<boolean | undefined>;
   /** A message to a local user with no available resource; true when stored for later delivery. */
   'message:offline': (stanza: Element, to: Jid) => Awaitable<boolean | undefined>;
+  /**
+   * A message a local user sent passed the outgoing filters and was routed (delivered, stored or bounced). The
+   * sender's stream awaits it before its next stanza, so listeners see one sender's messages in order.
+   */
+  'message:sent': (stanza: Element, session: BoundSession) => Awaitable<void>;
+  /**
+   * A message to the local user `user` (bare JID) was handed by RFC 6121 §8.5 to `resources` (full JIDs, on this
+   * node or on others; none when it was stored for later delivery). Fired once per message, on the node that chose
+   * the resources: for a full JID the node holding it, for a bare JID the node that routed it.
+   */
+  'message:delivered': (stanza: Element, user: Jid, resources: readonly string[]) => Awaitable<void>;
   /** A roster item was stored (its new state) or removed, after the store write; modules that cache roster data follow it. */
   'roster:changed': (username: string, item: RosterItem | { jid: string; subscription: 'remove' }) => void;
   /** An account was deleted; modules drop the data they keep for it. */

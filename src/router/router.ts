@@ -100,7 +100,8 @@ export class Router {
     } catch (err) {
       return this.reject(stanza, session.jid, err);
     }
-    return this.route(stanza, session.jid, session);
+    await this.route(stanza, session.jid, session);
+    if (stanza.name === 'message') await this.deps.hooks.emit('message:sent', stanza, session);
   }
 
   /** Routes a stanza whose sender is already established (server, module, component, other node). */
@@ -213,19 +214,25 @@ export class Router {
   /**
    * Hands the stanza to each candidate: here directly, elsewhere one bus message per node. With
    * `fallback`, a stanza that only one other node was to take and finds nobody there is routed again.
+   * Returns the full JIDs it went to: here those the incoming filters let through, elsewhere all.
    */
-  private deliverTo(candidates: readonly Candidate[], stanza: Element, from: Jid, fallback = false): void {
+  private deliverTo(candidates: readonly Candidate[], stanza: Element, from: Jid, fallback = false): string[] {
     const remote: SessionRecord[] = [];
+    const handed: string[] = [];
     let here = 0;
     for (const c of candidates) {
       if ('local' in c) {
-        this.deliver(c.local, stanza);
+        if (this.deliver(c.local, stanza)) handed.push(c.local.jid.toString());
         here++;
-      } else remote.push(c.remote);
+      } else {
+        remote.push(c.remote);
+        handed.push(c.remote.jid.toString());
+      }
     }
-    if (remote.length === 0 || !this.deps.remote) return;
+    if (remote.length === 0 || !this.deps.remote) return handed;
     const oneNode = remote.every((r) => r.node === remote[0]?.node);
     this.deps.remote.deliver(remote, stanza, from, (this.hops.get(stanza) ?? 0) + 1, { fallback: fallback && here === 0 && oneNode });
+    return handed;
   }
 
   // ---- message (RFC 6121 §8.5.2.1.1, §8.5.2.2.1, §8.5.3) ----
@@ -245,7 +252,7 @@ export class Router {
     if (!to.isBare) {
       const session = this.deps.sessions.get(to.toString());
       if (session) {
-        this.deliver(session, stanza);
+        if (this.deliver(session, stanza)) await this.delivered(stanza, to, [to.toString()]);
         return;
       }
       if (await this.forwardToOwner(stanza, from, to)) return;
@@ -267,15 +274,19 @@ export class Router {
     const available = all.filter((c) => c.available && c.priority >= 0);
     if (available.length === 0) {
       if (type === 'headline') return;
-      if (await this.deps.hooks.fire('message:offline', stanza, bare)) return;
+      if (await this.deps.hooks.fire('message:offline', stanza, bare)) return this.delivered(stanza, bare, []);
       throw new StanzaError('service-unavailable', 'the recipient is offline');
     }
-    if (type === 'headline') {
-      this.deliverTo(available, stanza, from);
-      return;
-    }
     const top = Math.max(...available.map((c) => c.priority));
-    this.deliverTo(available.filter((c) => c.priority === top), stanza, from, true);
+    const chosen = type === 'headline' ? available : available.filter((c) => c.priority === top);
+    const handed = this.deliverTo(chosen, stanza, from, type !== 'headline');
+    // Stopped by every filter here and sent nowhere else: as if it had not come.
+    if (handed.length > 0) await this.delivered(stanza, bare, handed);
+  }
+
+  /** Tells listeners which of a local user's resources §8.5 gave a message to (none: stored for later). */
+  private async delivered(stanza: Element, user: Jid, resources: readonly string[]): Promise<void> {
+    if (this.deps.hooks.has('message:delivered')) await this.deps.hooks.emit('message:delivered', stanza, user.bare(), resources);
   }
 
   // ---- presence (RFC 6121 §4.6, §8.5.2.1.3, §8.5.3.2.3) ----
