@@ -29,7 +29,7 @@ describe('XEP-0280 Message Carbons (one node)', function () {
   before(async function () {
     this.timeout(60_000);
     server = await startTestServer({ c2s: { requireTls: false } });
-    for (const user of ['alice', 'bob']) await server.addUser(user, 'secret');
+    for (const user of ['alice', 'bob', 'carol']) await server.addUser(user, 'secret');
     tcp = await login('alice', 'tcp', 'tcp', 5);
     ws = await login('alice', 'ws', 'websocket', 1);
     bob = await login('bob', 'home', 'tcp', 0);
@@ -107,6 +107,16 @@ describe('XEP-0280 Message Carbons (one node)', function () {
       await ws.xmpp.send(xml('presence', {}, xml('priority', {}, '1')));
       await ws.next((s) => s.is('presence') && s.attrs.from === ws.jid);
     }
+  });
+
+  it('§7: a message to the bare JID that no resource gets (stored offline) is copied to an enabled resource of negative priority', async function () {
+    const negative = await login('carol', 'neg', 'websocket', -1);
+    await enable(negative);
+    await bob.xmpp.send(chat('carol@localhost', 'o1', 'for later'));
+    const carbon = await negative.next(carbonOf('received', 'o1'));
+    assert.equal(forwarded(carbon, 'received').attrs.to, 'carol@localhost');
+    await nothing(negative, isMessage('o1'), 'a negative priority resource got the original');
+    await negative.stop();
   });
 
   it('§9: messages with <private/> or <no-copy/> are not copied (a plain one sent after them is)', async function () {
