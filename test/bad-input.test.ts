@@ -95,7 +95,11 @@ describe('bad input on c2s', function () {
     const b = await rawConnect(server.ports.c2s);
     b.write("<stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='2.0'>");
     await b.waitFor(streamError('unsupported-version'));
-    await Promise.all([a.closed(), b.closed()]);
+    // RFC 6120 §4.8.2: an unprefixed stream element makes the streams namespace the default one, so no jabber:client.
+    const c = await rawConnect(server.ports.c2s);
+    c.write("<stream to='localhost' xmlns='http://etherx.jabber.org/streams' version='1.0'>");
+    await c.waitFor(streamError('invalid-namespace'));
+    await Promise.all([a.closed(), b.closed(), c.closed()]);
   });
 
   it('closes a client that connects and says nothing with connection-timeout', async function () {

@@ -32,6 +32,7 @@ export type { ClientStream, StreamElementHandler } from '../stream/stream-elemen
 export type { Outbound, OutputStage, OutputStageHandle } from '../sessions/output.js';
 export type { StreamSession } from '../sessions/types.js';
 // The stream machinery of src/stream, for a module that serves XML streams of its own (XEP-0114 components).
+export { Backlog, MAX_BACKLOG_ITEMS, type BacklogLimits } from '../stream/backlog.js';
 export { checkStreamNamespaces } from '../stream/stream-header.js';
 export type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
 export { plainTcpStream, type TcpStreamOptions } from '../transports/tcp.js';

@@ -15,6 +15,7 @@ import type { BoundSession, SessionPresence, StreamSession, TransportKind } from
 import { StoreUnavailableError } from '../storage/types.js';
 import { Element, xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
+import { Backlog, MAX_BACKLOG_ITEMS } from './backlog.js';
 import { TokenBucket } from './limits.js';
 import { checkStreamNamespaces } from './stream-header.js';
 import { decodeBase64Strict } from './sasl/base64.js';
@@ -38,8 +39,6 @@ export interface C2sDeps {
 
 /** SASL attempts allowed on one stream before it is closed (RFC 6120 §6.4.5 suggests 2 to 5). */
 const MAX_SASL_ATTEMPTS = 5;
-/** Elements received but not yet processed before the client counts as flooding. */
-const MAX_BACKLOG = 1000;
 const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
 
 type Phase = 'unauthenticated' | 'authenticated' | 'bound' | 'closed';
@@ -63,9 +62,8 @@ export class C2sStream implements StreamEvents {
   private hibernated: ClientSession | undefined;
   /** What stream-level handlers see of this stream; made on first use. */
   private control: ClientStream | undefined;
-  /** Sizes of the elements waiting in `queue`, in arrival order (each work item's, 0 for others), and their sum. */
-  private readonly backlogSizes: number[] = [];
-  private backlogBytes = 0;
+  /** The work items waiting in `queue`, and their bytes. */
+  private readonly backlog: Backlog;
   /** limits.stanza_rate: over it, a stanza waits until this time (ms) before it is processed. */
   private readonly stanzaRate: TokenBucket;
   private notBefore = 0;
@@ -77,6 +75,7 @@ export class C2sStream implements StreamEvents {
   /** `onBound`: called once when the stream has bound a resource (no longer counted as pre-authentication). */
   constructor(private readonly transport: StreamTransport, private readonly deps: C2sDeps, private readonly onBound?: () => void) {
     this.stanzaRate = new TokenBucket(deps.config.limits.stanzaRate, deps.config.limits.stanzaBurst);
+    this.backlog = new Backlog({ maxItems: MAX_BACKLOG_ITEMS, maxBytes: deps.config.limits.maxBacklogBytes });
     this.authTimer = setTimeout(() => this.fail(new StreamError('connection-timeout', 'no authenticated session in time')), deps.config.c2s.authTimeout * 1000);
     this.authTimer.unref();
   }
@@ -116,10 +115,8 @@ export class C2sStream implements StreamEvents {
   onElement(element: Element, bytes = 0): void {
     if (this.phase === 'closed') return;
     if (this.session) this.session.lastActivity = Date.now();
-    if (this.backlogSizes.length >= MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be processed'));
-    if (this.backlogBytes + bytes > this.deps.config.limits.maxBacklogBytes && this.backlogSizes.length > 0) {
-      return this.fail(new StreamError('policy-violation', 'too much data waiting to be processed'));
-    }
+    const flooding = this.backlog.refuse(bytes);
+    if (flooding) return this.fail(flooding);
     // limits.stanza_rate: a stanza over the rate is delayed like a shaper would, not refused (RFC 6120 §10.1
     // keeps the order, so every later one waits behind it).
     const wait = this.stanzaRate.take(1);
@@ -133,10 +130,10 @@ export class C2sStream implements StreamEvents {
         if (this.phase !== 'closed') await this.handle(element);
       }, bytes);
     }
-    if (this.backlogSizes.length === 0 && this.phase === 'bound' && !this.awaitingHeader) {
+    if (this.backlog.empty && this.phase === 'bound' && !this.awaitingHeader) {
       // Nothing is waiting: start at once rather than a promise hop later. Only once bound, where handling
       // a stanza never restarts the stream (and so never resets the parser that is calling us).
-      this.track(bytes);
+      this.backlog.add(bytes);
       let work: Promise<void>;
       try {
         work = this.handleBound(element);
@@ -152,22 +149,16 @@ export class C2sStream implements StreamEvents {
 
   /** Runs stream work strictly in arrival order (RFC 6120 §10.1: in-order processing). */
   private enqueue(work: () => Promise<void> | void, bytes = 0): void {
-    this.track(bytes);
+    this.backlog.add(bytes);
     this.queue = this.queue.then(work).then(this.workDone, this.workFailed);
   }
 
-  /** One more work item waits in `queue`: the backlog limits count it (and its bytes) until it is done. */
-  private track(bytes: number): void {
-    this.backlogSizes.push(bytes);
-    this.backlogBytes += bytes;
-  }
-
   private readonly workDone = (): void => {
-    this.backlogBytes -= this.backlogSizes.shift() ?? 0;
+    this.backlog.done();
   };
 
   private readonly workFailed = (err: unknown): void => {
-    this.backlogBytes -= this.backlogSizes.shift() ?? 0;
+    this.backlog.done();
     this.log.error({ err }, 'unexpected error on stream');
     this.fail(new StreamError('internal-server-error'));
   };

@@ -105,6 +105,15 @@ export class RawStream {
     this.socket.destroy();
   }
 
+  /** Stops reading: what the server writes piles up in the socket buffers until resume(). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   private listen(socket: net.Socket): void {
     socket.on('data', this.onData);
     socket.on('error', () => undefined);

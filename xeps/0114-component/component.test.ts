@@ -452,9 +452,129 @@ describe('XEP-0114 handshake timeout and shutdown', function () {
     const plain = await startTestServer({ component: { port: 0 } });
     try {
       assert.equal(componentListenerPort(plain.config), undefined);
-      assert.deepEqual(plain.server.disco.listItems(), [{ jid: 'conference.localhost', name: 'Chatrooms' }], 'only the MUC service');
+      assert.deepEqual(plain.server.disco.listItems('localhost'), [{ jid: 'conference.localhost', name: 'Chatrooms' }], 'only the MUC service');
     } finally {
       await plain.stop();
     }
+  });
+});
+
+/** A raw component through §3 Examples 1-4 on its own connection. */
+async function handshaken(port: number, domain: string, secret: string): Promise<RawStream> {
+  const stream = await RawStream.connect(port);
+  stream.write(header(domain));
+  const [, , id = ''] = await stream.expect(SERVER_HEADER);
+  stream.write(`<handshake>${sha1(id + secret)}</handshake>`);
+  await stream.expect(/^<handshake\/>/);
+  return stream;
+}
+
+const POLICY_VIOLATION = new RegExp(`<stream:error><policy-violation xmlns="${STREAMS}"/>`);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The component stream is the core's TCP stream: the client streams' limits hold on it too.
+describe('XEP-0114 component streams under the client streams\' limits', function () {
+  const DOMAIN = 'limits.localhost';
+
+  /** A server with one component and these limits; what a test opens is closed after it. */
+  function withServer(overrides: Parameters<typeof startTestServer>[0]): { server: () => TestServer; port: () => number; track: <T extends { destroy(): void }>(c: T) => T } {
+    let server: TestServer | undefined;
+    const opened: Array<{ destroy(): void }> = [];
+    before(async function () {
+      server = await startTestServer({ ...overrides, c2s: { requireTls: false }, component: { port: 0 }, components: [{ domain: DOMAIN, secret: 'limits' }] });
+      await server.addUser('sender', 'sender-pw');
+    });
+    afterEach(function () {
+      for (const c of opened.splice(0)) c.destroy();
+    });
+    after(async function () {
+      await server?.stop();
+    });
+    return {
+      server: () => server as TestServer,
+      port: () => componentListenerPort((server as TestServer).config) ?? 0,
+      track: (c) => {
+        opened.push(c);
+        return c;
+      },
+    };
+  }
+
+  describe('stanza size (c2s.pre_auth_max_stanza_size before the handshake, c2s.max_stanza_size after it)', function () {
+    const ctx = withServer({});
+
+    it('after the handshake a stanza over the pre-handshake cap is routed; one over c2s.max_stanza_size is policy-violation', async function () {
+      const server = ctx.server();
+      const sender = await connect(server, { transport: 'websocket', username: 'sender', password: 'sender-pw', resource: 'size' });
+      ctx.track({ destroy: () => void sender.stop() });
+      await sender.xmpp.send(xml('presence'));
+      const gateway = ctx.track(await handshaken(ctx.port(), DOMAIN, 'limits'));
+      const big = 'x'.repeat(server.config.c2s.preAuthMaxStanzaSize * 2);
+      gateway.write(`<message from='bot@${DOMAIN}' to='${sender.jid}' id='big' type='chat'><body>${big}</body></message>`);
+      const arrived = await sender.next((s) => s.is('message') && s.attrs.id === 'big');
+      assert.equal(arrived.getChildText('body')?.length, big.length);
+
+      gateway.write(`<message from='bot@${DOMAIN}' to='${sender.jid}' id='huge' type='chat'><body>${'x'.repeat(server.config.c2s.maxStanzaSize)}</body></message>`);
+      await expectStreamError(gateway, 'policy-violation');
+    });
+  });
+
+  describe('parser backlog in bytes (limits.max_backlog_bytes = 16384)', function () {
+    const ctx = withServer({ limits: { maxBacklogBytes: 16_384 } });
+    /** `count` messages of about 1 kB, ids `<prefix>-<first>`, `<prefix>-<first + 1>`... */
+    const burst = (to: string, prefix: string, first: number, count: number): string =>
+      Array.from({ length: count }, (_, i) => `<message from='bot@${DOMAIN}' to='${to}' id='${prefix}-${first + i}' type='chat'><body>${'x'.repeat(920)}</body></message>`).join('');
+
+    it('a burst of stanzas worth more than the cap waiting at once is policy-violation', async function () {
+      const gateway = ctx.track(await handshaken(ctx.port(), DOMAIN, 'limits'));
+      // 40 stanzas of 1 kB in one write: parsed in one go, they wait together to be routed.
+      gateway.write(burst('sender@localhost', 'b', 0, 40));
+      await gateway.expect(POLICY_VIOLATION);
+      assert.match(gateway.received, /too much data waiting to be processed/);
+      await gateway.waitClosed();
+    });
+
+    it('the same stanzas a few at a time are routed (positive control)', async function () {
+      const sender = await connect(ctx.server(), { transport: 'websocket', username: 'sender', password: 'sender-pw', resource: 'backlog' });
+      ctx.track({ destroy: () => void sender.stop() });
+      const last = sender.next((s) => s.is('message') && s.attrs.id === 'ok-39');
+      const gateway = ctx.track(await handshaken(ctx.port(), DOMAIN, 'limits'));
+      for (let i = 0; i < 40; i += 4) {
+        gateway.write(burst(sender.jid, 'ok', i, 4));
+        await sleep(20);
+      }
+      await last;
+      assert.doesNotMatch(gateway.received, /<stream:error/);
+    });
+  });
+
+  describe('output a component leaves unread (limits.max_output_bytes = 65536)', function () {
+    const ctx = withServer({ limits: { maxOutputBytes: 65_536, readRate: 64 * 1024 * 1024, readBurst: 64 * 1024 * 1024, stanzaRate: 1_000_000, stanzaBurst: 1_000_000 } });
+
+    it('a component that does not read is disconnected with policy-violation; what it did not take is bounced to the sender, nothing lost', async function () {
+      this.timeout(60_000);
+      const gateway = ctx.track(await handshaken(ctx.port(), DOMAIN, 'limits'));
+      gateway.pause();
+      const sender = await connect(ctx.server(), { transport: 'tcp', username: 'sender', password: 'sender-pw', resource: 'flood' });
+      ctx.track({ destroy: () => void sender.stop() });
+      const bounced = new Set<string>();
+      sender.xmpp.on('stanza', (stanza) => {
+        if (stanza.is('message') && stanza.attrs.type === 'error' && stanza.getChild('error')?.getChild('service-unavailable', STANZAS)) bounced.add(String(stanza.attrs.id));
+      });
+      // Big stanzas, so that the socket buffers hold a few of them and the cap is passed soon after.
+      const ids = Array.from({ length: 80 }, (_, i) => `slow-${i}`);
+      const body = 'y'.repeat(200_000);
+      for (const id of ids) await sender.xmpp.send(xml('message', { to: `echo@${DOMAIN}`, id, type: 'chat' }, xml('body', {}, body)));
+      await sleep(1000);
+      gateway.resume();
+      await gateway.expect(POLICY_VIOLATION, 20_000);
+      await gateway.waitClosed(10_000);
+
+      const read = new Set([...gateway.received.matchAll(/<message [^>]*id="(slow-\d+)"/g)].map((m) => m[1]));
+      assert.ok(read.size > 0 && read.size < ids.length, `the component read ${read.size} of ${ids.length}: the limit was not reached`);
+      const rest = ids.filter((id) => !read.has(id));
+      for (let i = 0; i < 100 && bounced.size < rest.length; i++) await sleep(100);
+      assert.deepEqual([...bounced].sort(), rest.sort(), 'every message the component did not read comes back to its sender, once');
+    });
   });
 });

@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { ServerError, StanzaError, StreamError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import { defineModule, plainTcpStream, type ModuleContext } from '../../src/modules/api.js';
+import { defineModule, MAX_BACKLOG_ITEMS, plainTcpStream, type ModuleContext } from '../../src/modules/api.js';
 import { COMPONENT_HEADER_NAMESPACES, ComponentStream } from './stream.js';
 
 /** Gives a peer that ignores our </stream:stream> this long at shutdown. */
@@ -71,6 +71,7 @@ export default defineModule({
       secrets,
       serverDomain: ctx.domain,
       maxStanzaBytes: c2s.maxStanzaSize,
+      backlog: { maxItems: MAX_BACKLOG_ITEMS, maxBytes: limits.maxBacklogBytes },
       handshakeTimeoutMs: listen.handshakeTimeout * 1000,
       log,
       claim(domain: string, stream: ComponentStream): boolean {

@@ -4,14 +4,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { StreamError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import { checkStreamNamespaces, type ModuleContext, type StreamEvents, type StreamTransport, type Undelivered } from '../../src/modules/api.js';
+import {
+  Backlog, checkStreamNamespaces, type BacklogLimits, type ModuleContext, type StreamEvents, type StreamTransport, type Undelivered,
+} from '../../src/modules/api.js';
 import { Element, parseElement } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 
 type Logger = ModuleContext['log'];
 
-/** Stanzas received but not yet routed before the component counts as flooding. */
-const MAX_BACKLOG = 1000;
 /** The header's namespace declarations (§3 Example 2), for the transport. */
 export const COMPONENT_HEADER_NAMESPACES = { 'xmlns:stream': NS.stream, xmlns: NS.component } as const;
 const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
@@ -30,6 +30,8 @@ export interface ComponentStreamDeps {
   /** The stanza size cap once the handshake succeeded (before it, the transport's own). */
   readonly maxStanzaBytes: number;
   readonly handshakeTimeoutMs: number;
+  /** Stanzas read but not yet routed, and their bytes, before the component counts as flooding. */
+  readonly backlog: BacklogLimits;
   readonly log: Logger;
   /** Makes this stream the one serving `domain`; false when another stream already does. */
   claim(domain: string, stream: ComponentStream): boolean;
@@ -59,7 +61,7 @@ export class ComponentStream implements StreamEvents {
   /** The domain the header named; served once the handshake succeeds. */
   private domain: string | undefined;
   private serving = false;
-  private backlog = 0;
+  private readonly backlog: Backlog;
   private queue: Promise<void> = Promise.resolve();
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly log: Logger;
@@ -68,6 +70,7 @@ export class ComponentStream implements StreamEvents {
   constructor(private readonly transport: StreamTransport, private readonly deps: ComponentStreamDeps) {
     this.log = deps.log.child({ stream: this.id, remote: transport.remoteAddress });
     this.gone = new Promise((resolve) => (this.markGone = resolve));
+    this.backlog = new Backlog(deps.backlog);
     this.handshakeTimer = setTimeout(() => this.fail(new StreamError('connection-timeout', 'no handshake in time')), deps.handshakeTimeoutMs);
     this.handshakeTimer.unref();
   }
@@ -141,12 +144,14 @@ export class ComponentStream implements StreamEvents {
 
   // ---- §3 steps 3-4: the handshake, then stanzas ----
 
-  onElement(element: Element): void {
+  /** `bytes`: the element's size as received, for limits.max_backlog_bytes. */
+  onElement(element: Element, bytes = 0): void {
     if (this.phase === 'closed') return;
     if (this.phase === 'handshake') return this.handshake(element);
     if (this.phase === 'header') return this.fail(new StreamError('not-well-formed', 'expected a stream header'));
-    if (this.backlog >= MAX_BACKLOG) return this.fail(new StreamError('policy-violation', 'too many stanzas waiting to be routed'));
-    this.backlog++;
+    const flooding = this.backlog.refuse(bytes);
+    if (flooding) return this.fail(flooding);
+    this.backlog.add(bytes);
     // RFC 6120 §10.1: stanzas from one stream are processed in the order received.
     this.queue = this.queue
       .then(() => this.handleStanza(element))
@@ -154,7 +159,7 @@ export class ComponentStream implements StreamEvents {
         this.log.error({ err }, 'unexpected error on component stream');
         this.fail(new StreamError('internal-server-error'));
       })
-      .finally(() => this.backlog--);
+      .finally(() => this.backlog.done());
   }
 
   private handshake(element: Element): void {
