@@ -13,7 +13,9 @@
 //   - iq get or set: answered with service-unavailable by the router (RFC 6121 §8.5.3.2.2), unless the
 //     client came back on the same resource in between;
 //   - the rest is dropped, as RFC 6121 §8.5.3.2 drops it for an unavailable resource: presence, iq results
-//     and errors, headline and error messages, and groupchat (the room already saw the occupant leave).
+//     and errors, headline and error messages, and groupchat (the room already saw the occupant leave);
+//     so are messages from the account's own bare JID, which the server made for this session alone
+//     (XEP-0280 carbon copies: the other resources had their own, and offline storage must not keep them).
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { Router } from '../router/router.js';
@@ -59,7 +61,7 @@ export function reroute(items: readonly Undelivered[], ended: EndedSession, deps
   let rerouted = 0;
   for (const item of items) {
     const stanza = toElement(item);
-    if (!stanza || !worthRerouting(stanza)) continue;
+    if (!stanza || !worthRerouting(stanza) || (stanza.name === 'message' && stanza.attrs.from === ended.jid.bareString())) continue;
     let routed = stanza;
     if (stanza.attrs.to === undefined) {
       // Addressed by the stream itself; the copy names the resource it was for.

@@ -220,3 +220,67 @@ describe('XEP-0280 Message Carbons (one node)', function () {
     });
   });
 });
+
+describe('XEP-0280 with stream management (XEP-0198): copies a session never took stay its own', function () {
+  this.timeout(30_000);
+  const RESUME_TIMEOUT = 2;
+  let server: TestServer;
+  const clients: TestClient[] = [];
+
+  before(async function () {
+    server = await startTestServer({ c2s: { requireTls: false }, stream_management: { resumeTimeout: RESUME_TIMEOUT } });
+    for (const user of ['juliet', 'romeo']) await server.addUser(user, 'secret');
+  });
+
+  after(async function () {
+    await Promise.all(clients.map((c) => c.stop()));
+    await server?.stop();
+  });
+
+  it('copies held for a session whose resumption timed out go neither to offline storage nor to the other resources', async function () {
+    const login = async (username: string, resource: string): Promise<TestClient> => {
+      const client = await connect(server, { transport: 'tcp', username, password: 'secret', resource });
+      clients.push(client);
+      return client;
+    };
+    const phone = await login('juliet', 'phone');
+    // Bound but not available: a message for the phone that comes back from it goes to offline storage (RFC 6121 §8.5.2.2.1).
+    const desk = await login('juliet', 'desk');
+    const romeo = await login('romeo', 'home');
+    await enable(phone);
+    await enable(desk);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // xmpp.js enables stream management with resumption by itself; its socket is under `.socket.socket`.
+    const managed = phone.xmpp as unknown as { streamManagement: { enabled: boolean }; socket: { socket: { destroy(): void } } };
+    assert.equal(managed.streamManagement.enabled, true, 'xmpp.js enabled stream management');
+    phone.xmpp.reconnect.stop();
+    managed.socket.socket.destroy();
+    for (let waited = 0; server.server.sessions.get(phone.jid)?.connected !== false; waited += 20) {
+      if (waited > 5000) throw new Error('the phone session was not kept');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // While the phone is away: a received and a sent copy wait for it, and one message addressed to it (the control).
+    await romeo.xmpp.send(chat(desk.jid, 'sm1', 'to the desk'));
+    await desk.next(isMessage('sm1'));
+    await desk.xmpp.send(chat(romeo.jid, 'sm2', 'from the desk'));
+    await romeo.next(isMessage('sm2'));
+    await romeo.xmpp.send(chat(phone.jid, 'sm3', 'to the phone'));
+    for (let waited = 0; server.server.sessions.get(phone.jid) !== undefined; waited += 50) {
+      if (waited > RESUME_TIMEOUT * 1000 + 5000) throw new Error('the phone session did not end');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The control reaches offline storage; the copies, routed with it if at all, would be there by then.
+    let stored = await server.server.stores.offline.list('juliet');
+    for (let tries = 0; !stored.some((m) => m.stanza.includes('id="sm3"')) && tries < 100; tries++) stored = await new Promise((resolve) => setTimeout(resolve, 20)).then(() => server.server.stores.offline.list('juliet'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    stored = await server.server.stores.offline.list('juliet');
+    assert.deepEqual(
+      stored.map((m) => /^<message[^>]* id="([^"]+)"/.exec(m.stanza)?.[1] ?? m.stanza),
+      ['sm3'],
+      stored.map((m) => m.stanza).join('\n'),
+    );
+    // The desk got the copy of sm3 (the phone's session still held it); the phone's copies of sm1 and sm2 stay away.
+    await desk.next(carbonOf('received', 'sm3'));
+    await nothing(desk, (s) => carbonOf('received', 'sm1')(s) || carbonOf('sent', 'sm2')(s), 'a copy made for the phone came to the desk');
+  });
+});
