@@ -226,7 +226,7 @@ export function normaliseAddress(address: string | undefined): string {
  * An XML stream on a plain TCP connection the caller accepted (a module's own listener, as XEP-0114's):
  * the c2s transport's parser, limits, batched writes, output cap and closing, without STARTTLS.
  */
-export function plainTcpStream(socket: net.Socket, options: TcpStreamOptions): TcpTransport {
+export function plainTcpStream(socket: net.Socket, options: TcpStreamOptions): StreamTransport & { attach(events: StreamEvents): void } {
   return new TcpTransport(socket, { ...options, secureContext: undefined }, false);
 }
 
