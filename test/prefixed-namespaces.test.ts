@@ -1,8 +1,9 @@
 // Namespaces are resolved at parse (src/xml/tokenizer.ts; Namespaces in XML 1.0 §6): a payload written
 // with a prefix is the same element as one written with a default namespace. Over a real TCP stream,
 // each request is sent twice with the same id, once each way, and the two answers must be identical:
-// the roster (RFC 6121 §2), disco of the server and of the MUC service (XEP-0030), and a room's
-// disco#info and muc#owner configuration form (XEP-0045 §6.4, §10.1.3).
+// the roster (RFC 6121 §2), disco of the server and of the MUC service (XEP-0030, XEP-0045 §6.1-§6.3), and
+// a room's disco#info and disco#items, muc#owner configuration form and muc#admin lists (XEP-0045 §6.4, §6.5,
+// §10.1.3, §9.5): the MUC service's IQs go through the same registry and payload rule as the server's.
 import assert from 'node:assert/strict';
 import { rawLogin, type RawStream } from './support/raw-stream.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -12,6 +13,7 @@ const INFO = 'http://jabber.org/protocol/disco#info';
 const ITEMS = 'http://jabber.org/protocol/disco#items';
 const MUC = 'http://jabber.org/protocol/muc';
 const MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
+const MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
 
 describe('prefixed namespaces are resolved at parse', function () {
   let server: TestServer;
@@ -61,11 +63,12 @@ describe('prefixed namespaces are resolved at parse', function () {
     await same('localhost', 'get', ITEMS, 'd2');
   });
 
-  it('disco#info of the MUC service', async function () {
+  it('disco#info and disco#items of the MUC service', async function () {
     assert.match(await same('conference.localhost', 'get', INFO, 'm1'), new RegExp(`<feature var="${MUC}"/>`));
+    assert.match(await same('conference.localhost', 'get', ITEMS, 'm2'), new RegExp(`<query xmlns="${ITEMS}"`));
   });
 
-  it('a room: disco#info and the muc#owner configuration form, with a prefixed join', async function () {
+  it('a room: disco#info and #items, the muc#owner configuration form and a muc#admin list, with a prefixed join', async function () {
     romeo.write(`<presence to='verona@conference.localhost/romeo'><m:x xmlns:m='${MUC}'/></presence>`);
     // §10.1.1: a new room; its creator is told with status 201.
     await romeo.expect(/<presence [^>]*from="verona@conference.localhost\/romeo"[^>]*>.*?<status code="201"\/>.*?<\/presence>/s);
@@ -74,6 +77,10 @@ describe('prefixed namespaces are resolved at parse', function () {
     // Submitting the default form opens the room (§10.1.3), then its disco#info answers alike.
     await same('verona@conference.localhost', 'set', MUC_OWNER, 'o2', `<x xmlns='jabber:x:data' type='submit'/>`);
     assert.match(await same('verona@conference.localhost', 'get', INFO, 'o3'), /<identity category="conference"/);
+    assert.match(await same('verona@conference.localhost', 'get', ITEMS, 'o4'), /<item jid="verona@conference.localhost\/romeo"\/>/);
+    assert.match(await same('verona@conference.localhost', 'get', MUC_ADMIN, 'o5', `<item affiliation='owner'/>`), /<item affiliation="owner" jid="romeo@localhost"/);
+    // The public room is now in the service's disco#items.
+    assert.match(await same('conference.localhost', 'get', ITEMS, 'o6'), /<item jid="verona@conference.localhost"\/>/);
   });
 
   it('positive control: an answer that differs is seen as different', async function () {

@@ -37,8 +37,8 @@ export async function renderDiscoFeatures(): Promise<string> {
   const config = loadConfig({ file: false, env: {}, overrides: { dataDir, domain: 'localhost', c2s: { port: -1, tlsPort: -1 }, http: { port: -1 }, admin: { port: -1 } } });
   const server = await startServer(config, { log: createLogger('silent') });
   try {
-    const identities = server.disco.listIdentities().map((i) => `- identity \`${i.category}/${i.type}\`${i.name ? ` (${i.name})` : ''}`);
-    const features = server.disco.listFeatures().map((f) => `- \`${f}\``);
+    const identities = server.disco.listIdentities(config.domain).map((i) => `- identity \`${i.category}/${i.type}\`${i.name ? ` (${i.name})` : ''}`);
+    const features = server.disco.listFeatures(config.domain).map((f) => `- \`${f}\``);
     return [`disco#info of \`${config.domain}\`:`, '', ...identities, ...features].join('\n');
   } finally {
     await server.stop();

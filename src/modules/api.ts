@@ -14,7 +14,7 @@ import type { Stores } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
 import type { PreparedStanza } from '../xml/prepared.js';
 import type { ModuleConfigSpec } from './config.js';
-import type { DiscoIdentity, DiscoItem } from './disco-registry.js';
+import type { DiscoIdentity, DiscoInfo, DiscoItem, DiscoProvider, DiscoRequest } from './disco-registry.js';
 import type { ModuleStoresSpec } from './storage.js';
 
 // Account credentials for modules that create accounts or change passwords (XEP-0077, XEP-0133):
@@ -27,6 +27,9 @@ export * from './storage.js';
 // The hook map: the core's hooks, to which a module adds those it fires by declaration merging
 // (`declare module '<path>/src/modules/api.js' { interface CoreHooks { 'x:y': (...) => ... } }`).
 export type { Awaitable, CoreHooks } from '../hooks/core-hooks.js';
+// IQ targets (ModuleContext.onIq) and what service discovery is made of (addIdentity, addDiscoProvider...).
+export { ANY_DOMAIN, type DomainIqTarget, type IqHandler, type IqRequest, type IqTarget, type IqType } from '../router/iq-registry.js';
+export type { DiscoIdentity, DiscoInfo, DiscoItem, DiscoProvider, DiscoRequest } from './disco-registry.js';
 // Stream-level protocols (XEP-0198, XEP-0352): non-stanza elements, and the session's output stages.
 export type { ClientStream, StreamElementHandler } from '../stream/stream-elements.js';
 export type { Outbound, OutputStage, OutputStageHandle } from '../sessions/output.js';
@@ -65,11 +68,15 @@ export interface SessionView {
   remote(bareJid: string): Promise<SessionRecord[]>;
 }
 
-/** What the server's modules registered for service discovery. */
+/** What the server's modules registered for service discovery; `jid` defaults to the server's domain. */
 export interface DiscoView {
-  identities(): readonly DiscoIdentity[];
-  features(): string[];
-  items(): readonly DiscoItem[];
+  identities(jid?: string): readonly DiscoIdentity[];
+  features(jid?: string): string[];
+  items(jid?: string): readonly DiscoItem[];
+  /** disco#info of any JID hosted here: registered entries and its domain's provider; undefined when unknown. */
+  info(request: DiscoRequest): Promise<DiscoInfo | undefined>;
+  /** disco#items likewise. */
+  itemsOf(request: DiscoRequest): Promise<readonly DiscoItem[] | undefined>;
 }
 
 export interface ModuleContext<C = unknown, S = unknown> {
@@ -86,14 +93,23 @@ export interface ModuleContext<C = unknown, S = unknown> {
   readonly stores: Stores;
   readonly sessions: SessionView;
   readonly disco: DiscoView;
+  /** Handles iq `type` with payload `<name xmlns=ns>` sent to `target` (the server's domain, its users, or another served domain). */
   onIq(type: IqType, target: IqTarget, ns: string, name: string, handler: IqHandler): void;
+  /**
+   * For a domain handler (addDomain): answers an iq get or set to its domain from the handlers registered for
+   * it (onIq with a DomainIqTarget), with the router's rules (RFC 6120 §8.2.3); errors go back to the sender.
+   */
+  dispatchIq(stanza: Element, from: Jid): Promise<void>;
   hook<K extends keyof CoreHooks>(name: K, handler: CoreHooks[K], priority?: number): void;
   emit<K extends keyof CoreHooks>(name: K, ...args: Parameters<CoreHooks[K]>): Promise<void>;
   /** Asks the hook's handlers in priority order; the first answer other than undefined wins. */
   fire<K extends keyof CoreHooks>(name: K, ...args: Parameters<CoreHooks[K]>): Promise<Awaited<ReturnType<CoreHooks[K]>> | undefined>;
-  addFeature(feature: string): void;
-  addIdentity(identity: DiscoIdentity): void;
-  addItem(item: DiscoItem): void;
+  /** Service discovery of `jid` (default: the server's domain), answered by the disco module. */
+  addFeature(feature: string, jid?: string): void;
+  addIdentity(identity: DiscoIdentity, jid?: string): void;
+  addItem(item: DiscoItem, jid?: string): void;
+  /** Answers service discovery for JIDs of `domain` that come and go (rooms) and their nodes. */
+  addDiscoProvider(domain: string, provider: DiscoProvider): void;
   /** A synchronous check on every stanza users send and on every routed stanza before delivery. */
   addStanzaFilter(filter: StanzaFilter): void;
   /**

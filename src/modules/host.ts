@@ -146,6 +146,7 @@ export class ModuleHost {
     const { config, server, stores, hooks, iqs, router, disco, remote } = this.deps;
     const streamElements = this.streamElements;
     const log = this.deps.log.child({ module: name });
+    const discoJid = (jid: string | undefined): string => (jid === undefined ? router.serverJid.toString() : Jid.parse(jid).toString());
     return {
       name,
       settings,
@@ -157,14 +158,22 @@ export class ModuleHost {
       log,
       stores,
       sessions: this.sessionView,
-      disco: { identities: () => disco.listIdentities(), features: () => disco.listFeatures(), items: () => disco.listItems() },
+      disco: {
+        identities: (jid) => disco.listIdentities(discoJid(jid)),
+        features: (jid) => disco.listFeatures(discoJid(jid)),
+        items: (jid) => disco.listItems(discoJid(jid)),
+        info: (request) => disco.info(request),
+        itemsOf: (request) => disco.items(request),
+      },
       onIq: (type, target, ns, element, handler) => cleanups.push(iqs.register(type, target, ns, element, handler)),
+      dispatchIq: (stanza, from) => router.dispatchIq(stanza, from),
       hook: (hook, handler, priority) => cleanups.push(hooks.on(hook, handler, priority, name)),
       emit: (hook, ...args) => hooks.emit(hook, ...args),
       fire: (hook, ...args) => hooks.fire(hook, ...args),
-      addFeature: (feature) => cleanups.push(disco.addFeature(feature)),
-      addIdentity: (identity) => cleanups.push(disco.addIdentity(identity)),
-      addItem: (item) => cleanups.push(disco.addItem(item)),
+      addFeature: (feature, jid) => cleanups.push(disco.addFeature(feature, discoJid(jid))),
+      addIdentity: (identity, jid) => cleanups.push(disco.addIdentity(identity, discoJid(jid))),
+      addItem: (item, jid) => cleanups.push(disco.addItem(item, discoJid(jid))),
+      addDiscoProvider: (domain, provider) => cleanups.push(disco.addProvider(Jid.normaliseDomain(domain), provider)),
       addStanzaFilter: (filter) => cleanups.push(router.addFilter(filter)),
       onStreamElement: (namespace, handler) => cleanups.push(streamElements.register(namespace, handler)),
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),

@@ -13,7 +13,7 @@ import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import { StoreUnavailableError, type AccountStore } from '../storage/types.js';
 import { Element } from '../xml/element.js';
 import { PreparedStanza } from '../xml/prepared.js';
-import type { IqRegistry, IqTarget, IqType } from './iq-registry.js';
+import type { DomainIqTarget, IqRegistry, IqTarget, IqType } from './iq-registry.js';
 
 /**
  * Receives every stanza addressed to a domain other than the server's own (components, MUC). `hops` is the
@@ -330,13 +330,9 @@ export class Router {
   // ---- iq (RFC 6120 §8.2.3, RFC 6121 §8.5) ----
 
   private async routeIq(stanza: Element, from: Jid, origin?: BoundSession): Promise<void> {
-    const { type, id } = stanza.attrs;
+    const type = stanza.attrs.type;
     if (type === 'result' || type === 'error') return this.routeIqResponse(stanza, from);
-    if (!id) throw new StanzaError('bad-request', "an iq needs an 'id'");
-    if (type !== 'get' && type !== 'set') throw new StanzaError('bad-request', `iq type must be get, set, result or error, not "${type ?? ''}"`);
-    const children = stanza.children.filter((c): c is Element => c instanceof Element);
-    if (children.length !== 1 || !children[0]) throw new StanzaError('bad-request', `an iq ${type} must have exactly one child element`);
-    const payload = children[0];
+    const payload = requestPayload(stanza);
     const to = this.parseTo(stanza);
     if (to && (await this.toOtherDomain(stanza, from, to))) return;
 
@@ -354,15 +350,35 @@ export class Router {
       throw new StanzaError('service-unavailable', 'no such user');
     }
 
+    await this.answerIq(stanza, payload, target, from, to ?? from.bare(), origin);
+  }
+
+  /**
+   * An iq get or set to another domain served here, which that domain's handler keeps on this node: answered
+   * from the IQ handlers registered for the domain (a DomainIqTarget), under the same rules as the server's
+   * own (RFC 6120 §8.2.3). Errors go back to the sender; nothing is thrown.
+   */
+  async dispatchIq(stanza: Element, from: Jid): Promise<void> {
+    try {
+      const payload = requestPayload(stanza);
+      const to = this.parseTo(stanza);
+      if (!to || !this.domains.has(to.domain)) throw new StanzaError('service-unavailable', `${to?.domain ?? 'no domain'} has no IQ handlers here`);
+      const target: DomainIqTarget = { domain: to.domain, to: to.local === '' ? 'service' : to.isBare ? 'bare' : 'full' };
+      await this.answerIq(stanza, payload, target, from, to);
+    } catch (err) {
+      this.reject(stanza, from, err);
+    }
+  }
+
+  private async answerIq(stanza: Element, payload: Element, target: IqTarget, from: Jid, to: Jid, origin?: BoundSession): Promise<void> {
     const ns = payload.attrs.xmlns ?? '';
-    const handler = this.deps.iqs.lookup(type as IqType, target, ns, payload.name);
+    const handler = this.deps.iqs.lookup(stanza.attrs.type as IqType, target, ns, payload.name);
     if (!handler) throw new StanzaError('service-unavailable', `no handler for ${payload.name} in ${ns || 'no namespace'}`);
-    const addressee = to ?? from.bare();
-    const result = await handler({ stanza, payload, from, to: addressee, ...(origin ? { session: origin } : {}) });
-    const reply = new Element('iq', { type: 'result', id, to: from.toString() });
+    const result = await handler({ stanza, payload, from, to, ...(origin ? { session: origin } : {}) });
+    const reply = new Element('iq', { type: 'result', id: stanza.attrs.id, to: from.toString() });
     if (stanza.attrs.to) reply.attrs.from = stanza.attrs.to;
     if (result) reply.cnode(result);
-    await this.route(reply, addressee);
+    await this.route(reply, to);
   }
 
   private async routeIqResponse(stanza: Element, from: Jid): Promise<void> {
@@ -429,6 +445,16 @@ export class Router {
     const elsewhere = (await Promise.all(lookups)).flat().filter((r) => r.available);
     if (elsewhere.length > 0) remote.deliver(elsewhere, stanza, from, (this.hops.get(stanza) ?? 0) + 1, { readdress: true });
   }
+}
+
+/** RFC 6120 §8.2.3: an iq get or set has an id and exactly one child element, its payload. */
+function requestPayload(stanza: Element): Element {
+  const { type, id } = stanza.attrs;
+  if (!id) throw new StanzaError('bad-request', "an iq needs an 'id'");
+  if (type !== 'get' && type !== 'set') throw new StanzaError('bad-request', `iq type must be get, set, result or error, not "${type ?? ''}"`);
+  const children = stanza.children.filter((c): c is Element => c instanceof Element);
+  if (children.length !== 1 || !children[0]) throw new StanzaError('bad-request', `an iq ${type} must have exactly one child element`);
+  return children[0];
 }
 
 /** A shallow copy of `stanza` addressed to `to` (the children are shared). */

@@ -39,12 +39,12 @@ describe('XEP-0030 Service Discovery', function () {
     const advertised = features(query);
     for (const f of [INFO, ITEMS, 'jabber:iq:version', 'urn:xmpp:ping']) assert.ok(advertised.includes(f), `missing feature ${f}`);
     // The answer is what the modules registered, each feature once (§3.1: "one or more <feature/>").
-    assert.deepEqual(advertised, server.server.disco.listFeatures());
+    assert.deepEqual(advertised, server.server.disco.listFeatures('localhost'));
     assert.equal(new Set(advertised).size, advertised.length);
   });
 
   it('§4.1 Examples 11 and 13: the server answers with the items its modules registered (the MUC service)', async function () {
-    assert.deepEqual(server.server.disco.listItems(), [{ jid: 'conference.localhost', name: 'Chatrooms' }], 'a module registered an item: this test needs updating');
+    assert.deepEqual(server.server.disco.listItems('localhost'), [{ jid: 'conference.localhost', name: 'Chatrooms' }], 'a module registered an item: this test needs updating');
     romeo.write(`<iq type='get' from='${jid}' to='localhost' id='items1'><query xmlns='${ITEMS}'/></iq>`);
     const result = await romeo.element('iq');
     assert.equal(result.attrs.type, 'result');

@@ -1,9 +1,11 @@
 // XEP-0045 Multi-User Chat: the service at muc.domain ([muc], settings.ts; default conference.<domain>), announced in
-// the server's disco#items (§6.1); rooms, occupants and their traffic in service.ts and the files it dispatches
-// to; in a cluster each room is hosted by one node (cluster.ts, README "Across nodes"); the operator's
-// `room destroy` through the 'muc:destroy-room' hook; §11.2 (332) when the module stops.
+// the server's disco#items (§6.1), its own and its rooms' discovery through the disco module (discovery.ts); rooms,
+// occupants and their traffic in service.ts and the files it dispatches to; in a cluster each room is hosted by one
+// node (cluster.ts, README "Across nodes"); the operator's `room destroy` through the 'muc:destroy-room' hook; §11.2
+// (332) when the module stops.
 import { defineModule } from '../../src/modules/api.js';
 import { limitsFrom } from './config.js';
+import { registerDiscovery } from './discovery.js';
 import { MucService } from './service.js';
 import './hooks.js';
 import { mucConfig } from './settings.js';
@@ -20,12 +22,15 @@ export default defineModule({
     },
     { id: 'XEP-0410', title: 'MUC Self-Ping (Schrödinger\'s Chat)', version: '1.1.0', scope: 'self-pings answered by the room (server optimisation)', status: 'complete' },
   ],
+  // The disco module answers disco#info and disco#items for the service and its rooms (discovery.ts).
+  depends: ['disco'],
   config: mucConfig,
   setup(ctx) {
     const domain = ctx.settings.domain;
     const muc = new MucService(ctx, domain, limitsFrom(ctx.settings));
     ctx.addDomain(domain, (stanza, from, to, hops) => muc.handle(stanza, from, to, hops));
     ctx.addItem({ jid: domain, name: 'Chatrooms' });
+    registerDiscovery(muc);
     ctx.hook('session:closed', (session) => muc.sessionClosed(session));
     ctx.hook('cluster:node-down', (node) => muc.nodeDown(node));
     ctx.hook('muc:destroy-room', async (roomJid, reason) => {

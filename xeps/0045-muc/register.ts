@@ -1,6 +1,6 @@
 // XEP-0045 §7.10 registering with a room (XEP-0077 with the muc#register form): the user becomes a member with
 // a reserved nickname, granted at once (no approval step, §9.9). §7.12 (the reserved nickname through disco)
-// is answered in service.ts.
+// is answered in discovery.ts.
 import { StanzaError } from '../../src/errors.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';

@@ -1,7 +1,8 @@
 // XEP-0045 the service: the handler of conference.<domain> (every stanza to the service, its rooms and their
-// occupants comes here), §6.1-§6.5 discovery of the service and of rooms, §10.1 room creation and the
-// rooms-per-user limit, persistent rooms loaded from the store on first use, §10.9 destruction, §17.4 IQs
-// through occupant JIDs (with XEP-0410 self-ping answered by the room), and ghost removal (§18.1.2).
+// occupants comes here, and goes to the node that hosts the room); IQs to the service and to rooms go to the
+// core's IQ registry (muc#admin, muc#owner, register, ping here; disco in discovery.ts); §10.1 room creation
+// and the rooms-per-user limit, persistent rooms loaded from the store on first use, §10.9 destruction, §17.4
+// IQs through occupant JIDs (with XEP-0410 self-ping answered by the room), and ghost removal (§18.1.2).
 import { randomBytes } from 'node:crypto';
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
@@ -12,7 +13,7 @@ import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { handleAdmin } from './admin.js';
 import { OccupantNodes, RemoteFanout, RoomsAbroad, serviceGonePresence } from './cluster.js';
-import { dataField, defaultRoomConfig, FIELD, restoredConfig, storedConfig, type MucLimits } from './config.js';
+import { defaultRoomConfig, restoredConfig, storedConfig, type MucLimits } from './config.js';
 import { exit, handlePresence, isDeliveryError } from './join.js';
 import { handleMessage } from './messages.js';
 import { handleOwner } from './owner.js';
@@ -59,7 +60,6 @@ export class MucService implements RoomHost {
   /** Real full JID -> the rooms it is in, to take it out when its session ends. */
   private readonly joined = new Map<string, Set<Room>>();
   private readonly forwarded = new Map<string, ForwardedIq>();
-  private readonly roomIqs = new Map<string, RoomIqHandler>();
   /** Across nodes (cluster.ts): where remote occupants are, their copies, and local sessions in rooms hosted elsewhere. */
   private readonly occupantNodes = new OccupantNodes();
   private readonly fanout: RemoteFanout;
@@ -96,9 +96,8 @@ export class MucService implements RoomHost {
         void ctx.send(stanza, Jid.parse(stanza.attrs.from ?? domain));
       },
     };
-    const on = (type: 'get' | 'set', ns: string, name: string, handler: RoomIqHandler): void => void this.roomIqs.set(`${type} ${ns} ${name}`, handler);
-    on('get', NS.discoInfo, 'query', (r) => this.roomInfo(r));
-    on('get', NS.discoItems, 'query', (r) => this.roomItems(r));
+    const on = (type: 'get' | 'set', ns: string, name: string, handler: RoomIqHandler): void =>
+      ctx.onIq(type, { domain, to: 'bare' }, ns, name, async ({ stanza, payload, from, to }) => handler({ muc: this, room: await this.roomFor(to, from), stanza, payload, from }));
     on('get', NS.ping, 'ping', () => undefined);
     on('get', NS.mucAdmin, 'query', handleAdmin);
     on('set', NS.mucAdmin, 'query', handleAdmin);
@@ -387,45 +386,29 @@ export class MucService implements RoomHost {
     this.sendNow(result);
   }
 
+  /** The room an iq or disco query is about; unknown rooms, and locked ones to all but their owners, are item-not-found. */
+  async roomFor(to: Jid, from: Jid): Promise<Room> {
+    const room = await this.load(to.bareString());
+    if (room === undefined || (room.locked && room.affiliation(from.bareString()) !== 'owner')) throw new StanzaError('item-not-found', 'no such room');
+    return room;
+  }
+
+  /** Results and errors come back through occupant JIDs (§17.4); gets and sets to the service and rooms go to the IQ registry. */
   private async handleIq(stanza: Element, from: Jid, to: Jid): Promise<void> {
     const type = stanza.attrs.type;
     if (type === 'result' || type === 'error') {
       if (!to.isBare && to.local !== '') this.forwardedAnswer(stanza, from, to);
       return;
     }
+    if (to.isBare) return this.ctx.dispatchIq(stanza, from);
+    // The router let through only a get or set with exactly one child element (RFC 6120 §8.2.3).
     const payload = stanza.children.find((c): c is Element => c instanceof Element);
-    if (payload === undefined || (type !== 'get' && type !== 'set')) throw new StanzaError('bad-request', 'an iq get or set needs one child element');
-    if (to.local === '') return this.serviceIq(stanza, payload, type);
-    if (!to.isBare) return this.occupantIq(stanza, payload, from, to, type);
-
-    const room = this.rooms.get(to.bareString()) ?? (await this.load(to.bareString()));
-    if (room === undefined || (room.locked && room.affiliation(from.bareString()) !== 'owner')) throw new StanzaError('item-not-found', 'no such room');
-    const handler = this.roomIqs.get(`${type} ${payload.attrs.xmlns ?? ''} ${payload.name}`);
-    if (handler === undefined) throw new StanzaError('service-unavailable', `the room does not answer ${payload.name} in ${payload.attrs.xmlns ?? 'no namespace'}`);
-    const answer = await handler({ muc: this, room, stanza, payload, from });
-    this.reply(stanza, answer);
-  }
-
-  /** §6.1, §6.2, §6.3: the service's identity, features and public rooms. */
-  private async serviceIq(stanza: Element, payload: Element, type: string): Promise<void> {
-    const ns = payload.attrs.xmlns;
-    if (type === 'get' && ns === NS.ping && payload.name === 'ping') return this.reply(stanza);
-    if (type !== 'get' || payload.name !== 'query' || (ns !== NS.discoInfo && ns !== NS.discoItems)) {
-      throw new StanzaError('service-unavailable', `the chat service does not answer ${payload.name} in ${ns ?? 'no namespace'}`);
-    }
-    if (payload.attrs.node !== undefined) throw new StanzaError('item-not-found', `no node "${payload.attrs.node}"`);
-    if (ns === NS.discoInfo) {
-      const query = xml('query', { xmlns: NS.discoInfo }, xml('identity', { category: 'conference', type: 'text', name: 'Chatrooms' }));
-      for (const feature of [NS.discoInfo, NS.discoItems, NS.muc, NS.mucStableId, NS.ping]) query.cnode(xml('feature', { var: feature }));
-      return this.reply(stanza, query);
-    }
-    const query = xml('query', { xmlns: NS.discoItems });
-    for (const [jid, name] of await this.publicRooms()) query.cnode(xml('item', { jid, name: name === '' ? undefined : name }));
-    this.reply(stanza, query);
+    if (payload === undefined || (type !== 'get' && type !== 'set')) throw new StanzaError('bad-request', 'an iq get or set needs exactly one child element');
+    this.occupantIq(stanza, payload, from, to, type);
   }
 
   /** §6.3: public, unlocked rooms, live or stored, sorted by JID. */
-  private async publicRooms(): Promise<Map<string, string>> {
+  async publicRooms(): Promise<Map<string, string>> {
     const rooms = new Map<string, string>();
     for (const stored of await this.ctx.stores.rooms.list(this.domain)) {
       if (this.rooms.has(stored.jid)) continue;
@@ -434,64 +417,6 @@ export class MucService implements RoomHost {
     }
     for (const room of this.rooms.values()) if (!room.locked && room.config.public) rooms.set(room.jid, room.config.name);
     return new Map([...rooms].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  }
-
-  /** §6.4: identity, the features that describe the room, and the muc#roominfo form (XEP-0128). */
-  private roomInfo({ room, payload, from }: IqContext): Element {
-    const node = payload.attrs.node;
-    if (node === 'x-roomuser-item') {
-      // §7.12: the nickname reserved for the requester, if any.
-      const query = xml('query', { xmlns: NS.discoInfo, node });
-      const nick = room.affiliationEntry(from.bareString())?.nick;
-      if (nick !== undefined) query.cnode(xml('identity', { category: 'conference', type: 'text', name: nick }));
-      return query;
-    }
-    // §18.1.1: nothing is filtered out of reflected traffic, so there is no traffic node.
-    if (node === NS.mucTraffic) throw new StanzaError('service-unavailable', 'this room passes every namespace through');
-    if (node !== undefined) throw new StanzaError('item-not-found', `no node "${node}"`);
-    const c = room.config;
-    const query = xml('query', { xmlns: NS.discoInfo }, xml('identity', { category: 'conference', type: 'text', name: c.name === '' ? room.jid.slice(0, room.jid.indexOf('@')) : c.name }));
-    const features = [
-      NS.discoInfo,
-      NS.muc,
-      NS.mucStableId,
-      NS.mucSelfPing,
-      NS.register,
-      c.persistent ? 'muc_persistent' : 'muc_temporary',
-      c.membersOnly ? 'muc_membersonly' : 'muc_open',
-      c.moderated ? 'muc_moderated' : 'muc_unmoderated',
-      c.passwordProtected ? 'muc_passwordprotected' : 'muc_unsecured',
-      c.public ? 'muc_public' : 'muc_hidden',
-      c.whois === 'anyone' ? 'muc_nonanonymous' : 'muc_semianonymous',
-    ];
-    for (const feature of features) query.cnode(xml('feature', { var: feature }));
-    const form = xml(
-      'x',
-      { xmlns: NS.dataForms, type: 'result' },
-      dataField('FORM_TYPE', 'hidden', undefined, [NS.mucRoominfo]),
-      dataField('muc#roominfo_description', undefined, 'Description', [c.description]),
-      dataField('muc#roominfo_subject', undefined, 'Current discussion topic', [room.subject]),
-      dataField('muc#roominfo_occupants', undefined, 'Number of occupants', [String(room.size)]),
-      dataField(FIELD.changeSubject, undefined, 'Occupants may change the subject', [c.changeSubject ? '1' : '0']),
-      dataField(FIELD.maxHistory, undefined, 'Maximum number of history messages returned by the room', [String(c.maxHistory)]),
-    );
-    if (c.language !== '') form.cnode(dataField('muc#roominfo_lang', undefined, 'Language of discussion', [c.language]));
-    query.cnode(form);
-    return query;
-  }
-
-  /**
-   * §6.5: the occupants, to occupants, and to anyone when the room is public, open and without a password;
-   * other rooms keep them private with an empty result.
-   */
-  private roomItems({ room, payload, from }: IqContext): Element {
-    if (payload.attrs.node !== undefined) throw new StanzaError('item-not-found', `no node "${payload.attrs.node}"`);
-    const query = xml('query', { xmlns: NS.discoItems });
-    const c = room.config;
-    const open = c.public && !c.membersOnly && !c.passwordProtected;
-    if (!open && room.occupantByJid(from.toString()) === undefined) return query;
-    for (const occupant of room.occupants()) query.cnode(xml('item', { jid: room.occupantJid(occupant.nick) }));
-    return query;
   }
 
   /** §17.4: an iq to an occupant JID; a ping to one's own (XEP-0410) is answered by the room itself. */
