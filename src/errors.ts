@@ -94,10 +94,24 @@ export class SaslError extends Error {
 }
 
 /** An operator-facing error with a stable code, e.g. CONFIG_UNKNOWN_KEY. */
+const SERVER_ERROR = Symbol.for('ratatosk.ServerError');
+
 export class ServerError extends Error {
+  readonly [SERVER_ERROR] = true;
+
   constructor(readonly code: string, message: string) {
     super(message);
     this.name = 'ServerError';
+  }
+
+  /**
+   * `instanceof ServerError` by brand: the CLI imports the composition root (and so the modules and their
+   * commands) on demand, and a test runner that loads the core as CommonJS gets a second copy of this
+   * module from that import; errors of both copies must be recognised. Subclasses keep the usual check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== ServerError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && SERVER_ERROR in value;
   }
 }
 

@@ -2,6 +2,8 @@
 // modules -> listeners. Read top to bottom; nothing else wires parts together.
 import net from 'node:net';
 import tls from 'node:tls';
+import type { CliModules } from './admin/cli.js';
+import { commandRegistry, type Command } from './admin/commands.js';
 import { startAdminApi } from './admin/http-api.js';
 import { setUpAuth } from './auth/setup.js';
 import { nodeEndpoints, openCluster, shutdownError, type NodeRegistry } from './cluster/index.js';
@@ -10,7 +12,8 @@ import type { Config } from './config/types.js';
 import { HookBus } from './hooks/bus.js';
 import type { CoreHooks } from './hooks/core-hooks.js';
 import { Jid } from './jid.js';
-import type { ModuleConfigSpec, ServerInfo } from './modules/api.js';
+import type { ModuleConfigSpec, NamedModuleStores, ServerInfo } from './modules/api.js';
+import { adminCommandsOf } from './modules/commands.js';
 import { DiscoRegistry } from './modules/disco-registry.js';
 import { ModuleHost } from './modules/host.js';
 import { createLogger, type Logger } from './observability/log.js';
@@ -53,8 +56,17 @@ export interface RunningServer {
 /** The built-in modules' configuration tables, for loadConfig (`modules`): validated with the core's keys. */
 export const MODULE_CONFIGS: readonly ModuleConfigSpec<unknown>[] = BUILTIN_MODULES.flatMap((m) => (m.config === undefined ? [] : [m.config]));
 
-/** The built-in modules' migration directories (PostgreSQL), applied with the core's at start and by `ratatosk migrate`. */
-export const MODULE_MIGRATIONS: readonly string[] = BUILTIN_MODULES.flatMap((m) => (m.stores?.migrations === undefined ? [] : [m.stores.migrations]));
+/**
+ * The built-in modules' stores: opened with the core's, their migrations applied at start and by
+ * `ratatosk migrate`, their account data deleted with the account also when the CLI deletes it.
+ */
+export const MODULE_STORES: readonly NamedModuleStores[] = BUILTIN_MODULES.flatMap((m) => (m.stores === undefined ? [] : [{ name: m.name, stores: m.stores }]));
+
+/** The built-in modules' administration commands (`ratatosk room list`, ...), beside the core's. */
+export const MODULE_COMMANDS: readonly Command[] = BUILTIN_MODULES.flatMap((m) => adminCommandsOf(m));
+
+/** What the CLI needs of the modules. */
+export const MODULE_PARTS: CliModules = { configs: MODULE_CONFIGS, stores: MODULE_STORES, commands: MODULE_COMMANDS };
 
 export interface StartOptions {
   log?: Logger;
@@ -87,7 +99,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
 
   const certificate = await loadOrCreateCertificate(config, log);
   const secureContext = tls.createSecureContext({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' });
-  const stores = await openStores(config, { migrations: MODULE_MIGRATIONS, retry: { seconds: config.database.startupRetrySeconds ?? DEFAULT_STARTUP_RETRY_SECONDS, log } });
+  const stores = await openStores(config, { modules: MODULE_STORES, retry: { seconds: config.database.startupRetrySeconds ?? DEFAULT_STARTUP_RETRY_SECONDS, log } });
   undo.push(() => stores.close());
 
   const hooks = new HookBus<CoreHooks>(log);
@@ -223,9 +235,19 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   if (httpPort >= 0) undo.push(() => http.close());
 
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
-  // `room destroy` reaches the live MUC service, when one runs, through the 'muc:destroy-room' hook.
-  const destroyRoom = async (roomJid: string, reason: string | undefined): Promise<boolean> => (await hooks.fire('muc:destroy-room', roomJid, reason)) === true;
-  const adminApi = await startAdminApi({ config, log, stores, sessions, modules, startedAt: server.startedAt, ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }, destroyRoom, loginThrottle: throttle });
+  // Modules' commands reach their live part through the hooks (`room destroy` through 'muc:destroy-room').
+  const adminApi = await startAdminApi({
+    config,
+    log,
+    stores,
+    sessions,
+    modules,
+    startedAt: server.startedAt,
+    ports: { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort },
+    commands: commandRegistry(MODULE_COMMANDS),
+    fire: (name, ...args) => hooks.fire(name, ...args),
+    loginThrottle: throttle,
+  });
 
   await cluster.announce(nodeEndpoints(config, { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }));
   log.info({ c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort, store: stores.kind, tlsFingerprint: certificate.fingerprint }, 'Ratatosk is ready');

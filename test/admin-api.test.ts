@@ -14,6 +14,7 @@ import { ServerError } from '../src/errors.js';
 import { runCliCaptured, type CliOutcome } from './support/cli.js';
 import { connect, type TestClient } from './support/clients.js';
 import { startTestServer, type TestServer } from './support/server.js';
+import { mucStores } from '../xeps/0045-muc/store/index.js';
 
 async function adminFile(server: TestServer): Promise<AdminFile> {
   const parsed = parseAdminFile(JSON.parse(await readFile(join(server.config.dataDir, 'admin.json'), 'utf8')));
@@ -219,10 +220,10 @@ describe('admin API', function () {
     });
 
     it('destroys a stored room through the server', async () => {
-      await server.server.stores.rooms.save({ jid: 'den@conference.localhost', config: {}, createdAt: Date.now() });
+      await server.server.stores.module('muc', mucStores).save({ jid: 'den@conference.localhost', config: {}, createdAt: Date.now() });
       assert.equal((await cli(['room', 'list'])).out, 'den@conference.localhost\n');
       assert.deepEqual(await cli(['room', 'destroy', 'den@conference.localhost', '--reason', 'done']), { code: 0, out: 'destroyed den@conference.localhost\n', err: '' });
-      assert.equal(await server.server.stores.rooms.get('den@conference.localhost'), undefined);
+      assert.equal(await server.server.stores.module('muc', mucStores).get('den@conference.localhost'), undefined);
     });
 
     it('reports status: node, version, sessions by transport, uptime, store and ports', async () => {

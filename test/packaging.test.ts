@@ -8,11 +8,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, posix } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
+import { MODULE_STORES } from '../src/main.js';
+import { loadMigrations, migrationsDir } from '../src/storage/postgres/migrate.js';
+import { createTestSchema, requirePostgres, TEST_DATABASE_URL } from '../src/storage/postgres/test-fixture.js';
 import { connect, type TestClient } from './support/clients.js';
 import { copyLikeDocker, dockerignore, execForm, keyValues, parseCopy, parseDockerfile, type Stage } from './support/dockerfile.js';
 
@@ -188,11 +191,11 @@ async function serveImage(replayed: Replayed, dataDir: string): Promise<Served> 
 }
 
 /** Runs the pruned tree's CLI, as `docker exec <container> node bin/ratatosk.js ...` would. */
-function imageCli(replayed: Replayed, dataDir: string, args: string[], stdin = ''): Promise<{ code: number | null; out: string; err: string }> {
+function imageCli(replayed: Replayed, dataDir: string, args: string[], stdin = '', env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolveCli, reject) => {
     const child = spawn(process.execPath, ['bin/ratatosk.js', ...args], {
       cwd: replayed.runtime.root,
-      env: cleanEnv({ ...replayed.runtime.env, RATATOSK_DATA_DIR: dataDir, RATATOSK_LOG_LEVEL: 'error' }),
+      env: cleanEnv({ ...replayed.runtime.env, RATATOSK_DATA_DIR: dataDir, RATATOSK_LOG_LEVEL: 'error', ...env }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -331,9 +334,16 @@ describe('the image (docker/Dockerfile), replayed without Docker', function () {
       if (work) await rm(work, { recursive: true, force: true });
     });
 
-    it('holds only the runtime files: dist without tests, production packages, bin, migrations, package.json', async () => {
+    it('holds only the runtime files: dist without tests, production packages, bin, migrations (the core\'s and the modules\'), package.json', async () => {
       const { root } = replayed.runtime;
-      assert.deepEqual(await entries(root), ['bin', 'dist', 'migrations', 'node_modules', 'package.json']);
+      assert.deepEqual(await entries(root), ['bin', 'dist', 'migrations', 'node_modules', 'package.json', 'xeps']);
+      // xeps/ holds the modules' SQL migrations and nothing else, each where the built module looks for it.
+      const shipped = (await readdir(join(root, 'xeps'), { recursive: true })).map(String).filter((f) => f.endsWith('.sql')).sort();
+      const sources = MODULE_STORES.flatMap((m) => (m.stores.migrations === undefined ? [] : [m.stores.migrations]));
+      const expected = (await Promise.all(sources.map(async (dir) => (await readdir(dir)).filter((f) => f.endsWith('.sql')).map((f) => join(relative(join(ROOT, 'xeps'), dir), f))))).flat().sort();
+      assert.ok(expected.includes(join('0045-muc', 'migrations', '0006_muc_rooms.sql')));
+      assert.deepEqual(shipped, expected);
+      assert.deepEqual((await readdir(join(root, 'xeps'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length, shipped.length, 'only SQL files under xeps/');
       assert.deepEqual(await entries(join(root, 'dist')), ['src', 'xeps']);
       const modules = new Set(await entries(join(root, 'node_modules')));
       for (const dep of Object.keys(pkg.dependencies)) assert.ok(modules.has(dep.split('/')[0] ?? dep), `production dependency ${dep} is there`);
@@ -343,6 +353,23 @@ describe('the image (docker/Dockerfile), replayed without Docker', function () {
       assert.ok(!built.some((f) => f.endsWith(`.test.js`)), 'no test files in dist/');
       // The web client's assets, which the server serves from node_modules.
       assert.ok(existsSync(join(root, 'node_modules', 'converse.js', 'dist', 'converse.min.js')));
+    });
+
+    it('applies the core\'s and every module\'s migrations from the packaged tree on PostgreSQL (`ratatosk migrate`)', async function () {
+      await requirePostgres(this);
+      const { schema, drop } = await createTestSchema();
+      try {
+        const url = new URL(TEST_DATABASE_URL);
+        url.searchParams.set('options', `-c search_path=${schema}`);
+        const migrated = await imageCli(replayed, dataDir, ['migrate'], '', { RATATOSK_DATABASE_URL: url.toString() });
+        assert.equal(migrated.code, 0, migrated.err);
+        const applied = migrated.out.split('\n').filter((l) => l.startsWith('applied ')).map((l) => l.slice('applied '.length));
+        const all = await loadMigrations([migrationsDir(), ...MODULE_STORES.flatMap((m) => (m.stores.migrations === undefined ? [] : [m.stores.migrations]))]);
+        assert.deepEqual(applied, all.map((m) => m.name));
+        assert.ok(applied.includes('0006_muc_rooms.sql') && applied.includes('0009_private_xml.sql'), applied.join(', '));
+      } finally {
+        await drop();
+      }
     });
 
     it('serves: the CLI adds a user, a client logs in over TCP, /healthz and the HEALTHCHECK answer, the version is package.json\'s', async () => {

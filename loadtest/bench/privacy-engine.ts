@@ -7,7 +7,7 @@
 //   - reference: the same decision with the address read by Jid.parse (full Unicode normalisation).
 import { performance } from 'node:perf_hooks';
 import { Jid } from '../../src/jid.js';
-import type { PrivacyItem } from '../../src/storage/types.js';
+import type { PrivacyItem } from '../../xeps/0016-privacy/store/types.js';
 import { xml } from '../../src/xml/element.js';
 import { BlockList, classify, compileList, decide, isOpen, peerFrom, peerOf, type Policy, type RosterEntry } from '../../xeps/0016-privacy/engine.js';
 

@@ -11,6 +11,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { loadConfig, type Config } from '../config/index.js';
 import { ServerError } from '../errors.js';
 import type { ModuleConfigSpec } from '../modules/config.js';
+import type { NamedModuleStores } from '../modules/storage.js';
 import { tuneHeapForServer } from '../runtime/heap.js';
 import { openStores } from '../storage/index.js';
 import { VERSION } from '../version.js';
@@ -19,7 +20,7 @@ import { findServer, removeStale, sendCommand } from './api-client.js';
 import {
   checkInput,
   commandHelp,
-  commands,
+  commandRegistry,
   notRunningError,
   runCommand,
   UsageError,
@@ -37,15 +38,34 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Where `serve` listens for SIGINT/SIGTERM; defaults to `process` (tests pass an emitter). */
   signals?: EventEmitter;
-  /** The modules' configuration tables; defaults to MODULE_CONFIGS from main.ts. */
-  moduleConfigs?: readonly ModuleConfigSpec<unknown>[];
-  /** The modules' migration directories; defaults to MODULE_MIGRATIONS from main.ts. */
-  moduleMigrations?: readonly string[];
+  /** The modules' configuration tables, stores and commands; defaults to those of src/main.ts (the built-in modules). */
+  modules?: CliModules;
   /** Starts the server for `serve`; defaults to `startServer` from main.ts (tests pass a fake). */
   startServer?: StartServer;
 }
 
 export type StartServer = (config: Config) => Promise<{ stop(): Promise<void> }>;
+
+/** What the CLI needs of the modules; only the composition root knows them. */
+export interface CliModules {
+  readonly configs: readonly ModuleConfigSpec<unknown>[];
+  readonly stores: readonly NamedModuleStores[];
+  readonly commands: readonly Command[];
+}
+
+/** The modules' parts, the commands they add to the core's, and every command the CLI knows. */
+interface Registry {
+  readonly modules: CliModules;
+  readonly commands: ReadonlyMap<string, Command>;
+  /** `serve` (CLI only) and the shared registry. */
+  readonly specs: ReadonlyMap<string, CommandSpec>;
+}
+
+async function registryFor(io: CliIo): Promise<Registry> {
+  const modules = io.modules ?? (await import('../main.js')).MODULE_PARTS;
+  const all = commandRegistry(modules.commands);
+  return { modules, commands: all, specs: new Map<string, CommandSpec>([[serveSpec.name, serveSpec], ...all]) };
+}
 
 const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'config', takesValue: true, valueName: 'file', summary: 'TOML configuration file (default: RATATOSK_CONFIG, then ./ratatosk.toml)' },
@@ -61,9 +81,6 @@ const serveSpec: CommandSpec = {
   options: [],
 };
 
-/** Commands the CLI knows: `serve` (CLI only) and the shared registry. */
-const cliCommands: ReadonlyMap<string, CommandSpec> = new Map<string, CommandSpec>([[serveSpec.name, serveSpec], ...commands]);
-
 /** Longest password or line accepted on standard input. */
 const MAX_STDIN_LINE = 64 * 1024;
 
@@ -72,7 +89,7 @@ function synopsis(spec: CommandSpec): string {
   return spec.usage.split(/ \[| --/)[0] ?? spec.name;
 }
 
-function generalHelp(): string {
+function generalHelp(cliCommands: ReadonlyMap<string, CommandSpec>): string {
   const width = Math.max(...[...cliCommands.values()].map((c) => synopsis(c).length)) + 4;
   const lines = ['Usage: ratatosk [--config <file>] <command> [options]', '', 'Commands:'];
   for (const c of cliCommands.values()) lines.push(`  ${synopsis(c).padEnd(width)}${c.summary}`);
@@ -121,7 +138,7 @@ interface ParsedCommandLine {
 }
 
 /** Parses argv strictly: globals, the command words, then the command's arguments and options. */
-function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+function parseCommandLine(argv: readonly string[], cliCommands: ReadonlyMap<string, CommandSpec>): ParsedCommandLine {
   const globals: GlobalOptions = { help: false, version: false };
   let i = 0;
   // Global options before the command.
@@ -289,15 +306,18 @@ async function serve(config: Config, io: CliIo): Promise<number> {
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let registry: Registry | undefined;
   try {
-    return await run(argv, io);
+    registry = await registryFor(io);
+    return await run(argv, io, registry);
   } catch (err) {
+    const help = (): string => (registry === undefined ? '' : generalHelp(registry.specs));
     if (err instanceof UnknownCommandError) {
-      write(io.stderr, `ratatosk: ${err.message}\n\n${generalHelp()}`);
+      write(io.stderr, `ratatosk: ${err.message}\n\n${help()}`);
       return 2;
     }
     if (err instanceof UsageError) {
-      write(io.stderr, `ratatosk: ${err.message}\n\n${err.command ? commandHelp(err.command) : generalHelp()}`);
+      write(io.stderr, `ratatosk: ${err.message}\n\n${err.command ? commandHelp(err.command) : help()}`);
       return 2;
     }
     if (err instanceof ServerError || err instanceof StoreUnavailableError) {
@@ -351,18 +371,18 @@ async function runRemote(command: Command, input: CommandInput, argsInOrder: rea
   return render(io, response);
 }
 
-async function run(argv: readonly string[], io: CliIo): Promise<number> {
-  const { globals, spec, input } = parseCommandLine(argv);
+async function run(argv: readonly string[], io: CliIo, registry: Registry): Promise<number> {
+  const { globals, spec, input } = parseCommandLine(argv, registry.specs);
   if (globals.version) {
     write(io.stdout, `ratatosk ${VERSION}`);
     return 0;
   }
   if (spec === undefined) {
     if (globals.help) {
-      write(io.stdout, generalHelp());
+      write(io.stdout, generalHelp(registry.specs));
       return 0;
     }
-    write(io.stderr, `ratatosk: no command given\n\n${generalHelp()}`);
+    write(io.stderr, `ratatosk: no command given\n\n${generalHelp(registry.specs)}`);
     return 2;
   }
   if (globals.help) {
@@ -371,12 +391,11 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 
   checkInput(spec, input); // before reading any configuration, so a malformed call costs nothing
-  const command = commands.get(spec.name);
+  const command = registry.commands.get(spec.name);
   if (command === undefined && spec !== serveSpec) throw new UnknownCommandError(spec.name);
-  // The modules' own tables ([muc], ...) and migrations are known to the composition root only.
-  const root = io.moduleConfigs === undefined || io.moduleMigrations === undefined ? await import('../main.js') : undefined;
-  const modules = io.moduleConfigs ?? root?.MODULE_CONFIGS ?? [];
-  const migrations = io.moduleMigrations ?? root?.MODULE_MIGRATIONS ?? [];
+  // The modules' own tables ([muc], ...), stores and migrations are known to the composition root only.
+  const modules = registry.modules.configs;
+  const migrations = registry.modules.stores.flatMap((m) => (m.stores.migrations === undefined ? [] : [m.stores.migrations]));
   const config = loadConfig(globals.config === undefined ? { env: io.env, modules } : { file: globals.config, env: io.env, modules });
   if (command === undefined) return serve(config, io);
 
@@ -406,7 +425,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     case 'local':
       break;
   }
-  const stores = await openStores(config, { migrations });
+  const stores = await openStores(config, { modules: registry.modules.stores });
   try {
     return render(io, await runCommand(command, { ...base, stores }, input));
   } finally {

@@ -3,14 +3,11 @@ import { readFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCliCaptured, type CliOutcome } from '../../test/support/cli.js';
-import { loadConfig } from '../config/index.js';
 import { openEmbeddedStores } from '../storage/embedded/index.js';
 import { openPostgresStores } from '../storage/postgres/index.js';
 import { createTestSchema, requirePostgres, TEST_DATABASE_URL } from '../storage/postgres/test-fixture.js';
 import type { Stores } from '../storage/types.js';
 import { contactOffsets } from './add-many.js';
-import { commands, runCommand } from './commands.js';
-import type { LiveServer } from './live.js';
 import { parseImportLine } from './transfer.js';
 
 /** A PostgreSQL URL whose connections use `schema`, as an operator could write it. */
@@ -175,66 +172,6 @@ describe('admin commands', () => {
       assert.match(res.err, /missing <full-jid> for "session kick"/);
       assert.match(res.err, /policy-violation/, 'help names the stream error');
       assert.equal((await cli(['session', 'list', '--all'])).code, 2);
-    });
-  });
-
-  describe('room list and destroy', () => {
-    beforeEach(async () => {
-      await withStores(async (stores) => {
-        await stores.rooms.save({ jid: 'lounge@conference.example.org', config: { 'muc#roomconfig_roomname': 'The Lounge' }, createdAt: 1 });
-        await stores.rooms.save({ jid: 'attic@conference.example.org', config: {}, createdAt: 2 });
-        await stores.rooms.save({ jid: 'other@muc.example.org', config: {}, createdAt: 3 });
-      });
-    });
-
-    it('lists the rooms of conference.<domain>, or of another service', async () => {
-      assert.deepEqual(await cli(['room', 'list']), { code: 0, out: 'attic@conference.example.org\nlounge@conference.example.org\tThe Lounge\n', err: '' });
-      assert.equal((await cli(['room', 'list', '--service', 'MUC.example.org'])).out, 'other@muc.example.org\n');
-      assert.equal((await cli(['room', 'list', '--service', 'none.example.org'])).out, '');
-      const bad = await cli(['room', 'list', '--service', 'a b']);
-      assert.equal(bad.code, 1);
-      assert.match(bad.err, /invalid --service "a b"/);
-    });
-
-    it('destroys a stored room, and says so for an unknown or malformed one', async () => {
-      assert.deepEqual(await cli(['room', 'destroy', 'Lounge@conference.example.org', '--reason', 'closing']), { code: 0, out: 'destroyed lounge@conference.example.org\n', err: '' });
-      assert.equal((await cli(['room', 'list'])).out, 'attic@conference.example.org\n');
-      const again = await cli(['room', 'destroy', 'lounge@conference.example.org']);
-      assert.deepEqual(again, { code: 1, out: '', err: 'ratatosk: no such room: lounge@conference.example.org\n' });
-      const full = await cli(['room', 'destroy', 'attic@conference.example.org/nick']);
-      assert.equal(full.code, 1);
-      assert.match(full.err, /is not a room JID: give room@conference\.example\.org/);
-      const domainOnly = await cli(['room', 'destroy', 'conference.example.org']);
-      assert.equal(domainOnly.code, 1);
-    });
-
-    it('asks the live MUC service first when the server has one', async () => {
-      const calls: Array<[string, string | undefined]> = [];
-      const live: LiveServer = {
-        nodeId: 'n',
-        startedAt: Date.now(),
-        storeKind: 'embedded',
-        ports: {},
-        modules: () => [],
-        sessions: () => [],
-        stats: () => ({ sessions: 0, byTransport: { tcp: 0, websocket: 0, bosh: 0 }, memory: { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 } }),
-        kick: () => false,
-        destroyRoom: async (jid, reason) => {
-          calls.push([jid, reason]);
-          return jid === 'live@conference.example.org';
-        },
-      };
-      const command = commands.get('room destroy');
-      assert.ok(command);
-      const config = loadConfig({ file: false, env });
-      await withStores(async (stores) => {
-        const ctx = { config, stores, live, notice: () => undefined };
-        const stored = await runCommand(command, ctx, { args: { 'room-jid': 'attic@conference.example.org' }, options: { reason: 'bye' } });
-        assert.deepEqual(stored.data, { jid: 'attic@conference.example.org', stored: true, live: false });
-        const onlyLive = await runCommand(command, ctx, { args: { 'room-jid': 'live@conference.example.org' }, options: {} });
-        assert.deepEqual(onlyLive.data, { jid: 'live@conference.example.org', stored: false, live: true });
-      });
-      assert.deepEqual(calls, [['attic@conference.example.org', 'bye'], ['live@conference.example.org', undefined]]);
     });
   });
 

@@ -27,7 +27,6 @@ import {
 } from './command.js';
 import { certMakeCommand } from './cert-command.js';
 import { migrateCommand } from './migrate-command.js';
-import { roomDestroy, roomList } from './room-commands.js';
 import { sessionKick, sessionList, status } from './server-commands.js';
 import { exportCommand, importCommand } from './transfer.js';
 
@@ -158,7 +157,7 @@ const userCheck: StoreCommand = {
   },
 };
 
-/** Every registered command, by name, in help order. */
+/** The core's commands, by name, in help order. */
 export const commands: ReadonlyMap<string, Command> = new Map(
   ([
     userAdd,
@@ -169,8 +168,6 @@ export const commands: ReadonlyMap<string, Command> = new Map(
     userCheck,
     sessionList,
     sessionKick,
-    roomList,
-    roomDestroy,
     status,
     ...authCommands,
     migrateCommand,
@@ -179,6 +176,16 @@ export const commands: ReadonlyMap<string, Command> = new Map(
     importCommand,
   ] satisfies Command[]).map((c): [string, Command] => [c.name, c]),
 );
+
+/** The core's commands and the modules' (ModuleDefinition.commands, collected by src/main.ts), in help order. */
+export function commandRegistry(moduleCommands: readonly Command[]): ReadonlyMap<string, Command> {
+  const all = new Map(commands);
+  for (const command of moduleCommands) {
+    if (all.has(command.name)) throw new ServerError('COMMAND_CLASH', `two administration commands are named "${command.name}"`);
+    all.set(command.name, command);
+  }
+  return all;
+}
 
 /**
  * Checks the call against the command's spec, then runs it with what its kind needs. A server

@@ -20,6 +20,8 @@ import { createLiveServer, type LiveServerParts } from './live.js';
 
 export interface AdminApiOptions extends LiveServerParts {
   readonly log: Logger;
+  /** Every command the API runs: the core's and the modules' (commandRegistry); default the core's. */
+  readonly commands?: ReadonlyMap<string, Command>;
 }
 
 export interface AdminApi {
@@ -124,7 +126,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     }
     const request = parseApiRequest(json);
     if (typeof request === 'string') throw new HttpFailure(400, 'BAD_REQUEST', request);
-    const command = commands.get(request.command);
+    const command = (options.commands ?? commands).get(request.command);
     if (command === undefined) throw new HttpFailure(400, 'UNKNOWN_COMMAND', `unknown command "${request.command}"`);
     if (command.runs === 'local' || command.runs === 'config') {
       throw new HttpFailure(400, 'CLI_ONLY', `"${command.name}" runs in the ratatosk CLI process, not through the admin API`);

@@ -5,6 +5,7 @@ import type { LoginThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/types.js';
 import { StreamError } from '../errors.js';
 import { Jid } from '../jid.js';
+import type { FireHook } from '../modules/commands.js';
 import type { ModuleHost } from '../modules/host.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession, TransportKind } from '../sessions/types.js';
@@ -29,8 +30,6 @@ export interface LiveStats {
   readonly memory: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number };
 }
 
-/** How the live MUC service destroys a room: tells its occupants and forgets it (the store is the command's part). */
-export type DestroyRoom = (roomJid: string, reason: string | undefined) => Promise<boolean>;
 
 export interface LiveServer {
   readonly nodeId: string;
@@ -46,11 +45,8 @@ export interface LiveServer {
   stats(): LiveStats;
   /** Ends a session with a policy-violation stream error; false when no session has that full JID. */
   kick(fullJid: string, reason?: string): boolean;
-  /**
-   * Present once a live MUC service runs: occupants are told and the room leaves memory.
-   * Resolves true when the room was live. The `room destroy` command deletes the stored room itself.
-   */
-  readonly destroyRoom?: DestroyRoom;
+  /** Asks the running modules' hooks (a module's command reaching its live part, as `room destroy`). */
+  readonly fire?: FireHook;
   /** The login throttle's counters and locks (`auth locks`, `auth unlock`). */
   readonly loginThrottle?: LoginThrottle;
 }
@@ -62,7 +58,7 @@ export interface LiveServerParts {
   readonly modules: ModuleHost;
   readonly startedAt: number;
   readonly ports: Readonly<Record<string, number>>;
-  readonly destroyRoom?: DestroyRoom;
+  readonly fire?: FireHook;
   readonly loginThrottle?: LoginThrottle;
 }
 
@@ -110,5 +106,5 @@ export function createLiveServer(parts: LiveServerParts): LiveServer {
     },
   };
   const withThrottle = parts.loginThrottle === undefined ? live : { ...live, loginThrottle: parts.loginThrottle };
-  return parts.destroyRoom === undefined ? withThrottle : { ...withThrottle, destroyRoom: parts.destroyRoom };
+  return parts.fire === undefined ? withThrottle : { ...withThrottle, fire: parts.fire };
 }

@@ -15,6 +15,7 @@ import type { Element } from '../xml/element.js';
 import type { PreparedStanza } from '../xml/prepared.js';
 import type { ModuleConfigSpec } from './config.js';
 import type { DiscoIdentity, DiscoInfo, DiscoItem, DiscoProvider, DiscoRequest } from './disco-registry.js';
+import type { ModuleCommand } from './commands.js';
 import type { ModuleStoresSpec } from './storage.js';
 
 // Account credentials for modules that create accounts or change passwords (XEP-0077, XEP-0133):
@@ -24,16 +25,18 @@ export { deriveCredentials, passwordProblem, type PasswordProblem } from '../aut
 export { configTypes, moduleConfig, type ModuleConfigIssue, type ModuleConfigSpec } from './config.js';
 // A module's own stores (ModuleDefinition.stores) and what they are built from.
 export * from './storage.js';
+// A module's administration commands (ModuleDefinition.commands) and the helpers they parse input with.
+export * from './commands.js';
 // The hook map: the core's hooks, to which a module adds those it fires by declaration merging
 // (`declare module '<path>/src/modules/api.js' { interface CoreHooks { 'x:y': (...) => ... } }`).
 export type { Awaitable, CoreHooks } from '../hooks/core-hooks.js';
-// IQ targets (ModuleContext.onIq) and what service discovery is made of (addIdentity, addDiscoProvider...).
-export { ANY_DOMAIN, type DomainIqTarget, type IqHandler, type IqRequest, type IqTarget, type IqType } from '../router/iq-registry.js';
-export type { DiscoIdentity, DiscoInfo, DiscoItem, DiscoProvider, DiscoRequest } from './disco-registry.js';
 // Stream-level protocols (XEP-0198, XEP-0352): non-stanza elements, and the session's output stages.
 export type { ClientStream, StreamElementHandler } from '../stream/stream-elements.js';
 export type { Outbound, OutputStage, OutputStageHandle } from '../sessions/output.js';
 export type { StreamSession } from '../sessions/types.js';
+// IQ targets (ModuleContext.onIq) and what service discovery is made of (addIdentity, addDiscoProvider...).
+export { ANY_DOMAIN, type DomainIqTarget, type IqHandler, type IqRequest, type IqTarget, type IqType } from '../router/iq-registry.js';
+export type { DiscoIdentity, DiscoInfo, DiscoItem, DiscoProvider, DiscoRequest } from './disco-registry.js';
 // The stream machinery of src/stream, for a module that serves XML streams of its own (XEP-0114 components).
 export { Backlog, MAX_BACKLOG_ITEMS, type BacklogLimits } from '../stream/backlog.js';
 export { checkStreamNamespaces } from '../stream/stream-header.js';
@@ -163,6 +166,8 @@ export interface ModuleDefinition<C = unknown, S = unknown> {
   readonly config?: ModuleConfigSpec<C>;
   /** The module's stores and their migrations, read as ctx.store. */
   readonly stores?: ModuleStoresSpec<S>;
+  /** Administration commands the module adds to `ratatosk` and the admin API, run on its stores. */
+  readonly commands?: readonly ModuleCommand<S>[];
   setup(ctx: ModuleContext<C, S>): void | Promise<void>;
 }
 

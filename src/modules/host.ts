@@ -78,8 +78,9 @@ export class ModuleHost {
       if (!this.running.has(needed)) throw new ServerError('MODULE_DEPENDENCY_MISSING', `"${definition.name}" depends on "${needed}", which is not running`);
     }
     const settings = this.settingsOf(definition);
-    // A module without stores gets none: ModuleDefinition<C, S> without `stores` leaves S unknown.
-    const store = definition.stores === undefined ? (undefined as S) : definition.stores.open(this.deps.stores.engine);
+    // A module without stores gets none: ModuleDefinition<C, S> without `stores` leaves S unknown. The
+    // factory opens a module's stores once (also for the admin commands) and enrols their account data.
+    const store = definition.stores === undefined ? (undefined as S) : this.deps.stores.module(definition.name, definition.stores);
     const cleanups: Cleanup[] = [];
     const ctx = this.contextFor(definition.name, settings, store, cleanups);
     this.running.set(definition.name, { definition, cleanups });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from '../config/types.js';
 import { ServerError } from '../errors.js';
 import { HookBus } from '../hooks/bus.js';
@@ -72,6 +72,9 @@ function notesModule(migrations: string, seen: string[]) {
     },
   });
 }
+
+/** migrations/ as it was before the module stores moved into xeps/ (issue #14). */
+const OLD_MIGRATIONS = fileURLToPath(new URL('../../test/fixtures/migrations-before-module-stores', import.meta.url));
 
 const config = (dataDir: string, url?: string): Config => ({ domain: 'localhost', nodeId: 'test', dataDir, database: url === undefined ? {} : { url } }) as Partial<Config> as Config;
 
@@ -143,17 +146,18 @@ describe('module stores', () => {
     });
 
     it('a database migrated by the old runner (one directory) is accepted when a migration moves to a module\'s directory', async () => {
-      // The old runner: every file in migrations/, rows (version, file name) as it wrote them.
+      // The old runner: every file in one directory, rows (version, file name) as it wrote them; the
+      // directory as it was before the module stores moved (test/fixtures/migrations-before-module-stores).
       const { schema, drop } = await createTestSchema();
       const db = new Db({ url: TEST_DATABASE_URL, schema, max: 1 });
       const core = await mkdtemp(join(tmpdir(), 'ratatosk-core-migrations-'));
       const moved = await mkdtemp(join(tmpdir(), 'ratatosk-muc-migrations-'));
       try {
-        const old = await migrate(db);
-        const files = (await readdir(migrationsDir())).filter((f) => f.endsWith('.sql')).sort();
+        const old = await migrate(db, await loadMigrations(OLD_MIGRATIONS));
+        const files = (await readdir(OLD_MIGRATIONS)).filter((f) => f.endsWith('.sql')).sort();
         assert.deepEqual(old.applied, files);
-        // The new layout: 0006_muc_rooms.sql in the module's directory under the same name.
-        for (const file of files) await copyFile(join(migrationsDir(), file), join(file.includes('_muc_') ? moved : core, file));
+        // A new layout: 0006_muc_rooms.sql in the module's directory under the same name.
+        for (const file of files) await copyFile(join(OLD_MIGRATIONS, file), join(file.includes('_muc_') ? moved : core, file));
         assert.deepEqual(await readdir(moved), ['0006_muc_rooms.sql']);
         const report = await migrate(db, await loadMigrations([core, moved]));
         assert.deepEqual(report.applied, [], 'nothing applied again');
@@ -172,8 +176,8 @@ describe('module stores', () => {
   it('refuses two migrations with one number in different directories, naming both files', async () => {
     const clash = await mkdtemp(join(tmpdir(), 'ratatosk-clash-'));
     try {
-      await writeFile(join(clash, '0006_other_rooms.sql'), 'SELECT 1;\n');
-      await assert.rejects(loadMigrations([migrationsDir(), clash]), (err: unknown) => err instanceof ServerError && err.code === 'MIGRATION_NAME' && /0006_muc_rooms\.sql and .*0006_other_rooms\.sql/.test(err.message));
+      await writeFile(join(clash, '0001_other_things.sql'), 'SELECT 1;\n');
+      await assert.rejects(loadMigrations([migrationsDir(), clash]), (err: unknown) => err instanceof ServerError && err.code === 'MIGRATION_NAME' && /0001_core_accounts\.sql and .*0001_other_things\.sql/.test(err.message));
     } finally {
       await rm(clash, { recursive: true, force: true });
     }

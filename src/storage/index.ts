@@ -1,6 +1,7 @@
 // The storage factory: PostgreSQL when a database URL is configured, else the embedded store.
 import type { Config } from '../config/types.js';
 import { ServerError } from '../errors.js';
+import type { NamedModuleStores } from '../modules/storage.js';
 import type { Logger } from '../observability/log.js';
 import { openEmbeddedStores } from './embedded/index.js';
 import { isUnavailable, openPostgresStores } from './postgres/index.js';
@@ -19,6 +20,11 @@ export interface OpenStoresOptions {
   /** The modules' migration directories (PostgreSQL), applied with the core's in version order. */
   migrations?: readonly string[];
   /**
+   * The modules' stores, opened with the core's: their migrations are applied, and on the embedded
+   * back end deleting an account removes their data too, whether or not the modules run (the CLI).
+   */
+  modules?: readonly NamedModuleStores[];
+  /**
    * Keep retrying while PostgreSQL does not answer, for this long, logging each attempt (the server at
    * start-up, so that a database that comes up a little later is waited for). Unset: fail at once.
    */
@@ -26,14 +32,27 @@ export interface OpenStoresOptions {
 }
 
 export async function openStores(config: Config, options: OpenStoresOptions = {}): Promise<Stores> {
+  const stores = await openEngine(config, options);
+  for (const { name, stores: spec } of options.modules ?? []) stores.module(name, spec);
+  return stores;
+}
+
+/** Every migrations directory of the modules, given either way, each once. */
+function moduleMigrations(options: OpenStoresOptions): string[] {
+  const fromModules = (options.modules ?? []).flatMap((m) => (m.stores.migrations === undefined ? [] : [m.stores.migrations]));
+  return [...new Set([...(options.migrations ?? []), ...fromModules])];
+}
+
+async function openEngine(config: Config, options: OpenStoresOptions): Promise<Stores> {
   const url = config.database.url;
   if (url === undefined || url === '') return openEmbeddedStores(config.dataDir);
+  const migrations = moduleMigrations(options);
   const retry = options.retry;
   const deadline = Date.now() + (retry?.seconds ?? 0) * 1000;
   let delay = FIRST_RETRY_DELAY_MS;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await openPostgresStores({ url, migrate: options.migrate ?? true, ...(options.migrations ? { migrations: options.migrations } : {}) });
+      return await openPostgresStores({ url, migrate: options.migrate ?? true, migrations });
     } catch (err) {
       if (err instanceof ServerError) throw err;
       const reason = reasonOf(err);

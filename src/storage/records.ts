@@ -1,7 +1,6 @@
 // Validation of stored records: whatever a back end reads from disk or a row enters as unknown
 // and is checked here before the rest of the server sees it.
 import type { ScramCredential, StoredCredentials } from '../auth/credentials.js';
-import type { Affiliation, RoomConfigValue } from './types.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -36,16 +35,4 @@ export function parseAccountRecord(value: unknown): AccountRecord | undefined {
   const { createdAt } = value;
   if (credentials === undefined || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
   return { credentials, createdAt };
-}
-
-/** A MUC affiliation as stored (types.ts Affiliation). */
-export function isAffiliation(value: unknown): value is Affiliation {
-  return value === 'owner' || value === 'admin' || value === 'member' || value === 'outcast';
-}
-
-/** A room configuration value as stored: string, finite number, boolean or list of strings. */
-export function isRoomConfigValue(value: unknown): value is RoomConfigValue {
-  if (typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  return Array.isArray(value) && (value as unknown[]).every((v) => typeof v === 'string');
 }

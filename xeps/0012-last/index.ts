@@ -6,6 +6,7 @@ import { Jid } from '../../src/jid.js';
 import { defineModule } from '../../src/modules/api.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import { lastActivityStores } from './store/index.js';
 
 function lastQuery(seconds: number, status?: string): Element {
   return xml('query', { xmlns: NS.last, seconds }, status || undefined);
@@ -18,6 +19,7 @@ function secondsSince(timestamp: number): number {
 export default defineModule({
   name: 'last',
   specs: [{ id: 'XEP-0012', title: 'Last Activity', version: '2.0', scope: 'server uptime; time since a user’s last logout with the last unavailable status, to contacts with a presence subscription; queries to clients only from them', status: 'complete' }],
+  stores: lastActivityStores,
   setup(ctx) {
     ctx.addFeature(NS.last);
 
@@ -36,7 +38,7 @@ export default defineModule({
       if (!(await mayKnow(to.local, from))) throw new StanzaError('forbidden', 'you are not subscribed to this user’s presence');
       // "If the user has at least one connected or available resource ... '0'."
       if (ctx.sessions.resources(to.bareString()).length > 0) return lastQuery(0);
-      const last = await ctx.stores.lastActivity.get(to.local);
+      const last = await ctx.store.get(to.local);
       // The XEP names no error for a user who never logged out; the requester may know the account exists.
       if (last === undefined) throw new StanzaError('item-not-found', 'no logout of this user is on record');
       return lastQuery(secondsSince(last.timestamp), last.status);
@@ -83,7 +85,7 @@ export default defineModule({
       if (ctx.sessions.resources(session.jid.bareString()).length > 0) return;
       const status = leavingStatus.get(username);
       leavingStatus.delete(username);
-      await ctx.stores.lastActivity.set(username, status === undefined ? { timestamp: Date.now() } : { timestamp: Date.now(), status });
+      await ctx.store.set(username, status === undefined ? { timestamp: Date.now() } : { timestamp: Date.now(), status });
     });
 
     ctx.hook('account:deleted', (username) => {

@@ -9,6 +9,7 @@ import { describeBackends } from '../../test/support/backends.js';
 import { connect, type ClientTransport, type TestClient } from '../../test/support/clients.js';
 import { rawLogin, type RawStream } from '../../test/support/raw-stream.js';
 import type { TestServer } from '../../test/support/server.js';
+import { lastActivityStores } from './store/index.js';
 
 const LAST = 'jabber:iq:last';
 const PASSWORD = 'secret';
@@ -62,7 +63,7 @@ describeBackends('XEP-0012 Last Activity', function (backend) {
   const loggedOut = async (username: string, after: number): Promise<void> => {
     const deadline = Date.now() + 5000;
     for (;;) {
-      const last = await server.server.stores.lastActivity.get(username);
+      const last = await server.server.stores.module('last', lastActivityStores).get(username);
       if (last !== undefined && last.timestamp >= after) return;
       if (Date.now() > deadline) throw new Error(`no logout of ${username} recorded`);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -97,7 +98,7 @@ describeBackends('XEP-0012 Last Activity', function (backend) {
   it('§3 Examples 3 and 5: a contact with a subscription learns when the user logged out and their last status', async function () {
     const [juliet, romeo] = (await users('juliet', 'romeo')) as [string, string];
     await subscription(juliet, romeo, 'from');
-    await server.server.stores.lastActivity.set(juliet, { timestamp: Date.now() - 903_000, status: 'Heading Home' });
+    await server.server.stores.module('last', lastActivityStores).set(juliet, { timestamp: Date.now() - 903_000, status: 'Heading Home' });
     const client = await login(romeo, 'tcp', 'orchard');
     const result = await client.xmpp.iqCaller.request(lastGet(`${juliet}@localhost`));
     assert.equal(result.attrs.type, 'result');
@@ -110,7 +111,7 @@ describeBackends('XEP-0012 Last Activity', function (backend) {
 
   it('§3 Example 4: without a presence subscription from the user, the answer is forbidden', async function () {
     const [juliet, romeo, paris] = (await users('juliet', 'romeo', 'paris')) as [string, string, string];
-    await server.server.stores.lastActivity.set(juliet, { timestamp: Date.now() - 60_000, status: 'secret' });
+    await server.server.stores.module('last', lastActivityStores).set(juliet, { timestamp: Date.now() - 60_000, status: 'secret' });
     await subscription(juliet, romeo, 'to'); // she sees his presence; he does not see hers
     const romeoClient = await login(romeo, 'tls', 'orchard');
     const parisClient = await login(paris, 'websocket', 'ball');
@@ -148,7 +149,7 @@ describeBackends('XEP-0012 Last Activity', function (backend) {
   it('§3: while the user has a connected resource the answer is 0 seconds; the logout is the end of the last session', async function () {
     const [juliet, romeo] = (await users('juliet', 'romeo')) as [string, string];
     await subscription(juliet, romeo, 'both');
-    await server.server.stores.lastActivity.set(juliet, { timestamp: Date.now() - 86_400_000, status: 'yesterday' });
+    await server.server.stores.module('last', lastActivityStores).set(juliet, { timestamp: Date.now() - 86_400_000, status: 'yesterday' });
     const romeoClient = await login(romeo, 'websocket', 'orchard');
     const laptop = await login(juliet, 'tcp', 'laptop');
     const phone = await login(juliet, 'tls', 'phone'); // connected, never available

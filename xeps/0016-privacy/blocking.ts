@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
 import type { ModuleContext } from '../../src/modules/api.js';
+import type { PrivacyModuleStores } from './store/types.js';
 import type { BoundSession } from '../../src/sessions/types.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
@@ -35,7 +36,7 @@ function command(name: 'block' | 'unblock' | 'blocklist', jids: readonly string[
 }
 
 export class Blocking {
-  constructor(private readonly ctx: ModuleContext, private readonly cache: PrivacyCache, private readonly guard: PrivacyGuard) {}
+  constructor(private readonly ctx: ModuleContext<unknown, PrivacyModuleStores>, private readonly cache: PrivacyCache, private readonly guard: PrivacyGuard) {}
 
   register(): void {
     this.ctx.onIq('get', 'self', NS.blocking, 'blocklist', ({ session }) => this.blocklist(session));
@@ -60,7 +61,7 @@ export class Blocking {
       const fresh = jids.filter((j) => !user.blocked.has(j));
       if (user.blocked.size + fresh.length > BLOCKING_LIMITS.jids) throw new StanzaError('policy-violation', `a block list holds at most ${BLOCKING_LIMITS.jids} JIDs`);
       const before = this.guard.snapshot(user);
-      await this.ctx.stores.blocklist.block(user.username, jids);
+      await this.ctx.store.blocklist.block(user.username, jids);
       user.blocked = user.blocked.with(jids);
       this.push(user, () => command('block', jids));
       await this.guard.reconcile(user, before);
@@ -74,10 +75,10 @@ export class Blocking {
     await this.cache.change(origin, async (user) => {
       const before = this.guard.snapshot(user);
       if (jids.length === 0) {
-        await this.ctx.stores.blocklist.unblock(user.username, 'all');
+        await this.ctx.store.blocklist.unblock(user.username, 'all');
         user.blocked = BlockList.EMPTY;
       } else {
-        await this.ctx.stores.blocklist.unblock(user.username, jids);
+        await this.ctx.store.blocklist.unblock(user.username, jids);
         user.blocked = user.blocked.without(jids);
       }
       this.push(user, () => command('unblock', jids));

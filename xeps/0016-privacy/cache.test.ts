@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { Jid } from '../../src/jid.js';
 import type { BoundSession } from '../../src/sessions/types.js';
-import type { BlockListStore, PrivacyItem, PrivacyStore, Roster, RosterItem, RosterStore } from '../../src/storage/types.js';
+import type { Roster, RosterItem, RosterStore } from '../../src/storage/types.js';
+import type { BlockListStore, PrivacyItem, PrivacyStore } from './store/types.js';
 import { PrivacyCache, type PrivacyStores } from './cache.js';
 import { decide, peerFrom } from './engine.js';
 

@@ -5,7 +5,8 @@
 // and the 'roster:changed' hook, and dropped when their last session on this node ends; then the
 // default policy moves to a small LRU that serves offline delivery and subscription checks.
 import type { BoundSession } from '../../src/sessions/types.js';
-import type { BlockListStore, PrivacyStore, RosterItem, RosterStore } from '../../src/storage/types.js';
+import type { RosterItem, RosterStore } from '../../src/storage/types.js';
+import type { BlockListStore, PrivacyStore } from './store/types.js';
 import { BlockList, compileList, type CompiledList, type Policy, type RosterEntry } from './engine.js';
 
 export type RosterChange = RosterItem | { jid: string; subscription: 'remove' };

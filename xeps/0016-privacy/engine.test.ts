@@ -2,7 +2,7 @@
 // group and subscription items against a roster snapshot, and the block list checked first.
 import assert from 'node:assert/strict';
 import { Jid } from '../../src/jid.js';
-import type { PrivacyItem } from '../../src/storage/types.js';
+import type { PrivacyItem } from './store/types.js';
 import { xml } from '../../src/xml/element.js';
 import { BlockList, classify, compileList, decide, evaluateList, peerFrom, peerOf, type Direction, type RosterEntry, type StanzaKind } from './engine.js';
 

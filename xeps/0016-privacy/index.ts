@@ -7,6 +7,7 @@ import { Blocking } from './blocking.js';
 import { PrivacyCache } from './cache.js';
 import { PrivacyGuard } from './enforce.js';
 import { PrivacyLists } from './privacy-lists.js';
+import { privacyStores } from './store/index.js';
 
 /** Runs before other listeners: the lists are loaded before anything else is delivered to a new session. */
 const FIRST = 100;
@@ -29,11 +30,13 @@ export default defineModule({
       status: 'complete',
     },
   ],
+  stores: privacyStores,
   setup(ctx) {
     ctx.addFeature(NS.privacy);
     ctx.addFeature(NS.blocking);
 
-    const cache = new PrivacyCache(ctx.stores);
+    // The lists and the block list are the module's stores; the roster (for group and subscription items) is the core's.
+    const cache = new PrivacyCache({ ...ctx.store, roster: ctx.stores.roster });
     const guard = new PrivacyGuard(ctx, cache);
     ctx.addStanzaFilter({
       outgoing: (stanza, session) => guard.outgoing(stanza, session),

@@ -7,7 +7,7 @@ import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
 import type { ModuleContext } from '../../src/modules/api.js';
 import type { BoundSession } from '../../src/sessions/types.js';
-import type { PrivacyItem } from '../../src/storage/types.js';
+import type { PrivacyItem, PrivacyModuleStores } from './store/types.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import type { PrivacyCache, UserPrivacy } from './cache.js';
@@ -110,7 +110,7 @@ function push(user: UserPrivacy, name: string): void {
 }
 
 export class PrivacyLists {
-  constructor(private readonly ctx: ModuleContext, private readonly cache: PrivacyCache, private readonly guard: PrivacyGuard) {}
+  constructor(private readonly ctx: ModuleContext<unknown, PrivacyModuleStores>, private readonly cache: PrivacyCache, private readonly guard: PrivacyGuard) {}
 
   register(): void {
     this.ctx.onIq('get', 'self', NS.privacy, 'query', ({ payload, from, session }) => this.get(payload, from.local, session));
@@ -121,7 +121,7 @@ export class PrivacyLists {
   private async get(payload: Element, username: string, session: BoundSession | undefined): Promise<Element> {
     const children = elements(payload);
     if (children.length === 0) {
-      const names = await this.ctx.stores.privacy.names(username);
+      const names = await this.ctx.store.privacy.names(username);
       const active = session ? this.cache.get(username)?.sessions.get(session)?.active : undefined;
       const query = xml('query', { xmlns: NS.privacy });
       if (active !== undefined) query.cnode(xml('active', { name: active }));
@@ -132,7 +132,7 @@ export class PrivacyLists {
     const [list] = children;
     if (children.length > 1 || !list || list.getName() !== 'list') throw badRequest('ask for the names or for exactly one <list/>');
     const name = listName(list);
-    const items = await this.ctx.stores.privacy.getList(username, name);
+    const items = await this.ctx.store.privacy.getList(username, name);
     if (!items) throw noSuchList(name);
     return xml('query', { xmlns: NS.privacy }, xml('list', { name }, ...items.map(itemElement)));
   }
@@ -161,7 +161,7 @@ export class PrivacyLists {
     if (name !== undefined) {
       let list = user.lists.get(name);
       if (!list) {
-        const items = await this.ctx.stores.privacy.getList(user.username, name);
+        const items = await this.ctx.store.privacy.getList(user.username, name);
         if (!items) throw noSuchList(name);
         list = compileList(name, items);
       }
@@ -177,7 +177,7 @@ export class PrivacyLists {
    * it while it applies to another connected resource (one without an active list) is a conflict.
    */
   private async setDefault(user: UserPrivacy, session: BoundSession, name: string | undefined): Promise<void> {
-    const store = this.ctx.stores.privacy;
+    const store = this.ctx.store.privacy;
     if (name === undefined) {
       if (user.defaultAppliesToOther(session)) throw new StanzaError('conflict', 'the default list applies to another of your resources');
       await store.setDefault(user.username, undefined);
@@ -198,7 +198,7 @@ export class PrivacyLists {
 
   /** §2.6-§2.8: a <list/> with items replaces or adds that list; an empty one removes it. Both are pushed. */
   private async writeList(user: UserPrivacy, session: BoundSession, el: Element): Promise<void> {
-    const store = this.ctx.stores.privacy;
+    const store = this.ctx.store.privacy;
     const name = listName(el);
     const items = parseItems(el);
     if (items.length === 0) {

@@ -9,6 +9,7 @@ import { describeBackends } from '../../test/support/backends.js';
 import { rawLogin } from '../../test/support/raw-stream.js';
 import type { TestServer } from '../../test/support/server.js';
 import { activate, chat, Clients, contacts, errorOf, freshUsers, isError, isMessage, item, jid, PASSWORD, query, list, request } from './test-kit.js';
+import { privacyStores } from './store/index.js';
 
 type Methods = Record<string, unknown>;
 
@@ -73,7 +74,8 @@ describeBackends('Privacy and blocking from memory', (backend) => {
     await request(j, 'set', query(xml('default', { name: 'default' })));
     await request(j, 'set', xml('block', { xmlns: 'urn:xmpp:blocking' }, xml('item', { jid: 'iago@localhost' }), xml('item', { jid: 'example.org' })));
 
-    const { privacy, blocklist, roster } = server.server.stores;
+    const { privacy, blocklist } = server.server.stores.module('privacy', privacyStores);
+    const { roster } = server.server.stores;
     const spied = spy({
       privacy: { store: privacy, methods: ['names', 'getList', 'setList', 'deleteList', 'setDefault'] },
       blocklist: { store: blocklist, methods: ['list', 'block', 'unblock'] },
@@ -111,11 +113,11 @@ describeBackends('Privacy and blocking from memory', (backend) => {
 
   it('holds stanzas for a session whose lists are still loading, then applies them', async function () {
     const { juliet, romeo, tybalt } = await freshUsers(server, 'juliet', 'romeo', 'tybalt');
-    await server.server.stores.blocklist.block(juliet, [jid(tybalt)]);
+    await server.server.stores.module('privacy', privacyStores).blocklist.block(juliet, [jid(tybalt)]);
     const r = await clients.login(romeo, 'orchard');
     const t = await clients.login(tybalt, 'pda');
 
-    const blocklist = server.server.stores.blocklist;
+    const blocklist = server.server.stores.module('privacy', privacyStores).blocklist;
     const original = blocklist.list.bind(blocklist);
     let loads = 0;
     const restore = patch(blocklist, 'list', async (username: string): Promise<string[]> => {
@@ -140,7 +142,7 @@ describeBackends('Privacy and blocking from memory', (backend) => {
 
   it('closes a new session whose lists cannot be loaded, rather than deliver what it blocked', async function () {
     const { juliet } = await freshUsers(server, 'juliet');
-    const restore = patch(server.server.stores.privacy, 'names', async (): Promise<never> => {
+    const restore = patch(server.server.stores.module('privacy', privacyStores).privacy, 'names', async (): Promise<never> => {
       throw new Error('disk on fire');
     });
     try {

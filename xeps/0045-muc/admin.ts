@@ -3,7 +3,7 @@
 // moderators; owner uses §10.3-§10.8 owners and admins; §17.4.4-§17.4.6 the IQ rules.
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import type { Affiliation } from '../../src/storage/types.js';
+import type { Affiliation } from './store/types.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import type { PresentRole, Role } from './config.js';

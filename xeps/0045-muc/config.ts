@@ -2,7 +2,7 @@
 // the XEP-0004 Data Form an owner reads and submits, and the form kept in the store. Also the service limits
 // read from the [muc] configuration table.
 import { StanzaError } from '../../src/errors.js';
-import type { RoomConfigValue } from '../../src/storage/types.js';
+import type { RoomConfigValue } from './store/types.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import type { MucSettings } from './settings.js';

@@ -9,6 +9,8 @@ import { registerDiscovery } from './discovery.js';
 import { MucService } from './service.js';
 import './hooks.js';
 import { mucConfig } from './settings.js';
+import { mucStores } from './store/index.js';
+import { roomDestroy, roomList } from './commands.js';
 
 export default defineModule({
   name: 'muc',
@@ -25,6 +27,8 @@ export default defineModule({
   // The disco module answers disco#info and disco#items for the service and its rooms (discovery.ts).
   depends: ['disco'],
   config: mucConfig,
+  stores: mucStores,
+  commands: [roomList, roomDestroy],
   setup(ctx) {
     const domain = ctx.settings.domain;
     const muc = new MucService(ctx, domain, limitsFrom(ctx.settings));

@@ -21,6 +21,7 @@ import {
   statuses,
   xml,
 } from './test-kit.js';
+import { mucStores } from './store/index.js';
 
 function fields(form: Element | undefined): Map<string, Element> {
   return new Map((form?.getChildren('field') ?? []).filter((f) => f.attrs.var !== undefined).map((f) => [f.attrs.var as string, f]));
@@ -174,7 +175,7 @@ describe('XEP-0045 room configuration and destruction (muc#owner)', function () 
       assert.equal(destroy?.attrs.jid, 'coven@conference.localhost');
       assert.equal(destroy?.getChildText('reason'), 'Macbeth doth come.');
     }
-    assert.equal(await server.server.stores.rooms.get(room), undefined, 'a persistent room leaves the store too');
+    assert.equal(await server.server.stores.module('muc', mucStores).get(room), undefined, 'a persistent room leaves the store too');
     assert.equal(await refusal(iq(wicca, 'get', room, xml('query', { xmlns: DISCO_INFO }))), 'item-not-found');
   });
 });

@@ -26,6 +26,7 @@ import {
   statuses,
   xml,
 } from './test-kit.js';
+import { mucStores } from './store/index.js';
 
 describeBackends('XEP-0045 persistent rooms', function (backend) {
   let current: TestServer | undefined;
@@ -67,9 +68,9 @@ describeBackends('XEP-0045 persistent rooms', function (backend) {
       await crone.next(isSubject(room));
       await createRoom(crone, temporary, 'firstwitch');
     }
-    const stored = await (current as TestServer).server.stores.rooms.get(room);
+    const stored = await (current as TestServer).server.stores.module('muc', mucStores).get(room);
     assert.equal(stored?.config['muc#roomconfig_roomname'], 'A Dark Cave');
-    assert.equal(await (current as TestServer).server.stores.rooms.get(temporary), undefined, 'temporary rooms stay in memory');
+    assert.equal(await (current as TestServer).server.stores.module('muc', mucStores).get(temporary), undefined, 'temporary rooms stay in memory');
 
     await restart();
 
@@ -95,7 +96,7 @@ describeBackends('XEP-0045 persistent rooms', function (backend) {
 
     // Turning persistence off forgets the stored room; the live one stays while occupied.
     await configure(crone, room, { 'muc#roomconfig_persistentroom': '0' });
-    assert.equal(await (current as TestServer).server.stores.rooms.get(room), undefined);
+    assert.equal(await (current as TestServer).server.stores.module('muc', mucStores).get(room), undefined);
   });
 
   it('`ratatosk room destroy` tells the occupants of a live room and deletes the stored room', async function () {
@@ -117,7 +118,7 @@ describeBackends('XEP-0045 persistent rooms', function (backend) {
       const gone = await client.next(isPresence(`${room}/${nick}`, 'unavailable'));
       assert.equal(gone.getChild('x', MUC_USER)?.getChild('destroy')?.getChildText('reason'), 'Macbeth doth come.');
     }
-    assert.equal(await server.server.stores.rooms.get(room), undefined);
+    assert.equal(await server.server.stores.module('muc', mucStores).get(room), undefined);
     assert.equal(await refusal(iq(hag, 'get', room, xml('query', { xmlns: DISCO_INFO }))), 'item-not-found');
   });
 });

@@ -2,7 +2,7 @@
 // (reflecting messages): one room's state in plain Maps (occupants by nick and by real full JID, affiliations
 // by bare JID) and the stanzas that state turns into. Delivery stays behind RoomOutput, so the room logic
 // does not care where an occupant's session lives (a cluster can carry the delivery half).
-import type { Affiliation } from '../../src/storage/types.js';
+import type { Affiliation } from './store/types.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { PreparedStanza } from '../../src/xml/prepared.js';
 import { NS } from '../../src/xml/ns.js';

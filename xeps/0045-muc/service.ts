@@ -8,7 +8,7 @@ import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
 import type { ModuleContext } from '../../src/modules/api.js';
 import type { BoundSession } from '../../src/sessions/types.js';
-import type { StoredRoom } from '../../src/storage/types.js';
+import type { RoomStore, StoredRoom } from './store/types.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { handleAdmin } from './admin.js';
@@ -67,7 +67,7 @@ export class MucService implements RoomHost {
   /** Stanzas being handled per room JID: a room is given up to other nodes only when none is. */
   private readonly inFlight = new Map<string, number>();
 
-  constructor(readonly ctx: ModuleContext, readonly domain: string, readonly limits: MucLimits) {
+  constructor(readonly ctx: ModuleContext<unknown, RoomStore>, readonly domain: string, readonly limits: MucLimits) {
     this.fanout = new RemoteFanout(ctx);
     this.output = {
       deliver: (fullJid, stanza) => {
@@ -213,9 +213,9 @@ export class MucService implements RoomHost {
   }
 
   private async restore(roomJid: string): Promise<Room | undefined> {
-    const stored = await this.ctx.stores.rooms.get(roomJid);
+    const stored = await this.ctx.store.get(roomJid);
     if (stored === undefined) return this.rooms.get(roomJid);
-    const affiliations = await this.ctx.stores.rooms.affiliations(roomJid);
+    const affiliations = await this.ctx.store.affiliations(roomJid);
     const live = this.rooms.get(roomJid);
     if (live !== undefined) return live;
     const config = restoredConfig(stored.config, this.limits);
@@ -240,7 +240,7 @@ export class MucService implements RoomHost {
     if (max === 0) throw new StanzaError('not-allowed', 'creating rooms is not allowed on this service (§10.1.1)');
     let owned = 0;
     for (const room of this.rooms.values()) if (!room.config.persistent && room.affiliation(bareJid) === 'owner') owned++;
-    if (owned < max) owned += await this.ctx.stores.rooms.countOwned(bareJid);
+    if (owned < max) owned += await this.ctx.store.countOwned(bareJid);
     if (owned >= max) throw new StanzaError('not-allowed', `you own ${owned} rooms already, the most this service allows (§10.1.1)`);
   }
 
@@ -274,7 +274,7 @@ export class MucService implements RoomHost {
     }
     if (this.rooms.get(room.jid) === room) this.rooms.delete(room.jid);
     this.vacated(room.jid);
-    if (fromStore && room.config.persistent) await this.ctx.stores.rooms.delete(room.jid);
+    if (fromStore && room.config.persistent) await this.ctx.store.delete(room.jid);
   }
 
   // ---- persistence of persistent rooms ----
@@ -291,24 +291,24 @@ export class MucService implements RoomHost {
   }
 
   async save(room: Room): Promise<void> {
-    if (this.persists(room)) await this.ctx.stores.rooms.save(this.stored(room));
+    if (this.persists(room)) await this.ctx.store.save(this.stored(room));
   }
 
   async saveAffiliation(room: Room, bareJid: string): Promise<void> {
     if (!this.persists(room)) return;
     const entry = room.affiliationEntry(bareJid);
-    await this.ctx.stores.rooms.setAffiliation(room.jid, entry === undefined ? { jid: bareJid, affiliation: 'none' } : { jid: bareJid, ...entry });
+    await this.ctx.store.setAffiliation(room.jid, entry === undefined ? { jid: bareJid, affiliation: 'none' } : { jid: bareJid, ...entry });
   }
 
   /** A room that just became persistent: the room first, then its affiliations (they reference it). */
   async saveAll(room: Room): Promise<void> {
     if (!this.persists(room)) return;
-    await this.ctx.stores.rooms.save(this.stored(room));
-    for (const [jid, entry] of [...room.affiliations()]) await this.ctx.stores.rooms.setAffiliation(room.jid, { jid, ...entry });
+    await this.ctx.store.save(this.stored(room));
+    for (const [jid, entry] of [...room.affiliations()]) await this.ctx.store.setAffiliation(room.jid, { jid, ...entry });
   }
 
   async unsave(room: Room): Promise<void> {
-    await this.ctx.stores.rooms.delete(room.jid);
+    await this.ctx.store.delete(room.jid);
   }
 
   /** Runs a store write whose failure must not undo what occupants were already told; it is logged. */
@@ -410,7 +410,7 @@ export class MucService implements RoomHost {
   /** §6.3: public, unlocked rooms, live or stored, sorted by JID. */
   async publicRooms(): Promise<Map<string, string>> {
     const rooms = new Map<string, string>();
-    for (const stored of await this.ctx.stores.rooms.list(this.domain)) {
+    for (const stored of await this.ctx.store.list(this.domain)) {
       if (this.rooms.has(stored.jid)) continue;
       const config = restoredConfig(stored.config, this.limits);
       if (config.public) rooms.set(stored.jid, config.name);

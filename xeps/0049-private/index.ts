@@ -6,6 +6,7 @@ import { defineModule } from '../../src/modules/api.js';
 import type { Jid } from '../../src/jid.js';
 import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import { privateXmlStores } from './store/index.js';
 
 /** Namespaces that mean the fragment has none of its own: it would inherit the query's or the stanza's. */
 const NOT_ITS_OWN = new Set<string>([NS.privateXml, NS.client]);
@@ -51,8 +52,9 @@ function standalone(fragment: Fragment, ancestors: readonly Element[], withChild
 export default defineModule({
   name: 'private',
   specs: [{ id: 'XEP-0049', title: 'Private XML Storage', version: '1.2', scope: 'get and set of the own account’s fragments, several per set; reserved namespaces other than jabber:iq:private itself are accepted', status: 'complete' }],
+  stores: privateXmlStores,
   setup(ctx) {
-    const store = ctx.stores.privateXml;
+    const store = ctx.store;
     // The XEP predates disco; servers advertise the namespace all the same, and clients look for it.
     ctx.addFeature(NS.privateXml);
 

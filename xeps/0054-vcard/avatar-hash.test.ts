@@ -9,6 +9,7 @@ import { describeBackends } from '../../test/support/backends.js';
 import { connect, type ClientTransport, type TestClient } from '../../test/support/clients.js';
 import type { TestServer } from '../../test/support/server.js';
 import { photoHash } from './avatar-hash.js';
+import { vcardStores } from './store/index.js';
 
 const UPDATE = 'vcard-temp:x:update';
 const PASSWORD = 'secret';
@@ -112,7 +113,7 @@ describeBackends('XEP-0153 vCard-based avatars (server side)', function (backend
   it('takes the hash from the stored vCard when the user logs in, for the very first presence', async function () {
     const [juliet, romeo] = (await users('juliet', 'romeo')) as [string, string];
     await befriend(juliet, romeo);
-    await server.server.stores.vcards.set(juliet, withPhoto(IMAGE).toString());
+    await server.server.stores.module('vcard', vcardStores).set(juliet, withPhoto(IMAGE).toString());
     const romeoClient = await login(romeo, 'tcp', 'orchard');
     await romeoClient.xmpp.send(xml('presence'));
     const julietClient = await login(juliet, 'tls', 'balcony');
@@ -122,7 +123,7 @@ describeBackends('XEP-0153 vCard-based avatars (server side)', function (backend
   it('§4.1, §4.3: leaves the update element of a client that includes one as it is', async function () {
     const [juliet, romeo] = (await users('juliet', 'romeo')) as [string, string];
     await befriend(juliet, romeo);
-    await server.server.stores.vcards.set(juliet, withPhoto(IMAGE).toString());
+    await server.server.stores.module('vcard', vcardStores).set(juliet, withPhoto(IMAGE).toString());
     const romeoClient = await login(romeo, 'websocket', 'orchard');
     await romeoClient.xmpp.send(xml('presence'));
     const julietClient = await login(juliet, 'tcp', 'balcony');
@@ -162,7 +163,7 @@ describeBackends('XEP-0153 vCard-based avatars (server side)', function (backend
   it('does not touch unavailable or directed presence', async function () {
     const [juliet, romeo, nurse] = (await users('juliet', 'romeo', 'nurse')) as [string, string, string];
     await befriend(juliet, romeo);
-    await server.server.stores.vcards.set(juliet, withPhoto(IMAGE).toString());
+    await server.server.stores.module('vcard', vcardStores).set(juliet, withPhoto(IMAGE).toString());
     const romeoClient = await login(romeo, 'websocket', 'orchard');
     await romeoClient.xmpp.send(xml('presence'));
     const nurseClient = await login(nurse, 'tcp', 'kitchen');

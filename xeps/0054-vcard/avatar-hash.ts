@@ -3,6 +3,7 @@
 // contacts learn of the avatar even from clients that know nothing of XEP-0153.
 import { createHash } from 'node:crypto';
 import type { ModuleContext } from '../../src/modules/api.js';
+import type { VCardStore } from './store/types.js';
 import { parseElement, xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 
@@ -30,7 +31,7 @@ export interface AvatarHashes {
  * session before that has finished, so the first presence is annotated too), kept current by vCard
  * sets, and dropped with the user's last session.
  */
-export function setupAvatarHashes(ctx: ModuleContext): AvatarHashes {
+export function setupAvatarHashes(ctx: ModuleContext<unknown, VCardStore>): AvatarHashes {
   /** username -> photo hash ('' for no photo). */
   const hashes = new Map<string, string>();
 
@@ -39,7 +40,7 @@ export function setupAvatarHashes(ctx: ModuleContext): AvatarHashes {
     if (hashes.has(username)) return;
     let hash: string;
     try {
-      const stored = await ctx.stores.vcards.get(username);
+      const stored = await ctx.store.get(username);
       hash = stored === undefined ? '' : photoHash(parseElement(stored));
     } catch (err) {
       // Without the hash the presence goes out as the client sent it; nothing else depends on it.

@@ -6,6 +6,7 @@ import { defineModule } from '../../src/modules/api.js';
 import { parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { setupAvatarHashes } from './avatar-hash.js';
+import { vcardStores } from './store/index.js';
 
 /** Largest vCard stored, in UTF-8 bytes of its XML, PHOTO included (about 46 KiB of image once in base64). */
 export const MAX_VCARD_BYTES = 64 * 1024;
@@ -16,8 +17,9 @@ export default defineModule({
     { id: 'XEP-0054', title: 'vcard-temp', version: '1.3.0', scope: 'get and set of the own vCard, get of other local users’ vCards; vCards up to 64 KiB', status: 'complete' },
     { id: 'XEP-0153', title: 'vCard-Based Avatars', version: '1.1.1', scope: 'server side: the photo hash added to broadcast presence that lacks it', status: 'complete' },
   ],
+  stores: vcardStores,
   setup(ctx) {
-    const store = ctx.stores.vcards;
+    const store = ctx.store;
     const avatars = setupAvatarHashes(ctx);
     ctx.addFeature(NS.vcard);
 

@@ -7,6 +7,7 @@ import { describeBackends } from '../../test/support/backends.js';
 import { connect, type ClientTransport, type TestClient } from '../../test/support/clients.js';
 import type { TestServer } from '../../test/support/server.js';
 import { MAX_VCARD_BYTES } from './index.js';
+import { vcardStores } from './store/index.js';
 
 const VCARD = 'vcard-temp';
 const PASSWORD = 'secret';
@@ -165,10 +166,10 @@ describeBackends('XEP-0054 vcard-temp', function (backend) {
 
   it('§3.2 Example 7: setting another user’s vCard is forbidden and changes nothing', async function () {
     const jer = await user('jer');
-    await server.server.stores.vcards.set(jer, parse(JER).toString());
+    await server.server.stores.module('vcard', vcardStores).set(jer, parse(JER).toString());
     const macbeth = await login(await user('macbeth'), 'websocket');
     assert.deepEqual(await refusal(macbeth.xmpp.iqCaller.request(vcardSet(STPETER, `${jer}@localhost`))), { condition: 'forbidden', type: 'auth' });
-    assert.equal(await server.server.stores.vcards.get(jer), parse(JER).toString());
+    assert.equal(await server.server.stores.module('vcard', vcardStores).get(jer), parse(JER).toString());
   });
 
   it(`refuses a vCard over ${MAX_VCARD_BYTES} bytes with not-acceptable and keeps the stored one`, async function () {

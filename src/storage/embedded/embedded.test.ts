@@ -8,14 +8,9 @@ import { promisify } from 'node:util';
 import { open } from 'lmdb';
 import { ServerError } from '../../errors.js';
 import { accountStoreContract, fakeCredentials } from '../contract/accounts.contract.js';
-import { archiveStoreContract } from '../contract/archive.contract.js';
 import { bulkLoaderContract } from '../contract/bulk.contract.js';
-import { lastActivityStoreContract } from '../contract/last-activity.contract.js';
 import { offlineStoreContract } from '../contract/offline.contract.js';
-import { privacyStoreContract } from '../contract/privacy.contract.js';
-import { roomStoreContract } from '../contract/rooms.contract.js';
 import { rosterStoreContract, subscriptionRequestStoreContract, type ReopenableFixture } from '../contract/roster.contract.js';
-import { privateXmlStoreContract, vcardStoreContract } from '../contract/vcards.contract.js';
 import { embeddedPath, openEmbeddedStores } from './index.js';
 
 const execFileAsync = promisify(execFile);
@@ -25,10 +20,6 @@ async function tempDir(): Promise<string> {
 }
 
 accountStoreContract('embedded', openEmbeddedFixture);
-
-privacyStoreContract('embedded', openEmbeddedFixture);
-
-roomStoreContract('embedded', openEmbeddedFixture);
 
 /** Fresh embedded stores in a temporary directory, removed on cleanup. */
 async function openEmbeddedFixture() {
@@ -44,10 +35,6 @@ async function openEmbeddedFixture() {
 }
 
 offlineStoreContract('embedded', openEmbeddedFixture);
-vcardStoreContract('embedded', openEmbeddedFixture);
-privateXmlStoreContract('embedded', openEmbeddedFixture);
-lastActivityStoreContract('embedded', openEmbeddedFixture);
-archiveStoreContract('embedded', openEmbeddedFixture);
 
 /** Like openEmbeddedFixture, and able to close the stores and open the same directory again. */
 async function openReopenableEmbeddedFixture(): Promise<ReopenableFixture> {

@@ -11,6 +11,15 @@ export interface UserDataOwner {
   removeUserData(username: string): void;
 }
 
+/**
+ * Whether an account exists, synchronously: for a module store's write transaction that must not write
+ * for an account deleted meanwhile (the check and the write then commit together).
+ */
+export function accountExists(env: EmbeddedEnv): (username: string) => boolean {
+  const accounts = env.openDB<unknown, string>({ name: 'accounts', cache: false });
+  return (username) => accounts.doesExist(username);
+}
+
 /** Runs an LMDB call and reports its failure as the store being unavailable (a corrupt record stays itself). */
 export async function guard<T>(what: string, action: () => T | Promise<T>): Promise<T> {
   try {

@@ -9,19 +9,15 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { ServerError } from '../../errors.js';
+import { ModuleStoreRegistry } from '../module-stores.js';
 import { StoreUnavailableError, type Stores } from '../types.js';
 import { EmbeddedAccountStore, type AccountsDb } from './accounts.js';
-import { EmbeddedArchiveStore } from './archive.js';
 import { EmbeddedBulkLoader } from './bulk.js';
-import { EmbeddedLastActivityStore } from './last-activity.js';
 import { EmbeddedOfflineStore } from './offline.js';
-import { EmbeddedBlockListStore, EmbeddedPrivacyStore } from './privacy.js';
-import { EmbeddedRoomStore } from './rooms.js';
 import { EmbeddedRosterStore, EmbeddedSubscriptionRequestStore } from './roster.js';
-import { EmbeddedVCardStore, EmbeddedPrivateXmlStore } from './vcards.js';
 import type { EmbeddedEnv, UserDataOwner } from './env.js';
 
-/** Room for the sub-databases modules add later (roster, offline, archive, rooms, ...). */
+/** Room for the sub-databases of the core's stores and the modules' (rooms, vcards, ...). */
 const MAX_DBS = 64;
 
 interface SharedEnv {
@@ -70,16 +66,11 @@ export async function openEmbeddedStores(dataDir: string): Promise<Stores> {
   const roster = new EmbeddedRosterStore(env);
   const subscriptionRequests = new EmbeddedSubscriptionRequestStore(env);
   const offline = new EmbeddedOfflineStore(env);
-  const vcards = new EmbeddedVCardStore(env);
-  const privateXml = new EmbeddedPrivateXmlStore(env);
-  const lastActivity = new EmbeddedLastActivityStore(env);
-  const privacy = new EmbeddedPrivacyStore(env);
-  const blocklist = new EmbeddedBlockListStore(env);
-  const rooms = new EmbeddedRoomStore(env);
-  const archive = new EmbeddedArchiveStore(env);
-  // Everything an account owns goes with it, in the account's delete transaction.
-  const owners: UserDataOwner[] = [roster, subscriptionRequests, offline, vcards, privateXml, privacy, blocklist, archive, lastActivity];
+  // Everything an account owns goes with it, in the account's delete transaction: the core's stores
+  // and the modules' opened through `module` (their spec's accountData).
+  const owners: UserDataOwner[] = [roster, subscriptionRequests, offline];
   const accounts = new EmbeddedAccountStore(entry.accounts, owners);
+  const modules = new ModuleStoreRegistry({ kind: 'embedded', env }, owners);
   let closed = false;
   return {
     kind: 'embedded',
@@ -88,13 +79,7 @@ export async function openEmbeddedStores(dataDir: string): Promise<Stores> {
     roster,
     subscriptionRequests,
     offline,
-    vcards,
-    privateXml,
-    lastActivity,
-    privacy,
-    blocklist,
-    rooms,
-    archive,
+    module: (name, spec) => modules.open(name, spec),
     bulk: new EmbeddedBulkLoader(env, entry.accounts, roster),
     async ping(): Promise<void> {
       if (closed) throw new StoreUnavailableError('the embedded store is closed');

@@ -1,5 +1,5 @@
 // Accounts in PostgreSQL: the users table of migration 0001. Deleting a user removes what other
-// tables keep for it (foreign keys ON DELETE CASCADE, and the archive by owner) in one transaction.
+// tables keep for it, the core's and the modules', by their foreign keys ON DELETE CASCADE.
 import type { ScramCredential, StoredCredentials } from '../../auth/credentials.js';
 import type { Account, AccountStore } from '../types.js';
 import { num, str, type Db, type Row } from './db.js';
@@ -52,12 +52,8 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async delete(username: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      const rows = await tx.query('DELETE FROM users WHERE username = $1 RETURNING username', [username]);
-      if (rows.length === 0) return false;
-      await tx.query('DELETE FROM archive WHERE owner = $1', [username]);
-      return true;
-    });
+    const rows = await this.db.query('DELETE FROM users WHERE username = $1 RETURNING username', [username]);
+    return rows.length === 1;
   }
 
   async list(options: { after?: string; limit?: number } = {}): Promise<string[]> {

@@ -1,17 +1,14 @@
-// The PostgreSQL back end: one pool shared by every store, the schema from migrations/.
+// The PostgreSQL back end: one pool shared by every store (the modules' too), the schema from
+// migrations/ and the modules' migrations directories.
+import { ModuleStoreRegistry } from '../module-stores.js';
 import type { Stores } from '../types.js';
 import { StoreUnavailableError } from '../types.js';
 import { PostgresAccountStore } from './accounts.js';
-import { PostgresArchiveStore } from './archive.js';
 import { PostgresBulkLoader } from './bulk.js';
 import { Db, type DbOptions } from './db.js';
-import { PostgresLastActivityStore } from './last-activity.js';
 import { loadMigrations, migrate, migrationsDir } from './migrate.js';
 import { PostgresOfflineStore } from './offline.js';
-import { PostgresBlockListStore, PostgresPrivacyStore } from './privacy.js';
-import { PostgresRoomStore } from './rooms.js';
 import { PostgresRosterStore, PostgresSubscriptionRequestStore } from './roster.js';
-import { PostgresPrivateXmlStore, PostgresVCardStore } from './vcards.js';
 
 export { isUnavailable } from './db.js';
 
@@ -30,6 +27,7 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Stor
     await db.close();
     throw err;
   }
+  const modules = new ModuleStoreRegistry({ kind: 'postgres', db });
   return {
     kind: 'postgres',
     engine: { kind: 'postgres', db },
@@ -38,13 +36,7 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Stor
     roster: new PostgresRosterStore(db),
     subscriptionRequests: new PostgresSubscriptionRequestStore(db),
     offline: new PostgresOfflineStore(db),
-    vcards: new PostgresVCardStore(db),
-    privateXml: new PostgresPrivateXmlStore(db),
-    lastActivity: new PostgresLastActivityStore(db),
-    privacy: new PostgresPrivacyStore(db),
-    blocklist: new PostgresBlockListStore(db),
-    rooms: new PostgresRoomStore(db),
-    archive: new PostgresArchiveStore(db),
+    module: (name, spec) => modules.open(name, spec),
     bulk: new PostgresBulkLoader(db),
     async ping() {
       try {

@@ -3,14 +3,9 @@
 import assert from 'node:assert/strict';
 import { ServerError } from '../../errors.js';
 import { accountStoreContract } from '../contract/accounts.contract.js';
-import { archiveStoreContract } from '../contract/archive.contract.js';
 import { bulkLoaderContract } from '../contract/bulk.contract.js';
-import { lastActivityStoreContract } from '../contract/last-activity.contract.js';
 import { offlineStoreContract } from '../contract/offline.contract.js';
-import { privacyStoreContract } from '../contract/privacy.contract.js';
-import { roomStoreContract } from '../contract/rooms.contract.js';
 import { rosterStoreContract, subscriptionRequestStoreContract, type ReopenableFixture } from '../contract/roster.contract.js';
-import { privateXmlStoreContract, vcardStoreContract } from '../contract/vcards.contract.js';
 import { Db } from './db.js';
 import { openPostgresStores } from './index.js';
 import { loadMigrations, migrate } from './migrate.js';
@@ -28,13 +23,7 @@ describe('PostgreSQL back end', function () {
   });
 
   accountStoreContract('postgres', openPostgresFixture);
-  privacyStoreContract('postgres', openPostgresFixture);
-  roomStoreContract('postgres', openPostgresFixture);
   offlineStoreContract('postgres', openPostgresFixture);
-  vcardStoreContract('postgres', openPostgresFixture);
-  privateXmlStoreContract('postgres', openPostgresFixture);
-  lastActivityStoreContract('postgres', openPostgresFixture);
-  archiveStoreContract('postgres', openPostgresFixture);
   rosterStoreContract('postgres', openReopenablePostgresFixture);
   subscriptionRequestStoreContract('postgres', openReopenablePostgresFixture);
   bulkLoaderContract('postgres', openPostgresFixture);

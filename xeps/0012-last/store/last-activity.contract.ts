@@ -1,13 +1,14 @@
 // The LastActivityStore (XEP-0012) contract: every back end runs these.
-//   lastActivityStoreContract('embedded', open);
+// Run on both back ends by store.test.ts.
 import assert from 'node:assert/strict';
-import type { LastActivityStore } from '../types.js';
-import { fakeCredentials, type ContractFixture } from './accounts.contract.js';
+import { fakeCredentials } from '../../../src/storage/contract/accounts.contract.js';
+import type { ModuleContractFixture, OpenModuleFixture } from '../../../src/storage/contract/module-fixture.js';
+import type { LastActivityStore } from './types.js';
 
-export function lastActivityStoreContract(name: string, open: () => Promise<ContractFixture>): void {
+export function lastActivityStoreContract(name: string, open: OpenModuleFixture<LastActivityStore>): void {
   describe(`LastActivityStore contract: ${name}`, () => {
-    let fixture: ContractFixture;
-    const last = (): LastActivityStore => fixture.stores.lastActivity;
+    let fixture: ModuleContractFixture<LastActivityStore>;
+    const last = (): LastActivityStore => fixture.store;
 
     beforeEach(async () => {
       fixture = await open();

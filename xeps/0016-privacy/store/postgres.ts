@@ -2,9 +2,9 @@
 // 0005. A list's items are replaced in one transaction that first locks the list's row, so two
 // writers of the same list take turns. The default list references its list, so deleting the
 // list clears the default in the same statement.
-import { ServerError } from '../../errors.js';
-import type { BlockListStore, PrivacyItem, PrivacyStore } from '../types.js';
-import { bool, num, optStr, str, type Db, type Row } from './db.js';
+import { ServerError } from '../../../src/errors.js';
+import type { BlockListStore, PrivacyItem, PrivacyStore } from './types.js';
+import { bool, num, optStr, str, type Db, type Row } from '../../../src/modules/api.js';
 
 /** PostgreSQL's foreign_key_violation. */
 const FOREIGN_KEY_VIOLATION = '23503';

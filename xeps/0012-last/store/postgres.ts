@@ -1,7 +1,7 @@
 // Last activity (XEP-0012) in PostgreSQL: table last_activity of migration 0008, removed with the
 // account by its foreign key. A write for a username with no account inserts nothing.
-import type { LastActivity, LastActivityStore } from '../types.js';
-import { num, optStr, type Db } from './db.js';
+import type { LastActivity, LastActivityStore } from './types.js';
+import { num, optStr, type Db } from '../../../src/modules/api.js';
 
 export class PostgresLastActivityStore implements LastActivityStore {
   constructor(private readonly db: Db) {}

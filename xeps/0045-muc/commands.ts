@@ -1,9 +1,10 @@
-// Persistent MUC rooms (XEP-0045) as the store keeps them. Through a running server, `room
-// destroy` also asks the live MUC service (when one is wired into LiveServer) to tell the
-// occupants and forget the room.
-import { ServerError } from '../errors.js';
-import type { StoredRoom } from '../storage/types.js';
-import { parseDomain, parseJid, requiredArg, servedDomain, stringOption, type JsonValue, type StoreCommand } from './command.js';
+// `ratatosk room list|destroy`: the MUC module's administration commands, on the persistent rooms
+// (XEP-0045 §10.1.3) of its store. Through a running server, `room destroy` also asks the live MUC
+// service, through the 'muc:destroy-room' hook (§10.9), to tell the occupants and forget the room.
+import { ServerError } from '../../src/errors.js';
+import { parseDomain, parseJid, requiredArg, servedDomain, stringOption, type JsonValue, type ModuleCommand } from '../../src/modules/api.js';
+import './hooks.js';
+import type { RoomStore, StoredRoom } from './store/types.js';
 
 /** The default MUC service of a domain. */
 export function defaultMucService(domain: string): string {
@@ -23,9 +24,8 @@ function roomData(room: StoredRoom): JsonValue {
   return data;
 }
 
-export const roomList: StoreCommand = {
+export const roomList: ModuleCommand<RoomStore> = {
   name: 'room list',
-  runs: 'anywhere',
   summary: 'List the persistent rooms of a MUC service.',
   usage: 'room list [--service <domain>]',
   details: ['One room a line: its JID, then a tab and its name when it has one.'],
@@ -34,7 +34,7 @@ export const roomList: StoreCommand = {
   async run(ctx, input) {
     const asked = stringOption(input, 'service');
     const service = asked === undefined ? defaultMucService(servedDomain(ctx.config)) : parseDomain(asked, '--service');
-    const rooms = await ctx.stores.rooms.list(service);
+    const rooms = await ctx.store.list(service);
     return {
       exitCode: 0,
       lines: rooms.map((r) => {
@@ -46,9 +46,8 @@ export const roomList: StoreCommand = {
   },
 };
 
-export const roomDestroy: StoreCommand = {
+export const roomDestroy: ModuleCommand<RoomStore> = {
   name: 'room destroy',
-  runs: 'anywhere',
   summary: 'Destroy a room: its configuration and affiliations are deleted.',
   usage: 'room destroy <room-jid> [--reason <text>]',
   details: [
@@ -63,8 +62,8 @@ export const roomDestroy: StoreCommand = {
     if (jid.local === '' || !jid.isBare) throw new ServerError('INVALID_JID', `"${raw}" is not a room JID: give room@${defaultMucService(servedDomain(ctx.config))}`);
     const room = jid.toString();
     const reason = stringOption(input, 'reason');
-    const wasLive = ctx.live?.destroyRoom === undefined ? false : await ctx.live.destroyRoom(room, reason === '' ? undefined : reason);
-    const wasStored = await ctx.stores.rooms.delete(room);
+    const wasLive = ctx.fire === undefined ? false : (await ctx.fire('muc:destroy-room', room, reason === '' ? undefined : reason)) === true;
+    const wasStored = await ctx.store.delete(room);
     if (!wasLive && !wasStored) throw new ServerError('ROOM_NOT_FOUND', `no such room: ${room}`);
     return { exitCode: 0, lines: [`destroyed ${room}`], data: { jid: room, stored: wasStored, live: wasLive } };
   },

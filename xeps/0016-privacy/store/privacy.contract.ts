@@ -1,9 +1,9 @@
 // The PrivacyStore (XEP-0016) and BlockListStore (XEP-0191) contract: every back end runs these
-// same tests. Usage, in a back end's test file:
-//   privacyStoreContract('embedded', async () => ({ stores, cleanup }));
+// same tests (store.test.ts runs them on both).
 import assert from 'node:assert/strict';
-import type { PrivacyItem } from '../types.js';
-import { fakeCredentials, type ContractFixture } from './accounts.contract.js';
+import { fakeCredentials } from '../../../src/storage/contract/accounts.contract.js';
+import type { ModuleContractFixture, OpenModuleFixture } from '../../../src/storage/contract/module-fixture.js';
+import type { PrivacyItem, PrivacyModuleStores } from './types.js';
 
 function item(order: number, fields: Partial<PrivacyItem> = {}): PrivacyItem {
   return { action: 'deny', order, message: false, iq: false, presenceIn: false, presenceOut: false, ...fields };
@@ -14,11 +14,11 @@ function byCodePoint(values: readonly string[]): string[] {
   return [...values].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
-export function privacyStoreContract(name: string, open: () => Promise<ContractFixture>): void {
+export function privacyStoreContract(name: string, open: OpenModuleFixture<PrivacyModuleStores>): void {
   describe(`PrivacyStore and BlockListStore contract: ${name}`, () => {
-    let fixture: ContractFixture;
-    const privacy = () => fixture.stores.privacy;
-    const blocklist = () => fixture.stores.blocklist;
+    let fixture: ModuleContractFixture<PrivacyModuleStores>;
+    const privacy = () => fixture.store.privacy;
+    const blocklist = () => fixture.store.blocklist;
 
     beforeEach(async () => {
       fixture = await open();

@@ -6,10 +6,9 @@
 // listing a service is one range read. Changes that touch several records run in one write
 // transaction, so the owner index never disagrees with the affiliations.
 import type { Database } from 'lmdb';
-import { ServerError } from '../../errors.js';
-import type { Affiliation, RoomAffiliation, RoomConfigValue, RoomStore, StoredRoom } from '../types.js';
-import { isAffiliation, isRoomConfigValue } from '../records.js';
-import { guard, type EmbeddedEnv } from './env.js';
+import { ServerError } from '../../../src/errors.js';
+import { guard, type EmbeddedEnv } from '../../../src/modules/api.js';
+import { isAffiliation, isRoomConfigValue, type Affiliation, type RoomAffiliation, type RoomConfigValue, type RoomStore, type StoredRoom } from './types.js';
 
 type PairDb = Database<unknown, [string, string]>;
 
@@ -138,6 +137,15 @@ export class EmbeddedRoomStore implements RoomStore {
         result.push(parseRoom(jid, value));
       }
       return result;
+    });
+  }
+
+  async services(): Promise<string[]> {
+    return guard('room services', () => {
+      const found: string[] = [];
+      // Keys sort by service first: one service's rooms are contiguous, so a new service is a new key prefix.
+      for (const [service] of this.rooms.getKeys()) if (found.at(-1) !== service) found.push(service);
+      return found;
     });
   }
 

@@ -2,9 +2,9 @@
 // username → { timestamp, status? }. A write checks the account in the same transaction, so a
 // session that ends after its account was deleted leaves nothing behind for a later namesake.
 import type { Database } from 'lmdb';
-import { ServerError } from '../../errors.js';
-import type { LastActivity, LastActivityStore } from '../types.js';
-import { guard, type EmbeddedEnv, type UserDataOwner } from './env.js';
+import { ServerError } from '../../../src/errors.js';
+import { accountExists, guard, type EmbeddedEnv, type UserDataOwner } from '../../../src/modules/api.js';
+import type { LastActivity, LastActivityStore } from './types.js';
 
 function parseRecord(username: string, value: unknown): LastActivity | undefined {
   if (value === undefined) return undefined;
@@ -19,11 +19,11 @@ function parseRecord(username: string, value: unknown): LastActivity | undefined
 
 export class EmbeddedLastActivityStore implements LastActivityStore, UserDataOwner {
   private readonly db: Database<unknown, string>;
-  private readonly accounts: Database<unknown, string>;
+  private readonly accountExists: (username: string) => boolean;
 
   constructor(env: EmbeddedEnv) {
     this.db = env.openDB<unknown, string>({ name: 'last_activity', cache: false });
-    this.accounts = env.openDB<unknown, string>({ name: 'accounts', cache: false });
+    this.accountExists = accountExists(env);
   }
 
   async get(username: string): Promise<LastActivity | undefined> {
@@ -34,7 +34,7 @@ export class EmbeddedLastActivityStore implements LastActivityStore, UserDataOwn
   async set(username: string, value: LastActivity): Promise<void> {
     const record: LastActivity = value.status === undefined ? { timestamp: value.timestamp } : { timestamp: value.timestamp, status: value.status };
     await guard('last activity set', () => this.db.transaction(() => {
-      if (this.accounts.doesExist(username)) void this.db.put(username, record);
+      if (this.accountExists(username)) void this.db.put(username, record);
     }));
   }
 

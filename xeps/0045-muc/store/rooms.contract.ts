@@ -1,10 +1,10 @@
 // The RoomStore contract (persistent XEP-0045 rooms): every back end runs these same tests.
-// Usage, in a back end's test file:
-//   roomStoreContract('embedded', async () => ({ stores, cleanup }));
+// Run on both back ends by store.test.ts.
 import assert from 'node:assert/strict';
-import { ServerError } from '../../errors.js';
-import type { RoomConfigValue, StoredRoom } from '../types.js';
-import { fakeCredentials, type ContractFixture } from './accounts.contract.js';
+import { ServerError } from '../../../src/errors.js';
+import { fakeCredentials } from '../../../src/storage/contract/accounts.contract.js';
+import type { ModuleContractFixture, OpenModuleFixture } from '../../../src/storage/contract/module-fixture.js';
+import type { RoomConfigValue, RoomStore, StoredRoom } from './types.js';
 
 const SERVICE = 'conference.example.org';
 
@@ -22,10 +22,10 @@ function byCodePoint(values: readonly string[]): string[] {
   return [...values].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
-export function roomStoreContract(name: string, open: () => Promise<ContractFixture>): void {
+export function roomStoreContract(name: string, open: OpenModuleFixture<RoomStore>): void {
   describe(`RoomStore contract: ${name}`, () => {
-    let fixture: ContractFixture;
-    const rooms = () => fixture.stores.rooms;
+    let fixture: ModuleContractFixture<RoomStore>;
+    const rooms = () => fixture.store;
 
     beforeEach(async () => {
       fixture = await open();
@@ -143,6 +143,15 @@ export function roomStoreContract(name: string, open: () => Promise<ContractFixt
 
       await rooms().delete(`zulu@${SERVICE}`);
       assert.equal((await rooms().list(SERVICE)).length, locals.length - 1);
+      assert.deepEqual(await rooms().services(), byCodePoint([SERVICE, `${SERVICE}.evil`, 'conference.example', 'muc.example.org', 'example.org']), 'every service with rooms, once');
+    });
+
+    it('has no services before any room is stored, and loses one with its last room', async () => {
+      assert.deepEqual(await rooms().services(), []);
+      await rooms().save(room('solo', {}, 'muc.example.org'));
+      assert.deepEqual(await rooms().services(), ['muc.example.org']);
+      await rooms().delete('solo@muc.example.org');
+      assert.deepEqual(await rooms().services(), []);
     });
 
     it('sets, changes and lists affiliations sorted by JID', async () => {

@@ -1,75 +1,17 @@
-// The VCardStore (XEP-0054) and PrivateXmlStore (XEP-0049) contracts: every back end runs these.
-//   vcardStoreContract('embedded', open);
-//   privateXmlStoreContract('embedded', open);
+// The PrivateXmlStore contract (XEP-0049): every back end runs it (store.test.ts).
 import assert from 'node:assert/strict';
-import type { PrivateXmlStore, VCardStore } from '../types.js';
-import { fakeCredentials, type ContractFixture } from './accounts.contract.js';
+import { fakeCredentials } from '../../../src/storage/contract/accounts.contract.js';
+import type { ModuleContractFixture, OpenModuleFixture } from '../../../src/storage/contract/module-fixture.js';
+import type { PrivateXmlStore } from './types.js';
 
-const vcard = (fn: string): string => `<vCard xmlns="vcard-temp"><FN>${fn}</FN></vCard>`;
 const BOOKMARKS = 'storage storage:bookmarks';
 const ROSTERNOTES = 'storage storage:rosternotes';
 const bookmarks = (name: string): string => `<storage xmlns="storage:bookmarks"><conference jid="${name}@conference.example.org"/></storage>`;
 
-export function vcardStoreContract(name: string, open: () => Promise<ContractFixture>): void {
-  describe(`VCardStore contract: ${name}`, () => {
-    let fixture: ContractFixture;
-    const vcards = (): VCardStore => fixture.stores.vcards;
-
-    beforeEach(async () => {
-      fixture = await open();
-      for (const user of ['alice', 'bob']) await fixture.stores.accounts.create(user, fakeCredentials(user));
-    });
-
-    afterEach(async () => {
-      await fixture.cleanup();
-    });
-
-    it('has no vCard for a user who never set one', async () => {
-      assert.equal(await vcards().get('alice'), undefined);
-    });
-
-    it('stores a vCard, replaces it, and deletes it', async () => {
-      await vcards().set('alice', vcard('Alice'));
-      assert.equal(await vcards().get('alice'), vcard('Alice'));
-      await vcards().set('alice', vcard('Alice Liddell'));
-      assert.equal(await vcards().get('alice'), vcard('Alice Liddell'));
-      assert.equal(await vcards().delete('alice'), true);
-      assert.equal(await vcards().get('alice'), undefined);
-      assert.equal(await vcards().delete('alice'), false);
-      assert.equal(await vcards().delete('bob'), false);
-    });
-
-    it('keeps the XML exactly as given, large photos included', async () => {
-      const photo = Buffer.alloc(96 * 1024, 7).toString('base64');
-      const xml = `<vCard xmlns="vcard-temp"><FN>Ålice 🦊 &amp; co</FN>\n<PHOTO><TYPE>image/png</TYPE><BINVAL>${photo}</BINVAL></PHOTO></vCard>`;
-      await vcards().set('alice', xml);
-      assert.equal(await vcards().get('alice'), xml);
-    });
-
-    it('keeps users’ vCards apart', async () => {
-      await vcards().set('alice', vcard('Alice'));
-      await vcards().set('bob', vcard('Bob'));
-      assert.equal(await vcards().delete('bob'), true);
-      assert.equal(await vcards().get('alice'), vcard('Alice'));
-      assert.equal(await vcards().get('bob'), undefined);
-    });
-
-    it('deleting an account removes its vCard and no one else’s', async () => {
-      await vcards().set('alice', vcard('Alice'));
-      await vcards().set('bob', vcard('Bob'));
-      assert.equal(await fixture.stores.accounts.delete('alice'), true);
-      assert.equal(await vcards().get('alice'), undefined);
-      assert.equal(await vcards().get('bob'), vcard('Bob'));
-      await fixture.stores.accounts.create('alice', fakeCredentials('again'));
-      assert.equal(await vcards().get('alice'), undefined, 'a new account of the same name starts without one');
-    });
-  });
-}
-
-export function privateXmlStoreContract(name: string, open: () => Promise<ContractFixture>): void {
+export function privateXmlStoreContract(name: string, open: OpenModuleFixture<PrivateXmlStore>): void {
   describe(`PrivateXmlStore contract: ${name}`, () => {
-    let fixture: ContractFixture;
-    const privateXml = (): PrivateXmlStore => fixture.stores.privateXml;
+    let fixture: ModuleContractFixture<PrivateXmlStore>;
+    const privateXml = (): PrivateXmlStore => fixture.store;
 
     beforeEach(async () => {
       fixture = await open();
@@ -106,6 +48,19 @@ export function privateXmlStoreContract(name: string, open: () => Promise<Contra
       assert.equal(await privateXml().get('alice', 'storage'), undefined);
       assert.equal(await privateXml().delete('alice', ROSTERNOTES), true);
       assert.equal(await privateXml().get('alice', BOOKMARKS), bookmarks('b'));
+    });
+
+    it('lists one user’s fragments sorted by key (al’s not among alice’s)', async () => {
+      assert.deepEqual(await privateXml().entries('alice'), []);
+      await privateXml().set('alice', ROSTERNOTES, '<storage xmlns="storage:rosternotes"/>');
+      await privateXml().set('alice', BOOKMARKS, bookmarks('alice'));
+      await privateXml().set('al', BOOKMARKS, bookmarks('al'));
+      await privateXml().set('bob', BOOKMARKS, bookmarks('bob'));
+      assert.deepEqual(await privateXml().entries('alice'), [
+        { key: BOOKMARKS, xml: bookmarks('alice') },
+        { key: ROSTERNOTES, xml: '<storage xmlns="storage:rosternotes"/>' },
+      ]);
+      assert.deepEqual(await privateXml().entries('al'), [{ key: BOOKMARKS, xml: bookmarks('al') }]);
     });
 
     it('keeps users’ fragments apart', async () => {

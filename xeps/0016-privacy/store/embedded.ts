@@ -4,9 +4,9 @@
 // together with the default, are atomic even when several processes share the files. Both are
 // small (a handful of lists, a block list of at most a few thousand JIDs).
 import type { Database } from 'lmdb';
-import { ServerError } from '../../errors.js';
-import type { BlockListStore, PrivacyItem, PrivacyStore } from '../types.js';
-import { guard, type EmbeddedEnv, type UserDataOwner } from './env.js';
+import { ServerError } from '../../../src/errors.js';
+import { guard, type EmbeddedEnv, type UserDataOwner } from '../../../src/modules/api.js';
+import type { BlockListStore, PrivacyItem, PrivacyStore } from './types.js';
 
 type UserDb = Database<unknown, string>;
 

@@ -1,10 +1,9 @@
-// Persistent MUC rooms (XEP-0045) in PostgreSQL: the tables of migration 0006. The configuration
+// Persistent MUC rooms (XEP-0045) in PostgreSQL: the tables of migrations/0006_muc_rooms.sql. The configuration
 // is a jsonb object, validated when read; affiliations reference their room, so deleting a room
 // deletes them in the same statement, and saving a room (an upsert of its row) keeps them.
-import { ServerError } from '../../errors.js';
-import type { RoomAffiliation, RoomConfigValue, RoomStore, StoredRoom } from '../types.js';
-import { isAffiliation, isRoomConfigValue } from '../records.js';
-import { num, optStr, str, type Db, type Row } from './db.js';
+import { ServerError } from '../../../src/errors.js';
+import { num, optStr, str, type Db, type Row } from '../../../src/modules/api.js';
+import { isAffiliation, isRoomConfigValue, type RoomAffiliation, type RoomConfigValue, type RoomStore, type StoredRoom } from './types.js';
 
 /** PostgreSQL's foreign_key_violation. */
 const FOREIGN_KEY_VIOLATION = '23503';
@@ -79,6 +78,11 @@ export class PostgresRoomStore implements RoomStore {
   async list(service: string): Promise<StoredRoom[]> {
     const rows = await this.db.query(`SELECT ${ROOM_COLUMNS} FROM rooms WHERE service = $1 ORDER BY jid COLLATE "C"`, [service]);
     return rows.map(roomFromRow);
+  }
+
+  async services(): Promise<string[]> {
+    const rows = await this.db.query('SELECT service FROM rooms GROUP BY service ORDER BY service COLLATE "C"');
+    return rows.map((r) => str(r, 'service'));
   }
 
   async affiliations(jid: string): Promise<RoomAffiliation[]> {

@@ -1,43 +1,13 @@
-// vCards (XEP-0054) and private XML (XEP-0049) in the embedded (LMDB) store: serialised XML kept
-// as is. Sub-database `vcards` is keyed by username; `private_xml` by [username, key], so one
-// user's fragments are one contiguous key range.
+// Private XML (XEP-0049) in the embedded (LMDB) store: sub-database `private_xml` keyed by
+// [username, key], so one user's fragments are one contiguous key range; serialised XML kept as is.
 import type { Database } from 'lmdb';
-import { ServerError } from '../../errors.js';
-import type { PrivateXmlStore, VCardStore } from '../types.js';
-import { guard, type EmbeddedEnv, type UserDataOwner } from './env.js';
+import { ServerError } from '../../../src/errors.js';
+import { guard, type EmbeddedEnv, type UserDataOwner } from '../../../src/modules/api.js';
+import type { PrivateXmlStore } from './types.js';
 
 function xmlValue(value: unknown, what: string): string | undefined {
   if (value === undefined || typeof value === 'string') return value;
   throw new ServerError('STORE_CORRUPT', `embedded store: ${what} is not valid`);
-}
-
-export class EmbeddedVCardStore implements VCardStore, UserDataOwner {
-  private readonly db: Database<unknown, string>;
-
-  constructor(env: EmbeddedEnv) {
-    this.db = env.openDB<unknown, string>({ name: 'vcards', cache: false });
-  }
-
-  async get(username: string): Promise<string | undefined> {
-    const value = await guard('vcard get', () => this.db.get(username));
-    return xmlValue(value, `the vCard of "${username}"`);
-  }
-
-  async set(username: string, vcard: string): Promise<void> {
-    await guard('vcard set', () => this.db.put(username, vcard));
-  }
-
-  async delete(username: string): Promise<boolean> {
-    return guard('vcard delete', () => this.db.transaction(() => {
-      if (!this.db.doesExist(username)) return false;
-      void this.db.remove(username);
-      return true;
-    }));
-  }
-
-  removeUserData(username: string): void {
-    void this.db.remove(username);
-  }
 }
 
 type PrivateKey = [string, string];
@@ -64,6 +34,17 @@ export class EmbeddedPrivateXmlStore implements PrivateXmlStore, UserDataOwner {
       void this.db.remove([username, key]);
       return true;
     }));
+  }
+
+  async entries(username: string): Promise<Array<{ key: string; xml: string }>> {
+    return guard('private XML entries', () => {
+      const found: Array<{ key: string; xml: string }> = [];
+      for (const { key, value } of this.db.getRange({ start: [username] })) {
+        if (key[0] !== username) break;
+        found.push({ key: key[1], xml: xmlValue(value, `the private XML "${key[1]}" of "${username}"`) ?? '' });
+      }
+      return found;
+    });
   }
 
   removeUserData(username: string): void {
