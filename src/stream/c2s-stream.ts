@@ -520,17 +520,16 @@ export class C2sStream implements StreamEvents {
 
   private streamControl(): ClientStream {
     if (this.control) return this.control;
-    const stream = this;
+    const username = (): string => this.username ?? '';
+    const session = (): StreamSession | undefined => this.session;
     this.control = {
       id: this.id,
-      get transport() {
-        return stream.transport.kind;
-      },
+      transport: this.transport.kind,
       get username() {
-        return stream.username ?? '';
+        return username();
       },
       get session() {
-        return stream.session;
+        return session();
       },
       send: (element) => {
         if (this.phase !== 'closed') this.transport.send(element);

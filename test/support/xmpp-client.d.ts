@@ -27,13 +27,25 @@ declare module '@xmpp/client' {
     set(ns: string, name: string, handler: (context: { stanza: Element; element: Element }) => Element | Promise<Element>): void;
   }
 
+  /** @xmpp/stream-management's state (XEP-0198): 'resumed', 'ack' and 'fail' events. */
+  export interface StreamManagement extends EventEmitter {
+    enabled: boolean;
+    /** The resumption id from <enabled/>; empty without one. */
+    id: string;
+    inbound: number;
+    outbound: number;
+  }
+
   export interface XmppClient extends EventEmitter {
     jid: XmppJid | null;
     status: string;
     saslFactory: SaslFactory;
     iqCaller: IqCaller;
     iqCallee: IqCallee;
-    reconnect: { stop(): void };
+    reconnect: { stop(): void; reconnect(): Promise<void> };
+    streamManagement: StreamManagement;
+    /** The transport's socket wrapper; its own `socket` is the Node socket (TCP, TLS) or the WebSocket. */
+    socket: unknown;
     start(): Promise<XmppJid>;
     stop(): Promise<void>;
     send(...stanzas: Element[]): Promise<void>;

@@ -50,7 +50,7 @@ export default defineModule({
       id: 'XEP-0198',
       title: 'Stream Management',
       version: '1.6',
-      scope: 'client streams on one node: <enable/> with and without resume, <r/>/<a/> with 2^32 wrap-around, <resume/> re-sending what was not acknowledged (with XEP-0203 delay), resumption timeout; unacknowledged stanzas of an ended session routed as undelivered; no resumption on BOSH; not yet across nodes',
+      scope: 'client streams on one node: enable with and without resumption, r/a acknowledgements with 2^32 wrap-around, resume re-sending what the client did not acknowledge (with XEP-0203 delay stamps), resumption timeout; an ended session\'s unacknowledged stanzas routed as undelivered; no resumption on BOSH; not yet across nodes',
       status: 'partial',
     },
   ],
@@ -92,22 +92,21 @@ export default defineModule({
       // BOSH sessions are not resumed (README): they already survive lost HTTP connections (XEP-0124 §14).
       const resume = wantsResume && stream.transport !== 'bosh';
       const id = resume ? `${nodeTag}.${randomBytes(16).toString('base64url')}` : undefined;
-      let m: Managed | undefined;
+      // The callbacks run on later sends, once `m` exists.
       const queue = new UnackedQueue({
         limit: settings.maxUnacked,
         overflow: () => {
-          if (!m) return;
           const waited = m.requestedAt !== undefined && Date.now() - m.requestedAt > ACK_WAIT_MS;
           if (!m.session.connected || waited) closeSoon(m, new StreamError('policy-violation', `more than ${settings.maxUnacked} stanzas not acknowledged`));
           else requestAck(m);
         },
         queued: (unacked) => {
-          if (m && unacked >= REQUEST_AFTER) requestAck(m);
+          if (unacked >= REQUEST_AFTER) requestAck(m);
         },
       });
       // <enabled/> goes out before the stage counts anything: the client's count starts from it (§4).
       stream.send(xml('enabled', { xmlns: NS.sm, id, resume: resume ? 'true' : undefined, max: resume ? settings.resumeTimeout : undefined, location: resume ? settings.location : undefined }));
-      m = {
+      const m: Managed = {
         session,
         username: stream.username,
         queue,
