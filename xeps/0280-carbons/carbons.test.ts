@@ -119,6 +119,23 @@ describe('XEP-0280 Message Carbons (one node)', function () {
     await negative.stop();
   });
 
+  it('a message the addressed resource\'s filters stop (XEP-0191 blocking) is not copied to the others', async function () {
+    const carol = await login('carol', 'blocked', 'tcp');
+    const BLOCKING = 'urn:xmpp:blocking';
+    await tcp.xmpp.iqCaller.request(xml('iq', { type: 'set' }, xml('block', { xmlns: BLOCKING }, xml('item', { jid: 'carol@localhost' }))));
+    try {
+      await carol.xmpp.send(chat(tcp.jid, 'k1', 'let me in'));
+      const refused = await carol.next((s) => s.is('message') && s.attrs.id === 'k1');
+      assert.equal(refused.attrs.type, 'error');
+      await bob.xmpp.send(chat(tcp.jid, 'k-control', 'control'));
+      await ws.next(carbonOf('received', 'k-control'));
+      await nothing(ws, carbonOf('received', 'k1'), 'a blocked message reached the other resource as a copy');
+    } finally {
+      await tcp.xmpp.iqCaller.request(xml('iq', { type: 'set' }, xml('unblock', { xmlns: BLOCKING }, xml('item', { jid: 'carol@localhost' }))));
+      await carol.stop();
+    }
+  });
+
   it('§9: messages with <private/> or <no-copy/> are not copied (a plain one sent after them is)', async function () {
     await ws.xmpp.send(chat(bob.jid, 'p1', 'private', xml('private', { xmlns: CARBONS })));
     await bob.next(isMessage('p1'));
