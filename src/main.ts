@@ -271,6 +271,9 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
       // RFC 6120 §4.9.3.19: clients move to the least-loaded other node when there is one.
       const elsewhere = await cluster.drain();
       for (const [stream, transport] of openStreams) stream.fail(shutdownError(transport.kind, elsewhere));
+      // Sessions kept for resumption (XEP-0198) have no stream left: they end too, while the modules still run, so
+      // what they hold goes where undelivered stanzas go (offline storage).
+      for (const session of [...sessions.all()]) if (session.connected === false) session.close(new StreamError('system-shutdown'));
       await new Promise((resolve) => setTimeout(resolve, 100));
       for (const transport of openStreams.values()) transport.destroy();
       bosh.close();

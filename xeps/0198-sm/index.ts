@@ -61,7 +61,7 @@ export default defineModule({
     const managed = new Map<object, Managed>();
     const resumable = new Map<string, Managed>();
     // previd = <node id, base64url>.<128 random bits>: unguessable, and names the node that holds the session.
-    const nodeTag = Buffer.from(ctx.nodeId).toString('base64url');
+    const nodeTag = Buffer.from(ctx.config.nodeId).toString('base64url');
 
     const inboundH = (m: Managed): number => distance(m.inboundBase, m.session.handledCount);
 

@@ -9,6 +9,8 @@ import { RawBosh } from '../../test/support/bosh.js';
 import { connect, type ClientTransport, type TestClient } from '../../test/support/clients.js';
 import { plainAuth, rawLogin, RawStream, STREAM_HEADER } from '../../test/support/raw-stream.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { startServer, type RunningServer } from '../../src/main.js';
+import { createLogger } from '../../src/observability/log.js';
 
 const SM = 'urn:xmpp:sm:3';
 const PASSWORD = 'str3am-m4nagement';
@@ -351,6 +353,34 @@ describe('XEP-0198 stream management', function () {
         }
       } finally {
         await small.stop();
+      }
+    });
+  });
+
+  describe('server shutdown', function () {
+    it('ends sessions kept for resumption: their unacknowledged messages are in offline storage after a restart', async function () {
+      const first = await startTestServer({ c2s: { requireTls: false } });
+      let second: RunningServer | undefined;
+      try {
+        await first.addUser('juliet', PASSWORD);
+        await first.addUser('romeo', PASSWORD);
+        const { stream, jid } = await rawLogin(first.ports.c2s, 'juliet', PASSWORD, 'balcony');
+        stream.write(`<enable xmlns='${SM}' resume='true'/>`);
+        await stream.expect(/<enabled xmlns="urn:xmpp:sm:3"/);
+        stream.destroy();
+        await until(() => first.server.sessions.get(jid)?.connected === false, 'the session to be kept');
+        const romeo = await connect(first, { transport: 'tcp', username: 'romeo', password: PASSWORD });
+        for (const n of [1, 2]) await romeo.xmpp.send(message(jid, n));
+        await delay(200);
+        await romeo.stop();
+        await first.server.stop();
+
+        second = await startServer(first.config, { log: createLogger('silent') });
+        const stored = await second.stores.offline.list('juliet');
+        assert.deepEqual(stored.map((m) => /<body>(\d+)<\/body>/.exec(m.stanza)?.[1]), ['1', '2']);
+      } finally {
+        await second?.stop();
+        await first.stop();
       }
     });
   });
