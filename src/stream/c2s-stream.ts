@@ -520,11 +520,12 @@ export class C2sStream implements StreamEvents {
 
   private streamControl(): ClientStream {
     if (this.control) return this.control;
-    const username = (): string => this.username ?? '';
+    const username = (): string => this.account();
     const session = (): StreamSession | undefined => this.session;
     this.control = {
       id: this.id,
       transport: this.transport.kind,
+      node: this.deps.config.nodeId,
       get username() {
         return username();
       },
@@ -540,9 +541,18 @@ export class C2sStream implements StreamEvents {
     return this.control;
   }
 
+  /** The authenticated account's local part as JIDs carry it (SASL gives the name as the client typed it). */
+  private account(): string {
+    try {
+      return Jid.normaliseLocal(this.username ?? '');
+    } catch {
+      return this.username ?? '';
+    }
+  }
+
   private async resume(session: BoundSession, attached: (session: StreamSession) => void): Promise<boolean> {
     if (this.phase !== 'authenticated' || !(session instanceof ClientSession) || session.detached) return false;
-    if (session.jid.local !== this.username) return false;
+    if (session.jid.local !== this.account()) return false;
     await session.stream.letGo(session);
     if (this.phase !== 'authenticated' || session.detached) return false;
     session.plug(this, this.transport);

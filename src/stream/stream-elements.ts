@@ -11,7 +11,9 @@ export interface ClientStream {
   /** The stream's id (the first header's). */
   readonly id: string;
   readonly transport: TransportKind;
-  /** The authenticated account's local part. */
+  /** This node's id in the cluster (what a resumption id can name, so another node finds the session's owner). */
+  readonly node: string;
+  /** The authenticated account's local part, normalised as in its JIDs. */
   readonly username: string;
   /** The session bound (or resumed) on this stream; undefined before. */
   readonly session: StreamSession | undefined;

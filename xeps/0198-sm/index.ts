@@ -60,8 +60,6 @@ export default defineModule({
     // Keyed by session object (hooks hand over BoundSession, the same objects).
     const managed = new Map<object, Managed>();
     const resumable = new Map<string, Managed>();
-    // previd = <node id, base64url>.<128 random bits>: unguessable, and names the node that holds the session.
-    const nodeTag = Buffer.from(ctx.config.nodeId).toString('base64url');
 
     const inboundH = (m: Managed): number => distance(m.inboundBase, m.session.handledCount);
 
@@ -91,7 +89,8 @@ export default defineModule({
       const wantsResume = element.attrs.resume === 'true' || element.attrs.resume === '1';
       // BOSH sessions are not resumed (README): they already survive lost HTTP connections (XEP-0124 §14).
       const resume = wantsResume && stream.transport !== 'bosh';
-      const id = resume ? `${nodeTag}.${randomBytes(16).toString('base64url')}` : undefined;
+      // previd = <node id, base64url>.<128 random bits>: unguessable, and names the node that holds the session.
+      const id = resume ? `${Buffer.from(stream.node).toString('base64url')}.${randomBytes(16).toString('base64url')}` : undefined;
       // The callbacks run on later sends, once `m` exists.
       const queue = new UnackedQueue({
         limit: settings.maxUnacked,
