@@ -101,7 +101,7 @@ export class Router {
       return this.reject(stanza, session.jid, err);
     }
     await this.route(stanza, session.jid, session);
-    if (stanza.name === 'message') await this.deps.hooks.emit('message:sent', stanza, session);
+    if (stanza.name === 'message' && this.deps.hooks.has('message:sent')) await this.deps.hooks.emit('message:sent', stanza, session);
   }
 
   /** Routes a stanza whose sender is already established (server, module, component, other node). */

@@ -44,23 +44,25 @@ export default defineModule({
     }
 
     // §8: a message a local user sent, to the user's other enabled resources. One to the user's own account is
-    // copied on the receiving side (below), which knows which resources got it.
-    ctx.hook('message:sent', async (stanza, session) => {
+    // copied on the receiving side (below), which knows which resources got it. The listeners return at once
+    // (no promise) for messages that are not copied: every message passes here.
+    ctx.hook('message:sent', (stanza, session) => {
+      if (!isEligible(stanza, 'sent')) return;
       const user = session.jid.bare();
       const to = stanza.attrs.to === undefined ? user : Jid.tryParse(stanza.attrs.to);
-      if (!to || to.bare().equals(user) || !isEligible(stanza, 'sent')) return;
-      await sendCopies(ctx, user, 'sent', stanza, new Set([session.jid.toString()]));
+      if (!to || to.bare().equals(user)) return;
+      return sendCopies(ctx, user, 'sent', stanza, new Set([session.jid.toString()]));
     });
 
     // §7: a message to a local user, to the enabled resources RFC 6121 did not give it to.
-    ctx.hook('message:delivered', async (stanza, user, resources) => {
+    ctx.hook('message:delivered', (stanza, user, resources) => {
       const from = Jid.tryParse(stanza.attrs.from);
       const own = from !== undefined && from.bare().equals(user);
       const direction = own ? 'sent' : 'received';
       if (!isEligible(stanza, direction)) return;
       const skip = new Set(resources);
       if (own) skip.add(from.toString());
-      await sendCopies(ctx, user, direction, stanza, skip);
+      return sendCopies(ctx, user, direction, stanza, skip);
     });
   },
 });
