@@ -402,6 +402,7 @@ async function run(argv: readonly string[], io: CliIo, registry: Registry): Prom
   const base: BaseContext = {
     config,
     migrations,
+    modules: registry.modules.stores,
     readSecret: () => readFirstLine(io.stdin),
     notice: (line) => write(io.stderr, line),
     write: (text) => writeAll(io.stdout, text),

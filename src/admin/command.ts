@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import { ServerError } from '../errors.js';
 import { Jid, JidError } from '../jid.js';
 import { DEFAULT_ITERATIONS, passwordProblem } from '../auth/credentials.js';
+import type { NamedModuleStores } from '../modules/storage.js';
 import type { Stores } from '../storage/types.js';
 import type { LiveServer } from './live.js';
 
@@ -58,6 +59,8 @@ export interface BaseContext {
   readonly config: Config;
   /** The modules' PostgreSQL migration directories (applied with the core's by `migrate` and when stores open). */
   readonly migrations?: readonly string[];
+  /** The modules' stores, for what `export` and `import` move of their data. */
+  readonly modules?: readonly NamedModuleStores[];
   /** Reads one line of secret input (the CLI's standard input, or the API request's `stdin`); absent where there is none. */
   readonly readSecret?: () => Promise<string>;
   /** A remark for the operator beside the result (the CLI writes it to stderr). */

@@ -1,6 +1,9 @@
 // `ratatosk export` and `ratatosk import`: accounts with their SCRAM credentials and rosters as
 // JSON lines, one user a line, so users can move between the embedded store and PostgreSQL:
 //   {"username":"alice","credentials":{"sha1":{...},"sha256":{...}},"createdAt":1700000000000,"roster":[...]}
+// with the modules' data of the account under "modules" (by module name, as the module's
+// ModuleStoresSpec.transfer gives it), then the modules' other data one record a line:
+//   {"module":"muc","record":{...}}
 // Import checks every line before it writes anything.
 import { createReadStream } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -8,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { ServerError } from '../errors.js';
 import { Jid } from '../jid.js';
 import { parseStoredCredentials } from '../storage/records.js';
+import type { NamedModuleStores, TransferValue } from '../modules/storage.js';
 import type { BulkUser, RosterItem, Stores, SubscriptionState } from '../storage/types.js';
 import { flag, stringOption, type CommandContext, type CommandResult, type LocalCommand } from './command.js';
 import { mapLimit } from './map-limit.js';
@@ -24,17 +28,34 @@ export interface ExportedUser {
   credentials: BulkUser['credentials'];
   createdAt: number;
   roster: RosterItem[];
+  /** The modules' data of the account, by module name; only modules that keep some. */
+  modules?: Record<string, TransferValue>;
 }
 
-/** Every account with its roster, in the store's username order, a page at a time. */
-export async function* exportUsers(stores: Stores): AsyncGenerator<ExportedUser> {
+/** What the modules keep for one account, by module name. */
+async function moduleDataOf(stores: Stores, modules: readonly NamedModuleStores[], username: string): Promise<Record<string, TransferValue> | undefined> {
+  const data: Record<string, TransferValue> = {};
+  for (const { name, stores: spec } of modules) {
+    const exportAccount = spec.transfer?.exportAccount;
+    if (exportAccount === undefined) continue;
+    const value = await exportAccount(stores.module(name, spec), username);
+    if (value !== undefined) data[name] = value;
+  }
+  return Object.keys(data).length === 0 ? undefined : data;
+}
+
+/** Every account with its roster and its modules' data, in the store's username order, a page at a time. */
+export async function* exportUsers(stores: Stores, modules: readonly NamedModuleStores[] = []): AsyncGenerator<ExportedUser> {
   let after: string | undefined;
   for (;;) {
     const page = await stores.accounts.list(after === undefined ? { limit: PAGE } : { after, limit: PAGE });
     const users = await mapLimit(page, READ_CONCURRENCY, async (username) => {
-      const [account, roster] = await Promise.all([stores.accounts.get(username), stores.roster.get(username)]);
+      const [account, roster, data] = await Promise.all([stores.accounts.get(username), stores.roster.get(username), moduleDataOf(stores, modules, username)]);
       // Deleted between list and get: leave it out.
-      return account === undefined ? undefined : { username, credentials: account.credentials, createdAt: account.createdAt, roster: roster.items };
+      if (account === undefined) return undefined;
+      const user: ExportedUser = { username, credentials: account.credentials, createdAt: account.createdAt, roster: roster.items };
+      if (data !== undefined) user.modules = data;
+      return user;
     });
     for (const user of users) if (user !== undefined) yield user;
     if (page.length < PAGE) return;
@@ -53,17 +74,33 @@ export function exportLine(user: ExportedUser): string {
     out.groups = item.groups;
     return out;
   });
-  return JSON.stringify({ username: user.username, credentials: user.credentials, createdAt: user.createdAt, roster });
+  return JSON.stringify({ username: user.username, credentials: user.credentials, createdAt: user.createdAt, roster, ...(user.modules === undefined ? {} : { modules: user.modules }) });
+}
+
+/** The modules' records that belong to no account (a MUC service's rooms), as export lines. */
+async function* moduleRecordLines(stores: Stores, modules: readonly NamedModuleStores[]): AsyncGenerator<{ module: string; line: string }> {
+  for (const { name, stores: spec } of modules) {
+    const exportRecords = spec.transfer?.exportRecords;
+    if (exportRecords === undefined) continue;
+    for await (const record of exportRecords(stores.module(name, spec))) yield { module: name, line: JSON.stringify({ module: name, record }) };
+  }
+}
+
+/** "vcard 2, muc 1": how many accounts' data or records of each module were written. */
+function moduleCounts(counts: ReadonlyMap<string, number>): string {
+  return [...counts].map(([name, n]) => `${name} ${n}`).join(', ');
 }
 
 export const exportCommand: LocalCommand = {
   name: 'export',
   runs: 'local',
-  summary: 'Write every account and roster as JSON lines, for "ratatosk import".',
+  summary: 'Write every account, roster and module data as JSON lines, for "ratatosk import".',
   usage: 'export [--output <file>]',
   details: [
     'One user a line: {"username", "credentials" (SCRAM salted keys, never passwords), "createdAt"',
-    '(ms since 1970), "roster" (items with jid, name, subscription, ask, approved, groups)}.',
+    '(ms since 1970), "roster" (items with jid, name, subscription, ask, approved, groups), "modules"',
+    '(the account\'s data, by the name of each module that keeps some)}, then one line per record of',
+    'the data modules keep for no account (a MUC service\'s rooms): {"module": <name>, "record": ...}.',
     'Works on either store, so export from one and import into the other to move users.',
     'The file is created with mode 0600: the salted keys let anyone try passwords offline.',
   ],
@@ -74,6 +111,8 @@ export const exportCommand: LocalCommand = {
     if (file === '') throw new ServerError('INVALID_OUTPUT', '--output needs a file name');
     let users = 0;
     let items = 0;
+    /** Accounts with data, or records, of each module. */
+    const counts = new Map<string, number>();
     const collected: string[] = [];
     const temp = file === undefined ? undefined : `${file}.${process.pid}.tmp`;
     let handle: FileHandle | undefined;
@@ -82,19 +121,27 @@ export const exportCommand: LocalCommand = {
       const out = handle;
       const sink = out !== undefined ? async (text: string): Promise<void> => void (await out.write(text)) : ctx.write;
       let buffer = '';
-      for await (const user of exportUsers(ctx.stores)) {
-        users++;
-        items += user.roster.length;
-        const line = exportLine(user);
+      const emit = async (line: string): Promise<void> => {
         if (sink === undefined) {
           collected.push(line);
-          continue;
+          return;
         }
         buffer += `${line}\n`;
         if (buffer.length >= CHUNK) {
           await sink(buffer);
           buffer = '';
         }
+      };
+      const modules = ctx.modules ?? [];
+      for await (const user of exportUsers(ctx.stores, modules)) {
+        users++;
+        items += user.roster.length;
+        for (const name of Object.keys(user.modules ?? {})) counts.set(name, (counts.get(name) ?? 0) + 1);
+        await emit(exportLine(user));
+      }
+      for await (const { module, line } of moduleRecordLines(ctx.stores, modules)) {
+        counts.set(module, (counts.get(module) ?? 0) + 1);
+        await emit(line);
       }
       if (sink !== undefined && buffer !== '') await sink(buffer);
       if (handle !== undefined) {
@@ -111,8 +158,9 @@ export const exportCommand: LocalCommand = {
       if (file !== undefined && code !== '') throw new ServerError('EXPORT_FAILED', `cannot write ${file}${code}: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
     }
-    const summary = `exported ${users} users with ${items} roster items${file === undefined ? '' : ` to ${file}`}`;
-    const data = { users, rosterItems: items, ...(file === undefined ? {} : { file }) };
+    const withModules = counts.size === 0 ? '' : ` and module data (${moduleCounts(counts)})`;
+    const summary = `exported ${users} users with ${items} roster items${withModules}${file === undefined ? '' : ` to ${file}`}`;
+    const data = { users, rosterItems: items, modules: Object.fromEntries(counts), ...(file === undefined ? {} : { file }) };
     if (file === undefined && ctx.write !== undefined) {
       // Standard output carries the data; the summary goes beside it.
       ctx.notice(summary);
@@ -125,7 +173,8 @@ export const exportCommand: LocalCommand = {
 // ---- import -------------------------------------------------------------------------------------
 
 const SUBSCRIPTIONS: ReadonlySet<string> = new Set<SubscriptionState>(['none', 'to', 'from', 'both']);
-const USER_KEYS = new Set(['username', 'credentials', 'createdAt', 'roster']);
+const USER_KEYS = new Set(['username', 'credentials', 'createdAt', 'roster', 'modules']);
+const RECORD_KEYS = new Set(['module', 'record']);
 const ITEM_KEYS = new Set(['jid', 'name', 'subscription', 'ask', 'approved', 'groups']);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -150,8 +199,48 @@ function parseRosterItem(value: unknown, at: string): RosterItem | string {
   return item;
 }
 
-/** Validates one line of an export; a string says what is wrong. */
-export function parseImportLine(text: string): BulkUser | string {
+/** A module's data read from an export line, checked by the module. */
+interface ModuleData {
+  readonly module: NamedModuleStores;
+  /** A value JSON.parse made. */
+  readonly data: TransferValue;
+}
+
+/** One line of an export: an account (with its modules' data), or a module's record. */
+export type ImportLine = { kind: 'user'; user: BulkUser; modules: ModuleData[] } | ({ kind: 'record' } & ModuleData);
+
+/** A module's record line: {"module": <name>, "record": <data>}. */
+function parseRecordLine(value: Record<string, unknown>, modules: readonly NamedModuleStores[]): ImportLine | string {
+  const unknown = Object.keys(value).filter((k) => !RECORD_KEYS.has(k));
+  if (unknown.length > 0) return `unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}`;
+  const module = modules.find((m) => m.name === value.module);
+  const transfer = module?.stores.transfer;
+  if (module === undefined || transfer?.importRecord === undefined || transfer.checkRecord === undefined) {
+    return `module: ${JSON.stringify(value.module)} is not a module of this server that imports records`;
+  }
+  const problem = transfer.checkRecord(value.record);
+  if (problem !== undefined) return `record of module ${module.name}: ${problem}`;
+  return { kind: 'record', module, data: value.record as TransferValue };
+}
+
+/** The "modules" field of an account's line: each module's data, checked by the module. */
+function parseModulesField(value: unknown, modules: readonly NamedModuleStores[]): ModuleData[] | string {
+  if (value === undefined) return [];
+  if (!isRecord(value)) return 'modules: expected an object of module name to its data';
+  const found: ModuleData[] = [];
+  for (const [name, data] of Object.entries(value)) {
+    const module = modules.find((m) => m.name === name);
+    const transfer = module?.stores.transfer;
+    if (module === undefined || transfer?.importAccount === undefined || transfer.checkAccount === undefined) return `modules.${name}: not a module of this server that imports account data`;
+    const problem = transfer.checkAccount(data);
+    if (problem !== undefined) return `modules.${name}: ${problem}`;
+    found.push({ module, data: data as TransferValue });
+  }
+  return found;
+}
+
+/** Validates one line of an export against the server's modules; a string says what is wrong. */
+export function parseImportLine(text: string, modules: readonly NamedModuleStores[] = []): ImportLine | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -159,6 +248,7 @@ export function parseImportLine(text: string): BulkUser | string {
     return `not valid JSON (${err instanceof Error ? err.message : String(err)})`;
   }
   if (!isRecord(value)) return 'expected a JSON object with username, credentials, createdAt and roster';
+  if ('module' in value) return parseRecordLine(value, modules);
   const unknown = Object.keys(value).filter((k) => !USER_KEYS.has(k));
   if (unknown.length > 0) return `unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}`;
   const { username, credentials, createdAt, roster } = value;
@@ -185,12 +275,15 @@ export function parseImportLine(text: string): BulkUser | string {
       items.push(item);
     }
   }
-  return { username, credentials: creds, createdAt, roster: items };
+  const moduleData = parseModulesField(value.modules, modules);
+  if (typeof moduleData === 'string') return moduleData;
+  return { kind: 'user', user: { username, credentials: creds, createdAt, roster: items }, modules: moduleData };
 }
 
 interface NumberedUser {
   line: number;
   user: BulkUser;
+  modules: ModuleData[];
 }
 
 /** Reads the input's lines: a file may be read twice; standard input is kept in memory. */
@@ -224,12 +317,13 @@ async function* numbered(source: () => AsyncIterable<string>): AsyncGenerator<{ 
 export const importCommand: LocalCommand = {
   name: 'import',
   runs: 'local',
-  summary: 'Create accounts with rosters from "ratatosk export" JSON lines.',
+  summary: 'Create accounts with rosters and module data from "ratatosk export" JSON lines.',
   usage: 'import [--input <file>] [--skip-errors]',
   details: [
     'Every line is checked first; each bad one is reported as "line N: <what is wrong>", and a file',
     'with any bad line imports nothing unless --skip-errors is given. Users that already exist are',
-    'reported and left as they are. Blank lines are ignored.',
+    'reported and left as they are, with their module data; so are rooms that exist. Blank lines',
+    'are ignored.',
   ],
   args: [],
   options: [
@@ -247,14 +341,17 @@ export const importCommand: LocalCommand = {
     const errors: string[] = [];
     const firstLine = new Map<string, number>();
     let good = 0;
+    const modules = ctx.modules ?? [];
     for await (const { line, text } of numbered(source)) {
-      const user = parseImportLine(text);
-      if (typeof user === 'string') {
-        errors.push(`line ${line}: ${user}`);
-      } else if (firstLine.has(user.username)) {
-        errors.push(`line ${line}: user ${user.username} already appears on line ${firstLine.get(user.username)}`);
+      const parsed = parseImportLine(text, modules);
+      if (typeof parsed === 'string') {
+        errors.push(`line ${line}: ${parsed}`);
+      } else if (parsed.kind === 'record') {
+        good++;
+      } else if (firstLine.has(parsed.user.username)) {
+        errors.push(`line ${line}: user ${parsed.user.username} already appears on line ${firstLine.get(parsed.user.username)}`);
       } else {
-        firstLine.set(user.username, line);
+        firstLine.set(parsed.user.username, line);
         good++;
       }
     }
@@ -272,39 +369,67 @@ export const importCommand: LocalCommand = {
     // Pass 2: write in batches, leaving existing users alone.
     let imported = 0;
     let existing = 0;
+    /** Accounts whose data, or records, each module imported. */
+    const moduleData = new Map<string, number>();
     let batch: NumberedUser[] = [];
     const flush = async (): Promise<void> => {
       const present = await mapLimit(batch, READ_CONCURRENCY, (u) => ctx.stores.accounts.exists(u.user.username));
-      const fresh: BulkUser[] = [];
+      const fresh: NumberedUser[] = [];
       for (const [i, u] of batch.entries()) {
         if (present[i] === true) {
           existing++;
           ctx.notice(`line ${u.line}: user ${u.user.username} already exists; skipped`);
         } else {
-          fresh.push(u.user);
+          fresh.push(u);
         }
       }
-      const created = fresh.length === 0 ? 0 : await ctx.stores.bulk.load(fresh, { onExisting: 'skip' });
+      const created = fresh.length === 0 ? 0 : await ctx.stores.bulk.load(fresh.map((u) => u.user), { onExisting: 'skip' });
       imported += created;
       // Created by someone else between the check and the write.
       existing += fresh.length - created;
+      // The modules' data goes with the accounts this import created, after them (it references them).
+      if (created === fresh.length) {
+        for (const u of fresh) {
+          for (const { module, data } of u.modules) {
+            await module.stores.transfer?.importAccount?.(ctx.stores.module(module.name, module.stores), u.user.username, data);
+            moduleData.set(module.name, (moduleData.get(module.name) ?? 0) + 1);
+          }
+        }
+      } else if (fresh.some((u) => u.modules.length > 0)) {
+        ctx.notice(`the modules' data of ${fresh.length} users was not imported: some of them were created meanwhile by someone else`);
+      }
       batch = [];
     };
+    const records: ModuleData[] = [];
     for await (const { line, text } of numbered(source)) {
-      const user = parseImportLine(text);
-      if (typeof user === 'string' || firstLine.get(user.username) !== line) continue;
-      batch.push({ line, user });
+      const parsed = parseImportLine(text, modules);
+      if (typeof parsed === 'string') continue;
+      if (parsed.kind === 'record') {
+        records.push(parsed);
+        continue;
+      }
+      if (firstLine.get(parsed.user.username) !== line) continue;
+      batch.push({ line, user: parsed.user, modules: parsed.modules });
       if (batch.length >= PAGE) await flush();
     }
     if (batch.length > 0) await flush();
+    // Pass 3: the modules' records that belong to no account (rooms); those the store has are left as they are.
+    let recordsExisting = 0;
+    for (const { module, data } of records) {
+      const written = (await module.stores.transfer?.importRecord?.(ctx.stores.module(module.name, module.stores), data)) === true;
+      if (written) moduleData.set(module.name, (moduleData.get(module.name) ?? 0) + 1);
+      else recordsExisting++;
+    }
     const seconds = ((performance.now() - began) / 1000).toFixed(1);
     const parts = [`imported ${imported} users`];
+    if (moduleData.size > 0) parts.push(`module data (${moduleCounts(moduleData)})`);
     if (existing > 0) parts.push(`${existing} existed and were skipped`);
+    if (recordsExisting > 0) parts.push(`${recordsExisting} module records existed and were left as they are`);
     if (errors.length > 0) parts.push(`${errors.length} bad lines skipped`);
     return {
       exitCode: 0,
       lines: [`${parts.join(', ')} in ${seconds} s`],
-      data: { imported, existing, errors: errors.length, seconds: Number(seconds) },
+      data: { imported, existing, errors: errors.length, modules: Object.fromEntries(moduleData), seconds: Number(seconds) },
     };
   },
 };

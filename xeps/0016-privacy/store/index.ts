@@ -3,6 +3,7 @@
 import { moduleMigrationsDir, type ModuleStoresSpec } from '../../../src/modules/api.js';
 import { EmbeddedBlockListStore, EmbeddedPrivacyStore } from './embedded.js';
 import { PostgresBlockListStore, PostgresPrivacyStore } from './postgres.js';
+import { privacyTransfer } from './transfer.js';
 import type { PrivacyModuleStores } from './types.js';
 
 export const privacyStores: ModuleStoresSpec<PrivacyModuleStores> = {
@@ -15,4 +16,5 @@ export const privacyStores: ModuleStoresSpec<PrivacyModuleStores> = {
     privacy instanceof EmbeddedPrivacyStore && blocklist instanceof EmbeddedBlockListStore
       ? { removeUserData: (username) => (privacy.removeUserData(username), blocklist.removeUserData(username)) }
       : undefined,
+  transfer: privacyTransfer,
 };
