@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { COUNTER_MODULUS, advance, distance, parseCounter } from './counter.js';
-import { UnackedQueue } from './queue.js';
+import { xml } from '../../src/xml/element.js';
+import { UnackedQueue, resent } from './queue.js';
 
 describe('XEP-0198 counters (mod 2^32)', () => {
   it('wrap from 2^32-1 back to 0', () => {
@@ -40,5 +41,20 @@ describe('XEP-0198 counters (mod 2^32)', () => {
     assert.equal(queue.acknowledge(2), true);
     assert.equal(queue.unacked, 0);
     assert.equal(queue.acknowledge(2), true, 'the same h again is no change');
+  });
+
+  it("keeps the 'to' an element had when it went out, though a module readdresses that element afterwards", () => {
+    const queue = new UnackedQueue({ limit: 100, overflow: () => undefined, queued: () => undefined });
+    const shared = xml('message', { type: 'groupchat', from: 'room@conference.localhost/nick' }, xml('body', {}, 'hi'));
+    for (const to of ['a@localhost/1', 'b@localhost/2']) {
+      shared.attrs.to = to;
+      queue.send(shared, () => undefined);
+    }
+    delete shared.attrs.to;
+    const again = queue.pending().map((item) => resent(item, 'localhost'));
+    assert.deepEqual(again.map((s) => (typeof s === 'string' ? s : s.attrs.to)), ['a@localhost/1', 'b@localhost/2']);
+    assert.ok(again.every((s) => typeof s !== 'string' && s.getChild('delay', 'urn:xmpp:delay')), 'each copy sent again has a delay stamp');
+    assert.equal(shared.getChild('delay', 'urn:xmpp:delay'), undefined, 'the shared element is left as it was');
+    assert.deepEqual(queue.release().map((s) => (typeof s === 'string' ? s : s.attrs.to)), ['a@localhost/1', 'b@localhost/2']);
   });
 });

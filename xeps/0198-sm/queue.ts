@@ -10,6 +10,8 @@ export const SM_STAGE_POSITION = 900;
 
 export interface Unacked {
   readonly stanza: Outbound;
+  /** The element's 'to' when it went out: modules readdress one element for several recipients (a MUC broadcast). */
+  readonly to: string | undefined;
   /** When it first went out (ms), for the <delay/> stamp of a copy sent again. */
   readonly at: number;
 }
@@ -47,7 +49,9 @@ export class UnackedQueue implements OutputStage {
   }
 
   send(stanza: Outbound, next: (stanza: Outbound) => void): void {
-    this.items.push({ stanza: snapshot(stanza), at: Date.now() });
+    // Copying the element here would cost more than the rest of its way out (attribute objects that had a key
+    // deleted are slow to copy); its 'to' is what others change, so that is what is kept (as sent: restore()).
+    this.items.push({ stanza, to: typeof stanza === 'string' ? undefined : stanza.attrs.to, at: Date.now() });
     this.sent = advance(this.sent);
     next(stanza);
     if (this.items.length > this.options.limit) this.options.overflow();
@@ -69,19 +73,20 @@ export class UnackedQueue implements OutputStage {
   }
 
   release(): Outbound[] {
-    const held = this.items.map((i) => i.stanza);
+    const held = this.items.map(restore);
     this.items = [];
     return held;
   }
 }
 
-/**
- * The stanza as it is now: modules may readdress one element for several recipients (a MUC broadcast sets
- * 'to' per occupant), so the queue keeps its own attributes; children are shared, as the router shares them.
- */
-function snapshot(stanza: Outbound): Outbound {
-  if (typeof stanza === 'string') return stanza;
-  const copy = new Element(stanza.name, { ...stanza.attrs });
+/** The stanza as it went out: an element readdressed since is copied with the 'to' it had (children shared). */
+export function restore(item: Unacked): Outbound {
+  const { stanza } = item;
+  if (typeof stanza === 'string' || stanza.attrs.to === item.to) return stanza;
+  const attrs = { ...stanza.attrs };
+  if (item.to === undefined) delete attrs.to;
+  else attrs.to = item.to;
+  const copy = new Element(stanza.name, attrs);
   copy.children = stanza.children;
   return copy;
 }
@@ -91,7 +96,7 @@ function snapshot(stanza: Outbound): Outbound {
  * went out: messages and presence only (an iq has no place for one), and not over a stamp it already has.
  */
 export function resent(item: Unacked, from: string): Outbound {
-  const { stanza } = item;
+  const stanza = restore(item);
   if (typeof stanza === 'string' && !stanza.startsWith('<message') && !stanza.startsWith('<presence')) return stanza;
   let element: Element;
   try {
