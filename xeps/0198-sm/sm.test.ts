@@ -328,14 +328,14 @@ describe('XEP-0198 stream management', function () {
       await stream.waitClosed();
     });
 
-    it('a session kept without a connection is closed past max_unacked and its queue goes offline', async function () {
-      const small = await startTestServer({ c2s: { requireTls: false }, stream_management: { maxUnacked: 3 } });
+    it('a session kept without a connection is closed past max_unacked and its queue goes offline (and location is announced)', async function () {
+      const small = await startTestServer({ c2s: { requireTls: false }, stream_management: { maxUnacked: 3, location: 'xmpp.example.net:5222' } });
       try {
         await small.addUser('juliet', PASSWORD);
         await small.addUser('romeo', PASSWORD);
         const login = await rawLogin(small.ports.c2s, 'juliet', PASSWORD, 'balcony');
         login.stream.write(`<enable xmlns='${SM}' resume='true'/>`);
-        await login.stream.expect(/<enabled xmlns="urn:xmpp:sm:3" id="[^"]+" resume="true" max="300"\/>/);
+        await login.stream.expect(/<enabled xmlns="urn:xmpp:sm:3" id="[^"]+" resume="true" max="300" location="xmpp.example.net:5222"\/>/);
         login.stream.destroy();
         await until(() => small.server.sessions.get(login.jid)?.connected === false, 'the session to be kept');
         const romeo = await connect(small, { transport: 'tcp', username: 'romeo', password: PASSWORD });
