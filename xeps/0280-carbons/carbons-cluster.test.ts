@@ -118,6 +118,21 @@ describe('XEP-0280 Message Carbons across nodes', function () {
     await nothing(ws, carbonOf('sent', 'x2'), 'the sender got a copy of its own message');
   });
 
+  it('§8: what the TCP resource on n1 sends is copied to both enabled WebSocket resources on n2 in ONE publish', async function () {
+    await tcp.xmpp.send(chat('bob@localhost', 'x9', 'from the desktop'));
+    await bob.next(isMessage('x9'));
+    for (const client of [ws, ws2]) {
+      const carbon = await client.next(carbonOf('sent', 'x9'));
+      assert.deepEqual({ from: carbon.attrs.from, to: carbon.attrs.to }, { from: 'alice@localhost', to: client.jid });
+      assert.deepEqual({ from: forwarded(carbon, 'sent').attrs.from, to: forwarded(carbon, 'sent').attrs.to }, { from: tcp.jid, to: 'bob@localhost' });
+    }
+    await settle();
+    const toN2 = publishesTo('n2', 'x9');
+    assert.equal(toN2.length, 1, `publishes to n2: ${toN2.length}`);
+    assert.equal(toN2[0]?.header.fl, CARBONS);
+    await nothing(off, carbonOf('sent', 'x9'), 'a resource without Carbons on n2 got a copy');
+  });
+
   it('§7: a message to the WebSocket resource on n2 is copied by n2 to the TCP resource on n1', async function () {
     await bob.xmpp.send(chat(ws.jid, 'x3', 'hello WebSocket'));
     await ws.next(isMessage('x3'));
