@@ -250,6 +250,14 @@ export class C2sStream implements StreamEvents {
     await this.queue;
   }
 
+  /** A resumption took the session from this stream and then failed (its new stream died): it is kept again. */
+  keepAgain(session: ClientSession): void {
+    if (session.detached) return;
+    this.hibernated = session;
+    session.unplug();
+    void this.deps.hooks.emit('session:hibernating', session);
+  }
+
   // ---- closing ----
 
   /** Closes the stream with an error (RFC 6120 §4.9): the header first if none was sent yet. */
@@ -554,7 +562,10 @@ export class C2sStream implements StreamEvents {
     if (this.phase !== 'authenticated' || !(session instanceof ClientSession) || session.detached) return false;
     if (session.jid.local !== this.account()) return false;
     await session.stream.letGo(session);
-    if (this.phase !== 'authenticated' || session.detached) return false;
+    if (this.phase !== 'authenticated' || session.detached) {
+      session.stream.keepAgain(session);
+      return false;
+    }
     session.plug(this, this.transport);
     this.session = session;
     this.phase = 'bound';

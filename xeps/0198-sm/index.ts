@@ -183,6 +183,8 @@ export default defineModule({
       const m = managed.get(session);
       if (!m) return;
       m.requestedAt = undefined;
+      // A close that found the session between streams (a resumption that failed) did nothing: the timer may close it.
+      m.closing = false;
       clearTimeout(m.expiry);
       // §5: not resumed within the time <enabled/> announced: closed for real, its queue as undelivered.
       m.expiry = setTimeout(() => closeSoon(m), settings.resumeTimeout * 1000);
