@@ -41,6 +41,10 @@ describe('XEP-0198 counters (mod 2^32)', () => {
     assert.equal(queue.acknowledge(2), true);
     assert.equal(queue.unacked, 0);
     assert.equal(queue.acknowledge(2), true, 'the same h again is no change');
+    queue.send('<message id="e"/>', () => undefined);
+    assert.equal(queue.acknowledge(0), true, 'an h from before the last one (serial number arithmetic) is old, not too high');
+    assert.equal(queue.unacked, 1, 'and acknowledges nothing');
+    assert.equal(queue.acknowledge(COUNTER_MODULUS / 2), false, 'far ahead is too high');
   });
 
   it("keeps the 'to' an element had when it went out, though a module readdresses that element afterwards", () => {

@@ -146,7 +146,7 @@ export default defineModule({
       // §5: unknown, expired, ended or another account's: the client binds afresh.
       const m = resumable.get(previd);
       if (!m || m.username !== stream.username || m.closing) return stream.send(failed('item-not-found'));
-      if (distance(m.queue.acked, h) > m.queue.unacked) return stream.fail(countTooHigh(h, m.queue.sent));
+      if (m.queue.tooHigh(h)) return stream.fail(countTooHigh(h, m.queue.sent));
       const attached = await stream.resume(m.session, () => {
         // An expiry or overflow close that came while the old stream let go found the session in between; it stays.
         m.closing = false;

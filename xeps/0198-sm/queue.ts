@@ -3,7 +3,7 @@
 import type { Outbound, OutputStage } from '../../src/modules/api.js';
 import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { advance, distance } from './counter.js';
+import { COUNTER_MODULUS, advance, distance } from './counter.js';
 
 /** Nearest the wire (src/sessions/output.ts): what it counts is what the client receives. */
 export const SM_STAGE_POSITION = 900;
@@ -58,10 +58,20 @@ export class UnackedQueue implements OutputStage {
     else this.options.queued(this.items.length);
   }
 
-  /** Drops what `h` acknowledges; false (and nothing dropped) when `h` counts more than was sent. */
+  /**
+   * `h` counts more stanzas than were sent. Compared as serial numbers (RFC 1982): an `h` up to 2^31 behind
+   * the last one is an old acknowledgement, not one far ahead.
+   */
+  tooHigh(h: number): boolean {
+    const ahead = distance(this.acked, h);
+    return ahead > this.items.length && ahead < COUNTER_MODULUS / 2;
+  }
+
+  /** Drops what `h` acknowledges; false (and nothing dropped) when `h` counts more than was sent. An old `h` changes nothing. */
   acknowledge(h: number): boolean {
+    if (this.tooHigh(h)) return false;
     const count = distance(this.acked, h);
-    if (count > this.items.length) return false;
+    if (count > this.items.length) return true;
     this.items.splice(0, count);
     this.acked = h;
     return true;
