@@ -54,6 +54,8 @@ export class DiscoRegistry {
   private readonly entries = new Map<string, Entry>();
   /** By domain. */
   private readonly providers = new Map<string, DiscoProvider>();
+  /** Features of every account of the server's domain (XEP-0030 §3.1, a user's bare JID), counted like a JID's. */
+  private readonly accountFeatures = new Map<string, number>();
 
   addFeature(feature: string, jid: string): () => void {
     const { features } = this.entry(jid);
@@ -63,6 +65,16 @@ export class DiscoRegistry {
       if (n <= 0) features.delete(feature);
       else features.set(feature, n);
       this.prune(jid);
+    };
+  }
+
+  addAccountFeature(feature: string): () => void {
+    const features = this.accountFeatures;
+    features.set(feature, (features.get(feature) ?? 0) + 1);
+    return () => {
+      const n = (features.get(feature) ?? 1) - 1;
+      if (n <= 0) features.delete(feature);
+      else features.set(feature, n);
     };
   }
 
@@ -94,6 +106,10 @@ export class DiscoRegistry {
 
   listFeatures(jid: string): string[] {
     return [...(this.entries.get(jid)?.features.keys() ?? [])].sort();
+  }
+
+  listAccountFeatures(): string[] {
+    return [...this.accountFeatures.keys()].sort();
   }
 
   listIdentities(jid: string): readonly DiscoIdentity[] {

@@ -78,7 +78,9 @@ describe('XEP-0030 Service Discovery', function () {
     const query = result.getChild('query', INFO);
     assert.ok(query, result.toString());
     assert.deepEqual(query.getChildren('identity').map((i) => ({ ...i.attrs })), [{ category: 'account', type: 'registered' }]);
-    assert.deepEqual(features(query), [INFO]);
+    // And what modules registered for every account (XEP-0280 Carbons).
+    assert.deepEqual(features(query), [INFO, ...server.server.disco.listAccountFeatures()]);
+    assert.ok(features(query).includes('urn:xmpp:carbons:2'), 'a module registered an account feature: this test needs updating');
   });
 
   it('§3.1: disco#info with no "to" is answered for the own account', async function () {

@@ -57,7 +57,8 @@ export default defineModule({
 
     ctx.onIq('get', 'self', NS.discoInfo, 'query', ({ payload }) => {
       refuseNodes(payload);
-      return xml('query', { xmlns: NS.discoInfo }, xml('identity', { category: 'account', type: 'registered' }), xml('feature', { var: NS.discoInfo }));
+      const features = [NS.discoInfo, ...ctx.disco.accountFeatures().filter((f) => f !== NS.discoInfo)];
+      return xml('query', { xmlns: NS.discoInfo }, xml('identity', { category: 'account', type: 'registered' }), ...features.map((f) => xml('feature', { var: f })));
     });
 
     ctx.onIq('get', 'self', NS.discoItems, 'query', ({ payload }) => {

@@ -42,10 +42,12 @@ describe('XEP-0280 Message Carbons (one node)', function () {
     await server?.stop();
   });
 
-  it('§3: the server advertises urn:xmpp:carbons:2', async function () {
-    const info = await tcp.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
-    const features = (info.getChild('query')?.getChildren('feature') ?? []).map((f) => f.attrs.var as string);
-    assert.ok(features.includes(CARBONS), features.join(' '));
+  it('§3: the server and the account advertise urn:xmpp:carbons:2', async function () {
+    for (const to of ['localhost', 'alice@localhost']) {
+      const info = await tcp.xmpp.iqCaller.request(xml('iq', { type: 'get', to }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+      const features = (info.getChild('query')?.getChildren('feature') ?? []).map((f) => f.attrs.var as string);
+      assert.ok(features.includes(CARBONS), `${to}: ${features.join(' ')}`);
+    }
   });
 
   it('§7: a message to one resource is copied to the other, wrapped as <received/> from the bare JID', async function () {
