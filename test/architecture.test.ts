@@ -25,7 +25,7 @@ const COMPOSITION_ROOT = new Set(['src/main.ts']);
 /**
  * Imports that break the rules today, each allowed explicitly (file -> imported file). They move
  * with the module contract of issue #14 (item 1: a module's stores, store types and config live in
- * its folder; item 4: the narrow context hands a module the session view it may see). A new
+ * its folder; item 4: the module API exports the session and core store types a module sees). A new
  * violation fails the test, and so does an entry here that no longer matches an import, so the
  * list only shrinks.
  */
@@ -36,24 +36,6 @@ const KNOWN_EXCEPTIONS: ReadonlyArray<readonly [file: string, imported: string, 
   ['xeps/table.ts', 'src/main.ts', 'docs tool: starts a server to list the registered specs'],
   ['xeps/table.ts', 'src/observability/log.ts', 'docs tool: a silent logger for that server'],
   ['xeps/table.ts', 'src/specs.ts', 'docs tool: the core specs beside the modules\''],
-  // The core stores' types (roster, accounts: RFC 6120/6121, they stay in src/storage): reached through
-  // the module API once it hands out the core stores (item 4).
-  ['xeps/0016-privacy/cache.ts', 'src/storage/types.ts', 'RosterItem, RosterStore: the core roster store, exported by the narrow context'],
-  ['xeps/0016-privacy/engine.ts', 'src/storage/types.ts', 'SubscriptionState: the core roster store, exported by the narrow context'],
-  ['xeps/0050-adhoc/admin.ts', 'src/storage/types.ts', 'AccountStore: reached through the module API once it hands out stores (item 4)'],
-  ['xeps/rfc6121-im/roster.ts', 'src/storage/types.ts', 'RosterItem: moves with the roster store'],
-  ['xeps/rfc6121-im/shared.ts', 'src/storage/types.ts', 'RosterItem, SubscriptionState: move with the roster store'],
-  ['xeps/rfc6121-im/subscriptions.ts', 'src/storage/types.ts', 'RosterItem, SubscriptionState: move with the roster store'],
-  // BoundSession, the session view a module may see: exported by the narrow context (item 4).
-  ['xeps/0045-muc/service.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
-  ['xeps/0016-privacy/blocking.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
-  ['xeps/0016-privacy/cache.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
-  ['xeps/0016-privacy/enforce.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
-  ['xeps/0016-privacy/privacy-lists.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
-  ['xeps/rfc6121-im/offline.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
-  ['xeps/rfc6121-im/presence.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
-  ['xeps/rfc6121-im/shared.ts', 'src/sessions/types.ts', 'BoundSession, SessionRecord: the narrow context exports them'],
-  ['xeps/rfc6121-im/subscriptions.ts', 'src/sessions/types.ts', 'BoundSession: the narrow context exports it'],
 ];
 
 interface Violation {

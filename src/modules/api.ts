@@ -60,6 +60,9 @@ export interface ServerInfo {
 }
 
 export type { DeliverOptions, Placement };
+// What a module sees of sessions (ctx.sessions, hooks) and the types of the core stores it reads (ctx.stores).
+export type { BoundSession, SessionRecord } from '../sessions/types.js';
+export type { AccountStore, RosterItem, RosterStore, SubscriptionState } from '../storage/types.js';
 
 /** A read-only view of the sessions bound on this node. */
 export interface SessionView {
@@ -80,8 +83,6 @@ export interface DiscoView {
   info(request: DiscoRequest): Promise<DiscoInfo | undefined>;
   /** disco#items likewise. */
   itemsOf(request: DiscoRequest): Promise<readonly DiscoItem[] | undefined>;
-  /** What every account of the server's domain supports (addAccountFeature), sorted. */
-  accountFeatures(): string[];
 }
 
 export interface ModuleContext<C = unknown, S = unknown> {
@@ -92,7 +93,8 @@ export interface ModuleContext<C = unknown, S = unknown> {
   readonly store: S;
   readonly domain: string;
   readonly serverJid: Jid;
-  readonly config: Config;
+  /** The server settings modules read (ServerSettings); not the storage, Redis, TLS, HTTP or admin settings. */
+  readonly config: ServerSettings;
   readonly server: ServerInfo;
   readonly log: Logger;
   readonly stores: Stores;
@@ -115,8 +117,6 @@ export interface ModuleContext<C = unknown, S = unknown> {
   addItem(item: DiscoItem, jid?: string): void;
   /** Answers service discovery for JIDs of `domain` that come and go (rooms) and their nodes. */
   addDiscoProvider(domain: string, provider: DiscoProvider): void;
-  /** A feature of every account of the server's domain, in disco#info of the user's bare JID (XEP-0030 §3.1). */
-  addAccountFeature(feature: string): void;
   /** A synchronous check on every stanza users send and on every routed stanza before delivery. */
   addStanzaFilter(filter: StanzaFilter): void;
   /**
@@ -138,22 +138,6 @@ export interface ModuleContext<C = unknown, S = unknown> {
   deliver(session: BoundSession, stanza: Element): boolean;
   /** deliver() for fan-outs: the stanza is serialised once (new PreparedStanza(element)) and addressed per session. */
   deliverPrepared(session: BoundSession, stanza: PreparedStanza): boolean;
-  /**
-   * Hands a stanza to sessions on other nodes (records from `sessions.remote`), one bus message per node,
-   * through their incoming stanza filters; it is not routed again there. Nothing happens on a single node.
-   */
-  deliverRemote(sessions: readonly SessionRecord[], stanza: Element, options?: DeliverOptions): void;
-  /** This node's id in the cluster. */
-  readonly nodeId: string;
-  /** Which node hosts each cluster-wide singleton (a MUC room); on a node alone, always this one. */
-  readonly placement: Placement;
-  /**
-   * Has another node route the stanza as if it had arrived there (it hosts the addressee). `hops` is what the
-   * domain handler was given; the stanza carries one more. Only in a cluster.
-   */
-  forward(node: string, stanza: Element, from: Jid, hops: number): void;
-  /** Hands a stanza to full JIDs held by `node`, one bus message, each copy addressed per `options`. */
-  deliverToNode(node: string, fullJids: readonly string[], stanza: Element, options?: DeliverOptions): void;
   /** Sends an iq from the server and waits for the answer. */
   sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
   /** A timer that stops with the module. */
@@ -161,20 +145,56 @@ export interface ModuleContext<C = unknown, S = unknown> {
   onStop(cleanup: () => void | Promise<void>): void;
 }
 
-export interface ModuleDefinition<C = unknown, S = unknown> {
+/**
+ * The core settings a module may read: this node's id, who administers the server, authentication, client stream limits,
+ * and the tables of modules not yet moved to their own (`registration`, `component`, `components`).
+ */
+export type ServerSettings = Readonly<Pick<Config, 'nodeId' | 'admins' | 'auth' | 'c2s' | 'limits' | 'registration' | 'component' | 'components'>>;
+
+/** Cluster operations, for modules that declare `capabilities: ['cluster']` (read as ctx.cluster). */
+export interface ClusterOperations {
+  /** Which node hosts each cluster-wide singleton (a MUC room); on a node alone, always this one. */
+  readonly placement: Placement;
+  /**
+   * Hands a stanza to sessions on other nodes (records from `sessions.remote`), one bus message per node,
+   * through their incoming stanza filters; it is not routed again there. Nothing happens on a single node.
+   */
+  deliverRemote(sessions: readonly SessionRecord[], stanza: Element, options?: DeliverOptions): void;
+  /**
+   * Has another node route the stanza as if it had arrived there (it hosts the addressee). `hops` is what the
+   * domain handler was given; the stanza carries one more. Only in a cluster.
+   */
+  forward(node: string, stanza: Element, from: Jid, hops: number): void;
+  /** Hands a stanza to full JIDs held by `node`, one bus message, each copy addressed per `options`. */
+  deliverToNode(node: string, fullJids: readonly string[], stanza: Element, options?: DeliverOptions): void;
+}
+
+/** What a module may ask for beyond the context every module gets, by name; each is a member of the context. */
+export interface Capabilities {
+  readonly cluster: ClusterOperations;
+}
+export type Capability = keyof Capabilities;
+
+/** The context of a module that declared `capabilities` K: only those members are there, in the type and at run time. */
+export type ModuleContextWith<K extends Capability, C = unknown, S = unknown> = ModuleContext<C, S> & Pick<Capabilities, K>;
+
+export interface ModuleDefinition<C = unknown, S = unknown, K extends Capability = Capability> {
   readonly name: string;
   readonly specs: readonly SpecReference[];
   /** Modules that must start before this one (and stop after it), by name. */
   readonly depends?: readonly string[];
+  /** Members of the context beyond the common ones (`['cluster']`: ctx.cluster); an unknown name is a start error. */
+  readonly capabilities?: readonly K[];
   /** The module's configuration table ([section] in the TOML file), read as ctx.settings. */
   readonly config?: ModuleConfigSpec<C>;
   /** The module's stores and their migrations, read as ctx.store. */
   readonly stores?: ModuleStoresSpec<S>;
   /** Administration commands the module adds to `ratatosk` and the admin API, run on its stores. */
   readonly commands?: readonly ModuleCommand<S>[];
-  setup(ctx: ModuleContext<C, S>): void | Promise<void>;
+  setup(ctx: ModuleContextWith<K, C, S>): void | Promise<void>;
 }
 
-export function defineModule<C = unknown, S = unknown>(definition: ModuleDefinition<C, S>): ModuleDefinition<C, S> {
+/** K is what `capabilities` lists: a module that lists none has no capability member in its context's type. */
+export function defineModule<C = unknown, S = unknown, K extends Capability = never>(definition: ModuleDefinition<C, S, K>): ModuleDefinition<C, S, K> {
   return definition;
 }

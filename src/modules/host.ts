@@ -11,7 +11,8 @@ import type { Router } from '../router/router.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { Stores } from '../storage/types.js';
 import { StreamElementRegistry } from '../stream/stream-elements.js';
-import type { ModuleContext, ModuleDefinition, ServerInfo, SessionView } from './api.js';
+import type { Element } from '../xml/element.js';
+import type { Capabilities, Capability, ClusterOperations, ModuleContext, ModuleContextWith, ModuleDefinition, ServerInfo, SessionView } from './api.js';
 import type { DiscoRegistry } from './disco-registry.js';
 import { ServerError } from '../errors.js';
 import { startOrder } from './order.js';
@@ -40,11 +41,13 @@ export class ModuleHost {
   private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[] }>();
   private readonly sessionView: SessionView;
   private readonly placement: Placement;
+  private readonly capabilityMembers: Capabilities;
   private readonly streamElements: StreamElementRegistry;
 
   constructor(private readonly deps: ModuleHostDeps) {
     const { sessions, remote } = deps;
     this.placement = deps.placement ?? new LocalPlacement(deps.config.nodeId);
+    this.capabilityMembers = { cluster: this.clusterOperations() };
     this.streamElements = deps.streamElements ?? new StreamElementRegistry();
     this.sessionView = {
       get: (fullJid) => sessions.get(fullJid),
@@ -63,6 +66,8 @@ export class ModuleHost {
    */
   async startAll(definitions: readonly ModuleDefinition[]): Promise<void> {
     const order = startOrder(definitions);
+    const unknownCapabilities = order.flatMap(capabilityProblems);
+    if (unknownCapabilities.length > 0) throw new ServerError('MODULE_CAPABILITY_UNKNOWN', unknownCapabilities.join('; '));
     const problems = order.flatMap((d) => this.configProblems(d));
     if (problems.length > 0) {
       const unknown = problems.filter((p) => p.unknown);
@@ -77,12 +82,14 @@ export class ModuleHost {
     for (const needed of definition.depends ?? []) {
       if (!this.running.has(needed)) throw new ServerError('MODULE_DEPENDENCY_MISSING', `"${definition.name}" depends on "${needed}", which is not running`);
     }
+    const unknownCapability = capabilityProblems(definition)[0];
+    if (unknownCapability !== undefined) throw new ServerError('MODULE_CAPABILITY_UNKNOWN', unknownCapability);
     const settings = this.settingsOf(definition);
     // A module without stores gets none: ModuleDefinition<C, S> without `stores` leaves S unknown. The
     // factory opens a module's stores once (also for the admin commands) and enrols their account data.
     const store = definition.stores === undefined ? (undefined as S) : this.deps.stores.module(definition.name, definition.stores);
     const cleanups: Cleanup[] = [];
-    const ctx = this.contextFor(definition.name, settings, store, cleanups);
+    const ctx = this.grant(definition, this.contextFor(definition.name, settings, store, cleanups));
     this.running.set(definition.name, { definition, cleanups });
     try {
       await definition.setup(ctx);
@@ -143,8 +150,43 @@ export class ModuleHost {
     return parsed.settings;
   }
 
+  /** The cluster operations (ClusterOperations), one object for every module that declared the capability. */
+  private clusterOperations(): ClusterOperations {
+    const { router, remote } = this.deps;
+    const sender = (stanza: Element): Jid => Jid.tryParse(stanza.attrs.from) ?? router.serverJid;
+    return {
+      placement: this.placement,
+      deliverRemote: (targets, stanza, options) => remote?.deliver(targets, stanza, sender(stanza), 0, options),
+      forward: (node, stanza, from, hops) => {
+        if (!remote) throw new Error('forward: this node runs alone');
+        remote.forward(node, stanza, from, hops + 1);
+      },
+      deliverToNode: (node, fullJids, stanza, options) => remote?.deliverTo(node, fullJids, stanza, sender(stanza), 1, options),
+    };
+  }
+
+  /**
+   * Adds to the context the members of the capabilities the module declared. Those it did not declare are
+   * absent from its context's type; at run time reading one is an error that names the declaration to add.
+   */
+  private grant<C, S>(definition: ModuleDefinition<C, S>, ctx: ModuleContext<C, S>): ModuleContextWith<Capability, C, S> {
+    const asked = new Set<string>(definition.capabilities ?? []);
+    for (const capability of CAPABILITIES) {
+      if (asked.has(capability)) Object.defineProperty(ctx, capability, { value: this.capabilityMembers[capability], enumerable: true });
+      else {
+        Object.defineProperty(ctx, capability, {
+          get: () => {
+            throw new ServerError('MODULE_CAPABILITY_MISSING', `module "${definition.name}" uses ctx.${capability} without declaring capabilities: ['${capability}']`);
+          },
+        });
+      }
+    }
+    // Every capability is now a member: the declared ones hold their value, the others throw when read.
+    return ctx as ModuleContextWith<Capability, C, S>;
+  }
+
   private contextFor<C, S>(name: string, settings: C, store: S, cleanups: Cleanup[]): ModuleContext<C, S> {
-    const { config, server, stores, hooks, iqs, router, disco, remote } = this.deps;
+    const { config, server, stores, hooks, iqs, router, disco } = this.deps;
     const streamElements = this.streamElements;
     const log = this.deps.log.child({ module: name });
     const discoJid = (jid: string | undefined): string => (jid === undefined ? router.serverJid.toString() : Jid.parse(jid).toString());
@@ -165,7 +207,6 @@ export class ModuleHost {
         items: (jid) => disco.listItems(discoJid(jid)),
         info: (request) => disco.info(request),
         itemsOf: (request) => disco.items(request),
-        accountFeatures: () => disco.listAccountFeatures(),
       },
       onIq: (type, target, ns, element, handler) => cleanups.push(iqs.register(type, target, ns, element, handler)),
       dispatchIq: (stanza, from) => router.dispatchIq(stanza, from),
@@ -176,7 +217,6 @@ export class ModuleHost {
       addIdentity: (identity, jid) => cleanups.push(disco.addIdentity(identity, discoJid(jid))),
       addItem: (item, jid) => cleanups.push(disco.addItem(item, discoJid(jid))),
       addDiscoProvider: (domain, provider) => cleanups.push(disco.addProvider(Jid.normaliseDomain(domain), provider)),
-      addAccountFeature: (feature) => cleanups.push(disco.addAccountFeature(feature)),
       addStanzaFilter: (filter) => cleanups.push(router.addFilter(filter)),
       onStreamElement: (namespace, handler) => cleanups.push(streamElements.register(namespace, handler)),
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
@@ -184,14 +224,6 @@ export class ModuleHost {
       sendToBareJids: (stanza, bareJids, from?: Jid) => router.deliverToBareJids(stanza, from ?? router.serverJid, bareJids),
       deliver: (session, stanza) => router.deliver(session, stanza),
       deliverPrepared: (session, stanza) => router.deliverPrepared(session, stanza),
-      deliverRemote: (targets, stanza, options) => remote?.deliver(targets, stanza, Jid.tryParse(stanza.attrs.from) ?? router.serverJid, 0, options),
-      nodeId: config.nodeId,
-      placement: this.placement,
-      forward: (node, stanza, from, hops) => {
-        if (!remote) throw new Error('forward: this node runs alone');
-        remote.forward(node, stanza, from, hops + 1);
-      },
-      deliverToNode: (node, fullJids, stanza, options) => remote?.deliverTo(node, fullJids, stanza, Jid.tryParse(stanza.attrs.from) ?? router.serverJid, 1, options),
       sendIq: (iq, timeoutMs) => router.sendIq(iq, timeoutMs),
       every: (intervalMs, task) => {
         const timer = setInterval(() => {
@@ -205,6 +237,13 @@ export class ModuleHost {
       onStop: (cleanup) => cleanups.push(cleanup),
     };
   }
+}
+
+const CAPABILITIES: readonly Capability[] = ['cluster'];
+
+function capabilityProblems(definition: ModuleDefinition): string[] {
+  const known = new Set<string>(CAPABILITIES);
+  return (definition.capabilities ?? []).filter((c) => !known.has(c)).map((c) => `module "${definition.name}" asks for the unknown capability "${c}" (known: ${CAPABILITIES.join(', ')})`);
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {

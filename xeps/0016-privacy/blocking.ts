@@ -4,9 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import type { ModuleContext } from '../../src/modules/api.js';
+import type { BoundSession, ModuleContext } from '../../src/modules/api.js';
 import type { PrivacyModuleStores } from './store/types.js';
-import type { BoundSession } from '../../src/sessions/types.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import type { PrivacyCache, UserPrivacy } from './cache.js';

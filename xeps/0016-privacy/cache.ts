@@ -4,8 +4,7 @@
 // A user's state is loaded when their first session binds, kept current by the protocol handlers
 // and the 'roster:changed' hook, and dropped when their last session on this node ends; then the
 // default policy moves to a small LRU that serves offline delivery and subscription checks.
-import type { BoundSession } from '../../src/sessions/types.js';
-import type { RosterItem, RosterStore } from '../../src/storage/types.js';
+import type { BoundSession, RosterItem, RosterStore } from '../../src/modules/api.js';
 import type { BlockListStore, PrivacyStore } from './store/types.js';
 import { BlockList, compileList, type CompiledList, type Policy, type RosterEntry } from './engine.js';
 

@@ -3,8 +3,7 @@
 // change of lists owes to contacts (XEP-0016 §2.11 notes; XEP-0191 §3.3 and §3.4).
 import { StanzaError, StreamError, bounce } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import type { ModuleContext } from '../../src/modules/api.js';
-import type { BoundSession } from '../../src/sessions/types.js';
+import type { BoundSession, ModuleContext } from '../../src/modules/api.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { rosterMap, track, type PrivacyCache, type UserPrivacy } from './cache.js';

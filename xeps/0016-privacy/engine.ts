@@ -7,7 +7,7 @@
 // session's active list, else the default list), items in ascending 'order', first match wins;
 // no match allows (XEP-0016 §2.2 business rules 5-7).
 import { Jid } from '../../src/jid.js';
-import type { SubscriptionState } from '../../src/storage/types.js';
+import type { SubscriptionState } from '../../src/modules/api.js';
 import type { PrivacyItem } from './store/types.js';
 import type { Element } from '../../src/xml/element.js';
 

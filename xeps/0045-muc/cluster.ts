@@ -1,12 +1,12 @@
 // XEP-0045 across the nodes of a cluster (src/cluster/README.md). Each room is hosted by one node at a time
-// (ctx.placement): that node keeps the room's state and gives its traffic one order; the other nodes forward
+// (ctx.cluster.placement): that node keeps the room's state and gives its traffic one order; the other nodes forward
 // the room's stanzas there. The host hands the copies for occupants on other nodes to those nodes, one bus
 // message per node for each distinct stanza of a fan-out (a groupchat message: one per node, whatever the
 // number of occupants there). The files here keep what that needs: which node holds each remote occupant's
 // session (OccupantNodes), the batching of remote copies (RemoteFanout), and, on the occupant's side, which
 // local sessions sit in rooms hosted elsewhere (RoomsAbroad), so that they leave when their session ends and
 // are told (§11.2 status 332) when the hosting node dies.
-import type { ModuleContext } from '../../src/modules/api.js';
+import type { ClusterOperations, ModuleContext } from '../../src/modules/api.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 
@@ -34,7 +34,7 @@ export class RemoteFanout {
   private scheduled = false;
   private closed = false;
 
-  constructor(private readonly ctx: Pick<ModuleContext, 'deliverToNode'>) {}
+  constructor(private readonly cluster: Pick<ClusterOperations, 'deliverToNode'>) {}
 
   add(node: string, fullJid: string, stanza: Element): void {
     if (this.closed) return;
@@ -63,7 +63,7 @@ export class RemoteFanout {
   flush(): void {
     this.scheduled = false;
     for (const [node, batch] of this.batches) {
-      for (const entry of batch.entries) this.ctx.deliverToNode(node, entry.targets, entry.stanza, { readdress: true });
+      for (const entry of batch.entries) this.cluster.deliverToNode(node, entry.targets, entry.stanza, { readdress: true });
     }
     this.batches.clear();
   }

@@ -26,6 +26,8 @@ export default defineModule({
   ],
   // The disco module answers disco#info and disco#items for the service and its rooms (discovery.ts).
   depends: ['disco'],
+  // Each room lives on one node of a cluster; the others forward its stanzas there (cluster.ts).
+  capabilities: ['cluster'],
   config: mucConfig,
   stores: mucStores,
   commands: [roomList, roomDestroy],

@@ -6,8 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import type { ModuleContext } from '../../src/modules/api.js';
-import type { BoundSession } from '../../src/sessions/types.js';
+import type { BoundSession, ModuleContextWith } from '../../src/modules/api.js';
 import type { RoomStore, StoredRoom } from './store/types.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
@@ -67,8 +66,8 @@ export class MucService implements RoomHost {
   /** Stanzas being handled per room JID: a room is given up to other nodes only when none is. */
   private readonly inFlight = new Map<string, number>();
 
-  constructor(readonly ctx: ModuleContext<unknown, RoomStore>, readonly domain: string, readonly limits: MucLimits) {
-    this.fanout = new RemoteFanout(ctx);
+  constructor(readonly ctx: ModuleContextWith<'cluster', unknown, RoomStore>, readonly domain: string, readonly limits: MucLimits) {
+    this.fanout = new RemoteFanout(ctx.cluster);
     this.output = {
       deliver: (fullJid, stanza) => {
         const session = ctx.sessions.get(fullJid);
@@ -116,7 +115,7 @@ export class MucService implements RoomHost {
     const roomJid = to.bareString();
     if (!this.rooms.has(roomJid)) {
       const host = await this.hostOf(roomJid, hops > 0);
-      if (host !== this.ctx.nodeId) return this.forward(host, stanza, from, to, hops);
+      if (host !== this.ctx.config.nodeId) return this.forward(host, stanza, from, to, hops);
     }
     this.inFlight.set(roomJid, (this.inFlight.get(roomJid) ?? 0) + 1);
     try {
@@ -141,7 +140,7 @@ export class MucService implements RoomHost {
 
   private async hostOf(roomJid: string, fresh: boolean): Promise<string> {
     try {
-      return await this.ctx.placement.locate(roomJid, { fresh });
+      return await this.ctx.cluster.placement.locate(roomJid, { fresh });
     } catch (err) {
       this.ctx.log.warn({ err, room: roomJid }, 'cannot tell which node hosts the room');
       throw new StanzaError('service-unavailable', 'the chat service cannot reach the rest of the cluster; try again shortly', 'wait');
@@ -154,13 +153,13 @@ export class MucService implements RoomHost {
     if (stanza.name === 'presence' && !to.isBare && this.ctx.sessions.get(from.toString()) !== undefined) {
       this.abroad.note(from.toString(), to.bareString(), to.resource, stanza.attrs.type, host);
     }
-    this.ctx.forward(host, stanza, from, hops);
+    this.ctx.cluster.forward(host, stanza, from, hops);
   }
 
   /** A room no longer here (emptied, destroyed, never created): other nodes may host it next. */
   private vacated(roomJid: string): void {
     if (this.rooms.has(roomJid) || this.inFlight.has(roomJid) || this.loading.has(roomJid)) return;
-    this.ctx.placement.release(roomJid).catch((err: unknown) => this.ctx.log.warn({ err, room: roomJid }, 'could not release a room to the cluster'));
+    this.ctx.cluster.placement.release(roomJid).catch((err: unknown) => this.ctx.log.warn({ err, room: roomJid }, 'could not release a room to the cluster'));
   }
 
   /**

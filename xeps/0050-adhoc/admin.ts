@@ -2,8 +2,7 @@
 // with the node names, field vars, labels and FORM_TYPE of the XEP's examples.
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import { deriveCredentials, passwordProblem, type SessionView } from '../../src/modules/api.js';
-import type { AccountStore } from '../../src/storage/types.js';
+import { type AccountStore, deriveCredentials, passwordProblem, type SessionView } from '../../src/modules/api.js';
 import { NS } from '../../src/xml/ns.js';
 import { dataForm, formTypeField, type FormField, type FormValues } from './data-form.js';
 import { commandError, type AdHocCommand, type CommandOutcome, type CommandStage } from './engine.js';

@@ -2,7 +2,7 @@
 // of the user's Carbons-enabled resources that did not get the message itself. Resources on this node are
 // checked here; those on other nodes get one bus message per node, which that node hands only to the
 // sessions carrying the Carbons flag (the cluster's flag filter), each copy addressed to its full JID.
-import type { ModuleContext } from '../../src/modules/api.js';
+import type { ModuleContextWith } from '../../src/modules/api.js';
 import type { Jid } from '../../src/jid.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
@@ -22,7 +22,7 @@ export function carbonCopy(direction: Direction, original: Element, user: string
 }
 
 /** Sends the copy of `original` to `user`'s Carbons-enabled resources other than those in `skip` (full JIDs). */
-export async function sendCopies(ctx: ModuleContext, user: Jid, direction: Direction, original: Element, skip: ReadonlySet<string>): Promise<void> {
+export async function sendCopies(ctx: ModuleContextWith<'cluster'>, user: Jid, direction: Direction, original: Element, skip: ReadonlySet<string>): Promise<void> {
   const bare = user.toString();
   const here = ctx.sessions.resources(bare).filter((s) => s.flags.has(CARBONS_ENABLED) && !skip.has(s.jid.toString()));
   if (here.length > 0) {
@@ -37,5 +37,5 @@ export async function sendCopies(ctx: ModuleContext, user: Jid, direction: Direc
     if (list) list.push(jid);
     else byNode.set(record.node, [jid]);
   }
-  for (const [node, jids] of byNode) ctx.deliverToNode(node, jids, carbonCopy(direction, original, bare), { flag: CARBONS_ENABLED, readdress: true });
+  for (const [node, jids] of byNode) ctx.cluster.deliverToNode(node, jids, carbonCopy(direction, original, bare), { flag: CARBONS_ENABLED, readdress: true });
 }

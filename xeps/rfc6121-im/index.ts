@@ -24,6 +24,8 @@ export default defineModule({
     { id: 'XEP-0160', title: 'Best Practices for Handling Offline Messages', version: '1.0.1', scope: 'chat and normal messages with content stored up to a per-user cap and delivered at the next available presence', status: 'complete' },
     { id: 'XEP-0203', title: 'Delayed Delivery', version: '2.0', scope: 'delay stamps on offline messages and on subscription requests delivered later', status: 'partial' },
   ],
+  // A user's resources may sit on several nodes: roster pushes and subscription requests reach them there.
+  capabilities: ['cluster'],
   setup(ctx) {
     const im = new Im(ctx);
     setupRoster(im);

@@ -1,7 +1,7 @@
 // Offline messages (XEP-0160, RFC 6121 §8.5.2.2.1): what the router cannot deliver to a local user is kept
 // with a XEP-0203 delay stamp, up to a per-user cap, and handed over when a resource next becomes available
 // with a non-negative priority. A message leaves the store only after it was handed to the session.
-import type { BoundSession } from '../../src/sessions/types.js';
+import type { BoundSession } from '../../src/modules/api.js';
 import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { KeyedQueue, readdress, type Im } from './shared.js';

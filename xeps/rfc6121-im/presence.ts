@@ -3,7 +3,7 @@
 // its contacts when it ends without saying so (§4.5: "the server MUST ... as if the client had sent it"),
 // also when it ended with a cluster node that died (the 'cluster:sessions-lost' hook).
 import { Jid } from '../../src/jid.js';
-import type { BoundSession } from '../../src/sessions/types.js';
+import type { BoundSession } from '../../src/modules/api.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import type { OfflineDelivery } from './offline.js';
 import { hasFrom, hasTo, MAX_DIRECTED, readdress, type Im } from './shared.js';

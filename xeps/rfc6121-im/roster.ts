@@ -2,7 +2,7 @@
 // pushes to interested resources (§2.1.6), and the roster versioning stream feature (§2.6.1).
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import type { RosterItem } from '../../src/storage/types.js';
+import type { RosterItem } from '../../src/modules/api.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { hasFrom, hasTo, ROSTER_INTEREST, rosterItemElement, type Im } from './shared.js';

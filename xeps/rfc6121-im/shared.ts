@@ -1,12 +1,10 @@
 // What the parts of the IM module share: the module context, a per-user work queue, each session's
 // presence bookkeeping, roster pushes (RFC 6121 §2.1.6) and the presence a user's resources owe a contact.
 // In a cluster a user's resources may sit on several nodes: pushes reach those elsewhere through the
-// module API's deliverRemote, and their presence is answered by their own node, asked with a probe.
+// cluster capability's deliverRemote, and their presence is answered by their own node, asked with a probe.
 import { randomBytes } from 'node:crypto';
 import { Jid } from '../../src/jid.js';
-import type { ModuleContext } from '../../src/modules/api.js';
-import type { BoundSession, SessionRecord } from '../../src/sessions/types.js';
-import type { RosterItem, SubscriptionState } from '../../src/storage/types.js';
+import type { BoundSession, ModuleContextWith, RosterItem, SessionRecord, SubscriptionState } from '../../src/modules/api.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 
@@ -71,7 +69,7 @@ export class Im {
   readonly rosters = new KeyedQueue();
   private readonly books = new WeakMap<BoundSession, PresenceBook>();
 
-  constructor(readonly ctx: ModuleContext) {}
+  constructor(readonly ctx: ModuleContextWith<'cluster'>) {}
 
   book(session: BoundSession): PresenceBook {
     let book = this.books.get(session);
@@ -122,7 +120,7 @@ export class Im {
     // The interested resources on other nodes: their node checks the flag and addresses each copy.
     this.ctx.sessions.remote(bare).then(
       (elsewhere) => {
-        if (elsewhere.length > 0) this.ctx.deliverRemote(elsewhere, xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('base64url')}`, to: bare }, query()), { flag: ROSTER_INTEREST, readdress: true });
+        if (elsewhere.length > 0) this.ctx.cluster.deliverRemote(elsewhere, xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('base64url')}`, to: bare }, query()), { flag: ROSTER_INTEREST, readdress: true });
       },
       (err: unknown) => this.ctx.log.warn({ err, user: username }, 'roster push to other nodes failed'),
     );

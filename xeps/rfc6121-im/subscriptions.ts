@@ -4,8 +4,7 @@
 // In a cluster the node that processes a stanza also delivers it to the user's resources on other nodes.
 import { bounce, StanzaError } from '../../src/errors.js';
 import type { Jid } from '../../src/jid.js';
-import type { BoundSession } from '../../src/sessions/types.js';
-import type { RosterItem, SubscriptionState } from '../../src/storage/types.js';
+import type { BoundSession, RosterItem, SubscriptionState } from '../../src/modules/api.js';
 import { parseElement, xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { MAX_ROSTER_SIZE } from './roster.js';
@@ -176,7 +175,7 @@ export function setupSubscriptions(im: Im): void {
     if (applied.outcome.pass) {
       for (const session of im.available(username)) ctx.deliver(session, request);
       const elsewhere = await im.availableElsewhere(username);
-      if (elsewhere.length > 0) ctx.deliverRemote(elsewhere, request);
+      if (elsewhere.length > 0) ctx.cluster.deliverRemote(elsewhere, request);
     }
     if (applied.outcome.autoReply) {
       await ctx.send(xml('presence', { type: 'subscribed', from: user, to: contact }), to.bare());
