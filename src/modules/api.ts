@@ -83,6 +83,8 @@ export interface DiscoView {
   info(request: DiscoRequest): Promise<DiscoInfo | undefined>;
   /** disco#items likewise. */
   itemsOf(request: DiscoRequest): Promise<readonly DiscoItem[] | undefined>;
+  /** What every account of the server's domain supports (addAccountFeature), sorted. */
+  accountFeatures(): string[];
 }
 
 export interface ModuleContext<C = unknown, S = unknown> {
@@ -117,6 +119,8 @@ export interface ModuleContext<C = unknown, S = unknown> {
   addItem(item: DiscoItem, jid?: string): void;
   /** Answers service discovery for JIDs of `domain` that come and go (rooms) and their nodes. */
   addDiscoProvider(domain: string, provider: DiscoProvider): void;
+  /** A feature of every account of the server's domain, in disco#info of the user's bare JID (XEP-0030 §3.1). */
+  addAccountFeature(feature: string): void;
   /** A synchronous check on every stanza users send and on every routed stanza before delivery. */
   addStanzaFilter(filter: StanzaFilter): void;
   /**

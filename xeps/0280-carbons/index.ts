@@ -1,4 +1,4 @@
-// XEP-0280 Message Carbons v1.0.1: §3 discovery, §4 enabling and §5 disabling per session, §7 copies of
+// XEP-0280 Message Carbons v1.0.1: §3 discovery (server and account), §4 enabling and §5 disabling per session, §7 copies of
 // the messages a user receives and §8 of those it sends, to the user's other Carbons-enabled resources on
 // every node, under the rules of §6 and §9 (rules.ts); §11: every copy is from the user's bare JID.
 import { StanzaError } from '../../src/errors.js';
@@ -30,7 +30,9 @@ export default defineModule({
   // Copies to the user's resources on other nodes go as one bus message per node.
   capabilities: ['cluster'],
   setup(ctx) {
+    // §3: the server's disco#info; and the account's, which clients also ask.
     ctx.addFeature(NS.carbons);
+    ctx.addAccountFeature(NS.carbons);
 
     for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
       ctx.onIq('set', 'self', NS.carbons, name, ({ payload, session }) => {
