@@ -183,6 +183,11 @@ describe('module stores', () => {
     }
   });
 
+  it('names a module\'s migrations directory that is missing (not shipped), not the database', async () => {
+    const missing = join(tmpdir(), 'ratatosk-no-such-module', 'migrations');
+    await assert.rejects(loadMigrations([migrationsDir(), missing]), (err: unknown) => err instanceof ServerError && err.code === 'MIGRATIONS_MISSING' && err.message.includes(missing) && /ENOENT/.test(err.message));
+  });
+
   it('finds a module\'s migrations in its source folder, also from the built tree', () => {
     const root = join(migrationsDir(), '..');
     const expected = join(root, 'xeps', '0045-muc', 'migrations');

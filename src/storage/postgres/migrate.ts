@@ -38,7 +38,11 @@ export function migrationsDir(): string {
 export async function loadMigrations(dirs: string | readonly string[] = migrationsDir()): Promise<Migration[]> {
   const migrations: Array<Migration & { path: string }> = [];
   for (const dir of typeof dirs === 'string' ? [dirs] : dirs) {
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+    const files = (await readdir(dir).catch((err: unknown) => {
+      // A module's directory missing from an installed tree: the files were not shipped, the database is not at fault.
+      const code = err instanceof Error && 'code' in err ? String(err.code) : 'error';
+      throw new ServerError('MIGRATIONS_MISSING', `cannot read the migrations directory ${dir} (${code}): install every xeps/<module>/migrations/ beside migrations/`);
+    })).filter((f) => f.endsWith('.sql')).sort();
     for (const file of files) {
       const match = FILE_NAME.exec(file);
       if (!match) throw new ServerError('MIGRATION_NAME', `migration file "${join(dir, file)}" must be named NNNN_<module>_<what>.sql`);
