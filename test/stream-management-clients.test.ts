@@ -43,13 +43,16 @@ for (const library of ['slixmpp', 'nbxmpp'] as const) {
       return { juliet, online, romeo };
     }
 
-    /** Romeo sends 1..count to `to` every INTERVAL_MS and cuts Juliet's socket halfway, without pausing. */
-    async function sendCuttingHalfway(romeo: TestClient, juliet: PythonSmClient, to: string, count: number): Promise<void> {
+    /** Romeo sends 1..count to `to` every INTERVAL_MS and cuts Juliet's socket halfway, without pausing; the send times. */
+    async function sendCuttingHalfway(romeo: TestClient, juliet: PythonSmClient, to: string, count: number): Promise<number[]> {
+      const sentAt: number[] = [];
       for (let n = 1; n <= count; n++) {
         await romeo.xmpp.send(xml('message', { to, type: 'chat', id: `m${n}` }, xml('body', {}, String(n))));
+        sentAt.push(Date.now());
         if (n === Math.floor(count / 2)) juliet.command('cut');
         await delay(INTERVAL_MS);
       }
+      return sentAt;
     }
 
     async function receivedBodies(juliet: PythonSmClient, expected: number): Promise<string[]> {
@@ -65,9 +68,9 @@ for (const library of ['slixmpp', 'nbxmpp'] as const) {
       const enabled = await juliet.next('sm-enabled');
       assert.equal(enabled.resume, true, `${library} asked for resumption and the server must grant it: ${JSON.stringify(enabled)}`);
 
-      await sendCuttingHalfway(romeo, juliet, String(online.jid), MESSAGES);
+      const sentAt = await sendCuttingHalfway(romeo, juliet, String(online.jid), MESSAGES);
       await juliet.next('cut');
-      await juliet.next('disconnected');
+      const disconnected = await juliet.next('disconnected');
       const resumed = await juliet.next('resumed', 20_000);
       const bodies = await receivedBodies(juliet, MESSAGES);
 
@@ -75,6 +78,9 @@ for (const library of ['slixmpp', 'nbxmpp'] as const) {
       const cutAt = juliet.events.findIndex((e) => e.event === 'cut');
       const beforeCut = juliet.events.slice(0, cutAt).filter((e) => e.event === 'message').length;
       assert.ok(beforeCut > 0 && beforeCut < MESSAGES, `the cut came mid-conversation (${beforeCut} messages before it)`);
+      // The drivers reconnect after 0.5 s: messages went to the session while it had no connection.
+      const sentWhileAway = sentAt.filter((t) => t > disconnected.at && t < resumed.at).length;
+      assert.ok(sentWhileAway >= 3, `messages were sent while ${library} was away (${sentWhileAway})`);
       for (const message of juliet.events.filter((e) => e.event === 'message')) assert.equal(message.from, romeo.jid);
 
       // Resumed, not bound afresh: one bind, one enable, the same full JID, no failure.

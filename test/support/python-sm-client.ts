@@ -11,9 +11,15 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 export type PythonSmLibrary = 'slixmpp' | 'nbxmpp';
 const DEBIAN_PACKAGE: Record<PythonSmLibrary, string> = { slixmpp: 'python3-slixmpp', nbxmpp: 'python3-nbxmpp' };
 
-export interface PythonSmEvent {
+/** A line of the driver's output. */
+interface DriverEvent {
   readonly event: string;
   readonly [field: string]: unknown;
+}
+
+export interface PythonSmEvent extends DriverEvent {
+  /** When the test read the line (Date.now()). */
+  readonly at: number;
 }
 
 export interface PythonSmClient {
@@ -56,7 +62,7 @@ export function startPythonSmClient(library: PythonSmLibrary, options: PythonSmO
     stderr += chunk.toString();
   });
   createInterface({ input: child.stdout }).on('line', (line) => {
-    const event = parseEvent(line);
+    const event: PythonSmEvent = { ...parseEvent(line), at: Date.now() };
     events.push(event);
     mailbox.deliver(event);
   });
@@ -84,10 +90,10 @@ export function startPythonSmClient(library: PythonSmLibrary, options: PythonSmO
   };
 }
 
-function parseEvent(line: string): PythonSmEvent {
+function parseEvent(line: string): DriverEvent {
   try {
     const parsed: unknown = JSON.parse(line);
-    if (parsed && typeof parsed === 'object' && 'event' in parsed && typeof parsed.event === 'string') return parsed as PythonSmEvent;
+    if (parsed && typeof parsed === 'object' && 'event' in parsed && typeof parsed.event === 'string') return parsed as DriverEvent;
   } catch {
     // reported below
   }

@@ -7,8 +7,8 @@ which enables SM with resume="true" after binding. Prints one JSON object per li
   online (a fresh bind; sm-offered: the features had urn:xmpp:sm:3), sm-enabled, resumed, sm-failed, disconnected, cut, message, error.
 Reads commands on stdin: `cut` (shutdown of both directions of the TCP socket, no stream close),
 `send <to> <body>`, `quit`. nbxmpp resumes on its own once the application reconnects (connect() on
-'disconnected', as Gajim does); the driver never resumes or rebinds by hand. --no-sm turns SM off
-(nbxmpp's set_sm_disabled), for a control run that reconnects with a fresh bind.
+'disconnected' after a short back-off, as Gajim does); the driver never resumes or rebinds by hand.
+--no-sm turns SM off (nbxmpp's set_sm_disabled), for a control run that reconnects with a fresh bind.
 """
 import json
 import sys
@@ -20,6 +20,9 @@ from nbxmpp.const import ConnectionProtocol, ConnectionType, StreamState
 from nbxmpp.namespaces import Namespace
 from nbxmpp.protocol import JID, Message, Presence
 from nbxmpp.structs import StanzaHandler
+
+# Clients wait a moment before reconnecting; the test's sender keeps sending meanwhile.
+RECONNECT_DELAY_MS = 500
 
 
 def emit(event, **fields):
@@ -63,11 +66,14 @@ class Driver:
         emit('disconnected')
         if self.quitting:
             self.loop.quit()
-        elif client.has_error:
-            emit('error', text=f'disconnected with {client.get_error()}')
-            client.connect()
         else:
-            client.connect()
+            if client.has_error:
+                emit('error', text=f'disconnected with {client.get_error()}')
+            GLib.timeout_add(RECONNECT_DELAY_MS, self.reconnect)
+
+    def reconnect(self):
+        self.client.connect()
+        return False
 
     def cut(self):
         # The socket under the TLS layer (nbxmpp.tcp.TCPConnection keeps its Gio.SocketConnection as _con).

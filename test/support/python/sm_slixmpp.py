@@ -7,7 +7,8 @@ slixmpp's own plugin xep_0198. Prints one JSON object per line on stdout:
   online (a fresh bind; sm-offered: the features had urn:xmpp:sm:3), sm-enabled, resumed, sm-failed, disconnected, cut, message, error.
 Reads commands on stdin: `cut` (shutdown(SHUT_RDWR) of the TCP socket, no stream close),
 `send <to> <body>`, `quit`. slixmpp resumes on its own once the application reconnects (connect()
-on 'disconnected', as slixmpp applications do); the driver never resumes or rebinds by hand.
+on 'disconnected' after a short back-off, as slixmpp applications do); the driver never resumes or
+rebinds by hand.
 --no-sm leaves the plugin out, for a control run that reconnects with a fresh bind.
 """
 import asyncio
@@ -19,6 +20,9 @@ import threading
 
 import slixmpp
 from slixmpp.stanza import StreamFeatures
+
+# Clients wait a moment before reconnecting; the test's sender keeps sending meanwhile.
+RECONNECT_DELAY_S = 0.5
 
 
 def emit(event, **fields):
@@ -61,7 +65,7 @@ class Driver(slixmpp.ClientXMPP):
     def on_disconnected(self, _reason):
         emit('disconnected')
         if not self.quitting:
-            self.connect(self.address_to_use)
+            self.loop.call_later(RECONNECT_DELAY_S, self.connect, self.address_to_use)
 
     def cut(self):
         sock = self.transport.get_extra_info('socket') if self.transport else None
