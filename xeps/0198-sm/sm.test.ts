@@ -256,6 +256,26 @@ describe('XEP-0198 stream management', function () {
     });
   });
 
+  describe('presence while a session is kept', function () {
+    it("the user's other resource sees no unavailable presence until the resumption timeout ends the session", async function () {
+      const name = await user('juliet');
+      const laptop = await client(name, 'websocket', 'laptop');
+      await laptop.xmpp.send(xml('presence'));
+      const phone = await client(name, 'tcp', 'phone');
+      phone.xmpp.reconnect.stop();
+      await phone.xmpp.send(xml('presence'));
+      await laptop.next((s) => s.is('presence') && s.attrs.from === phone.jid && s.attrs.type === undefined);
+      const unavailable = laptop.next((s) => s.is('presence') && s.attrs.from === phone.jid && s.attrs.type === 'unavailable', RESUME_TIMEOUT * 1000 + 4000);
+      let seenAt = 0;
+      void unavailable.then(() => (seenAt = Date.now()), () => undefined);
+      const cutAt = Date.now();
+      cut(phone, 'tcp');
+      await until(hibernating(phone.jid), 'the session to be kept');
+      await unavailable;
+      assert.ok(seenAt - cutAt >= RESUME_TIMEOUT * 1000 - 100, `unavailable came ${seenAt - cutAt} ms after the cut, not before the ${RESUME_TIMEOUT} s timeout`);
+    });
+  });
+
   describe('bad input', function () {
     it('an unknown previd gets item-not-found and the client binds afresh', async function () {
       const { stream } = await rawAuthenticated(await user('juliet'));
