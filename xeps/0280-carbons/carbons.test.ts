@@ -205,6 +205,35 @@ describe('XEP-0280 Message Carbons (one node)', function () {
     await third.stop();
   });
 
+  it('§6 MUC rules: groupchat and private messages from occupants are not copied; a private message the user sends is', async function () {
+    const room = 'carbons@conference.localhost';
+    const enter = async (client: TestClient, nick: string): Promise<void> => {
+      await client.xmpp.send(xml('presence', { to: `${room}/${nick}` }, xml('x', { xmlns: 'http://jabber.org/protocol/muc' })));
+      await client.next((s) => s.is('presence') && s.attrs.from === `${room}/${nick}` && s.attrs.type === undefined);
+    };
+    await enter(tcp, 'alice');
+    await tcp.xmpp.iqCaller.request(xml('iq', { type: 'set', to: room }, xml('query', { xmlns: 'http://jabber.org/protocol/muc#owner' }, xml('x', { xmlns: 'jabber:x:data', type: 'submit' }))));
+    await enter(bob, 'bob');
+    try {
+      await bob.xmpp.send(xml('message', { to: room, type: 'groupchat', id: 'g1' }, xml('body', {}, 'to the room')));
+      await tcp.next((s) => s.is('message') && s.attrs.id === 'g1' && s.attrs.type === 'groupchat');
+      await bob.xmpp.send(chat(`${room}/alice`, 'pm1', 'psst, alice'));
+      const pm = await tcp.next(isMessage('pm1'));
+      assert.equal(pm.attrs.from, `${room}/bob`);
+      assert.ok(pm.getChild('x', 'http://jabber.org/protocol/muc#user'), pm.toString());
+      // Positive control, sent after: the private message alice sends from TCP is copied to her WebSocket client.
+      await tcp.xmpp.send(chat(`${room}/bob`, 'pm2', 'psst, bob', xml('x', { xmlns: 'http://jabber.org/protocol/muc#user' })));
+      await bob.next(isMessage('pm2'));
+      const sent = await ws.next(carbonOf('sent', 'pm2'));
+      assert.equal(forwarded(sent, 'sent').attrs.to, `${room}/bob`);
+      await nothing(ws, carbonOf('received', 'g1'), 'a groupchat message was copied');
+      await nothing(ws, carbonOf('received', 'pm1'), 'a private message from an occupant was copied');
+    } finally {
+      await tcp.xmpp.send(xml('presence', { to: `${room}/alice`, type: 'unavailable' }));
+      await bob.xmpp.send(xml('presence', { to: `${room}/bob`, type: 'unavailable' }));
+    }
+  });
+
   describe('bad input (§4, §5)', function () {
     const refusal = async (iq: Element): Promise<Element> => {
       const id = `bad-${Math.random().toString(36).slice(2)}`;
@@ -275,7 +304,7 @@ describe('XEP-0280 with stream management (XEP-0198): copies a session never too
     phone.xmpp.reconnect.stop();
     managed.socket.socket.destroy();
     for (let waited = 0; server.server.sessions.get(phone.jid)?.connected !== false; waited += 20) {
-      if (waited > 5000) throw new Error('the phone session was not kept');
+      if (waited > 10_000) throw new Error(`the phone session was not kept: ${server.server.sessions.get(phone.jid) ? 'still connected' : 'gone'}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // While the phone is away: a received and a sent copy wait for it, and one message addressed to it (the control).
