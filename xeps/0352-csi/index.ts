@@ -43,7 +43,7 @@ export default defineModule({
 
     ctx.hook('stream:features', (features, context) => (context.authenticated ? [...features, xml('csi', { xmlns: NS.csi })] : features));
 
-    // Attributes and children are ignored (the schema has none; RFC 6120 §8.4 lets extensions be ignored).
+    // Attributes and children are ignored: the schema (§9) has none, and XMPP ignores what it does not understand.
     ctx.onStreamElement(NS.csi, (element, stream) => {
       if (element.name !== 'active' && element.name !== 'inactive') {
         return stream.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a client state indication`));
