@@ -296,6 +296,41 @@ describe('XEP-0352 client state indication', function () {
     assert.deepEqual(since(phone, mark).map(label), [...expected, `${romeo.name} composing c5`], 'each exactly once, in order');
   });
 
+  it('in a room, groupchat waits unless it mentions the nickname the client joined with', async function () {
+    const room = `csi${++users}@conference.localhost`;
+    const me = await user('juliet');
+    const phone = await recorded(me, 'phone');
+    const romeo = await recorded(await user('romeo'), 'desk');
+    const enter = async (c: Recorded, nick: string): Promise<void> => {
+      await c.client.xmpp.send(xml('presence', { to: `${room}/${nick}` }, xml('x', { xmlns: 'http://jabber.org/protocol/muc' })));
+      await c.client.next((s) => s.is('presence') && s.attrs.from === `${room}/${nick}` && s.attrs.type === undefined);
+    };
+    const say = async (id: string, body: string): Promise<void> => {
+      await romeo.client.xmpp.send(xml('message', { to: room, type: 'groupchat', id }, xml('body', {}, body)));
+      // The room reflects it to romeo after it has sent it to every occupant.
+      await romeo.client.next((s) => s.is('message') && s.attrs.id === id);
+    };
+    await enter(romeo, 'romeo');
+    await romeo.client.xmpp.iqCaller.request(xml('iq', { type: 'set', to: room }, xml('query', { xmlns: 'http://jabber.org/protocol/muc#owner' }, xml('x', { xmlns: 'jabber:x:data', type: 'submit' }))));
+    // The client says it is active first (as clients do at login): the stage learns the nickname from the room.
+    await indicate(phone, 'active');
+    await enter(phone, 'Jul');
+    await indicate(phone, 'inactive');
+    const mark = phone.log.length;
+
+    await say('g1', 'lunch, anyone?');
+    await delay(QUIET_MS);
+    assert.deepEqual(since(phone, mark).map(label), [], 'no mention: held');
+    await say('g2', 'jul: lunch?');
+    await until(() => since(phone, mark).length >= 2, 'the mention', 2000);
+    assert.deepEqual(since(phone, mark).map((s) => s.attrs.id), ['g1', 'g2'], 'the mention at once, after what was held');
+    await say('g3', 'julie is here too');
+    await delay(QUIET_MS);
+    assert.equal(since(phone, mark).length, 2, 'not a mention: held');
+    await indicate(phone, 'active');
+    assert.deepEqual(since(phone, mark).map((s) => s.attrs.id), ['g1', 'g2', 'g3']);
+  });
+
   it('what an inactive session holds when it ends goes the undelivered way (here: to the other resource)', async function () {
     const me = await user('juliet');
     const [romeo] = (await contactsOf(me, 1)) as [Contact];

@@ -51,9 +51,10 @@ export default defineModule({
       // The state is that of a bound session's stanzas; before bind the stream answers as to any element then.
       const session = stream.session;
       if (!session) return stream.fail(new StreamError('not-authorized', `bind a resource first: <${element.name}/> sets the state of a bound session`));
-      // Synchronous, so that what the next element causes goes out after the flush (§5.1).
+      // Synchronous, so that what the next element causes goes out after the flush (§5.1). An <active/> adds the
+      // stage too: from then on it learns the user's room nicknames, which tell mentions once it is inactive.
       if (element.name === 'inactive') stageOf(session).inactivate();
-      else indicated.get(session)?.stage.activate();
+      else stageOf(session).activate();
     });
 
     // §5.2: a resumed stream starts active; what was held goes out after what stream management re-sent.
