@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { connect, type ClientTransport, type TestClient } from '../../test/support/clients.js';
 import { addUsers, startNode, type NodeProcess } from '../../test/support/cluster.js';
 import { startRedis, type RedisInstance } from '../../test/support/redis.js';
-import { CARBONS, carbonOf, chat, enable, forwarded, isMessage, nothing } from './test-support.js';
+import { CARBONS, carbonOf, chat, enable, forwarded, isMessage, nothing } from './test-kit.js';
 
 interface Publish {
   header: { m?: string; t?: string[]; fl?: string; ra?: number; bt?: string; sq?: number };

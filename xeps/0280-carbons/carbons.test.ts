@@ -7,7 +7,7 @@ import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
 import { connect, type ClientTransport, type TestClient } from '../../test/support/clients.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
-import { CARBONS, carbonOf, chat, enable, forwarded, isMessage, nothing } from './test-support.js';
+import { CARBONS, carbonOf, chat, enable, forwarded, isMessage, nothing } from './test-kit.js';
 
 describe('XEP-0280 Message Carbons (one node)', function () {
   let server: TestServer;
