@@ -13,8 +13,9 @@ import caps from './0115-caps/index.js';
 import ping from './0199-ping/index.js';
 import carbons from './0280-carbons/index.js';
 import clientState from './0352-csi/index.js';
+import push from './0357-push/index.js';
 import streamManagement from './0198-sm/index.js';
 import muc from './0045-muc/index.js';
 import im from './rfc6121-im/index.js';
 
-export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, streamManagement, version, im, privacy, component, register, vcard, privateXml, last, caps, adhoc, muc, carbons, clientState];
+export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, streamManagement, version, im, privacy, component, register, vcard, privateXml, last, caps, adhoc, muc, carbons, clientState, push];

@@ -1,6 +1,7 @@
 // The named hooks the core fires; modules add behaviour by listening here. A module that fires
 // hooks of its own declares them by merging into this interface (through src/modules/api.ts).
 import type { Jid } from '../jid.js';
+import type { Outbound } from '../sessions/output.js';
 import type { BoundSession } from '../sessions/types.js';
 import type { RosterItem } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
@@ -38,6 +39,12 @@ export interface CoreHooks {
   'session:hibernating': (session: BoundSession) => void;
   /** A session was resumed on a new stream (its <resumed/> and re-sent stanzas are out). */
   'session:resumed': (session: BoundSession) => void;
+  /**
+   * A stanza was given to a session kept bound without a connection ('session:hibernating'): it waits in the
+   * session's output stages, and the client learns of it only if it resumes. Fired on the node holding the
+   * session, whichever node routed the stanza (push notifications, XEP-0357, start from here).
+   */
+  'session:stanza-held': (session: BoundSession, stanza: Outbound) => void;
   /** Stream features after authentication, added to bind and session. */
   'stream:features': (features: Element[], context: FeatureContext) => Element[];
   /** Presence without 'to' from a client: an availability change to broadcast. */

@@ -250,6 +250,11 @@ export class C2sStream implements StreamEvents {
     await this.queue;
   }
 
+  /** A stanza reached a session kept without a connection: listeners learn of it ('session:stanza-held'). */
+  heldWhileAway(session: ClientSession, stanza: Outbound): void {
+    if (this.deps.hooks.has('session:stanza-held')) void this.deps.hooks.emit('session:stanza-held', session, stanza);
+  }
+
   /** A resumption took the session from this stream and then failed (its new stream died): it is kept again. */
   keepAgain(session: ClientSession): void {
     if (session.detached) return;
@@ -645,11 +650,13 @@ class ClientSession implements StreamSession {
 
   send(stanza: Element): void {
     if (this.detached) return this.stream.returnUndelivered([stanza]);
+    if (this.edge === undefined) this.stream.heldWhileAway(this, stanza);
     this.output.send(stanza);
   }
 
   sendText(stanza: string): void {
     if (this.detached) return this.stream.returnUndelivered([stanza]);
+    if (this.edge === undefined) this.stream.heldWhileAway(this, stanza);
     this.output.send(stanza);
   }
 
