@@ -4,13 +4,13 @@
 // asked for, counts reset when the client is back, disable, an app server's error, bad input.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { xml } from '@xmpp/client';
 import type { Element as LtxElement } from 'ltx';
 import { connect, type TestClient } from '../../test/support/clients.js';
 import { plainAuth, rawLogin, RawStream, STREAM_HEADER } from '../../test/support/raw-stream.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
-import { componentListenerPort } from '../0114-component/index.js';
 import { pushStores } from './store/index.js';
 
 const PUSH = 'urn:xmpp:push:0';
@@ -41,23 +41,42 @@ function options(iq: LtxElement): Record<string, string> | undefined {
   return form && Object.fromEntries(form.getChildren('field').map((f) => [String(f.attrs.var), f.getChildText('value') ?? '']));
 }
 
+/** A loopback port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  assert.ok(address !== null && typeof address === 'object');
+  return address.port;
+}
+
 describe('XEP-0357 push notifications', function () {
   this.timeout(30_000);
   let server: TestServer;
+  let componentPort: number;
   let app: RawStream;
   const raws: RawStream[] = [];
   const clients: TestClient[] = [];
   let users = 0;
 
   before(async function () {
+    // A module's test does not import another module (test/architecture.test.ts): the component port is chosen here.
+    await start();
+  });
+
+  /** A server with a [push] table of `push`, and the app server connected to it. */
+  async function start(push: { includeBody?: string } = {}): Promise<void> {
+    componentPort = await freePort();
     server = await startTestServer({
       c2s: { requireTls: false },
       stream_management: { resumeTimeout: RESUME_TIMEOUT },
-      component: { port: 0 },
+      component: { port: componentPort },
       components: [{ domain: APP, secret: APP_SECRET }],
+      push,
     });
     app = await appServer();
-  });
+  }
 
   afterEach(async function () {
     for (const raw of raws.splice(0)) raw.destroy();
@@ -76,9 +95,7 @@ describe('XEP-0357 push notifications', function () {
 
   /** The app server: a XEP-0114 component (§3 handshake). */
   async function appServer(): Promise<RawStream> {
-    const port = componentListenerPort(server.config);
-    assert.ok(port !== undefined && port > 0, 'the component listener did not start');
-    const stream = await RawStream.connect(port);
+    const stream = await RawStream.connect(componentPort);
     stream.write(`<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${APP}'>`);
     const [, id = ''] = await stream.expect(/<stream:stream [^>]*id='([^']+)'>/);
     stream.write(`<handshake>${createHash('sha1').update(id + APP_SECRET).digest('hex')}</handshake>`);
@@ -171,6 +188,7 @@ describe('XEP-0357 push notifications', function () {
     await until(hibernating(alice.jid), 'the session to wait for resumption');
     await say(bob, `${name}@localhost`, 'Wherefore art thou?');
     const first = await published();
+    assert.ok(hibernating(alice.jid)(), 'notified while the session waits for resumption');
     assert.deepEqual(summary(first), { FORM_TYPE: 'urn:xmpp:push:summary', 'message-count': '1', 'last-message-sender': bob.jid });
     assert.equal(first.getChild('pubsub', PUBSUB)?.getChild('publish')?.attrs.node, 'node-a');
     assert.deepEqual(options(first), { FORM_TYPE: 'http://jabber.org/protocol/pubsub#publish-options', secret: 'eruio234vzxc2kla-91' }, 'the client\'s publish-options go along');
@@ -205,6 +223,7 @@ describe('XEP-0357 push notifications', function () {
     await until(hibernating(alice.jid), 'the session to wait for resumption');
     await say(bob, `${name}@localhost`, 'Wherefore art thou?');
     const iq = await published();
+    assert.ok(hibernating(alice.jid)(), 'notified while the session waits for resumption, not after it ended');
     assert.equal(summary(iq)['last-message-body'], 'Wherefore art thou?');
     assert.deepEqual(Object.keys(options(iq) ?? {}).sort(), ['FORM_TYPE', 'secret'], 'include-body is the server\'s, not forwarded');
   });
@@ -218,6 +237,7 @@ describe('XEP-0357 push notifications', function () {
     await until(hibernating(alice.jid), 'the session to wait for resumption');
     await say(bob, `${name}@localhost`, 'kept');
     assert.equal(summary(await published())['message-count'], '1');
+    assert.ok(hibernating(alice.jid)(), 'notified while the session waits for resumption');
     await until(offline(name), 'the resumption timeout', (RESUME_TIMEOUT + 3) * 1000);
     await app.silence(/<iq/, 500);
     assert.equal((await server.server.stores.offline.count(name)), 1, 'the message is in offline storage');
@@ -333,5 +353,30 @@ describe('XEP-0357 push notifications', function () {
     const kept = (await registrations(name)).map((r) => r.node);
     assert.equal(kept.length, 10);
     assert.ok(!kept.includes('n0') && kept.includes('n10'), kept.join());
+  });
+  describe('[push] include_body = "never"', function () {
+    let saved: { server: TestServer; app: RawStream; componentPort: number };
+
+    before(async function () {
+      saved = { server, app, componentPort };
+      await start({ includeBody: 'never' });
+    });
+
+    after(async function () {
+      app.destroy();
+      await server.stop();
+      ({ server, app, componentPort } = saved);
+    });
+
+    it('sends no body even to a client that asked for it (§9); the notification itself goes out', async function () {
+      const name = await user('alice');
+      const alice = await phone(name);
+      await enable(alice.stream, 'never', publishOptions(INCLUDE_BODY));
+      const bob = await sender();
+      alice.stream.destroy();
+      await until(hibernating(alice.jid), 'the session to wait for resumption');
+      await say(bob, `${name}@localhost`, 'secret plans');
+      assert.deepEqual(summary(await published()), { FORM_TYPE: 'urn:xmpp:push:summary', 'message-count': '1', 'last-message-sender': bob.jid });
+    });
   });
 });
