@@ -64,9 +64,27 @@ export interface AckMessage {
   readonly upTo: number;
 }
 
-export type BusMessage = StanzaMessage | CloseMessage | AckMessage;
+/**
+ * A request to another node's module, or the reply to one (remote-sessions.ts `request`): `topic` names the
+ * handler, `call` pairs a reply with its request. Sequenced like stanzas, so a reply is ordered with the
+ * stanzas the same node sends after it (the session hand-over relies on it: README.md).
+ */
+export interface CallMessage extends Sequenced {
+  readonly kind: 'call';
+  readonly origin: string;
+  /** As StanzaMessage.id. */
+  readonly id?: string;
+  readonly topic: string;
+  /** The requester's id for this request, echoed in the reply. */
+  readonly call: string;
+  readonly reply: boolean;
+  /** JSON data; checked by the handler that reads it. */
+  readonly body: unknown;
+}
+
+export type BusMessage = StanzaMessage | CloseMessage | CallMessage | AckMessage;
 /** What the outbox queues: everything but acknowledgements, which are never retried. */
-export type OutboundMessage = StanzaMessage | CloseMessage;
+export type OutboundMessage = StanzaMessage | CloseMessage | CallMessage;
 
 export interface ClusterBus {
   readonly nodeId: string;

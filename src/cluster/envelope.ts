@@ -7,6 +7,10 @@ import type { BusMessage, Sequenced } from './bus.js';
 export function encodeMessage(message: BusMessage): string {
   if (message.kind === 'ack') return JSON.stringify({ k: 'ack', o: message.origin, bt: message.boot, a: message.upTo });
   if (message.kind === 'close') return JSON.stringify({ k: 'close', o: message.origin, j: message.jid, s: message.sid, ...(message.id !== undefined ? { i: message.id } : {}), ...sequence(message) });
+  if (message.kind === 'call') {
+    const header = { k: 'call', o: message.origin, t: message.topic, c: message.call, r: message.reply ? 1 : 0, ...(message.id !== undefined ? { i: message.id } : {}), ...sequence(message) };
+    return `${JSON.stringify(header)}\n${JSON.stringify(message.body ?? null)}`;
+  }
   const header: Record<string, unknown> = { k: 'stanza', o: message.origin, m: message.mode, f: message.from, h: message.hops };
   if (message.id !== undefined) header.i = message.id;
   if (message.seq !== undefined) Object.assign(header, sequence(message));
@@ -53,6 +57,17 @@ export function decodeMessage(payload: string): BusMessage | string {
   if (h.k === 'close') {
     if (typeof h.j !== 'string' || typeof h.s !== 'string') return 'close without jid or sid';
     return { kind: 'close', origin: h.o, ...id, ...seq, jid: h.j, sid: h.s };
+  }
+  if (h.k === 'call') {
+    if (typeof h.t !== 'string' || typeof h.c !== 'string' || (h.r !== 0 && h.r !== 1)) return 'call without topic, id or direction';
+    if (newline === -1) return 'call without body';
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.slice(newline + 1));
+    } catch {
+      return 'call body is not JSON';
+    }
+    return { kind: 'call', origin: h.o, ...id, ...seq, topic: h.t, call: h.c, reply: h.r === 1, body };
   }
   if (h.k !== 'stanza') return `unknown kind ${String(h.k)}`;
   if (h.m !== 'route' && h.m !== 'deliver') return 'unknown mode';

@@ -25,7 +25,7 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
   const bus = new RedisBus(nodeId, redis, log);
   const gate = new RedisDirectoryGate(redis.client, log);
   const waitMs = config.redis.failoverWaitSeconds !== undefined ? config.redis.failoverWaitSeconds * 1000 : undefined;
-  const remote = new ClusterSessions({ nodeId, directory, bus, log, gate, ...(waitMs !== undefined ? { waitMs } : {}) });
+  const remote = new ClusterSessions({ nodeId, directory, bus, log, gate, isLocal: (jid) => sessions.get(jid) !== undefined, ...(waitMs !== undefined ? { waitMs } : {}) });
   const sync = new SessionSync({ nodeId, directory, hooks, sessions, log, closeRemote: (node, jid, sid) => remote.closeRemote(node, jid, sid), ...(waitMs !== undefined ? { waitMs } : {}) });
 
   // The registry is made below; the placement asks it only when a claim's owner has no heartbeat.
@@ -70,7 +70,8 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
         if (message.kind === 'ack') {
           remote.heardFrom(message.origin);
           remote.acknowledged(message);
-        } else handleBusMessage(message, { sessions, router, log, heardFrom: (node) => remote.heardFrom(node) });
+        } else if (message.kind === 'call') remote.called(message);
+        else handleBusMessage(message, { sessions, router, log, heardFrom: (node) => remote.heardFrom(node) });
       });
       await registry.clearPreviousLife();
       sync.start();

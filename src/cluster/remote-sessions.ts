@@ -12,7 +12,8 @@ import type { Logger } from '../observability/log.js';
 import type { SessionDirectory } from '../sessions/directory.js';
 import type { SessionRecord } from '../sessions/types.js';
 import type { Element } from '../xml/element.js';
-import type { AckMessage, OutboundMessage, ClusterBus } from './bus.js';
+import { randomBytes } from 'node:crypto';
+import type { AckMessage, CallMessage, OutboundMessage, ClusterBus } from './bus.js';
 import { OPEN_GATE, type DirectoryGate } from './directory-gate.js';
 import { NodeOutbox, REDIS_OUTAGE_MS, RETRY_FOR_MS, type GiveUpReason } from './outbox.js';
 
@@ -40,6 +41,27 @@ export interface RemoteSessions {
   deliver(targets: readonly SessionRecord[], stanza: Element, from: Jid, hops: number, options?: DeliverOptions): void;
   /** The same for a list of full JIDs known to be on `node`: one bus message. */
   deliverTo(node: string, fullJids: readonly string[], stanza: Element, from: Jid, hops: number, options?: DeliverOptions): void;
+  /**
+   * Asks `node`'s handler of `topic` (answer()); `onReply` runs with the reply inside the bus handler, before
+   * any later message from that node is handed on, even when it comes after `timeoutMs` (a late reply). Resolves
+   * true when the reply came in time, false when it did not (or the node is not listening).
+   */
+  request(node: string, topic: string, body: unknown, timeoutMs: number, onReply: (reply: unknown) => void): Promise<boolean>;
+  /**
+   * Answers requests of `topic` from other nodes; the reply is what `handler` resolves to. `replied` resolves once
+   * the reply is queued for that node: what this node sends it afterwards arrives after the reply. Returns the remover.
+   */
+  answer(topic: string, handler: RequestHandler): () => void;
+}
+
+export type RequestHandler = (body: unknown, from: string, replied: Promise<void>) => unknown;
+
+/** How long a request that timed out still waits for a late reply (whose onReply must still run). */
+const LATE_REPLY_MS = 60_000;
+
+interface PendingCall {
+  readonly onReply: (reply: unknown) => void;
+  settle(inTime: boolean): void;
 }
 
 /** What becomes of a stanza its node could not be given. */
@@ -62,6 +84,8 @@ export interface ClusterSessionsDeps {
   waitMs?: number;
   /** When directory answers can be believed; always by default. */
   gate?: DirectoryGate;
+  /** Whether a full JID is bound on this node: a record of it elsewhere is then not another resource (a session being handed over). */
+  isLocal?: (fullJid: string) => boolean;
 }
 
 const FIRST_READ_RETRY_MS = 25;
@@ -78,6 +102,8 @@ export class ClusterSessions implements RemoteSessions {
   private fallbacks: Fallbacks | undefined;
   private readonly waitMs: number;
   private readonly gate: DirectoryGate;
+  private readonly calls = new Map<string, PendingCall>();
+  private readonly answerers = new Map<string, RequestHandler>();
 
   constructor(private readonly deps: ClusterSessionsDeps) {
     this.waitMs = deps.waitMs ?? REDIS_OUTAGE_MS;
@@ -95,7 +121,8 @@ export class ClusterSessions implements RemoteSessions {
   }
 
   async resources(bareJid: string): Promise<SessionRecord[]> {
-    return (await this.read(() => this.deps.directory.resources(bareJid), bareJid)).filter((r) => this.elsewhere(r));
+    const isLocal = this.deps.isLocal;
+    return (await this.read(() => this.deps.directory.resources(bareJid), bareJid)).filter((r) => this.elsewhere(r) && !isLocal?.(r.jid.toString()));
   }
 
   /**
@@ -176,6 +203,73 @@ export class ClusterSessions implements RemoteSessions {
   /** Tells `node` to end its session `sid` on `jid` with `conflict`: the JID was bound again here. */
   closeRemote(node: string, jid: string, sid: string): void {
     this.outbox(node).send({ kind: 'close', origin: this.deps.nodeId, jid, sid });
+  }
+
+  request(node: string, topic: string, body: unknown, timeoutMs: number, onReply: (reply: unknown) => void): Promise<boolean> {
+    const call = randomBytes(9).toString('base64url');
+    return new Promise<boolean>((resolve) => {
+      let settled = false;
+      const settle = (inTime: boolean): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(inTime);
+      };
+      const timer = setTimeout(() => {
+        settle(false);
+        const forget = setTimeout(() => this.calls.delete(call), LATE_REPLY_MS);
+        forget.unref();
+      }, timeoutMs);
+      timer.unref();
+      this.calls.set(call, { onReply, settle });
+      const message: CallMessage = { kind: 'call', origin: this.deps.nodeId, topic, call, reply: false, body };
+      this.outbox(node).send(message, () => {
+        this.calls.delete(call);
+        settle(false);
+      });
+    });
+  }
+
+  answer(topic: string, handler: RequestHandler): () => void {
+    if (this.answerers.has(topic)) throw new Error(`cluster requests on ${topic} already have a handler`);
+    this.answerers.set(topic, handler);
+    return () => {
+      if (this.answerers.get(topic) === handler) this.answerers.delete(topic);
+    };
+  }
+
+  /** A request or a reply from another node. */
+  called(message: CallMessage): void {
+    this.heardFrom(message.origin);
+    if (message.reply) {
+      const pending = this.calls.get(message.call);
+      if (!pending) {
+        this.deps.log.error({ topic: message.topic, from: message.origin }, 'reply to a request this node no longer waits for; dropped');
+        return;
+      }
+      this.calls.delete(message.call);
+      try {
+        pending.onReply(message.body);
+      } finally {
+        pending.settle(true);
+      }
+      return;
+    }
+    const handler = this.answerers.get(message.topic);
+    let markReplied = (): void => undefined;
+    const replied = new Promise<void>((resolve) => (markReplied = resolve));
+    const reply = (body: unknown): void => {
+      this.outbox(message.origin).send({ kind: 'call', origin: this.deps.nodeId, topic: message.topic, call: message.call, reply: true, body });
+      markReplied();
+    };
+    if (!handler) {
+      this.deps.log.warn({ topic: message.topic, from: message.origin }, 'request on a topic nobody answers here');
+      return reply(null);
+    }
+    void (async () => handler(message.body, message.origin, replied))().then(reply, (err: unknown) => {
+      this.deps.log.error({ err, topic: message.topic, from: message.origin }, 'cluster request handler failed');
+      reply(null);
+    });
   }
 
   /** A message from `node` arrived: it listens again. */

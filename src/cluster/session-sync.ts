@@ -40,6 +40,8 @@ export class SessionSync {
       hooks.on('session:binding', (session) => this.register(session), SYNC_PRIORITY, 'cluster'),
       hooks.on('presence:broadcast', (session) => this.update(session), SYNC_PRIORITY, 'cluster'),
       hooks.on('session:closed', (session) => this.unregister(session), SYNC_PRIORITY, 'cluster'),
+      // The new node's record has replaced this one (unregister leaves it, and drops the JID from this node's set).
+      hooks.on('session:handed-over', (session) => this.unregister(session), SYNC_PRIORITY, 'cluster'),
     );
   }
 

@@ -34,6 +34,7 @@ export type { Awaitable, CoreHooks } from '../hooks/core-hooks.js';
 export type { ClientStream, StreamElementHandler } from '../stream/stream-elements.js';
 export type { Outbound, OutputStage, OutputStageHandle } from '../sessions/output.js';
 export type { StreamSession } from '../sessions/types.js';
+export { readSessionState, type SessionState } from '../sessions/handover.js';
 // IQ targets (ModuleContext.onIq) and what service discovery is made of (addIdentity, addDiscoProvider...).
 export { ANY_DOMAIN, type DomainIqTarget, type IqHandler, type IqRequest, type IqTarget, type IqType } from '../router/iq-registry.js';
 export type { DiscoIdentity, DiscoInfo, DiscoItem, DiscoProvider, DiscoRequest } from './disco-registry.js';
@@ -171,6 +172,17 @@ export interface ClusterOperations {
   forward(node: string, stanza: Element, from: Jid, hops: number): void;
   /** Hands a stanza to full JIDs held by `node`, one bus message, each copy addressed per `options`. */
   deliverToNode(node: string, fullJids: readonly string[], stanza: Element, options?: DeliverOptions): void;
+  /**
+   * Asks the module on `node` that answers `topic` (onRequest), over that node's ordered channel. `onReply` runs
+   * with its reply before any later message from that node is handed on, even if the reply comes after
+   * `timeoutMs`; resolves true when it came in time, false otherwise (also at once on a node alone).
+   */
+  request(node: string, topic: string, body: unknown, timeoutMs: number, onReply: (reply: unknown) => void): Promise<boolean>;
+  /**
+   * Answers requests of `topic` from other nodes with what `handler` returns (JSON); undone when the module stops.
+   * `replied` resolves once the reply is queued: what this node sends that node afterwards arrives after it.
+   */
+  onRequest(topic: string, handler: (body: unknown, from: string, replied: Promise<void>) => unknown): void;
 }
 
 /** What a module may ask for beyond the context every module gets, by name; each is a member of the context. */

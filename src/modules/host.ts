@@ -41,13 +41,11 @@ export class ModuleHost {
   private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[] }>();
   private readonly sessionView: SessionView;
   private readonly placement: Placement;
-  private readonly capabilityMembers: Capabilities;
   private readonly streamElements: StreamElementRegistry;
 
   constructor(private readonly deps: ModuleHostDeps) {
     const { sessions, remote } = deps;
     this.placement = deps.placement ?? new LocalPlacement(deps.config.nodeId);
-    this.capabilityMembers = { cluster: this.clusterOperations() };
     this.streamElements = deps.streamElements ?? new StreamElementRegistry();
     this.sessionView = {
       get: (fullJid) => sessions.get(fullJid),
@@ -89,7 +87,7 @@ export class ModuleHost {
     // factory opens a module's stores once (also for the admin commands) and enrols their account data.
     const store = definition.stores === undefined ? (undefined as S) : this.deps.stores.module(definition.name, definition.stores);
     const cleanups: Cleanup[] = [];
-    const ctx = this.grant(definition, this.contextFor(definition.name, settings, store, cleanups));
+    const ctx = this.grant(definition, this.contextFor(definition.name, settings, store, cleanups), cleanups);
     this.running.set(definition.name, { definition, cleanups });
     try {
       await definition.setup(ctx);
@@ -150,8 +148,8 @@ export class ModuleHost {
     return parsed.settings;
   }
 
-  /** The cluster operations (ClusterOperations), one object for every module that declared the capability. */
-  private clusterOperations(): ClusterOperations {
+  /** The cluster operations (ClusterOperations) of one module; its request handlers go with its cleanups. */
+  private clusterOperations(cleanups: Cleanup[]): ClusterOperations {
     const { router, remote } = this.deps;
     const sender = (stanza: Element): Jid => Jid.tryParse(stanza.attrs.from) ?? router.serverJid;
     return {
@@ -162,6 +160,10 @@ export class ModuleHost {
         remote.forward(node, stanza, from, hops + 1);
       },
       deliverToNode: (node, fullJids, stanza, options) => remote?.deliverTo(node, fullJids, stanza, sender(stanza), 1, options),
+      request: (node, topic, body, timeoutMs, onReply) => (remote ? remote.request(node, topic, body, timeoutMs, onReply) : Promise.resolve(false)),
+      onRequest: (topic, handler) => {
+        if (remote) cleanups.push(remote.answer(topic, handler));
+      },
     };
   }
 
@@ -169,10 +171,11 @@ export class ModuleHost {
    * Adds to the context the members of the capabilities the module declared. Those it did not declare are
    * absent from its context's type; at run time reading one is an error that names the declaration to add.
    */
-  private grant<C, S>(definition: ModuleDefinition<C, S>, ctx: ModuleContext<C, S>): ModuleContextWith<Capability, C, S> {
+  private grant<C, S>(definition: ModuleDefinition<C, S>, ctx: ModuleContext<C, S>, cleanups: Cleanup[]): ModuleContextWith<Capability, C, S> {
     const asked = new Set<string>(definition.capabilities ?? []);
+    const members: Capabilities = { cluster: this.clusterOperations(cleanups) };
     for (const capability of CAPABILITIES) {
-      if (asked.has(capability)) Object.defineProperty(ctx, capability, { value: this.capabilityMembers[capability], enumerable: true });
+      if (asked.has(capability)) Object.defineProperty(ctx, capability, { value: members[capability], enumerable: true });
       else {
         Object.defineProperty(ctx, capability, {
           get: () => {

@@ -2,7 +2,8 @@
 import type { StreamError } from '../errors.js';
 import type { Jid } from '../jid.js';
 import type { Element } from '../xml/element.js';
-import type { OutputPipeline } from './output.js';
+import type { SessionState } from './handover.js';
+import type { Outbound, OutputPipeline } from './output.js';
 
 export type TransportKind = 'tcp' | 'websocket' | 'bosh';
 
@@ -52,6 +53,16 @@ export interface StreamSession extends BoundSession {
   keepOnDrop: boolean;
   /** Writes a stream-level element (not a stanza: not counted, not filtered) on the current connection; nothing without one. */
   sendStreamElement(element: Element): void;
+  /**
+   * Hands the session over to another node (src/cluster/README.md, "Session hand-over"). Closes its connection
+   * if it still has one (`conflict`) and waits for the stanzas being handled; then, in one step, `exportStages`
+   * takes what a module's stages hold and removes them (returning undefined declines: the session is kept as
+   * it was), the other stages' held stanzas go into the state, and from then on everything given to the session
+   * goes to `forward`. The session stays in the local registry, forwarding, until close(), which removes it
+   * without 'session:closed' (it lives on elsewhere) and fires 'session:handed-over'. Undefined when the session
+   * ended or was taken meanwhile, or `exportStages` declined.
+   */
+  handOver<T>(forward: (stanza: Outbound) => void, exportStages: () => T | undefined): Promise<{ state: SessionState; exported: T } | undefined>;
 }
 
 /**

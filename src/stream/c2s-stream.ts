@@ -9,11 +9,12 @@ import type { HookBus } from '../hooks/bus.js';
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { Router } from '../router/router.js';
+import type { SessionState } from '../sessions/handover.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import { OutputPipeline, type Outbound } from '../sessions/output.js';
 import type { BoundSession, SessionPresence, StreamSession, TransportKind } from '../sessions/types.js';
 import { StoreUnavailableError } from '../storage/types.js';
-import { Element, xml } from '../xml/element.js';
+import { Element, parseElement, xml } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { Backlog, MAX_BACKLOG_ITEMS } from './backlog.js';
 import { TokenBucket } from './limits.js';
@@ -40,6 +41,8 @@ export interface C2sDeps {
 /** SASL attempts allowed on one stream before it is closed (RFC 6120 §6.4.5 suggests 2 to 5). */
 const MAX_SASL_ATTEMPTS = 5;
 const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
+/** How long a session handed over to another node forwards what reaches it here, at most (README of src/cluster). */
+const HANDED_OVER_FORWARD_MS = 30_000;
 
 type Phase = 'unauthenticated' | 'authenticated' | 'bound' | 'closed';
 
@@ -253,6 +256,51 @@ export class C2sStream implements StreamEvents {
   /** A stanza reached a session kept without a connection: listeners learn of it ('session:stanza-held'). */
   heldWhileAway(session: ClientSession, stanza: Outbound): void {
     if (this.deps.hooks.has('session:stanza-held')) void this.deps.hooks.emit('session:stanza-held', session, stanza);
+  }
+
+  /** Binds a session another node handed over, on a stream of its own that keeps it as after a dropped connection. */
+  private adopt(state: SessionState, prepare: (session: StreamSession) => void): { session: StreamSession; registered: Promise<void> } {
+    const session = new C2sStream(this.transport, this.deps).keepAdopted(state);
+    const replaced = this.deps.sessions.add(session);
+    if (replaced) replaced.close(new StreamError('conflict', 'replaced by a session resumed from another node'));
+    prepare(session);
+    for (const stanza of state.held) session.sendText(stanza);
+    this.debug('session taken over from another node', { jid: state.jid, session: state.sid });
+    void this.deps.hooks.emit('session:hibernating', session);
+    const registered = (async () => {
+      await this.deps.hooks.emit('session:binding', session);
+      await this.deps.hooks.emit('session:bound', session);
+    })();
+    return { session, registered };
+  }
+
+  /** This stream only keeps `state`'s session, as if its connection had dropped. */
+  private keepAdopted(state: SessionState): ClientSession {
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    this.phase = 'closed';
+    const jid = Jid.parse(state.jid);
+    this.username = jid.local;
+    const session = new ClientSession(this, this.transport, jid, state.sid);
+    session.unplug();
+    session.handledCount = state.handled;
+    session.presence.available = state.presence.available;
+    session.presence.priority = state.presence.priority;
+    if (state.presence.stanza !== undefined) {
+      try {
+        session.presence.stanza = parseElement(state.presence.stanza);
+      } catch {
+        this.log.warn({ jid: state.jid }, 'handed-over presence is not XML; the session keeps none');
+      }
+    }
+    for (const flag of state.flags) session.flags.add(flag);
+    this.hibernated = session;
+    return session;
+  }
+
+  /** A session handed over to another node leaves the registry without 'session:closed': it lives on there. */
+  forgetMoved(session: ClientSession): void {
+    if (this.deps.sessions.remove(session)) void this.deps.hooks.emit('session:handed-over', session);
   }
 
   /** A resumption took the session from this stream and then failed (its new stream died): it is kept again. */
@@ -550,6 +598,7 @@ export class C2sStream implements StreamEvents {
       },
       fail: (error) => this.fail(error),
       resume: (session, attached) => this.resume(session, attached),
+      adopt: (state, prepare) => this.adopt(state, prepare),
     };
     return this.control;
   }
@@ -606,6 +655,9 @@ class ClientSession implements StreamSession {
   handledCount = 0;
   /** Out of the registry: whatever still reaches it (a delivery that was under way) is routed again. */
   detached = false;
+  /** Handed over to another node (handOver): everything given to the session goes there. */
+  private forwarding: ((stanza: Outbound) => void) | undefined;
+  private forwardingTimer: NodeJS.Timeout | undefined;
   /** The connection stanzas are written to; none while the session is kept for resumption. */
   private edge: StreamTransport | undefined;
   private kind: TransportKind;
@@ -649,12 +701,14 @@ class ClientSession implements StreamSession {
   }
 
   send(stanza: Element): void {
+    if (this.forwarding) return this.forwarding(stanza);
     if (this.detached) return this.stream.returnUndelivered([stanza]);
     if (this.edge === undefined) this.stream.heldWhileAway(this, stanza);
     this.output.send(stanza);
   }
 
   sendText(stanza: string): void {
+    if (this.forwarding) return this.forwarding(stanza);
     if (this.detached) return this.stream.returnUndelivered([stanza]);
     if (this.edge === undefined) this.stream.heldWhileAway(this, stanza);
     this.output.send(stanza);
@@ -665,7 +719,40 @@ class ClientSession implements StreamSession {
   }
 
   close(error?: StreamError): void {
+    if (this.forwarding) {
+      clearTimeout(this.forwardingTimer);
+      return this.stream.forgetMoved(this);
+    }
     this.stream.closeSession(this, error);
+  }
+
+  async handOver<T>(forward: (stanza: Outbound) => void, exportStages: () => T | undefined): Promise<{ state: SessionState; exported: T } | undefined> {
+    if (this.detached || this.forwarding) return undefined;
+    const stream = this.stream;
+    await stream.letGo(this);
+    // Ended, or resumed on another stream here, while the old stream let go.
+    if (this.detached || this.forwarding || this.stream !== stream || this.connected) return undefined;
+    const exported = exportStages();
+    if (exported === undefined) {
+      stream.keepAgain(this);
+      return undefined;
+    }
+    const held = this.output.release().map((stanza) => (typeof stanza === 'string' ? stanza : stanza.toString()));
+    this.forwarding = forward;
+    this.detached = true;
+    // The new node's directory registration ends this (a `close` order); should it never come, forwarding still ends.
+    this.forwardingTimer = setTimeout(() => this.close(), HANDED_OVER_FORWARD_MS);
+    this.forwardingTimer.unref();
+    const { available, priority, stanza } = this.presence;
+    const state: SessionState = {
+      jid: this.jid.toString(),
+      sid: this.id,
+      handled: this.handledCount,
+      presence: { available, priority, ...(stanza ? { stanza: stanza.toString() } : {}) },
+      flags: [...this.flags],
+      held,
+    };
+    return { state, exported };
   }
 
   private write(stanza: Outbound): void {

@@ -3,6 +3,7 @@
 // Modules register a handler per namespace; an element of a namespace nobody handles keeps the stream's
 // answer (before bind: not-authorized; after: unsupported-stanza-type).
 import type { StreamError } from '../errors.js';
+import type { SessionState } from '../sessions/handover.js';
 import type { BoundSession, StreamSession, TransportKind } from '../sessions/types.js';
 import type { Element } from '../xml/element.js';
 
@@ -28,6 +29,14 @@ export interface ClientStream {
    * unbound, another account's session, or the session ended.
    */
   resume(session: BoundSession, attached: (session: StreamSession) => void): Promise<boolean>;
+  /**
+   * Binds on this node a session another node handed over (StreamSession.handOver there), kept without a
+   * connection as after a dropped one, under its full JID and session id. At once: it joins the local
+   * registry, `prepare` runs (a module restores its stages), the stanzas the other node's stages held are
+   * given to it. `registered` resolves once the session directory names this node (the old node is then told
+   * to let go: src/cluster/README.md) and 'session:bound' and 'session:hibernating' fired. resume() attaches it.
+   */
+  adopt(state: SessionState, prepare: (session: StreamSession) => void): { session: StreamSession; registered: Promise<void> };
 }
 
 export type StreamElementHandler = (element: Element, stream: ClientStream) => void | Promise<void>;

@@ -5,11 +5,12 @@
 // whose connection drops is kept bound while the module holds its queue (StreamSession.keepOnDrop).
 import { randomBytes } from 'node:crypto';
 import { StreamError } from '../../src/errors.js';
-import { defineModule, type ClientStream, type OutputStageHandle, type StreamSession } from '../../src/modules/api.js';
-import { xml, type Element } from '../../src/xml/element.js';
+import { defineModule, type ClientStream, type Outbound, type OutputStageHandle, type StreamSession } from '../../src/modules/api.js';
+import { parseElement, xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { distance, parseCounter } from './counter.js';
-import { UnackedQueue, resent } from './queue.js';
+import { TAKEOVER_MARGIN_MS, TAKEOVER_TOPIC, TAKEOVER_WAIT_MS, ownerOf, readTakeOverReply, readTakeOverRequest, type TakeOverReply } from './handover.js';
+import { UnackedQueue, resent, type QueueState } from './queue.js';
 import { smConfig } from './settings.js';
 
 /** Unacknowledged stanzas after which the server asks the client for an <a/> (§4 leaves the policy open). */
@@ -50,11 +51,12 @@ export default defineModule({
       id: 'XEP-0198',
       title: 'Stream Management',
       version: '1.6',
-      scope: 'client streams on one node: enable with and without resumption, r/a acknowledgements with 2^32 wrap-around, resume re-sending what the client did not acknowledge (with XEP-0203 delay stamps), resumption timeout; an ended session\'s unacknowledged stanzas routed as undelivered; no resumption on BOSH; not yet across nodes',
+      scope: 'client streams: enable with and without resumption, r/a acknowledgements with 2^32 wrap-around, resume re-sending what the client did not acknowledge (with XEP-0203 delay stamps), also on another node of a cluster (the owner hands the session over), resumption timeout; an ended session\'s unacknowledged stanzas routed as undelivered; no resumption on BOSH',
       status: 'partial',
     },
   ],
   config: smConfig,
+  capabilities: ['cluster'],
   setup(ctx) {
     const settings = ctx.settings;
     // Keyed by session object (hooks hand over BoundSession, the same objects).
@@ -91,6 +93,13 @@ export default defineModule({
       const resume = wantsResume && stream.transport !== 'bosh';
       // previd = <node id, base64url>.<128 random bits>: unguessable, and names the node that holds the session.
       const id = resume ? `${Buffer.from(stream.node).toString('base64url')}.${randomBytes(16).toString('base64url')}` : undefined;
+      // <enabled/> goes out before the stage counts anything: the client's count starts from it (§4).
+      stream.send(xml('enabled', { xmlns: NS.sm, id, resume: resume ? 'true' : undefined, max: resume ? settings.resumeTimeout : undefined, location: resume ? settings.location : undefined }));
+      manage(session, stream.username, id, session.handledCount);
+    };
+
+    /** Puts a session under stream management: its queue at the wire end of its output. */
+    const manage = (session: StreamSession, username: string, id: string | undefined, inboundBase: number, taken?: QueueState): Managed => {
       // The callbacks run on later sends, once `m` exists.
       const queue = new UnackedQueue({
         limit: settings.maxUnacked,
@@ -103,22 +112,22 @@ export default defineModule({
           if (unacked >= REQUEST_AFTER) requestAck(m);
         },
       });
-      // <enabled/> goes out before the stage counts anything: the client's count starts from it (§4).
-      stream.send(xml('enabled', { xmlns: NS.sm, id, resume: resume ? 'true' : undefined, max: resume ? settings.resumeTimeout : undefined, location: resume ? settings.location : undefined }));
+      if (taken) queue.importState(taken);
       const m: Managed = {
         session,
-        username: stream.username,
+        username,
         queue,
         stage: session.output.add(queue),
         id,
-        inboundBase: session.handledCount,
+        inboundBase,
         requestedAt: undefined,
         expiry: undefined,
         closing: false,
       };
       managed.set(session, m);
       if (id !== undefined) resumable.set(id, m);
-      session.keepOnDrop = resume;
+      session.keepOnDrop = id !== undefined;
+      return m;
     };
 
     const acknowledge = (element: Element, stream: ClientStream): void => {
@@ -143,8 +152,8 @@ export default defineModule({
       const h = parseCounter(element.attrs.h);
       const previd = element.attrs.previd;
       if (h === undefined || !previd) return stream.send(failed('bad-request'));
-      // §5: unknown, expired, ended or another account's: the client binds afresh.
-      const m = resumable.get(previd);
+      // §5: unknown, expired, ended or another account's: the client binds afresh. Not here: maybe on another node.
+      const m = resumable.get(previd) ?? (await takeOver(previd, stream));
       if (!m || m.username !== stream.username || m.closing) return stream.send(failed('item-not-found'));
       if (m.queue.tooHigh(h)) return stream.fail(countTooHigh(h, m.queue.sent));
       const attached = await stream.resume(m.session, () => {
@@ -161,6 +170,101 @@ export default defineModule({
       });
       if (!attached) stream.send(failed('item-not-found'));
     };
+
+    /** Hands this node's session `previd` to `node`; what the resuming node needs, or a refusal. */
+    const handOver = async (body: unknown, node: string, replied: Promise<void>): Promise<TakeOverReply> => {
+      const request = readTakeOverRequest(body);
+      const m = request && resumable.get(request.previd);
+      if (!request || !m || m.username !== request.account || m.closing) return { ok: false };
+      const jid = m.session.jid.toString();
+      // Until the reply is queued, what reaches the session waits here: the new node must have the session first.
+      let waiting: Outbound[] | undefined = [];
+      void replied.then(() => {
+        const early = waiting ?? [];
+        waiting = undefined;
+        for (const stanza of early) forward(node, jid, stanza);
+      });
+      const taken = await m.session.handOver(
+        (stanza) => (waiting ? waiting.push(stanza) : forward(node, jid, stanza)),
+        () => {
+          // Too late for the resuming node, or ended or closing meanwhile: it stays here.
+          if (Date.now() > request.deadline || m.closing || managed.get(m.session) !== m) return undefined;
+          const queue = m.queue.exportState();
+          m.stage.remove();
+          forget(m);
+          return queue;
+        },
+      );
+      if (!taken) return { ok: false };
+      ctx.log.info({ jid, to: node }, 'stream management: session handed over to another node');
+      return { ok: true, session: taken.state, queue: taken.exported, inboundBase: m.inboundBase };
+    };
+
+    /** What reaches a session after it was handed over goes to its new node, in order behind the hand-over reply. */
+    const forward = (node: string, jid: string, stanza: Outbound): void => {
+      let element: Element;
+      try {
+        element = typeof stanza === 'string' ? parseElement(stanza) : stanza;
+      } catch {
+        ctx.log.error({ jid, stanza: String(stanza).slice(0, 200) }, 'unreadable stanza for a handed-over session; dropped');
+        return;
+      }
+      ctx.cluster.deliverToNode(node, [jid], element);
+    };
+
+    /**
+     * The session `previd` is not here: ask the nodes that hold resources of this account (the node the previd
+     * names first) to hand it over. Undefined when none has it or the owner does not answer within the bound.
+     */
+    const takeOver = async (previd: string, stream: ClientStream): Promise<Managed | undefined> => {
+      const named = ownerOf(previd);
+      if (named === undefined) return undefined;
+      let nodes: string[];
+      try {
+        const records = await ctx.sessions.remote(`${stream.username}@${ctx.domain}`);
+        nodes = [...new Set(records.map((r) => r.node))].filter((n) => n !== stream.node).sort((a, b) => Number(b === named) - Number(a === named));
+      } catch (err) {
+        ctx.log.warn({ err }, 'stream management: the session directory did not answer; resumption fails');
+        return undefined;
+      }
+      for (const node of nodes) {
+        let adopted: { m: Managed; registered: Promise<void> } | undefined;
+        let refused = false;
+        const body = { previd, account: stream.username, deadline: Date.now() + TAKEOVER_WAIT_MS - TAKEOVER_MARGIN_MS };
+        // The reply is taken at once, inside the bus handler: stanzas the owner forwards after it find the session here.
+        const inTime = await ctx.cluster.request(node, TAKEOVER_TOPIC, body, TAKEOVER_WAIT_MS, (reply) => {
+          const read = readTakeOverReply(reply);
+          if (typeof read === 'string') {
+            ctx.log.error({ node, reason: read }, 'stream management: unreadable hand-over reply');
+            refused = true;
+          } else if (!read.ok) refused = true;
+          else adopted = adopt(read, stream, previd);
+        });
+        if (adopted) {
+          await adopted.registered;
+          // A late reply left the session kept here; the client was already told <failed/>.
+          return inTime ? adopted.m : undefined;
+        }
+        if (!inTime) {
+          ctx.log.warn({ node, previd }, 'stream management: the owner of a session did not answer in time; resumption fails');
+          return undefined;
+        }
+        if (!refused) return undefined;
+      }
+      return undefined;
+    };
+
+    /** Binds the handed-over session here, kept as after a dropped connection, with its queue. */
+    const adopt = (reply: Extract<TakeOverReply, { ok: true }>, stream: ClientStream, previd: string): { m: Managed; registered: Promise<void> } => {
+      let m: Managed | undefined;
+      const { registered } = stream.adopt(reply.session, (session) => {
+        m = manage(session, stream.username, previd, reply.inboundBase, reply.queue);
+      });
+      if (!m) throw new Error('adopt did not prepare the session');
+      return { m, registered };
+    };
+
+    ctx.cluster.onRequest(TAKEOVER_TOPIC, handOver);
 
     ctx.hook('stream:features', (features, context) => (context.authenticated ? [...features, xml('sm', { xmlns: NS.sm })] : features));
 

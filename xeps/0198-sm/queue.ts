@@ -27,6 +27,14 @@ export interface UnackedQueueOptions {
   queued(unacked: number): void;
 }
 
+/** What crosses to another node: the last 'h' and the unacknowledged stanzas, oldest first, with when each first went out. */
+export interface QueueState {
+  readonly acked: number;
+  readonly items: readonly { readonly stanza: string; readonly at: number }[];
+}
+
+const serialise = (stanza: Outbound): string => (typeof stanza === 'string' ? stanza : stanza.toString());
+
 export class UnackedQueue implements OutputStage {
   readonly position = SM_STAGE_POSITION;
   readonly keepsUntilAcknowledged = true;
@@ -80,6 +88,18 @@ export class UnackedQueue implements OutputStage {
   /** The unacknowledged stanzas, oldest first. */
   pending(): readonly Unacked[] {
     return this.items;
+  }
+
+  /** The queue as another node takes it over (handover.ts): the last 'h' and what is unacknowledged, serialised. */
+  exportState(): QueueState {
+    return { acked: this.acked, items: this.items.map((item) => ({ stanza: serialise(restore(item)), at: item.at })) };
+  }
+
+  /** Takes over a queue another node exported: the counters go on from where they were there. */
+  importState(state: QueueState): void {
+    this.acked = state.acked;
+    this.items = state.items.map((item) => ({ stanza: item.stanza, to: undefined, at: item.at }));
+    this.sent = advance(state.acked, state.items.length);
   }
 
   release(): Outbound[] {

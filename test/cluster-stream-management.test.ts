@@ -1,0 +1,248 @@
+// XEP-0198 resumption on another node of the cluster (issue #15 item 2; protocol in src/cluster/README.md,
+// "Session hand-over"): node processes on one redis-server and one embedded store, real clients. xmpp.js
+// (@xmpp/client's stream management) has its TCP socket destroyed mid-conversation on n1 while Bob keeps
+// sending, reconnects to n2 and resumes there: every message once and in order, the same full JID, the
+// directory names n2 and n1 holds nothing. A previd nobody has, another account's, or one whose owner was
+// killed (kill -9) gets item-not-found and binding works; a session its client never resumes ends on its
+// node after the resumption timeout, with its messages in offline storage, delivered at the next login on n2.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { xml } from '@xmpp/client';
+import type { Element } from 'ltx';
+import { loadConfig } from '../src/config/index.js';
+import { openStores } from '../src/storage/index.js';
+import { connect, serviceUrl, type TestClient } from './support/clients.js';
+import { addUsers, startNode, type NodeProcess } from './support/cluster.js';
+import { plainAuth, rawLogin, RawStream, STREAM_HEADER } from './support/raw-stream.js';
+import { startRedis, type RedisInstance } from './support/redis.js';
+
+const PASSWORD = 'secret';
+const SM = 'urn:xmpp:sm:3';
+const RESUME_TIMEOUT = 4;
+const ENABLED = /<enabled xmlns="urn:xmpp:sm:3" id="([^"]+)" resume="true" max="\d+"\/>/;
+const ITEM_NOT_FOUND = /<failed xmlns="urn:xmpp:sm:3"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"\/><\/failed>/;
+
+describe('XEP-0198 resumption on another cluster node', function () {
+  this.timeout(40_000);
+  let redis: RedisInstance | undefined;
+  let dataDir = '';
+  const nodes: NodeProcess[] = [];
+  const clients: TestClient[] = [];
+  const raws: RawStream[] = [];
+  const node = (i: number): NodeProcess => nodes[i] as NodeProcess;
+  let redisClient: ReturnType<RedisInstance['client']> | undefined;
+  const r = () => (redisClient ??= (redis as RedisInstance).client());
+
+  const message = (to: string, n: number | string) => xml('message', { to, type: 'chat', id: `m${n}` }, xml('body', {}, String(n)));
+  const bodyOf = (stanza: Element): string => stanza.getChildText('body') ?? '';
+  /** Where xmpp.js connects, and reconnects (its typings leave `options` out). */
+  const options = (c: TestClient): { service: string } => (c.xmpp as unknown as { options: { service: string } }).options;
+  const login = async (at: NodeProcess, username: string, resource: string): Promise<TestClient> => {
+    const client = await connect(at, { transport: 'tcp', username, password: PASSWORD, resource });
+    clients.push(client);
+    return client;
+  };
+  const until = async (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 8000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await delay(25);
+    }
+  };
+  const recordOf = async (bare: string, resource: string): Promise<{ node: string; sid: string } | null> => {
+    const value = await r().hget(`rt:{${bare}}:res`, resource);
+    return value === null ? null : (JSON.parse(value) as { node: string; sid: string });
+  };
+  const offline = async (username: string): Promise<string[]> => {
+    const stores = await openStores(loadConfig({ file: false, env: {}, overrides: { dataDir } }));
+    try {
+      return (await stores.offline.list(username)).map((m) => /<body>([^<]*)<\/body>/.exec(m.stanza)?.[1] ?? '');
+    } finally {
+      await stores.close();
+    }
+  };
+  /** Logs in raw on `at`, binds and enables resumption; returns the stream and the previd. */
+  const rawManaged = async (at: NodeProcess, username: string, resource: string): Promise<{ stream: RawStream; jid: string; previd: string }> => {
+    const { stream, jid } = await rawLogin(at.ports.c2s, username, PASSWORD, resource);
+    raws.push(stream);
+    stream.write(`<enable xmlns='${SM}' resume='true'/>`);
+    const [, previd = ''] = await stream.expect(ENABLED);
+    return { stream, jid, previd };
+  };
+  /** A raw stream on `at`, authenticated and restarted, ready for <resume/> or bind. */
+  const rawAuthenticated = async (at: NodeProcess, username: string): Promise<RawStream> => {
+    const stream = await RawStream.connect(at.ports.c2s);
+    raws.push(stream);
+    stream.write(STREAM_HEADER());
+    await stream.expect(/<\/stream:features>/);
+    stream.write(plainAuth(username, PASSWORD));
+    await stream.expect(/<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"\/>/);
+    stream.write(STREAM_HEADER());
+    await stream.expect(/<sm xmlns="urn:xmpp:sm:3"\/>.*?<\/stream:features>/s);
+    return stream;
+  };
+  const bindWorks = async (stream: RawStream, resource: string): Promise<void> => {
+    stream.write(`<iq type='set' id='bind-2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
+    await stream.expect(/<iq type="result" id="bind-2"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>[^<]+<\/jid><\/bind><\/iq>/);
+  };
+
+  before(async function () {
+    this.timeout(120_000);
+    redis = await startRedis(this);
+    dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-cluster-sm-'));
+    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina');
+    const env = { RT_TEST_CONFIG_OVERRIDES: JSON.stringify({ streamManagement: { resumeTimeout: RESUME_TIMEOUT } }) };
+    for (const id of ['n1', 'n2']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir, env }));
+  });
+
+  afterEach(async function () {
+    for (const raw of raws.splice(0)) raw.destroy();
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(nodes.splice(0).map((n) => (n.child.exitCode === null && n.child.signalCode === null ? n.terminate() : undefined)));
+    await redis?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('xmpp.js cut on n1 resumes on n2: every message once and in order, the same full JID, n1 no longer holds it', async function () {
+    const COUNT = 60;
+    const alice = await login(node(0), 'alice', 'phone');
+    const bob = await login(node(0), 'bob', 'desk');
+    const sm = alice.xmpp.streamManagement;
+    assert.equal(sm.enabled, true, 'xmpp.js enabled stream management');
+    assert.ok(sm.id, 'with resumption');
+    const before = await recordOf('alice@localhost', 'phone');
+    assert.equal(before?.node, 'n1');
+    const bodies: string[] = [];
+    alice.xmpp.on('stanza', (stanza: Element) => {
+      if (stanza.is('message')) bodies.push(bodyOf(stanza));
+    });
+    let resumed = false;
+    sm.on('resumed', () => (resumed = true));
+    let atCut = -1;
+    let online = false;
+    alice.xmpp.on('online', () => (online = true));
+
+    for (let n = 1; n <= COUNT; n++) {
+      await bob.xmpp.send(message(alice.jid, n));
+      if (n === 20) {
+        // The socket is destroyed (no closing handshake); the client comes back through "the balancer" to n2.
+        alice.xmpp.once('disconnect', () => {
+          atCut = bodies.length;
+          options(alice).service = serviceUrl(node(1), 'tcp');
+          void delay(150).then(() => alice.xmpp.reconnect.reconnect().catch(() => undefined));
+        });
+        (alice.xmpp.socket as unknown as { socket: { destroy(): void } }).socket.destroy();
+      }
+      await delay(50);
+    }
+    await until(() => bodies.length >= COUNT, `${COUNT} messages (got ${bodies.length})`, 15_000);
+    await delay(500);
+    assert.ok(resumed, 'the stream was resumed, not bound afresh');
+    assert.equal(online, false, 'no fresh session came online');
+    assert.ok(atCut > 0 && atCut < COUNT, `the cut came mid-conversation (${atCut} messages before it)`);
+    assert.deepEqual(bodies, Array.from({ length: COUNT }, (_, i) => String(i + 1)), 'each message once, in order');
+
+    // The same full JID: what Alice sends now is stamped with it (a fresh bind would have had another resource).
+    await alice.xmpp.send(message('bob@localhost/desk', 'from-n2'));
+    const got = await bob.next((s) => s.is('message') && bodyOf(s) === 'from-n2');
+    assert.equal(got.attrs.from, 'alice@localhost/phone');
+    // The directory moved the record to n2 (same session id); n1's set no longer has the JID.
+    const after = await recordOf('alice@localhost', 'phone');
+    assert.equal(after?.node, 'n2');
+    assert.equal(after?.sid, before?.sid, 'the session id is kept');
+    await until(async () => (await r().sismember('rt:node:{n1}:sessions', 'alice@localhost/phone')) === 0, "n1's set to drop the JID");
+    assert.equal(await r().sismember('rt:node:{n2}:sessions', 'alice@localhost/phone'), 1);
+    // A message to the full JID, from n1, goes to n2 and reaches her there.
+    await bob.xmpp.send(message(alice.jid, 'after'));
+    await until(() => bodies.includes('after'), 'the message after resumption');
+    assert.equal(bodies.filter((b) => b === 'after').length, 1);
+    assert.equal(options(alice).service, serviceUrl(node(1), 'tcp'), 'Alice is connected to n2');
+  });
+
+  it('raw: resumes on n2 with <resumed h previd/>, re-sending what h did not acknowledge; another account gets item-not-found', async function () {
+    const carol = await rawManaged(node(0), 'carol', 'tablet');
+    const dave = await login(node(0), 'dave', 'desk');
+    for (const n of [1, 2, 3]) await dave.xmpp.send(message(carol.jid, n));
+    await carol.stream.expect(/<body>3<\/body>/);
+    carol.stream.destroy();
+    await delay(300);
+    for (const n of [4, 5]) await dave.xmpp.send(message(carol.jid, n));
+
+    // Dave holds Carol's previd: not his session (wrong account).
+    const thief = await rawAuthenticated(node(1), 'dave');
+    thief.write(`<resume xmlns='${SM}' previd='${carol.previd}' h='0'/>`);
+    await thief.expect(ITEM_NOT_FOUND, 8000);
+    await bindWorks(thief, 'other');
+
+    const back = await rawAuthenticated(node(1), 'carol');
+    back.write(`<resume xmlns='${SM}' previd='${carol.previd}' h='1'/>`);
+    await back.expect(new RegExp(`<resumed xmlns="urn:xmpp:sm:3" h="0" previd="${carol.previd.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"/>`), 8000);
+    await back.expect(/<body>5<\/body>/);
+    const bodies = [...back.received.matchAll(/<body>(\d+)<\/body>/g)].map((m) => m[1]);
+    assert.deepEqual(bodies, ['2', '3', '4', '5'], 'what h=1 did not acknowledge, then what came while away');
+    assert.match(back.received, /<delay xmlns="urn:xmpp:delay" from="localhost" stamp=/, 're-sent with delay stamps');
+    assert.equal((await recordOf('carol@localhost', 'tablet'))?.node, 'n2');
+    // The stream goes on: a new message arrives, counted after the re-sent ones.
+    await dave.xmpp.send(message(carol.jid, 6));
+    await back.expect(/<body>6<\/body>/);
+    back.write(`<r xmlns='${SM}'/>`);
+    await back.expect(/<a xmlns="urn:xmpp:sm:3" h="0"\/>/);
+  });
+
+  it('an unknown previd on n2 gets item-not-found and the client binds afresh', async function () {
+    const stream = await rawAuthenticated(node(1), 'erin');
+    stream.write(`<resume xmlns='${SM}' previd='${Buffer.from('n1').toString('base64url')}.AAAAAAAAAAAAAAAAAAAAAA' h='0'/>`);
+    await stream.expect(ITEM_NOT_FOUND, 8000);
+    await bindWorks(stream, 'fresh');
+  });
+
+  it('the owner killed (kill -9): item-not-found within the bound, and the client binds afresh', async function () {
+    this.timeout(90_000);
+    const env = { RT_TEST_CONFIG_OVERRIDES: JSON.stringify({ streamManagement: { resumeTimeout: 60 } }) };
+    const n3 = await startNode({ id: 'n3', redisUrl: (redis as RedisInstance).url, dataDir, env });
+    nodes.push(n3);
+    const frank = await rawManaged(n3, 'frank', 'phone');
+    frank.stream.destroy();
+    await delay(300);
+    assert.equal((await recordOf('frank@localhost', 'phone'))?.node, 'n3', 'the kept session is in the directory');
+    await n3.kill();
+    const stream = await rawAuthenticated(node(1), 'frank');
+    const started = Date.now();
+    stream.write(`<resume xmlns='${SM}' previd='${frank.previd}' h='0'/>`);
+    await stream.expect(ITEM_NOT_FOUND, 12_000);
+    const took = Date.now() - started;
+    console.log(`      resume with a killed owner failed after ${took} ms`);
+    assert.ok(took < 8000, `within the bound (${took} ms)`);
+    await bindWorks(stream, 'phone');
+  });
+
+  it('not resumed in time: the owner ends the session, its messages go offline and arrive at the next login on n2', async function () {
+    const gina = await rawManaged(node(0), 'gina', 'phone');
+    const dave = await login(node(1), 'dave', 'sender');
+    gina.stream.destroy();
+    await until(async () => (await recordOf('gina@localhost', 'phone'))?.node === 'n1', 'the kept session');
+    for (const n of [1, 2, 3]) await dave.xmpp.send(message(gina.jid, n));
+    await delay(500);
+    assert.deepEqual(await offline('gina'), [], 'nothing goes offline while the session may be resumed');
+    await until(async () => (await recordOf('gina@localhost', 'phone')) === null, 'the session to end on n1', RESUME_TIMEOUT * 1000 + 5000);
+    await until(async () => (await offline('gina')).length >= 3, 'the messages in offline storage');
+    assert.deepEqual(await offline('gina'), ['1', '2', '3']);
+
+    // The previd is gone everywhere now.
+    const late = await rawAuthenticated(node(1), 'gina');
+    late.write(`<resume xmlns='${SM}' previd='${gina.previd}' h='0'/>`);
+    await late.expect(ITEM_NOT_FOUND, 8000);
+    late.destroy();
+
+    const back = await login(node(1), 'gina', 'laptop');
+    await back.xmpp.send(xml('presence'));
+    for (const n of ['1', '2', '3']) assert.equal(bodyOf(await back.next((s) => s.is('message'))), n);
+  });
+});
