@@ -26,9 +26,12 @@ function appServerJid(payload: Element): string {
   return jid.toString();
 }
 
-/** An answer that says the registration is no good (§8); a timeout or a 'wait' error says nothing of it. */
+/** Errors that say the app server was not reached, not that it refused: they say nothing of the registration. */
+const UNREACHED = new Set(['remote-server-not-found', 'remote-server-timeout']);
+
+/** An answer that says the registration is no good (§8); a 'wait' error, a timeout or an unreachable server does not. */
 function disables(err: unknown): boolean {
-  return err instanceof StanzaError && err.type !== 'wait' && err.condition !== 'remote-server-timeout';
+  return err instanceof StanzaError && err.type !== 'wait' && !UNREACHED.has(err.condition);
 }
 
 export default defineModule({

@@ -317,6 +317,22 @@ describe('XEP-0357 push notifications', function () {
     await app.silence(/<iq/, 300);
   });
 
+  it('an app server that cannot be reached keeps its registration (§8 is about refusals)', async function () {
+    const name = await user('alice');
+    const bob = await sender();
+    const alice = await phone(name, false);
+    await enable(alice.stream, 'here');
+    assert.match(await iq(alice.stream, 'nowhere', `<enable xmlns='${PUSH}' jid='push.nowhere.example' node='lost'/>`), /type="result"/);
+    alice.stream.write('</stream:stream>');
+    await until(offline(name), 'the session to end');
+    await say(bob, `${name}@localhost`, 'anyone?');
+    // The reachable one is the control: it is published to, and both were counted (the publish was tried).
+    assert.equal((await published()).getChild('pubsub', PUBSUB)?.getChild('publish')?.attrs.node, 'here');
+    await delay(200);
+    const kept = (await registrations(name)).map((r) => [r.jid, r.count]).sort();
+    assert.deepEqual(kept, [[APP, 1], ['push.nowhere.example', 1]]);
+  });
+
   it('answers bad input with bad-request or item-not-found, and keeps nothing of it', async function () {
     const name = await user('alice');
     const { stream } = await phone(name);
