@@ -91,6 +91,8 @@ export interface DiscoView {
 export interface ModuleContext<C = unknown, S = unknown> {
   readonly name: string;
   /** The module's own configuration table, validated and resolved (ModuleDefinition.config); undefined without one. */
+  /** Identities of every account beside account/registered (addAccountIdentity). */
+  accountIdentities(): readonly DiscoIdentity[];
   readonly settings: C;
   /** The module's own stores, opened in the server's storage engine (ModuleDefinition.stores); undefined without. */
   readonly store: S;
@@ -127,6 +129,8 @@ export interface ModuleContext<C = unknown, S = unknown> {
   /**
    * Handles top-level elements of `namespace` that are not stanzas, on authenticated client streams, before
    * and after bind (src/stream/stream-elements.ts). One handler per namespace.
+  /** An identity of every account of the server's domain (pubsub/pep, XEP-0163 §1), in the account's disco#info. */
+  addAccountIdentity(identity: DiscoIdentity): void;
    */
   onStreamElement(namespace: string, handler: StreamElementHandler): void;
   /** Serves another domain (a component, the MUC service). */

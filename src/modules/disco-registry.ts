@@ -56,6 +56,7 @@ export class DiscoRegistry {
   private readonly providers = new Map<string, DiscoProvider>();
   /** Features of every account of the server's domain (XEP-0030 §3.1, a user's bare JID), counted like a JID's. */
   private readonly accountFeatures = new Map<string, number>();
+  private readonly accountIdentities: DiscoIdentity[] = [];
 
   addFeature(feature: string, jid: string): () => void {
     const { features } = this.entry(jid);
@@ -65,6 +66,14 @@ export class DiscoRegistry {
       if (n <= 0) features.delete(feature);
       else features.set(feature, n);
       this.prune(jid);
+    };
+  }
+
+  addAccountIdentity(identity: DiscoIdentity): () => void {
+    this.accountIdentities.push(identity);
+    return () => {
+      const i = this.accountIdentities.indexOf(identity);
+      if (i >= 0) this.accountIdentities.splice(i, 1);
     };
   }
 
@@ -110,6 +119,10 @@ export class DiscoRegistry {
 
   listAccountFeatures(): string[] {
     return [...this.accountFeatures.keys()].sort();
+  }
+
+  listAccountIdentities(): readonly DiscoIdentity[] {
+    return [...this.accountIdentities];
   }
 
   listIdentities(jid: string): readonly DiscoIdentity[] {

@@ -58,7 +58,8 @@ export default defineModule({
     ctx.onIq('get', 'self', NS.discoInfo, 'query', ({ payload }) => {
       refuseNodes(payload);
       const features = [NS.discoInfo, ...ctx.disco.accountFeatures().filter((f) => f !== NS.discoInfo)];
-      return xml('query', { xmlns: NS.discoInfo }, xml('identity', { category: 'account', type: 'registered' }), ...features.map((f) => xml('feature', { var: f })));
+      const identities = [{ category: 'account', type: 'registered' }, ...ctx.disco.accountIdentities()];
+      return xml('query', { xmlns: NS.discoInfo }, ...identities.map((i) => xml('identity', { ...i })), ...features.map((f) => xml('feature', { var: f })));
     });
 
     ctx.onIq('get', 'self', NS.discoItems, 'query', ({ payload }) => {

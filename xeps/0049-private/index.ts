@@ -6,6 +6,7 @@ import { defineModule } from '../../src/modules/api.js';
 import type { Jid } from '../../src/jid.js';
 import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import './hooks.js';
 import { privateXmlStores } from './store/index.js';
 
 /** Namespaces that mean the fragment has none of its own: it would inherit the query's or the stanza's. */
@@ -63,18 +64,27 @@ export default defineModule({
       // §2.3: "A client MUST NOT query for more than one namespace in a single IQ get request."
       if (new Set(wanted.map((f) => f.namespace)).size > 1) throw new StanzaError('bad-request', 'ask for one namespace per request');
       const answer = xml('query', { xmlns: NS.privateXml });
-      const stored = await Promise.all(wanted.map((f) => store.get(to.local, f.key)));
+      const stored = await Promise.all(wanted.map(async (f) => {
+        const text = await store.get(to.local, f.key);
+        const element = text === undefined ? undefined : parseElement(text);
+        // Another module may keep this fragment in step with data of its own (XEP-0411 bookmarks).
+        return (await ctx.fire('private:read', to.local, f.key, element)) ?? element;
+      }));
       wanted.forEach((fragment, i) => {
-        const text = stored[i];
         // Nothing stored yet: the empty element asked for, as servers have always answered.
-        answer.cnode(text === undefined ? standalone(fragment, [payload, stanza], false) : parseElement(text));
+        answer.cnode(stored[i] ?? standalone(fragment, [payload, stanza], false));
       });
       return answer;
     });
 
     ctx.onIq('set', 'self', NS.privateXml, 'query', async ({ payload, stanza, to }) => {
       const given = fragments(payload);
-      await Promise.all(given.map((f) => store.set(to.local, f.key, standalone(f, [payload, stanza], true).toString())));
+      const elements = given.map((f) => standalone(f, [payload, stanza], true));
+      await Promise.all(given.map((f, i) => store.set(to.local, f.key, String(elements[i]))));
+      for (const [i, f] of given.entries()) {
+        const element = elements[i];
+        if (element) await ctx.emit('private:stored', to.local, f.key, element);
+      }
       return undefined;
     });
 

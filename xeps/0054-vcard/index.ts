@@ -3,9 +3,10 @@
 // server side (avatar-hash.ts). See README.md for the choices made where the XEPs leave room.
 import { StanzaError } from '../../src/errors.js';
 import { defineModule } from '../../src/modules/api.js';
-import { parseElement, xml } from '../../src/xml/element.js';
+import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { setupAvatarHashes } from './avatar-hash.js';
+import './hooks.js';
 import { vcardStores } from './store/index.js';
 
 /** Largest vCard stored, in UTF-8 bytes of its XML, PHOTO included (about 46 KiB of image once in base64). */
@@ -36,7 +37,21 @@ export default defineModule({
       if (Buffer.byteLength(text) > MAX_VCARD_BYTES) throw new StanzaError('not-acceptable', `a vCard may have at most ${MAX_VCARD_BYTES} bytes`);
       await store.set(to.local, text);
       avatars.vcardStored(to.local, payload);
+      await ctx.emit('vcard:stored', to.local, payload);
       return undefined;
+    });
+
+    // XEP-0398 §4: another module (PEP avatars) changes the photo and keeps the rest of the vCard.
+    ctx.hook('vcard:set-photo', async (username, photo) => {
+      const stored = await store.get(username);
+      const vcard = stored === undefined ? xml('vCard', { xmlns: NS.vcard }) : parseElement(stored);
+      vcard.children = vcard.children.filter((child) => !(child instanceof Element && child.name === 'PHOTO'));
+      if (photo !== undefined) vcard.cnode(xml('PHOTO', {}, xml('TYPE', {}, photo.type), xml('BINVAL', {}, photo.base64)));
+      const text = vcard.toString();
+      if (Buffer.byteLength(text) > MAX_VCARD_BYTES) return false;
+      await store.set(username, text);
+      avatars.vcardStored(username, vcard);
+      return true;
     });
 
     // §3.3: vCards are public. No vCard and no such user get the same error (service-unavailable,

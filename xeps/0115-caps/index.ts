@@ -4,6 +4,7 @@
 import { defineModule } from '../../src/modules/api.js';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import { setupClientCaps } from './client-caps.js';
 import { capsInput, verificationString } from './ver.js';
 
 /** §4: "A URI that uniquely identifies a software application". */
@@ -11,7 +12,7 @@ export const CAPS_NODE = 'https://ratatosk.example/caps';
 
 export default defineModule({
   name: 'caps',
-  specs: [{ id: 'XEP-0115', title: 'Entity Capabilities', version: '1.6.0', scope: 'the server’s own caps (sha-1) in the stream features after authentication and on its caps node; client caps pass through', status: 'complete' }],
+  specs: [{ id: 'XEP-0115', title: 'Entity Capabilities', version: '1.6.0', scope: 'the server’s own caps (sha-1) in the stream features after authentication and on its caps node; local clients’ caps resolved by disco#info once per ver (verified sha-1 cached) for +notify', status: 'complete' }],
   setup(ctx) {
     // §7: an entity that supports caps says so in disco#info, and the feature is part of the hash.
     ctx.addFeature(NS.caps);
@@ -40,5 +41,7 @@ export default defineModule({
       for (const feature of ctx.disco.features()) query.cnode(xml('feature', { var: feature }));
       return query;
     });
+
+    setupClientCaps(ctx);
   },
 });
