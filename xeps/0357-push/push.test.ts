@@ -214,6 +214,38 @@ describe('XEP-0357 push notifications', function () {
     assert.equal(summary(await published())['message-count'], '1');
   });
 
+  it('xmpp.js over WebSocket with its stream management: notified while cut off, the message arrives on resumption', async function () {
+    const name = await user('alice');
+    const alice = await connect(server, { transport: 'websocket', username: name, password: PASSWORD, resource: 'phone' });
+    clients.push(alice);
+    await until(() => alice.xmpp.streamManagement.enabled && alice.xmpp.streamManagement.id !== '', 'xmpp.js to enable resumable stream management');
+    const form = xml(
+      'x',
+      { xmlns: DATA, type: 'submit' },
+      xml('field', { var: 'FORM_TYPE' }, xml('value', {}, 'http://jabber.org/protocol/pubsub#publish-options')),
+      xml('field', { var: 'secret' }, xml('value', {}, 'xmppjs')),
+    );
+    await alice.xmpp.iqCaller.request(xml('iq', { type: 'set' }, xml('enable', { xmlns: PUSH, jid: APP, node: 'xmppjs' }, form)));
+    await alice.xmpp.send(xml('presence'));
+    const bob = await sender();
+    let resumed = false;
+    alice.xmpp.streamManagement.on('resumed', () => (resumed = true));
+
+    (alice.xmpp.socket as { socket: { terminate(): void } }).socket.terminate();
+    await until(hibernating(alice.jid), 'the session to wait for resumption');
+    await say(bob, `${name}@localhost`, 'wake up');
+    const iq = await published();
+    assert.deepEqual(summary(iq), { FORM_TYPE: 'urn:xmpp:push:summary', 'message-count': '1', 'last-message-sender': bob.jid });
+    assert.equal(options(iq)?.secret, 'xmppjs');
+
+    const session = server.server.sessions.get(alice.jid);
+    const arrived = alice.next((s) => s.is('message') && s.getChildText('body') === 'wake up', 10_000);
+    await alice.xmpp.reconnect.reconnect();
+    await arrived;
+    await until(() => resumed, 'the resumed event');
+    assert.equal(server.server.sessions.get(alice.jid), session, 'the same session, resumed');
+  });
+
   it('carries the body when the client asked for it (positive control of the body rule, §9)', async function () {
     const name = await user('alice');
     const alice = await phone(name);
@@ -276,7 +308,9 @@ describe('XEP-0357 push notifications', function () {
     alice.stream.write('</stream:stream>');
     await until(offline(name), 'the session to end');
     await say(bob, `${name}@localhost`, 'after one');
-    assert.equal((await published()).getChild('pubsub', PUBSUB)?.getChild('publish')?.attrs.node, 'two');
+    const afterOne = await published();
+    assert.equal(afterOne.getChild('pubsub', PUBSUB)?.getChild('publish')?.attrs.node, 'two');
+    assert.equal(summary(afterOne)['message-count'], '1', 'the client was online in between: the count started again');
     await app.silence(/<iq/, 300);
 
     alice = await phone(name, false);
