@@ -12,11 +12,13 @@ import component from './0114-component/index.js';
 import caps from './0115-caps/index.js';
 import pep from './0163-pep/index.js';
 import ping from './0199-ping/index.js';
+import streamManagement from './0198-sm/index.js';
 import carbons from './0280-carbons/index.js';
 import clientState from './0352-csi/index.js';
 import push from './0357-push/index.js';
-import streamManagement from './0198-sm/index.js';
+import mam from './0313-mam/index.js';
 import muc from './0045-muc/index.js';
+import upload from './0363-upload/index.js';
 import im from './rfc6121-im/index.js';
 
-export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, streamManagement, version, im, privacy, component, register, vcard, privateXml, last, caps, pep, adhoc, muc, carbons, clientState, push];
+export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, streamManagement, version, im, privacy, component, register, vcard, privateXml, last, caps, pep, adhoc, muc, carbons, clientState, push, mam, upload];

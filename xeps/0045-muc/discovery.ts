@@ -26,7 +26,16 @@ export function registerDiscovery(muc: MucService): void {
 function roomDiscovery(muc: MucService): DiscoProvider {
   return {
     // The service's own info is what registerDiscovery registered; a node of it is unknown.
-    info: async ({ to, node, from }) => (to.local === '' ? undefined : roomInfo(await muc.roomFor(to, from), node, from)),
+    info: async ({ to, node, from }) => {
+      if (to.local === '') return undefined;
+      const room = await muc.roomFor(to, from);
+      const info = roomInfo(room, node, from);
+      if (node !== undefined) return info;
+      // Features other modules provide for rooms (XEP-0313 §6: the archive).
+      const extra: string[] = [];
+      await muc.ctx.emit('muc:room-features', room.jid, extra);
+      return extra.length === 0 ? info : { ...info, features: [...info.features, ...extra] };
+    },
     items: async ({ to, node, from }) => {
       if (to.local === '') return node === undefined ? [...(await muc.publicRooms())].map(([jid, name]) => (name === '' ? { jid } : { jid, name })) : undefined;
       const room = await muc.roomFor(to, from);

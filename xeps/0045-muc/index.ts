@@ -3,9 +3,11 @@
 // occupants and their traffic in service.ts and the files it dispatches to; in a cluster each room is hosted by one
 // node (cluster.ts, README "Across nodes"); the operator's `room destroy` through the 'muc:destroy-room' hook; §11.2
 // (332) when the module stops.
+import { Jid } from '../../src/jid.js';
 import { defineModule } from '../../src/modules/api.js';
 import { limitsFrom } from './config.js';
 import { registerDiscovery } from './discovery.js';
+import { RANK } from './room.js';
 import { MucService } from './service.js';
 import './hooks.js';
 import { mucConfig } from './settings.js';
@@ -44,6 +46,11 @@ export default defineModule({
       if (room === undefined) return undefined;
       await muc.destroy(room, reason === undefined ? {} : { reason }, false);
       return true;
+    });
+    ctx.hook('muc:archive-access', async (roomJid, requester) => {
+      const room = Jid.tryParse(roomJid)?.domain === domain ? await muc.load(roomJid) : undefined;
+      if (room === undefined || room.locked) return undefined;
+      return room.occupantByJid(requester.toString()) !== undefined || RANK[room.affiliation(requester.bareString())] >= RANK.member;
     });
     ctx.every(10_000, () => muc.sweep());
     ctx.onStop(() => muc.shutdown());

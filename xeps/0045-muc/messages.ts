@@ -68,8 +68,8 @@ function isSubjectChange(stanza: Element): boolean {
   return stanza.getChild('subject') !== undefined && stanza.getChild('body') === undefined && stanza.getChild('thread') === undefined;
 }
 
-/** §7.4: reflect to every occupant; §8.1: or change the subject. */
-function groupchat(muc: MucService, room: Room, stanza: Element, fullJid: string): void {
+/** §7.4: reflect to every occupant (after 'muc:groupchat': an archive stamps it); §8.1: or change the subject. */
+async function groupchat(muc: MucService, room: Room, stanza: Element, fullJid: string): Promise<void> {
   const occupant = senderIn(room, fullJid);
   const subject = isSubjectChange(stanza);
   if (subject) {
@@ -81,6 +81,7 @@ function groupchat(muc: MucService, room: Room, stanza: Element, fullJid: string
   takeToken(occupant);
   const occupantJid = room.occupantJid(occupant.nick);
   const message = reflection(stanza, occupantJid, 'groupchat', stanza.attrs.id ?? muc.newId());
+  await muc.ctx.emit('muc:groupchat', room.jid, message);
   const now = Date.now();
   if (subject) {
     room.subject = stanza.getChildText('subject') ?? '';

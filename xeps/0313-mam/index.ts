@@ -1,0 +1,170 @@
+// XEP-0313 Message Archive Management (urn:xmpp:mam:2 and #extended) for accounts and rooms, with
+// XEP-0059 paging and XEP-0359 stanza ids. Archiving (archiving.ts) happens beside routing: the sender's copy
+// after 'message:sent', the recipient's as the message is handed to a session (an incoming filter, which also
+// stamps the stanza-id) or stored offline ('message:offline', before the offline store keeps it), a room's
+// through MUC's 'muc:groupchat' hook. Writes are batched (writer.ts); queries (query.ts) and preferences
+// (prefs.ts, §5) are IQs to the own account or, for a room, to the room's JID (§6, access asked of MUC).
+import { StanzaError } from '../../src/errors.js';
+import { Jid } from '../../src/jid.js';
+import { ANY_DOMAIN, defineModule, type IqRequest, type ModuleContext } from '../../src/modules/api.js';
+import type { Element } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
+import { archivable, record, stamp, stanzaIdBy, stripStanzaIds } from './archiving.js';
+import { newArchiveId } from './ids.js';
+import { parsePrefs, prefsElement, PrefsCache, shouldArchive } from './prefs.js';
+import { finElement, parseQuery, queryForm, resultMessage, runQuery } from './query.js';
+import { mamConfig, type MamSettings } from './settings.js';
+import { archiveStores } from './store/index.js';
+import type { ArchiveStore } from './store/types.js';
+import { ArchiveWriter } from './writer.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+const FEATURES = [NS.mam, NS.mamExtended];
+
+type Context = ModuleContext<MamSettings, ArchiveStore>;
+
+export default defineModule({
+  name: 'mam',
+  specs: [
+    {
+      id: 'XEP-0313',
+      title: 'Message Archive Management',
+      version: '1.1.0',
+      scope: 'user and MUC room archives: queries with with/start/end and the #extended before-id/after-id/ids filters, paging both ways, <fin complete/>, preferences (always/never/roster), retention',
+      status: 'partial',
+    },
+    { id: 'XEP-0059', title: 'Result Set Management', version: '1.0.0', scope: 'max, after, before (empty for the last page), first and last in archive queries; no index, no count', status: 'partial' },
+    { id: 'XEP-0359', title: 'Unique and Stable Stanza IDs', version: '0.7.0', scope: 'stanza-id stamped by the archives (user and room); forged stanza-ids for our archives removed', status: 'partial' },
+  ],
+  depends: ['disco'],
+  config: mamConfig,
+  stores: archiveStores,
+  setup(ctx) {
+    const settings = ctx.settings;
+    const writer = new ArchiveWriter(ctx.store, settings, ctx.log);
+    const prefs = new PrefsCache(ctx.store, async (username) => (await ctx.stores.roster.get(username)).items.map((item) => item.jid), settings.defaultPrefs);
+    const ours = (by: string): boolean => {
+      const domain = Jid.tryParse(by)?.domain;
+      return domain !== undefined && (domain === ctx.domain || domain.endsWith(`.${ctx.domain}`));
+    };
+
+    for (const feature of FEATURES) {
+      ctx.addAccountFeature(feature);
+      ctx.addFeature(feature);
+    }
+
+    /** The recipient's side: stamp and archive once per message, whichever session or store takes it. */
+    const receive = (stanza: Element, user: Jid, entry: Awaited<ReturnType<PrefsCache['get']>> | undefined): void => {
+      if (!archivable(stanza)) return;
+      const owner = user.bareString();
+      if (stanzaIdBy(stanza, owner) !== undefined) return;
+      const from = Jid.tryParse(stanza.attrs.from);
+      if (from === undefined) return;
+      const chosen = entry ?? { prefs: prefs.defaults() };
+      if (!shouldArchive(chosen.prefs, from, chosen.roster)) return;
+      const id = newArchiveId();
+      stamp(stanza, owner, id);
+      writer.add(record(user.local, from, stanza, id));
+    };
+
+    ctx.addStanzaFilter({
+      outgoing(stanza) {
+        if (stanza.name === 'message') stripStanzaIds(stanza, ours);
+        return true;
+      },
+      incoming(stanza, session) {
+        if (stanza.name === 'message') receive(stanza, session.jid.bare(), prefs.cached(session.jid.local));
+        return true;
+      },
+    });
+    // Before the offline store keeps it (priority above the IM module's), so the copy delivered later carries the id.
+    ctx.hook('message:offline', async (stanza, to) => {
+      receive(stanza, to.bare(), await prefs.get(to.local));
+      return undefined;
+    }, 10);
+    ctx.hook('message:sent', async (stanza, session) => {
+      if (!archivable(stanza)) return;
+      const to = Jid.tryParse(stanza.attrs.to);
+      // To oneself: the receiving side archives it once.
+      if (to === undefined || to.bareString() === session.jid.bareString()) return;
+      const entry = prefs.cached(session.jid.local) ?? (await prefs.get(session.jid.local));
+      if (shouldArchive(entry.prefs, to, entry.roster)) writer.add(record(session.jid.local, to, stanza));
+    });
+
+    ctx.hook('session:binding', async (session) => {
+      if (prefs.cached(session.jid.local) === undefined) await prefs.load(session.jid.local);
+    });
+    ctx.hook('session:closed', (session) => {
+      if (ctx.sessions.resources(session.jid.bareString()).length === 0) prefs.forget(session.jid.local);
+    });
+    ctx.hook('roster:changed', (username, item) => prefs.rosterChanged(username, item.jid, item.subscription === 'remove'));
+    ctx.hook('account:deleted', async (username) => {
+      prefs.forget(username);
+      await ctx.store.removeOwner(username);
+    });
+
+    registerRooms(ctx, writer);
+    registerIqs(ctx, writer, prefs);
+
+    if (settings.retentionDays > 0) {
+      const purge = async (): Promise<void> => {
+        const removed = await ctx.store.purgeBefore(Date.now() - settings.retentionDays * DAY_MS);
+        if (removed > 0) ctx.log.info({ removed, retentionDays: settings.retentionDays }, 'archive: old messages purged');
+      };
+      ctx.every(PURGE_INTERVAL_MS, purge);
+    }
+    ctx.onStop(() => writer.stop());
+  },
+});
+
+/** §6: room messages into the room's archive, stamped by the room; the features in the room's disco#info. */
+function registerRooms(ctx: Context, writer: ArchiveWriter): void {
+  ctx.hook('muc:groupchat', (roomJid, message) => {
+    stripStanzaIds(message, (by) => by === roomJid);
+    if (message.getChild('body') === undefined || message.getChild('no-store', NS.hints) !== undefined) return;
+    const from = Jid.tryParse(message.attrs.from);
+    if (from === undefined) return;
+    const id = newArchiveId();
+    stamp(message, roomJid, id);
+    writer.add(record(roomJid, from, message, id));
+  });
+  ctx.hook('muc:room-features', (_roomJid, features) => {
+    features.push(...FEATURES);
+  });
+}
+
+function registerIqs(ctx: Context, writer: ArchiveWriter, prefs: PrefsCache): void {
+  const query = async (owner: string, archiveJid: string, { payload, from }: IqRequest): Promise<Element> => {
+    const parsed = parseQuery(payload);
+    // Read your writes: what is queued goes to the store first.
+    await writer.flush();
+    const page = await runQuery(ctx.store, owner, parsed, ctx.settings.maxPage);
+    for (const message of page.messages) await ctx.send(resultMessage(message, archiveJid, from.toString(), parsed.queryId), Jid.parse(archiveJid));
+    return finElement(page);
+  };
+  ctx.onIq('set', 'self', NS.mam, 'query', (request) => query(request.from.local, request.from.bareString(), request));
+  ctx.onIq('get', 'self', NS.mam, 'query', () => queryForm());
+  ctx.onIq('get', 'self', NS.mam, 'prefs', async ({ from }) => prefsElement((await ctx.store.getPrefs(from.local)) ?? prefs.defaults()));
+  ctx.onIq('set', 'self', NS.mam, 'prefs', async ({ from, payload }) => {
+    const wanted = parsePrefs(payload);
+    await prefs.set(from.local, wanted);
+    return prefsElement(wanted);
+  });
+
+  // A room's archive (§6): to the room's JID, for those MUC lets read it.
+  const room = async (request: IqRequest): Promise<void> => {
+    const roomJid = request.to.bareString();
+    const allowed = await ctx.fire('muc:archive-access', roomJid, request.from);
+    if (allowed === undefined) throw new StanzaError('item-not-found', 'no such room');
+    if (!allowed) throw new StanzaError('forbidden', 'only occupants and members may read this room\'s archive');
+  };
+  ctx.onIq('set', { domain: ANY_DOMAIN, to: 'bare' }, NS.mam, 'query', async (request) => {
+    await room(request);
+    return query(request.to.bareString(), request.to.bareString(), request);
+  });
+  ctx.onIq('get', { domain: ANY_DOMAIN, to: 'bare' }, NS.mam, 'query', async (request) => {
+    await room(request);
+    return queryForm();
+  });
+}
