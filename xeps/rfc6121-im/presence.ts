@@ -129,6 +129,15 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
     }
   });
 
+  // A session taken over from another node (XEP-0198 resumption there) is bound here already available: its
+  // contacts saw its presence, and must see it end. A session bound by a client is not available yet.
+  ctx.hook('session:bound', (session) => {
+    if (!session.presence.available) return;
+    const book = im.book(session);
+    book.online = true;
+    book.priority = session.presence.priority;
+  });
+
   // However the session ended, its contacts must not see it available any longer.
   ctx.hook('session:closed', async (session) => {
     const book = im.book(session);
