@@ -12,6 +12,10 @@ import { createTestSchema, requirePostgres, TEST_DATABASE_URL } from '../src/sto
 
 const OLD_MIGRATIONS = fileURLToPath(new URL('./fixtures/migrations-before-module-stores', import.meta.url));
 const NEW_LAYOUT = [migrationsDir(), ...MODULE_STORES.flatMap((m) => (m.stores.migrations === undefined ? [] : [m.stores.migrations]))];
+/** The last version of the move (#14); tables of modules added since are new to every database. */
+const MOVED_UP_TO = 9;
+/** The new layout's migrations as the move left them. */
+const movedLayout = async (): Promise<Awaited<ReturnType<typeof loadMigrations>>> => (await loadMigrations(NEW_LAYOUT)).filter((m) => m.version <= MOVED_UP_TO);
 
 /** Every table's columns with their types, nullability and defaults; and every index and constraint, by name. */
 async function shape(db: Db, schema: string): Promise<{ columns: string[]; indexes: string[]; constraints: string[] }> {
@@ -59,14 +63,14 @@ describe('module migrations (issue #14 layout)', function () {
       await oldDb.query("INSERT INTO private_xml (username, key, xml) VALUES ('alice', 'storage storage:bookmarks', '<storage xmlns=\"storage:bookmarks\"/>')");
       const before = await shape(oldDb, oldSchema.schema);
 
-      const upgrade = await migrate(oldDb, await loadMigrations(NEW_LAYOUT));
+      const upgrade = await migrate(oldDb, await movedLayout());
       assert.deepEqual(upgrade.applied, ['0009_private_xml.sql']);
       assert.deepEqual(await shape(oldDb, oldSchema.schema), before, 'the old database is left as it was');
       const [row] = await oldDb.query("SELECT xml FROM private_xml WHERE username = 'alice'");
       assert.equal(row?.xml, '<storage xmlns="storage:bookmarks"/>', 'its private XML is kept');
 
-      const fresh = await migrate(newDb, await loadMigrations(NEW_LAYOUT));
-      assert.deepEqual(fresh.applied, (await loadMigrations(NEW_LAYOUT)).map((m) => m.name));
+      const fresh = await migrate(newDb, await movedLayout());
+      assert.deepEqual(fresh.applied, (await movedLayout()).map((m) => m.name));
       const made = await shape(newDb, newSchema.schema);
       // Positive control: the comparison sees a table: the old database has the archive table, the new one not.
       assert.ok(before.columns.some(isOldArchive));
