@@ -29,6 +29,16 @@ describe('cluster bus envelope', () => {
     assert.deepEqual(decodeMessage(encodeMessage({ kind: 'ack', origin: 'n2', boot: 'b1', upTo: 41 })), { kind: 'ack', origin: 'n2', boot: 'b1', upTo: 41 });
   });
 
+  it('carries requests between nodes and their replies, with a JSON body after the header', () => {
+    const request = { kind: 'call', origin: 'n2', topic: 'stream-management:take-over', call: 'c1', reply: false, body: { previd: 'x.y', deadline: 5 }, boot: 'b2', seq: 3, base: 1 } as const;
+    const payload = encodeMessage(request);
+    assert.equal(payload.split('\n')[0], '{"k":"call","o":"n2","t":"stream-management:take-over","c":"c1","r":0,"bt":"b2","sq":3,"bs":1}');
+    assert.deepEqual(decodeMessage(payload), request);
+    const reply = { kind: 'call', origin: 'n1', topic: 't', call: 'c1', reply: true, body: { ok: true, held: ['<message xmlns="jabber:client">\n</message>'] } } as const;
+    assert.deepEqual(decodeMessage(encodeMessage(reply)), reply);
+    assert.deepEqual(decodeMessage(encodeMessage({ ...reply, body: undefined })), { ...reply, body: null }, 'no body is null');
+  });
+
   it('refuses what this code does not write, saying why', () => {
     const cases: [string, RegExp][] = [
       ['not json', /JSON/],
@@ -40,6 +50,9 @@ describe('cluster bus envelope', () => {
       ['{"k":"stanza","o":"n1","m":"route","f":"a","h":0}\n<message>', /not XML/],
       ['{"k":"close","o":"n1","j":"a@b/c"}', /sid/],
       ['{"k":"gossip","o":"n1"}', /unknown kind/],
+      ['{"k":"call","o":"n1","t":"x","c":"1","r":2}\n{}', /direction/],
+      ['{"k":"call","o":"n1","t":"x","c":"1","r":0}', /without body/],
+      ['{"k":"call","o":"n1","t":"x","c":"1","r":1}\n{nope', /not JSON/],
       ['{"k":"ack","o":"n2","bt":"b1","a":-1}', /bad ack/],
       ['{"k":"stanza","o":"n1","m":"route","f":"a","h":0,"bt":"b1","sq":3,"bs":4}\n<message/>', /sequence/],
     ];
