@@ -30,7 +30,7 @@ export default defineModule({
     {
       id: 'XEP-0313',
       title: 'Message Archive Management',
-      version: '1.1.0',
+      version: '1.1.3',
       scope: 'user and MUC room archives: queries with with/start/end and the #extended before-id/after-id/ids filters, paging both ways, <fin complete/>, preferences (always/never/roster), retention',
       status: 'partial',
     },
