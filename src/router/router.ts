@@ -384,7 +384,8 @@ export class Router {
   private async routeIqResponse(stanza: Element, from: Jid): Promise<void> {
     const to = this.parseTo(stanza);
     if (to && (await this.toOtherDomain(stanza, from, to))) return;
-    if (!to || to.local === '' || (to.isBare && to.local === from.local)) {
+    // To the server, or to a bare JID here: the server's own (sendIq), also those sent from an account's bare JID.
+    if (!to || to.local === '' || to.isBare) {
       const key = this.pendingKey(stanza.attrs.id ?? '', from.toString());
       const waiting = this.pending.get(key);
       if (!waiting) return;
@@ -394,7 +395,6 @@ export class Router {
       else waiting.reject(StanzaError.fromStanza(stanza) ?? new StanzaError('undefined-condition'));
       return;
     }
-    if (to.isBare) return;
     const session = this.deps.sessions.get(to.toString());
     if (session) this.deliver(session, stanza);
     else await this.forwardToOwner(stanza, from, to);

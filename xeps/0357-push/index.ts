@@ -93,7 +93,7 @@ export default defineModule({
       if (count === undefined) return;
       const withBody = settings.includeBody === 'always' || (settings.includeBody === 'requested' && registration.includeBody);
       try {
-        await ctx.sendIq(publishIq(registration, summaryOf(stanza, count, withBody)), settings.publishTimeoutMs);
+        await ctx.sendIq(publishIq(`${username}@${ctx.domain}`, registration, summaryOf(stanza, count, withBody)), settings.publishTimeoutMs);
       } catch (err) {
         if (!disables(err)) {
           ctx.log.info({ user: username, jid: registration.jid, err: String(err) }, 'push notification not acknowledged; registration kept');

@@ -43,10 +43,10 @@ export function summaryOf(stanza: Element, count: number, withBody: boolean): Su
   return { count, ...(sender ? { sender } : {}), ...(body ? { body } : {}) };
 }
 
-/** §7 Example 6: the publish to the registration's node, with the client's form as publish-options. */
-export function publishIq(registration: PushRegistration, summary: Summary): Element {
+/** §7 Example 6: the publish to the registration's node from the account, with the client's form as publish-options. */
+export function publishIq(account: string, registration: PushRegistration, summary: Summary): Element {
   const pubsub = xml('pubsub', { xmlns: NS.pubsub }, xml('publish', { node: registration.node }, xml('item', {}, notification(summary))));
   // The stored form was parsed from the client's stanza and serialised by the server (form.ts).
   if (registration.options !== undefined) pubsub.cnode(xml('publish-options', {}, parseElement(registration.options)));
-  return xml('iq', { type: 'set', to: registration.jid }, pubsub);
+  return xml('iq', { type: 'set', from: account, to: registration.jid }, pubsub);
 }

@@ -191,6 +191,7 @@ describe('XEP-0357 push notifications', function () {
     assert.ok(hibernating(alice.jid)(), 'notified while the session waits for resumption');
     assert.deepEqual(summary(first), { FORM_TYPE: 'urn:xmpp:push:summary', 'message-count': '1', 'last-message-sender': bob.jid });
     assert.equal(first.getChild('pubsub', PUBSUB)?.getChild('publish')?.attrs.node, 'node-a');
+    assert.equal(first.attrs.from, `${name}@localhost`, 'from the account (§7 Example 6)');
     assert.deepEqual(options(first), { FORM_TYPE: 'http://jabber.org/protocol/pubsub#publish-options', secret: 'eruio234vzxc2kla-91' }, 'the client\'s publish-options go along');
     await say(bob, `${name}@localhost`, 'second');
     assert.equal(summary(await published())['message-count'], '2');
