@@ -1,5 +1,6 @@
 // The composition root: config -> logger -> certificate -> stores -> router and sessions ->
 // modules -> listeners. Read top to bottom; nothing else wires parts together.
+import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { CliModules } from './admin/cli.js';
@@ -20,6 +21,7 @@ import { createLogger, type Logger } from './observability/log.js';
 import { IqRegistry } from './router/iq-registry.js';
 import { Router } from './router/router.js';
 import { LocalSessionRegistry } from './sessions/local-registry.js';
+import type { TransportKind } from './sessions/types.js';
 import { DEFAULT_STARTUP_RETRY_SECONDS, openStores } from './storage/index.js';
 import type { Stores } from './storage/types.js';
 import { StreamError } from './errors.js';
@@ -38,6 +40,7 @@ import { createWebSocketEndpoint } from './transports/websocket.js';
 import { addressMatcher, ClientOriginRule } from './transports/client-origin.js';
 import { ASSETS_PREFIX, createWebClient, WEB_CLIENT_PATH } from './transports/web-client.js';
 import { VERSION } from './version.js';
+import { NS } from './xml/ns.js';
 import { BUILTIN_MODULES } from '../xeps/index.js';
 
 export interface RunningServer {
@@ -198,7 +201,13 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket, ...httpProxies });
   http.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', node: config.nodeId, sessions: sessions.size, store: stores.kind, uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000) }));
   // The web client (Converse.js) at `/`; without the package, a line of text says where to connect.
-  const webClient = createWebClient({ domain: config.domain, allowRegistration: config.registration.allow, log });
+  // Converse shows its sign-up form when a stream from this browser would offer in-band registration: the stream
+  // features tell, as they tell any client (XEP-0077 §4), whichever module provides it.
+  const registrationOffered = async (request: IncomingMessage, transport: TransportKind): Promise<boolean> => {
+    const features = await hooks.fold('stream:features', [], { authenticated: false, transport, secure: originOf(request).secure });
+    return features.some((f) => f.name === 'register' && f.attrs.xmlns === NS.registerFeature);
+  };
+  const webClient = createWebClient({ domain: config.domain, registrationOffered, log });
   if (webClient) {
     http.route(WEB_CLIENT_PATH, webClient.page);
     http.routePrefix(ASSETS_PREFIX, webClient.assets);

@@ -65,12 +65,9 @@ describe('loadConfig', () => {
         },
         http: { host: '::', port: 5280, trustedProxies: ['127.0.0.0/8', '::1'], proxyProtocolFrom: [], maxWebsocketFrame: 262144 + 4096, maxBoshBody: 262144 + 8192, boshInactivity: 60, corsOrigins: ['*'] },
         admin: { host: '127.0.0.1', port: 5281 },
-        component: { host: '127.0.0.1', port: 5347, handshakeTimeout: 10 },
-        components: [],
         tls: {},
         database: {},
         redis: { sentinels: [], cluster: [] },
-        registration: { allow: false, maxPerAddress: 3, windowSeconds: 600 },
         auth: {
           scramIterations: 4096, failuresBeforeDelay: 3, maxFailureDelayMs: 5000, addressFailuresBeforeDelay: 20, failureWindowSeconds: 900,
           lockoutFailures: 10, lockoutSeconds: 900, trustedLoginSeconds: 604800, maxTracked: 100000,
@@ -110,9 +107,9 @@ describe('loadConfig', () => {
         const key = /^#\s*(\w+) =/.exec(line);
         if (key?.[1]) documented.add(section ? `${section}.${key[1]}` : key[1]);
       }
-      for (const table of ['', 'c2s', 'http', 'admin', 'component', 'tls', 'database', 'redis', 'registration', 'auth', 'limits']) {
+      for (const table of ['', 'c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits']) {
         for (const key of knownKeys(table)) {
-          if (['c2s', 'http', 'admin', 'component', 'components', 'tls', 'database', 'redis', 'registration', 'auth', 'limits'].includes(key) && table === '') continue;
+          if (['c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits'].includes(key) && table === '') continue;
           const full = table ? `${table}.${key}` : key;
           assert.ok(documented.has(full), `${full} is not documented in ratatosk.example.toml`);
         }
@@ -120,7 +117,10 @@ describe('loadConfig', () => {
       assert.ok(MODULE_CONFIGS.some((m) => m.section === 'muc'), 'the module tables are checked too');
       for (const m of MODULE_CONFIGS) {
         for (const key of m.keys) assert.ok(documented.has(`${m.section}.${key}`), `${m.section}.${key} is not documented in ratatosk.example.toml`);
+        for (const key of Object.keys(m.topLevel)) assert.match(text, new RegExp(`^# \\[\\[${key}\\]\\]$`, 'm'), `[[${key}]] is not shown in ratatosk.example.toml`);
+        for (const name of Object.keys(m.env)) assert.ok(text.includes(name), `${name} is not named in ratatosk.example.toml`);
       }
+      assert.ok(MODULE_CONFIGS.some((m) => Object.keys(m.topLevel).length > 0 && Object.keys(m.env).length > 0), 'top-level keys and variables of modules are checked too');
     });
   });
 
@@ -163,7 +163,7 @@ describe('loadConfig', () => {
         [auth]
         scram_iterations = 10000
       `);
-      const config = load({ file });
+      const config = load({ file, modules: MODULE_CONFIGS });
       assert.equal(config.domain, 'example.org');
       assert.equal(config.dataDir, '/var/lib/ratatosk');
       assert.equal(config.nodeId, 'node-1');
@@ -178,7 +178,7 @@ describe('loadConfig', () => {
       assert.deepEqual(config.tls, { cert: '/etc/cert.pem', key: '/etc/key.pem' });
       assert.deepEqual(config.database, { url: 'postgres://u:p@db:5432/x' });
       assert.deepEqual(config.redis, { sentinels: ['s1:26379', '[::1]:26380'], sentinelName: 'mymaster', cluster: [] });
-      assert.equal(config.registration.allow, true);
+      assert.equal(JSON.stringify(config.sections?.registration), '{"allow":true}', 'a module table is kept as given, for its module');
       assert.equal(config.auth.scramIterations, 10000);
     });
 
@@ -230,6 +230,7 @@ describe('loadConfig', () => {
           RATATOSK_ALLOW_REGISTRATION: 'YES',
           RATATOSK_TRUSTED_PROXIES: '192.168.0.0/16',
         },
+        modules: MODULE_CONFIGS,
       });
       assert.equal(config.domain, 'env.example');
       assert.equal(config.dataDir, '/data');
@@ -241,7 +242,7 @@ describe('loadConfig', () => {
       assert.deepEqual(config.tls, { cert: 'c.pem', key: 'k.pem' });
       assert.equal(config.database.url, 'postgresql://localhost/r');
       assert.deepEqual(config.redis.cluster, ['r1:6379', 'r2:6379']);
-      assert.equal(config.registration.allow, true);
+      assert.deepEqual(config.sections?.registration, { allow: true }, "a module's variable (XEP-0077's) sets its table");
     });
 
     it('reads the Redis URL and the sentinel pair', () => {
@@ -253,7 +254,7 @@ describe('loadConfig', () => {
     it('parses booleans as true/false, 1/0 and yes/no in any case', () => {
       for (const [value, expected] of [['true', true], ['1', true], ['yes', true], ['TRUE', true], ['Yes', true], ['false', false], ['0', false], ['no', false], ['NO', false]] as const) {
         assert.equal(load({ env: { RATATOSK_REQUIRE_TLS: value } }).c2s.requireTls, expected, value);
-        assert.equal(load({ env: { RATATOSK_ALLOW_REGISTRATION: value } }).registration.allow, expected, value);
+        assert.deepEqual(load({ env: { RATATOSK_ALLOW_REGISTRATION: value }, modules: MODULE_CONFIGS }).sections?.registration, { allow: expected }, value);
       }
     });
 
@@ -315,67 +316,6 @@ describe('loadConfig', () => {
     it('rejects an unknown key in [admin]', () => {
       const file = writeToml('[admin]\ntoken = "x"\n');
       rejects(() => load({ file }), 'CONFIG_UNKNOWN_KEY', 'admin.token');
-    });
-  });
-
-  describe('components (XEP-0114)', () => {
-    it('reads [component] and [[components]] from the file, normalising domains', () => {
-      const file = writeToml(`
-        [component]
-        host = "::1"
-        port = 15347
-        handshake_timeout = 3
-
-        [[components]]
-        domain = "Gateway.Example.ORG"
-        secret = "s3cret"
-        name = "IRC gateway"
-
-        [[components]]
-        domain = "bot.example.org"
-        secret = "other"
-      `);
-      const config = load({ file });
-      assert.deepEqual(config.component, { host: '::1', port: 15347, handshakeTimeout: 3 });
-      assert.deepEqual(config.components, [
-        { domain: 'gateway.example.org', secret: 's3cret', name: 'IRC gateway' },
-        { domain: 'bot.example.org', secret: 'other' },
-      ]);
-    });
-
-    it('reads RATATOSK_COMPONENTS as domain=secret pairs and the port from RATATOSK_COMPONENT_PORT', () => {
-      const file = writeToml('[[components]]\ndomain = "file.example.org"\nsecret = "x"\n');
-      const config = load({ file, env: { RATATOSK_COMPONENTS: 'a.example.org=one, b.example.org=t=w=o', RATATOSK_COMPONENT_PORT: '-1', RATATOSK_COMPONENT_HOST: '0.0.0.0' } });
-      assert.deepEqual(config.components, [
-        { domain: 'a.example.org', secret: 'one' },
-        { domain: 'b.example.org', secret: 't=w=o' },
-      ], 'the variable replaces the list; a secret may contain "="');
-      assert.deepEqual(config.component, { host: '0.0.0.0', port: -1, handshakeTimeout: 10 });
-      assert.equal(load({ env: { RATATOSK_COMPONENT_PORT: '0' } }).component.port, 0);
-    });
-
-    it('names the entry and the variable when an entry is bad', () => {
-      rejects(() => load({ env: { RATATOSK_COMPONENTS: 'a.example.org=one,b.example.org' } }), 'CONFIG_INVALID', 'components[1].secret: expected a non-empty string', 'RATATOSK_COMPONENTS');
-      rejects(() => load({ env: { RATATOSK_COMPONENTS: 'a.example.org=' } }), 'CONFIG_INVALID', 'components[0].secret');
-      rejects(() => load({ env: { RATATOSK_COMPONENTS: 'bad domain=x' } }), 'CONFIG_INVALID', 'components[0].domain: expected a domain name', 'RATATOSK_COMPONENTS');
-      rejects(() => load({ env: { RATATOSK_COMPONENT_PORT: 'x' } }), 'CONFIG_INVALID', 'component.port', 'RATATOSK_COMPONENT_PORT');
-    });
-
-    it('refuses a duplicate domain, the server domain, an empty secret and unknown keys, naming the key path', () => {
-      const twice = writeToml('[[components]]\ndomain = "gw.example.org"\nsecret = "a"\n[[components]]\ndomain = "GW.example.org"\nsecret = "b"\n');
-      rejects(() => load({ file: twice }), 'CONFIG_INVALID', 'components[1].domain', 'components[0] has gw.example.org', twice);
-      const own = writeToml('domain = "example.org"\n[[components]]\ndomain = "Example.org"\nsecret = "a"\n', 'own.toml');
-      rejects(() => load({ file: own }), 'CONFIG_INVALID', 'components.0.domain: must differ from the server\'s domain (example.org)');
-      const empty = writeToml('[[components]]\ndomain = "gw.example.org"\nsecret = ""\n', 'empty.toml');
-      rejects(() => load({ file: empty }), 'CONFIG_INVALID', 'components[0].secret: expected a non-empty string');
-      const missing = writeToml('[[components]]\ndomain = "gw.example.org"\n', 'missing.toml');
-      rejects(() => load({ file: missing }), 'CONFIG_INVALID', 'components[0].secret');
-      const unknown = writeToml('[[components]]\ndomain = "gw.example.org"\nsecret = "a"\nport = 1\n', 'unknown.toml');
-      rejects(() => load({ file: unknown }), 'CONFIG_UNKNOWN_KEY', 'components.0.port');
-      const notList = writeToml('components = "gw.example.org"\n', 'notlist.toml');
-      rejects(() => load({ file: notList }), 'CONFIG_INVALID', 'components: expected a list of [[components]] tables');
-      const clash = writeToml('[c2s]\nhost = "127.0.0.1"\nport = 5347\n', 'clash.toml');
-      rejects(() => load({ file: clash }), 'CONFIG_INVALID', 'component.port: must differ from c2s.port');
     });
   });
 

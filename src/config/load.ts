@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ServerError } from '../errors.js';
-import type { ModuleConfigSpec } from '../modules/config.js';
+import { issuePath, type ModuleConfigSpec, type ModuleEnvVar } from '../modules/config.js';
 import { checkRelations, fileSchema, knownKeys, toConfig, type RelationIssue } from './schema.js';
 import type { Config } from './types.js';
 
@@ -29,10 +29,10 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-type EnvKind = 'string' | 'integer' | 'boolean' | 'list' | 'components';
+type EnvKind = ModuleEnvVar['kind'];
 
-/** Every variable the server reads, and the file key it overrides. */
-const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind }>> = {
+/** Every variable the core reads, and the file key it overrides (the modules declare their own). */
+const ENV_VARS: Readonly<Record<string, ModuleEnvVar>> = {
   RATATOSK_DOMAIN: { path: ['domain'], kind: 'string' },
   RATATOSK_DATA_DIR: { path: ['data_dir'], kind: 'string' },
   RATATOSK_NODE_ID: { path: ['node_id'], kind: 'string' },
@@ -51,9 +51,6 @@ const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind
   RATATOSK_PUBLIC_WEBSOCKET_URL: { path: ['http', 'public_websocket_url'], kind: 'string' },
   RATATOSK_PUBLIC_BOSH_URL: { path: ['http', 'public_bosh_url'], kind: 'string' },
   RATATOSK_ADMIN_PORT: { path: ['admin', 'port'], kind: 'integer' },
-  RATATOSK_COMPONENT_HOST: { path: ['component', 'host'], kind: 'string' },
-  RATATOSK_COMPONENT_PORT: { path: ['component', 'port'], kind: 'integer' },
-  RATATOSK_COMPONENTS: { path: ['components'], kind: 'components' },
   RATATOSK_TLS_CERT: { path: ['tls', 'cert'], kind: 'string' },
   RATATOSK_TLS_KEY: { path: ['tls', 'key'], kind: 'string' },
   RATATOSK_DATABASE_URL: { path: ['database', 'url'], kind: 'string' },
@@ -63,7 +60,6 @@ const ENV_VARS: Readonly<Record<string, { path: readonly string[]; kind: EnvKind
   RATATOSK_REDIS_SENTINEL_NAME: { path: ['redis', 'sentinel_name'], kind: 'string' },
   RATATOSK_REDIS_CLUSTER: { path: ['redis', 'cluster'], kind: 'list' },
   RATATOSK_REDIS_FAILOVER_WAIT_SECONDS: { path: ['redis', 'failover_wait_seconds'], kind: 'integer' },
-  RATATOSK_ALLOW_REGISTRATION: { path: ['registration', 'allow'], kind: 'boolean' },
   RATATOSK_AUTH_FAILURES_BEFORE_DELAY: { path: ['auth', 'failures_before_delay'], kind: 'integer' },
   RATATOSK_AUTH_MAX_FAILURE_DELAY_MS: { path: ['auth', 'max_failure_delay_ms'], kind: 'integer' },
   RATATOSK_AUTH_LOCKOUT_FAILURES: { path: ['auth', 'lockout_failures'], kind: 'integer' },
@@ -92,35 +88,50 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const raw: Table = file === undefined ? {} : readToml(file, fromEnv ? ` (from ${CONFIG_VAR})` : '');
   /** Dotted key path → where its value came from, for messages. */
+  const modules = options.modules ?? [];
   const sources = new Map<string, string>();
-  applyEnv(raw, env, sources);
+  applyEnv(raw, env, sources, modules);
   if (options.overrides) applyOverrides(raw, options.overrides, [], sources);
 
-  const modules = options.modules ?? [];
-  // The core's keys, then each module's table under its section, reported together.
+  // The core's keys, then each module's table under its section (and its other top-level keys), reported together.
+  const owned = (m: ModuleConfigSpec<unknown>): string[] => [m.section, ...Object.keys(m.topLevel)];
   const core: Table = { ...raw };
-  for (const m of modules) delete core[m.section];
+  for (const m of modules) for (const key of owned(m)) delete core[key];
   const hints = (table: string): readonly string[] =>
-    table === '' ? [...knownKeys(''), ...modules.map((m) => m.section)] : (modules.find((m) => m.section === table)?.keys ?? knownKeys(table));
+    table === '' ? [...knownKeys(''), ...modules.flatMap(owned)] : (modules.find((m) => m.section === table)?.keys ?? knownKeys(table));
   const result = fileSchema.safeParse(core);
   const issues = result.success ? [] : [...result.error.issues];
   for (const m of modules) {
     const checked = m.schema.safeParse(raw[m.section] ?? {});
     if (!checked.success) issues.push(...checked.error.issues.map((i) => ({ ...i, path: [m.section, ...i.path] })));
+    for (const [key, schema] of Object.entries(m.topLevel)) {
+      const list = schema.safeParse(raw[key]);
+      if (!list.success) issues.push(...list.error.issues.map((i) => ({ ...i, path: [key, ...i.path] })));
+    }
   }
   if (!result.success || issues.length > 0) throw toServerError(issues, raw, sources, file, hints);
-  const relations = checkRelations(result.data);
-  const config = toConfig(result.data);
+  const relations: RelationIssue[] = checkRelations(result.data);
   const sections: Record<string, unknown> = {};
+  for (const m of modules) for (const key of owned(m)) if (raw[key] !== undefined) sections[key] = raw[key];
+  const config = modules.length === 0 ? toConfig(result.data) : { ...toConfig(result.data), sections };
+  // Every domain is served by one party: the server, or one module (a component, the MUC service...).
+  const served = new Map<string, string>([[config.domain, 'domain']]);
   for (const m of modules) {
-    if (raw[m.section] !== undefined) sections[m.section] = raw[m.section];
     const parsed = m.parse(raw[m.section], config);
-    if (parsed.ok) relations.push(...m.check(parsed.settings, config).map((i) => ({ path: [m.section, ...i.path.map(String)], message: i.message })));
+    if (!parsed.ok) continue;
+    const relation = (i: Parameters<typeof issuePath>[1], message: string): RelationIssue => ({ path: [i.section ?? m.section, ...i.path.map(String)], at: issuePath(m, i), message });
+    relations.push(...m.check(parsed.settings, config).map((i) => relation(i, i.message)));
+    for (const d of m.domains(parsed.settings)) {
+      const at = issuePath(m, d);
+      const first = served.get(d.domain);
+      if (first === undefined) served.set(d.domain, at);
+      else relations.push(relation(d, `must differ from ${first === 'domain' ? "the server's domain" : first} (${d.domain}): one domain, one service`));
+    }
   }
   if (relations.length > 0) {
     throw new ServerError('CONFIG_INVALID', relations.map((r) => formatRelation(r, sources, file)).join('; '));
   }
-  return modules.length === 0 ? config : { ...config, sections };
+  return config;
 }
 
 function resolveFile(option: string | false | undefined, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
@@ -185,18 +196,20 @@ function getAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-function applyEnv(raw: Table, env: NodeJS.ProcessEnv, sources: Map<string, string>): void {
-  const unknown = Object.keys(env).filter((name) => name.startsWith('RATATOSK_') && name !== CONFIG_VAR && !(name in ENV_VARS));
+function applyEnv(raw: Table, env: NodeJS.ProcessEnv, sources: Map<string, string>, modules: readonly ModuleConfigSpec<unknown>[]): void {
+  const vars: Record<string, ModuleEnvVar> = { ...ENV_VARS };
+  for (const m of modules) Object.assign(vars, m.env);
+  const unknown = Object.keys(env).filter((name) => name.startsWith('RATATOSK_') && name !== CONFIG_VAR && !(name in vars));
   if (unknown.length > 0) {
     const described = unknown.map((name) => {
-      const hint = suggest(name, [...Object.keys(ENV_VARS), CONFIG_VAR]);
+      const hint = suggest(name, [...Object.keys(vars), CONFIG_VAR]);
       return `unknown environment variable ${name}${hint ? ` (did you mean ${hint}?)` : ''}`;
     });
     throw new ServerError('CONFIG_UNKNOWN_ENV', described.join('; '));
   }
   const problems: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    const spec = ENV_VARS[name];
+    const spec = vars[name];
     if (!spec) continue;
     // An empty variable counts as unset, as `FOO=${BAR:-}` in compose files produces.
     if (value === undefined || value.trim() === '') continue;
@@ -226,12 +239,8 @@ function convertEnv(value: string, kind: EnvKind): unknown {
     }
     case 'list':
       return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    case 'components':
-      // domain=secret,domain2=secret2; an entry without '=' lacks its secret, which validation reports.
-      return value.split(',').map((s) => s.trim()).filter((s) => s !== '').map((entry) => {
-        const eq = entry.indexOf('=');
-        return eq === -1 ? { domain: entry } : { domain: entry.slice(0, eq).trim(), secret: entry.slice(eq + 1) };
-      });
+    default:
+      return kind(value);
   }
 }
 
@@ -311,7 +320,7 @@ function toServerError(
 }
 
 function formatRelation(issue: RelationIssue, sources: Map<string, string>, file: string | undefined): string {
-  return `${issue.path.join('.')}: ${issue.message}${sourceOf(issue.path, sources, file)}`;
+  return `${issue.at ?? issue.path.join('.')}: ${issue.message}${sourceOf(issue.path, sources, file)}`;
 }
 
 /** The closest candidate within a small edit distance, for typo hints. */

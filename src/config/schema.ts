@@ -21,14 +21,15 @@ export function integer(min: number, max: number) {
   return z.int(e).min(min, e).max(max, e);
 }
 
-const port = integer(-1, 65535);
-const seconds = integer(1, MAX_SECONDS);
+/** A listen port: 0 picks a free port (tests), -1 disables the listener. */
+export const port = integer(-1, 65535);
+export const seconds = integer(1, MAX_SECONDS);
 const bytes = integer(1024, MAX_BYTES);
 export const bool = z.boolean(expect('true or false'));
-const text = z.string(expect('a non-empty string')).min(1, expect('a non-empty string'));
+export const text = z.string(expect('a non-empty string')).min(1, expect('a non-empty string'));
 
 /** A listen address: an IP literal or a host name, without brackets or port. */
-const host = z.string(expect('an IP address or host name')).refine(
+export const host = z.string(expect('an IP address or host name')).refine(
   (s) => isIP(s) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s),
   expect('an IP address or host name'),
 );
@@ -155,33 +156,6 @@ const adminShape = {
   port: port.default(ADMIN_DEFAULT_PORT),
 };
 
-export const COMPONENT_DEFAULT_PORT = 5347;
-
-const componentShape = {
-  host: host.default('127.0.0.1'),
-  port: port.default(COMPONENT_DEFAULT_PORT),
-  handshake_timeout: seconds.default(10),
-};
-
-const componentEntryShape = {
-  domain,
-  secret: text,
-  name: text.optional(),
-};
-
-/** [[components]]: each domain once, so a stanza has exactly one component to go to. */
-const componentList = z
-  .array(table(componentEntryShape), expect('a list of [[components]] tables'))
-  .default([])
-  .superRefine((entries, ctx) => {
-    const seen = new Map<string, number>();
-    entries.forEach((entry, index) => {
-      const first = seen.get(entry.domain);
-      if (first === undefined) seen.set(entry.domain, index);
-      else ctx.addIssue({ code: 'custom', path: [index, 'domain'], message: `expected a domain not already listed (components[${first}] has ${entry.domain})` });
-    });
-  });
-
 const tlsShape = { cert: text.optional(), key: text.optional() };
 const databaseShape = {
   url: url(['postgres:', 'postgresql:']).optional(),
@@ -193,11 +167,6 @@ const redisShape = {
   sentinel_name: text.optional(),
   cluster: list(hostPort, 'host:port'),
   failover_wait_seconds: integer(1, 300).optional(),
-};
-const registrationShape = {
-  allow: bool.default(false),
-  max_per_address: integer(1, 1_000_000).default(3),
-  window_seconds: seconds.default(600),
 };
 const authShape = {
   scram_iterations: integer(1, 10_000_000).default(4096),
@@ -235,12 +204,9 @@ const topShape = {
   c2s: table(c2sShape).prefault({}),
   http: table(httpShape).prefault({}),
   admin: table(adminShape).prefault({}),
-  component: table(componentShape).prefault({}),
-  components: componentList,
   tls: table(tlsShape).prefault({}),
   database: table(databaseShape).prefault({}),
   redis: table(redisShape).prefault({}),
-  registration: table(registrationShape).prefault({}),
   auth: table(authShape).prefault({}),
   limits: table(limitsShape).prefault({}),
 };
@@ -253,11 +219,9 @@ const TABLE_KEYS: Record<string, readonly string[]> = {
   c2s: Object.keys(c2sShape),
   http: Object.keys(httpShape),
   admin: Object.keys(adminShape),
-  component: Object.keys(componentShape),
   tls: Object.keys(tlsShape),
   database: Object.keys(databaseShape),
   redis: Object.keys(redisShape),
-  registration: Object.keys(registrationShape),
   auth: Object.keys(authShape),
   limits: Object.keys(limitsShape),
 };
@@ -270,6 +234,8 @@ export function knownKeys(table: string): readonly string[] {
 /** A rule that spans keys, which the per-key schema cannot express. */
 export interface RelationIssue {
   path: string[];
+  /** The path as messages show it, when it is not path.join('.') (`components[1].domain`). */
+  at?: string;
   message: string;
 }
 
@@ -306,28 +272,38 @@ export function checkRelations(f: FileConfig): RelationIssue[] {
   if (f.redis.sentinel_name !== undefined && f.redis.sentinels.length === 0) {
     issues.push({ path: ['redis', 'sentinels'], message: 'must list at least one sentinel when redis.sentinel_name is set' });
   }
-  f.components.forEach((entry, index) => {
-    if (entry.domain === f.domain) {
-      issues.push({ path: ['components', String(index), 'domain'], message: `must differ from the server's domain (${f.domain}): a component serves a domain of its own` });
-    }
+  const listeners = coreListeners({
+    c2s: { host: f.c2s.host, port: f.c2s.port, tlsPort: f.c2s.tls_port },
+    http: { host: f.http.host, port: f.http.port },
+    admin: { host: f.admin.host, port: f.admin.port },
   });
-  const listeners: [string, string, number][] = [
-    ['c2s.port', f.c2s.host, f.c2s.port],
-    ['c2s.tls_port', f.c2s.host, f.c2s.tls_port],
-    ['http.port', f.http.host, f.http.port],
-    ['admin.port', f.admin.host, f.admin.port],
-    ['component.port', f.component.host, f.component.port],
-  ];
-  for (let i = 0; i < listeners.length; i++) {
-    for (let j = i + 1; j < listeners.length; j++) {
-      const [a, hostA, portA] = listeners[i] as [string, string, number];
-      const [b, hostB, portB] = listeners[j] as [string, string, number];
-      if (portA > 0 && portA === portB && hostA === hostB) {
-        issues.push({ path: b.split('.'), message: `must differ from ${a}, both are ${portA}` });
-      }
-    }
-  }
+  listeners.forEach((b, j) => {
+    const a = listeners.slice(0, j).find((l) => samePort(l, b));
+    if (a) issues.push({ path: b.key.split('.'), message: `must differ from ${a.key}, both are ${a.port}` });
+  });
   return issues;
+}
+
+/** A TCP listener of the core, by the key that sets its port. */
+export interface Listener {
+  readonly key: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The core's listeners, for the rule that no two listen on one port (a module's listener checks against them). */
+export function coreListeners(config: { c2s: Pick<Config['c2s'], 'host' | 'port' | 'tlsPort'>; http: Pick<Config['http'], 'host' | 'port'>; admin: Config['admin'] }): Listener[] {
+  return [
+    { key: 'c2s.port', host: config.c2s.host, port: config.c2s.port },
+    { key: 'c2s.tls_port', host: config.c2s.host, port: config.c2s.tlsPort },
+    { key: 'http.port', host: config.http.host, port: config.http.port },
+    { key: 'admin.port', host: config.admin.host, port: config.admin.port },
+  ];
+}
+
+/** Both listen on one fixed port of one address (0, a free port, and -1, disabled, never clash). */
+export function samePort(a: Pick<Listener, 'host' | 'port'>, b: Pick<Listener, 'host' | 'port'>): boolean {
+  return a.port > 0 && a.port === b.port && a.host === b.host;
 }
 
 /** Maps the validated file form onto the camelCase `Config` the server reads. */
@@ -378,16 +354,9 @@ export function toConfig(f: FileConfig): Config {
       ...(f.http.public_bosh_url !== undefined ? { publicBoshUrl: f.http.public_bosh_url } : {}),
     },
     admin: { host: f.admin.host, port: f.admin.port },
-    component: { host: f.component.host, port: f.component.port, handshakeTimeout: f.component.handshake_timeout },
-    components: f.components.map((c) => (c.name === undefined ? { domain: c.domain, secret: c.secret } : { domain: c.domain, secret: c.secret, name: c.name })),
     tls,
     database,
     redis,
-    registration: {
-      allow: f.registration.allow,
-      maxPerAddress: f.registration.max_per_address,
-      windowSeconds: f.registration.window_seconds,
-    },
     limits: {
       maxConnectionsPerAddress: f.limits.max_connections_per_address,
       maxPreAuthPerAddress: f.limits.max_pre_auth_per_address,

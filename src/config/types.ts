@@ -63,16 +63,6 @@ export interface Config {
     /** 0 picks a free port; -1 disables the API (the CLI then works on the store directly). */
     port: number;
   };
-  /** XEP-0114 external components: where they connect (the listener opens only when `components` lists any). */
-  component: {
-    host: string;
-    /** 0 picks a free port (tests); -1 disables the listener. */
-    port: number;
-    /** Seconds a new component connection has to complete the handshake. */
-    handshakeTimeout: number;
-  };
-  /** The components allowed to connect, each serving one domain with its shared secret. */
-  components: ComponentConfig[];
   tls: { cert?: string; key?: string };
   database: {
     url?: string;
@@ -86,12 +76,6 @@ export interface Config {
     cluster: string[];
     /** How long a stanza waits for Redis to answer during a fail-over before it is bounced; unset: 10 s. */
     failoverWaitSeconds?: number;
-  };
-  registration: {
-    allow: boolean;
-    /** In-band registrations (XEP-0077) one IP address may complete per window. */
-    maxPerAddress: number;
-    windowSeconds: number;
   };
   /** The modules' own tables as given (after environment and overrides), by section; each module validates and reads its own (src/modules/config.ts). */
   sections?: Readonly<Record<string, unknown>>;
@@ -132,13 +116,4 @@ export interface Config {
     /** Most counters one node keeps in memory (least recently used go first). */
     maxTracked: number;
   };
-}
-
-export interface ComponentConfig {
-  /** The domain the component serves, e.g. gateway.example.org (normalised). */
-  domain: string;
-  /** The shared secret of the XEP-0114 handshake. */
-  secret: string;
-  /** Shown in the server's disco#items. */
-  name?: string;
 }

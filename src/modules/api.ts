@@ -22,7 +22,9 @@ import type { ModuleStoresSpec } from './storage.js';
 // the server's one password rule and the SCRAM keys it stores.
 export { deriveCredentials, passwordProblem, type PasswordProblem } from '../auth/credentials.js';
 // A module's own configuration table (ModuleDefinition.config).
-export { configTypes, moduleConfig, type ModuleConfigIssue, type ModuleConfigSpec } from './config.js';
+export { configTypes, moduleConfig, type ModuleConfigIssue, type ModuleConfigSpec, type ModuleEnvVar, type ServedDomain } from './config.js';
+// The core's listeners, for a module's own listener to check its port against (XEP-0114's [component]).
+export { coreListeners, samePort, type Listener } from '../config/schema.js';
 // A module's own stores (ModuleDefinition.stores) and what they are built from.
 export * from './storage.js';
 // A module's administration commands (ModuleDefinition.commands) and the helpers they parse input with.
@@ -86,13 +88,13 @@ export interface DiscoView {
   itemsOf(request: DiscoRequest): Promise<readonly DiscoItem[] | undefined>;
   /** What every account of the server's domain supports (addAccountFeature), sorted. */
   accountFeatures(): string[];
-  /** Identities of every account beside account/registered (addAccountIdentity). */
-  accountIdentities(): readonly DiscoIdentity[];
 }
 
 export interface ModuleContext<C = unknown, S = unknown> {
   readonly name: string;
   /** The module's own configuration table, validated and resolved (ModuleDefinition.config); undefined without one. */
+  /** Identities of every account beside account/registered (addAccountIdentity). */
+  accountIdentities(): readonly DiscoIdentity[];
   readonly settings: C;
   /** The module's own stores, opened in the server's storage engine (ModuleDefinition.stores); undefined without. */
   readonly store: S;
@@ -147,18 +149,15 @@ export interface ModuleContext<C = unknown, S = unknown> {
   deliver(session: BoundSession, stanza: Element): boolean;
   /** deliver() for fan-outs: the stanza is serialised once (new PreparedStanza(element)) and addressed per session. */
   deliverPrepared(session: BoundSession, stanza: PreparedStanza): boolean;
-  /** Sends an iq from the server (or from the `from` it carries: a local account's bare JID) and waits for the answer. */
+  /** Sends an iq from the server and waits for the answer. */
   sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
   /** A timer that stops with the module. */
   every(intervalMs: number, task: () => void | Promise<void>): void;
   onStop(cleanup: () => void | Promise<void>): void;
 }
 
-/**
- * The core settings a module may read: this node's id, who administers the server, authentication, client stream limits,
- * and the tables of modules not yet moved to their own (`registration`, `component`, `components`).
- */
-export type ServerSettings = Readonly<Pick<Config, 'nodeId' | 'admins' | 'auth' | 'c2s' | 'limits' | 'registration' | 'component' | 'components'>>;
+/** The core settings a module may read: this node's id, who administers the server, authentication and client stream limits. */
+export type ServerSettings = Readonly<Pick<Config, 'nodeId' | 'admins' | 'auth' | 'c2s' | 'limits'>>;
 
 /** Cluster operations, for modules that declare `capabilities: ['cluster']` (read as ctx.cluster). */
 export interface ClusterOperations {

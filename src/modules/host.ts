@@ -2,6 +2,7 @@
 import { LocalPlacement, type Placement } from '../cluster/placement.js';
 import type { RemoteSessions } from '../cluster/remote-sessions.js';
 import type { Config } from '../config/types.js';
+import { issuePath } from './config.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { HookBus } from '../hooks/bus.js';
 import { Jid } from '../jid.js';
@@ -126,14 +127,13 @@ export class ModuleHost {
     const spec = definition.config;
     if (spec === undefined) return [];
     const parsed = spec.parse(this.tableOf(spec.section), this.deps.config);
-    const keyPath = (path: readonly PropertyKey[]): string => [spec.section, ...path.map(String)].join('.');
     if (!parsed.ok) {
       return [
-        ...parsed.unknownKeys.map((path) => ({ unknown: true, text: `unknown key "${keyPath(path)}" (module ${definition.name})` })),
-        ...parsed.issues.map((i) => ({ unknown: false, text: `${keyPath(i.path)}: ${i.message}, got ${JSON.stringify(valueAt(this.tableOf(spec.section), i.path)) ?? 'nothing'}` })),
+        ...parsed.unknownKeys.map((path) => ({ unknown: true, text: `unknown key "${[spec.section, ...path].join('.')}" (module ${definition.name})` })),
+        ...parsed.issues.map((i) => ({ unknown: false, text: `${issuePath(spec, i)}: ${i.message}, got ${JSON.stringify(valueAt(this.tableOf(i.section ?? spec.section), i.path)) ?? 'nothing'}` })),
       ];
     }
-    return spec.check(parsed.settings, this.deps.config).map((i) => ({ unknown: false, text: `${keyPath(i.path)}: ${i.message}` }));
+    return spec.check(parsed.settings, this.deps.config).map((i) => ({ unknown: false, text: `${issuePath(spec, i)}: ${i.message}` }));
   }
 
   private settingsOf<C, S>(definition: ModuleDefinition<C, S>): C {
@@ -142,7 +142,7 @@ export class ModuleHost {
     if (spec === undefined) return undefined as C;
     const parsed = spec.parse(this.tableOf(spec.section), this.deps.config);
     if (!parsed.ok) {
-      const first = parsed.unknownKeys[0] !== undefined ? `unknown key "${[spec.section, ...parsed.unknownKeys[0]].join('.')}"` : `${[spec.section, ...(parsed.issues[0]?.path ?? []).map(String)].join('.')}: ${parsed.issues[0]?.message ?? 'invalid'}`;
+      const first = parsed.unknownKeys[0] !== undefined ? `unknown key "${[spec.section, ...parsed.unknownKeys[0]].join('.')}"` : `${parsed.issues[0] ? issuePath(spec, parsed.issues[0]) : spec.section}: ${parsed.issues[0]?.message ?? 'invalid'}`;
       throw new ServerError('CONFIG_INVALID', `${first} (module ${definition.name})`);
     }
     return parsed.settings;

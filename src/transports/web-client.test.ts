@@ -46,7 +46,7 @@ describe('web client (HTTP)', function () {
     before(async function () {
       server = await startTestServer({ domain: 'chat.example.org', registration: { allow: true } });
       port = server.ports.http;
-      const client = createWebClient({ domain: 'x', allowRegistration: false, log: createLogger('silent') });
+      const client = createWebClient({ domain: 'x', registrationOffered: async () => false, log: createLogger('silent') });
       assert.ok(client, 'converse.js is installed');
       version = client.version;
     });
@@ -71,6 +71,20 @@ describe('web client (HTTP)', function () {
       assert.match(csp, /default-src 'self'/);
       const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
       assert.ok(nonce && html.includes(`nonce="${nonce}"`), 'the inline script carries the policy nonce');
+    });
+
+    it('offers the sign-up form only where a stream from that browser would be offered registration (the XEP-0077 §4 feature)', async function () {
+      const offered = async (headers: Record<string, string> = {}): Promise<unknown> => pageSettings((await request(port, '/', { headers })).body.toString('utf8')).allowRegistration;
+      assert.equal(await offered(), true, 'a loopback browser counts as secure: the feature is offered (control)');
+      // Through the trusted (loopback) proxy over plain http: not secure, and c2s.require_tls holds the feature back.
+      assert.equal(await offered({ 'X-Forwarded-Proto': 'http', 'X-Forwarded-For': '192.0.2.7' }), false);
+      const closed = await startTestServer({ domain: 'chat.example.org' });
+      try {
+        const res = await request(closed.ports.http, '/');
+        assert.equal(pageSettings(res.body.toString('utf8')).allowRegistration, false, 'registration.allow = false: no form');
+      } finally {
+        await closed.stop();
+      }
     });
 
     it('each page gets a fresh nonce', async function () {
@@ -176,7 +190,7 @@ describe('web client (HTTP)', function () {
       writeFileSync(join(dir, 'pkg', 'dist', 'converse.min.js'), 'export default {};\n');
       writeFileSync(join(dir, 'secret.txt'), 'not for the web\n');
       symlinkSync(join(dir, 'secret.txt'), join(dir, 'pkg', 'dist', 'link.txt'));
-      const created = createWebClient({ domain: 'localhost', allowRegistration: false, log: createLogger('silent'), distDir: join(dir, 'pkg', 'dist') });
+      const created = createWebClient({ domain: 'localhost', registrationOffered: async () => false, log: createLogger('silent'), distDir: join(dir, 'pkg', 'dist') });
       assert.ok(created);
       client = created;
       httpServer = http.createServer((req, res) => void (req.url?.startsWith('/converse/') ? client.assets(req, res) : client.page(req, res)));
@@ -203,7 +217,7 @@ describe('web client (HTTP)', function () {
     });
 
     it('without the package there is no web client (main.ts then serves a text page)', function () {
-      assert.equal(createWebClient({ domain: 'localhost', allowRegistration: false, log: createLogger('silent'), distDir: join(dir, 'missing') }), undefined);
+      assert.equal(createWebClient({ domain: 'localhost', registrationOffered: async () => false, log: createLogger('silent'), distDir: join(dir, 'missing') }), undefined);
     });
   });
 

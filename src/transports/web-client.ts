@@ -19,7 +19,11 @@ export type WebTransport = 'websocket' | 'bosh';
 
 export interface WebClientOptions {
   domain: string;
-  allowRegistration: boolean;
+  /**
+   * Whether a stream this browser opens over `transport` would be offered in-band registration (the XEP-0077 §4
+   * stream feature), so Converse shows its sign-up form only when the server would take it.
+   */
+  registrationOffered(request: IncomingMessage, transport: WebTransport): Promise<boolean>;
   log: Logger;
   /** Converse's dist/ folder; found in node_modules when not given. */
   distDir?: string;
@@ -28,7 +32,7 @@ export interface WebClientOptions {
 export interface WebClient {
   /** The Converse.js version served; also the cache-busting segment of asset URLs. */
   readonly version: string;
-  page(request: IncomingMessage, response: ServerResponse): void;
+  page(request: IncomingMessage, response: ServerResponse): Promise<void>;
   assets(request: IncomingMessage, response: ServerResponse): Promise<void>;
 }
 
@@ -53,13 +57,14 @@ export function createWebClient(options: WebClientOptions): WebClient | undefine
 
   return {
     version,
-    page(request, response) {
+    async page(request, response) {
       const method = request.method ?? 'GET';
       if (method !== 'GET' && method !== 'HEAD') return plain(response, 405, 'Method not allowed\n', { Allow: 'GET, HEAD' });
       const transport = requestedTransport(request.url ?? '/');
       if (transport === undefined) return plain(response, 400, 'Bad request: transport must be "websocket" or "bosh"\n');
       const nonce = randomBytes(16).toString('base64');
-      const body = renderPage({ domain: options.domain, allowRegistration: options.allowRegistration, transport, version, nonce });
+      const allowRegistration = await options.registrationOffered(request, transport);
+      const body = renderPage({ domain: options.domain, allowRegistration, transport, version, nonce });
       response.writeHead(200, {
         'Content-Type': 'text/html; charset=utf-8',
         'Content-Length': Buffer.byteLength(body),

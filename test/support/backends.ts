@@ -1,8 +1,7 @@
 // Runs a protocol suite once per storage back end: the embedded store, then PostgreSQL in a fresh schema of
 // its own (chosen through the connection URL's `options=-c search_path=<schema>`, which pg passes to the
 // server). Without PostgreSQL the second run is skipped loudly, or fails under CI=true (requirePostgres).
-import type { DeepPartial } from '../../src/config/index.js';
-import type { Config } from '../../src/config/types.js';
+import type { LoadConfigOptions } from '../../src/config/index.js';
 import { createTestSchema, requirePostgres, TEST_DATABASE_URL } from '../../src/storage/postgres/test-fixture.js';
 import { startTestServer, type TestServer } from './server.js';
 
@@ -10,8 +9,8 @@ export type BackendName = 'embedded' | 'postgres';
 
 export interface Backend {
   readonly name: BackendName;
-  /** Starts a test server on this back end; each call on PostgreSQL gets a schema of its own. */
-  start(overrides?: DeepPartial<Config>): Promise<TestServer>;
+  /** Starts a test server on this back end; each call on PostgreSQL gets a schema of its own. Overrides as startTestServer's. */
+  start(overrides?: NonNullable<LoadConfigOptions['overrides']>): Promise<TestServer>;
 }
 
 /** The database URL that makes every pooled connection use `schema`. */

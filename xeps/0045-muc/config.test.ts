@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { StanzaError } from '../../src/errors.js';
+import { MODULE_CONFIGS } from '../../src/main.js';
 import { xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { configForm, defaultRoomConfig, FIELDS, parseConfigSubmission, restoredConfig, storedConfig, type MucLimits } from './config.js';
@@ -175,7 +176,11 @@ describe('[muc] configuration', function () {
 
   it('refuses a service domain that is the server\'s own, and limits out of range, naming the key', function () {
     assert.throws(() => load({ overrides: { domain: 'example.org', muc: { domain: 'example.org' } } }), /muc\.domain/);
-    assert.throws(() => load({ overrides: { domain: 'example.org', components: [{ domain: 'rooms.example.org', secret: 's' }], muc: { domain: 'rooms.example.org' } } }), /muc\.domain/);
+    // Another module's domain (a XEP-0114 component's) is refused the same way, naming both keys.
+    assert.throws(
+      () => load({ modules: MODULE_CONFIGS, overrides: { domain: 'example.org', components: [{ domain: 'rooms.example.org', secret: 's' }], muc: { domain: 'rooms.example.org' } } }),
+      /muc\.domain: must differ from components\[0\]\.domain \(rooms\.example\.org\)/,
+    );
     assert.throws(() => load({ overrides: { muc: { maxOccupants: 0 } } }), /muc\.max_occupants: expected an integer between 1 and 1000000, got 0/);
     assert.throws(() => load({ overrides: { muc: { messageRate: 0 } } }), /muc\.message_rate/);
     assert.throws(() => load({ overrides: { muc: { maxOccupant: 10 } } }), /unknown key "muc\.max_occupant".*did you mean "muc\.max_occupants"/);

@@ -42,8 +42,6 @@ export const mucConfig = moduleConfig({
     messageRate: t.message_rate,
     messageBurst: t.message_burst,
   }),
-  check: (settings, server) =>
-    settings.domain === server.domain || server.components.some((c) => c.domain === settings.domain)
-      ? [{ path: ['domain'], message: `must differ from the server's domain and every component's domain, got ${settings.domain}` }]
-      : [],
+  // The service's domain is its own: the server's domain or another module's (a component's) is a start error.
+  domains: (settings) => [{ path: ['domain'], domain: settings.domain }],
 });

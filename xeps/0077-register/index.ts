@@ -7,8 +7,10 @@ import { defineModule, deriveCredentials, passwordProblem, type ModuleContext } 
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { AddressLimit } from './address-limit.js';
+import { registrationConfig, type RegistrationSettings } from './settings.js';
 
 type IqRequest = Parameters<Parameters<ModuleContext['onIq']>[4]>[0];
+type Context = ModuleContext<RegistrationSettings>;
 
 const INSTRUCTIONS = 'Choose a username and password for use with this server.';
 const PRUNE_INTERVAL_MS = 60_000;
@@ -24,8 +26,9 @@ export default defineModule({
       status: 'partial',
     },
   ],
+  config: registrationConfig,
   setup(ctx) {
-    const { registration } = ctx.config;
+    const registration = ctx.settings;
     const limit = new AddressLimit(registration.maxPerAddress, registration.windowSeconds * 1000);
     ctx.every(PRUNE_INTERVAL_MS, () => limit.prune());
 
@@ -96,12 +99,12 @@ function reply(iq: Element, child?: Element): Element {
 }
 
 /** §3.1 Examples 4-7: creates the account, or says why not. */
-async function register(ctx: ModuleContext, query: Element, limit: AddressLimit, address: string): Promise<void> {
+async function register(ctx: Context, query: Element, limit: AddressLimit, address: string): Promise<void> {
   const username = validUsername(query.getChildText('username'));
   const password = validPassword(query.getChildText('password'), 'not-acceptable');
   const reservation = limit.reserve(address);
   if (!reservation) {
-    throw new StanzaError('policy-violation', `at most ${ctx.config.registration.maxPerAddress} registrations per ${ctx.config.registration.windowSeconds} seconds from one address`, 'wait');
+    throw new StanzaError('policy-violation', `at most ${ctx.settings.maxPerAddress} registrations per ${ctx.settings.windowSeconds} seconds from one address`, 'wait');
   }
   // A conflict (§3.1 Example 7) tells that the account exists, so it uses up the allowance like a
   // registration does: otherwise one address could probe for accounts without limit. Only an

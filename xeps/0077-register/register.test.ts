@@ -8,6 +8,7 @@ import { connect, type TestClient } from '../../test/support/clients.js';
 import { describeBackends } from '../../test/support/backends.js';
 import { plainAuth, RawStream, STREAM_HEADER } from '../../test/support/raw-stream.js';
 import type { TestServer } from '../../test/support/server.js';
+import { registrationConfig } from './settings.js';
 
 const REGISTER = 'jabber:iq:register';
 const FEATURE = '<register xmlns="http://jabber.org/features/iq-register"/>';
@@ -231,7 +232,8 @@ describeBackends('XEP-0077 In-Band Registration', function (backend) {
     });
 
     it('§3.1: does not announce the feature and answers service-unavailable, leaving the stream open for SASL', async function () {
-      assert.equal(server.config.registration.allow, false);
+      const settings = registrationConfig.parse(server.config.sections?.registration, server.config);
+      assert.ok(settings.ok && !settings.settings.allow, 'registration.allow defaults to false');
       const { stream, features } = await open(server);
       assert.ok(!features.includes('iq-register'), features);
       stream.write(`<iq type='get' id='reg1' to='localhost'><query xmlns='${REGISTER}'/></iq>`);

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { ServerError, StanzaError, StreamError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
 import { defineModule, MAX_BACKLOG_ITEMS, plainTcpStream, type ModuleContext } from '../../src/modules/api.js';
+import { componentConfig } from './settings.js';
 import { COMPONENT_HEADER_NAMESPACES, ComponentStream } from './stream.js';
 
 /** Gives a peer that ignores our </stream:stream> this long at shutdown. */
@@ -30,8 +31,10 @@ export default defineModule({
       status: 'complete',
     },
   ],
+  config: componentConfig,
   async setup(ctx) {
-    const { component: listen, components } = ctx.config;
+    const listen = ctx.settings;
+    const { components } = listen;
     if (components.length === 0) return;
     if (listen.port < 0) {
       ctx.log.warn({ components: components.map((c) => c.domain) }, 'components are configured but component.port is -1: none can connect');
