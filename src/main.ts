@@ -34,7 +34,7 @@ import type { StreamEvents, StreamTransport } from './stream/transport.js';
 import { BOSH_PATH, BoshEndpoint } from './transports/bosh.js';
 import { loadOrCreateCertificate } from './transports/certificate.js';
 import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, HOST_META_JSON_PATH, HOST_META_PATH } from './transports/host-meta.js';
-import { HttpServer, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
+import { HttpServer, ModuleHttpRoutes, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
 import { createWebSocketEndpoint } from './transports/websocket.js';
 import { addressMatcher, ClientOriginRule } from './transports/client-origin.js';
@@ -114,7 +114,8 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const cluster = await openCluster({ config, log, sessions, hooks, connections: () => openStreams.size });
   undo.push(() => cluster.stop());
   const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote });
-  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement });
+  const httpRoutes = new ModuleHttpRoutes();
+  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement, httpRoutes });
   undo.push(() => modules.stopAll());
   await modules.startAll(BUILTIN_MODULES);
   await cluster.start(router);
@@ -198,7 +199,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     connect,
   );
   const httpProxies = config.http.proxyProtocolFrom.length > 0 ? { proxyProtocolFrom: addressMatcher(config.http.proxyProtocolFrom) } : {};
-  const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket, ...httpProxies });
+  const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket, moduleRoutes: httpRoutes, ...httpProxies });
   http.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', node: config.nodeId, sessions: sessions.size, store: stores.kind, uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000) }));
   // The web client (Converse.js) at `/`; without the package, a line of text says where to connect.
   // Converse shows its sign-up form when a stream from this browser would offer in-band registration: the stream
@@ -241,6 +242,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   http.route(BOSH_PATH, bosh.handle);
   undo.push(() => bosh.close());
   const httpPort = config.http.port >= 0 ? await http.listen() : -1;
+  if (httpPort >= 0) httpRoutes.boundPort = httpPort;
   if (httpPort >= 0) undo.push(() => http.close());
 
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.

@@ -13,6 +13,7 @@ import type { StreamElementHandler } from '../stream/stream-elements.js';
 import type { Stores } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
 import type { PreparedStanza } from '../xml/prepared.js';
+import type { HttpHandler } from '../transports/http-server.js';
 import type { ModuleConfigSpec } from './config.js';
 import type { DiscoIdentity, DiscoInfo, DiscoItem, DiscoProvider, DiscoRequest } from './disco-registry.js';
 import type { ModuleCommand } from './commands.js';
@@ -45,6 +46,8 @@ export { Backlog, MAX_BACKLOG_ITEMS, type BacklogLimits } from '../stream/backlo
 export { checkStreamNamespaces } from '../stream/stream-header.js';
 export type { StreamEvents, StreamTransport, Undelivered } from '../stream/transport.js';
 export { plainTcpStream, type TcpStreamOptions } from '../transports/tcp.js';
+// What a module serves on the HTTP port (ModuleContext.addHttpRoute).
+export type { HttpHandler } from '../transports/http-server.js';
 
 export interface SpecReference {
   /** e.g. 'XEP-0199' or 'RFC 6121' */
@@ -153,6 +156,13 @@ export interface ModuleContext<C = unknown, S = unknown> {
   sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
   /** A timer that stops with the module. */
   every(intervalMs: number, task: () => void | Promise<void>): void;
+  /**
+   * Serves every path under `prefix` (starting and ending with '/') on the HTTP port, after the server's own
+   * routes; a prefix that overlaps another module's is a start error. Undone when the module stops.
+   */
+  addHttpRoute(prefix: string, handler: HttpHandler): void;
+  /** The port the HTTP listener bound (known once the server has started); undefined when it is disabled. */
+  httpPort(): number | undefined;
   onStop(cleanup: () => void | Promise<void>): void;
 }
 

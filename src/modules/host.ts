@@ -12,6 +12,7 @@ import type { Router } from '../router/router.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { Stores } from '../storage/types.js';
 import { StreamElementRegistry } from '../stream/stream-elements.js';
+import { ModuleHttpRoutes } from '../transports/http-server.js';
 import type { Element } from '../xml/element.js';
 import type { Capabilities, Capability, ClusterOperations, ModuleContext, ModuleContextWith, ModuleDefinition, ServerInfo, SessionView } from './api.js';
 import type { DiscoRegistry } from './disco-registry.js';
@@ -34,6 +35,8 @@ export interface ModuleHostDeps {
   remote?: RemoteSessions;
   /** Which node hosts each cluster-wide singleton; absent: this node hosts everything. */
   placement?: Placement;
+  /** What modules serve on the HTTP port (ctx.addHttpRoute); absent: a table no listener reads (tests without HTTP). */
+  httpRoutes?: ModuleHttpRoutes;
 }
 
 type Cleanup = () => void | Promise<void>;
@@ -43,11 +46,13 @@ export class ModuleHost {
   private readonly sessionView: SessionView;
   private readonly placement: Placement;
   private readonly streamElements: StreamElementRegistry;
+  private readonly httpRoutes: ModuleHttpRoutes;
 
   constructor(private readonly deps: ModuleHostDeps) {
     const { sessions, remote } = deps;
     this.placement = deps.placement ?? new LocalPlacement(deps.config.nodeId);
     this.streamElements = deps.streamElements ?? new StreamElementRegistry();
+    this.httpRoutes = deps.httpRoutes ?? new ModuleHttpRoutes();
     this.sessionView = {
       get: (fullJid) => sessions.get(fullJid),
       resources: (bareJid) => sessions.resources(bareJid),
@@ -241,6 +246,8 @@ export class ModuleHost {
         timer.unref();
         cleanups.push(() => clearInterval(timer));
       },
+      addHttpRoute: (prefix, handler) => cleanups.push(this.httpRoutes.add(prefix, handler)),
+      httpPort: () => this.httpRoutes.boundPort,
       onStop: (cleanup) => cleanups.push(cleanup),
     };
   }

@@ -20,6 +20,34 @@ export interface HttpServerOptions {
    * closes the connection. From anyone else a PROXY header is an HTTP request that cannot be parsed: 400.
    */
   proxyProtocolFrom?: (address: string) => boolean;
+  /** Paths served by modules (ModuleContext.addHttpRoute), looked up after the server's own routes. */
+  moduleRoutes?: ModuleHttpRoutes;
+}
+
+/**
+ * Handlers of every path under a prefix, added and removed while the server runs: what modules serve on
+ * the HTTP port (ctx.addHttpRoute). Also tells them the port the listener bound, once it has.
+ */
+export class ModuleHttpRoutes {
+  private readonly entries: [string, HttpHandler][] = [];
+  /** The HTTP listener's port; undefined before it listens, or when it is disabled. */
+  boundPort: number | undefined;
+
+  add(prefix: string, handler: HttpHandler): () => void {
+    if (!/^\/[^?#]*\/$/.test(prefix) || prefix === '/') throw new Error(`an HTTP route prefix starts and ends with '/' and is not '/' alone, got "${prefix}"`);
+    const taken = this.entries.find(([other]) => other.startsWith(prefix) || prefix.startsWith(other));
+    if (taken) throw new Error(`HTTP route prefix ${prefix} overlaps ${taken[0]}`);
+    const entry: [string, HttpHandler] = [prefix, handler];
+    this.entries.push(entry);
+    return () => {
+      const index = this.entries.indexOf(entry);
+      if (index !== -1) this.entries.splice(index, 1);
+    };
+  }
+
+  find(path: string): HttpHandler | undefined {
+    return this.entries.find(([prefix]) => path.startsWith(prefix))?.[1];
+  }
 }
 
 export const WEBSOCKET_PATH = '/xmpp-websocket';
@@ -94,7 +122,7 @@ export class HttpServer {
   private dispatch(req: IncomingMessage, res: ServerResponse): void {
     const path = pathOf(req);
     if (path === WEBSOCKET_PATH) return sendText(res, 426, 'This endpoint speaks XMPP over WebSocket (RFC 7395).\n', { Upgrade: 'websocket' });
-    const handler = this.routes.get(path) ?? this.prefixRoutes.find(([prefix]) => path.startsWith(prefix))?.[1];
+    const handler = this.routes.get(path) ?? this.prefixRoutes.find(([prefix]) => path.startsWith(prefix))?.[1] ?? this.options.moduleRoutes?.find(path);
     if (!handler) return sendText(res, 404, 'Not found\n');
     Promise.resolve()
       .then(() => handler(req, res))

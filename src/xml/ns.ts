@@ -52,6 +52,7 @@ export const NS = {
   registerFeature: 'http://jabber.org/features/iq-register',
   commands: 'http://jabber.org/protocol/commands',
   dataForms: 'jabber:x:data',
+  httpUpload: 'urn:xmpp:http:upload:0',
   push: 'urn:xmpp:push:0',
   pushSummary: 'urn:xmpp:push:summary',
   pubsub: 'http://jabber.org/protocol/pubsub',
