@@ -94,8 +94,9 @@ describe('XEP-0198 resumption on another cluster node', function () {
     this.timeout(120_000);
     redis = await startRedis(this);
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-cluster-sm-'));
-    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina');
+    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'henry', 'ida', 'jo');
     await befriend(dataDir, 'alice', 'bob');
+    await befriend(dataDir, 'henry', 'ida');
     const env = { RT_TEST_CONFIG_OVERRIDES: JSON.stringify({ streamManagement: { resumeTimeout: RESUME_TIMEOUT } }) };
     for (const id of ['n1', 'n2']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir, env }));
   });
@@ -112,83 +113,87 @@ describe('XEP-0198 resumption on another cluster node', function () {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('xmpp.js cut on n1 resumes on n2: every message once and in order, the same full JID, n1 no longer holds it', async function () {
-    const COUNT = 60;
-    const alice = await login(node(0), 'alice', 'phone');
-    const bob = await login(node(0), 'bob', 'desk');
-    // Both available and interested in their rosters (the session flag that roster pushes go by). Not through
-    // xmpp.js's iqCaller: it takes the result it awaits from the middleware chain before stream management sees
-    // it, so the client's 'h' would count one stanza less than it received (and get that stanza again).
-    for (const c of [alice, bob]) {
-      await c.xmpp.send(xml('iq', { type: 'get', id: 'roster-1' }, xml('query', { xmlns: ROSTER })));
-      await c.next((s) => s.is('iq') && s.attrs.id === 'roster-1');
-      await c.xmpp.send(xml('presence'));
-    }
-    await bob.next((s) => s.is('presence') && s.attrs.from === 'alice@localhost/phone' && s.attrs.type === undefined);
-    const unavailable: Element[] = [];
-    bob.xmpp.on('stanza', (s: Element) => {
-      if (s.is('presence') && s.attrs.from === 'alice@localhost/phone' && s.attrs.type === 'unavailable') unavailable.push(s);
-    });
-    const sm = alice.xmpp.streamManagement;
-    assert.equal(sm.enabled, true, 'xmpp.js enabled stream management');
-    assert.ok(sm.id, 'with resumption');
-    const before = await recordOf('alice@localhost', 'phone');
-    assert.equal(before?.node, 'n1');
-    const bodies: string[] = [];
-    alice.xmpp.on('stanza', (stanza: Element) => {
-      if (stanza.is('message')) bodies.push(bodyOf(stanza));
-    });
-    let resumed = false;
-    sm.on('resumed', () => (resumed = true));
-    let atCut = -1;
-    let online = false;
-    alice.xmpp.on('online', () => (online = true));
-
-    for (let n = 1; n <= COUNT; n++) {
-      await bob.xmpp.send(message(alice.jid, n));
-      if (n === 20) {
-        // The socket is destroyed (no closing handshake); the client comes back through "the balancer" to n2.
-        alice.xmpp.once('disconnect', () => {
-          atCut = bodies.length;
-          options(alice).service = serviceUrl(node(1), 'tcp');
-          void delay(150).then(() => alice.xmpp.reconnect.reconnect().catch(() => undefined));
-        });
-        (alice.xmpp.socket as unknown as { socket: { destroy(): void } }).socket.destroy();
+  // Bob on n1: what he sends reaches the session on n1, then its forwarder, then the directory sends it to n2.
+  // Bob on n2: until the hand-over his messages go to n1 (and come back forwarded), then straight to her.
+  for (const [aliceName, bobName, bobAt] of [['alice', 'bob', 0], ['henry', 'ida', 1]] as const) {
+    it(`xmpp.js cut on n1 resumes on n2 while a contact on n${bobAt + 1} sends: every message once and in order, the same full JID, n1 no longer holds it`, async function () {
+      const COUNT = 60;
+      const alice = await login(node(0), aliceName, 'phone');
+      const bob = await login(node(bobAt), bobName, 'desk');
+      // Both available and interested in their rosters (the session flag that roster pushes go by). Not through
+      // xmpp.js's iqCaller: it takes the result it awaits from the middleware chain before stream management sees
+      // it, so the client's 'h' would count one stanza less than it received (and get that stanza again).
+      for (const c of [alice, bob]) {
+        await c.xmpp.send(xml('iq', { type: 'get', id: 'roster-1' }, xml('query', { xmlns: ROSTER })));
+        await c.next((s) => s.is('iq') && s.attrs.id === 'roster-1');
+        await c.xmpp.send(xml('presence'));
       }
-      await delay(50);
-    }
-    await until(() => bodies.length >= COUNT, `${COUNT} messages (got ${bodies.length})`, 15_000);
-    await delay(500);
-    assert.ok(resumed, 'the stream was resumed, not bound afresh');
-    assert.equal(online, false, 'no fresh session came online');
-    assert.ok(atCut > 0 && atCut < COUNT, `the cut came mid-conversation (${atCut} messages before it)`);
-    assert.deepEqual(bodies, Array.from({ length: COUNT }, (_, i) => String(i + 1)), 'each message once, in order');
+      await bob.next((s) => s.is('presence') && s.attrs.from === `${aliceName}@localhost/phone` && s.attrs.type === undefined);
+      const unavailable: Element[] = [];
+      bob.xmpp.on('stanza', (s: Element) => {
+        if (s.is('presence') && s.attrs.from === `${aliceName}@localhost/phone` && s.attrs.type === 'unavailable') unavailable.push(s);
+      });
+      const sm = alice.xmpp.streamManagement;
+      assert.equal(sm.enabled, true, 'xmpp.js enabled stream management');
+      assert.ok(sm.id, 'with resumption');
+      const before = await recordOf(`${aliceName}@localhost`, 'phone');
+      assert.equal(before?.node, 'n1');
+      const bodies: string[] = [];
+      alice.xmpp.on('stanza', (stanza: Element) => {
+        if (stanza.is('message')) bodies.push(bodyOf(stanza));
+      });
+      let resumed = false;
+      sm.on('resumed', () => (resumed = true));
+      let atCut = -1;
+      let online = false;
+      alice.xmpp.on('online', () => (online = true));
 
-    // The same full JID: what Alice sends now is stamped with it (a fresh bind would have had another resource).
-    await alice.xmpp.send(message('bob@localhost/desk', 'from-n2'));
-    const got = await bob.next((s) => s.is('message') && bodyOf(s) === 'from-n2');
-    assert.equal(got.attrs.from, 'alice@localhost/phone');
-    // The directory moved the record to n2 (same session id); n1's set no longer has the JID.
-    const after = await recordOf('alice@localhost', 'phone');
-    assert.equal(after?.node, 'n2');
-    assert.equal(after?.sid, before?.sid, 'the session id is kept');
-    await until(async () => (await r().sismember('rt:node:{n1}:sessions', 'alice@localhost/phone')) === 0, "n1's set to drop the JID");
-    assert.equal(await r().sismember('rt:node:{n2}:sessions', 'alice@localhost/phone'), 1);
-    // A message to the full JID, from n1, goes to n2 and reaches her there.
-    await bob.xmpp.send(message(alice.jid, 'after'));
-    await until(() => bodies.includes('after'), 'the message after resumption');
-    assert.equal(bodies.filter((b) => b === 'after').length, 1);
-    assert.equal(options(alice).service, serviceUrl(node(1), 'tcp'), 'Alice is connected to n2');
-    // The session's flags moved with it: a change to her roster is pushed to the resumed session (it asked on n1).
-    const push = alice.next((s) => s.is('iq') && s.attrs.type === 'set' && s.getChild('query', ROSTER) !== undefined);
-    await alice.xmpp.send(xml('iq', { type: 'set', id: 'roster-2' }, xml('query', { xmlns: ROSTER }, xml('item', { jid: 'carol@localhost', name: 'Carol' }))));
-    assert.equal((await push).getChild('query', ROSTER)?.getChild('item')?.attrs.jid, 'carol@localhost');
-    // No unavailable presence was broadcast for the hand-over; when the session ends on n2, it is (positive control).
-    assert.deepEqual(unavailable, [], 'Bob saw no unavailable presence from Alice during the hand-over');
-    assert.equal((await recordOf('alice@localhost', 'phone') as { available?: boolean } | null)?.available, true, 'still available in the directory');
-    await alice.stop();
-    await until(() => unavailable.length === 1, "Alice's unavailable presence when her session ends on n2");
-  });
+      for (let n = 1; n <= COUNT; n++) {
+        await bob.xmpp.send(message(alice.jid, n));
+        if (n === 20) {
+          // The socket is destroyed (no closing handshake); the client comes back through "the balancer" to n2.
+          alice.xmpp.once('disconnect', () => {
+            atCut = bodies.length;
+            options(alice).service = serviceUrl(node(1), 'tcp');
+            void delay(150).then(() => alice.xmpp.reconnect.reconnect().catch(() => undefined));
+          });
+          (alice.xmpp.socket as unknown as { socket: { destroy(): void } }).socket.destroy();
+        }
+        await delay(50);
+      }
+      await until(() => bodies.length >= COUNT, `${COUNT} messages (got ${bodies.length})`, 15_000);
+      await delay(500);
+      assert.ok(resumed, 'the stream was resumed, not bound afresh');
+      assert.equal(online, false, 'no fresh session came online');
+      assert.ok(atCut > 0 && atCut < COUNT, `the cut came mid-conversation (${atCut} messages before it)`);
+      assert.deepEqual(bodies, Array.from({ length: COUNT }, (_, i) => String(i + 1)), 'each message once, in order');
+
+      // The same full JID: what Alice sends now is stamped with it (a fresh bind would have had another resource).
+      await alice.xmpp.send(message(`${bobName}@localhost/desk`, 'from-n2'));
+      const got = await bob.next((s) => s.is('message') && bodyOf(s) === 'from-n2');
+      assert.equal(got.attrs.from, `${aliceName}@localhost/phone`);
+      // The directory moved the record to n2 (same session id); n1's set no longer has the JID.
+      const after = await recordOf(`${aliceName}@localhost`, 'phone');
+      assert.equal(after?.node, 'n2');
+      assert.equal(after?.sid, before?.sid, 'the session id is kept');
+      await until(async () => (await r().sismember('rt:node:{n1}:sessions', `${aliceName}@localhost/phone`)) === 0, "n1's set to drop the JID");
+      assert.equal(await r().sismember('rt:node:{n2}:sessions', `${aliceName}@localhost/phone`), 1);
+      // A message to the full JID, from n1, goes to n2 and reaches her there.
+      await bob.xmpp.send(message(alice.jid, 'after'));
+      await until(() => bodies.includes('after'), 'the message after resumption');
+      assert.equal(bodies.filter((b) => b === 'after').length, 1);
+      assert.equal(options(alice).service, serviceUrl(node(1), 'tcp'), 'Alice is connected to n2');
+      // The session's flags moved with it: a change to her roster is pushed to the resumed session (it asked on n1).
+      const push = alice.next((s) => s.is('iq') && s.attrs.type === 'set' && s.getChild('query', ROSTER) !== undefined);
+      await alice.xmpp.send(xml('iq', { type: 'set', id: 'roster-2' }, xml('query', { xmlns: ROSTER }, xml('item', { jid: 'carol@localhost', name: 'Carol' }))));
+      assert.equal((await push).getChild('query', ROSTER)?.getChild('item')?.attrs.jid, 'carol@localhost');
+      // No unavailable presence was broadcast for the hand-over; when the session ends on n2, it is (positive control).
+      assert.deepEqual(unavailable, [], 'Bob saw no unavailable presence from Alice during the hand-over');
+      assert.equal((await recordOf(`${aliceName}@localhost`, 'phone') as { available?: boolean } | null)?.available, true, 'still available in the directory');
+      await alice.stop();
+      await until(() => unavailable.length === 1, "Alice's unavailable presence when her session ends on n2");
+    });
+  }
 
   it('raw: resumes on n2 with <resumed h previd/>, re-sending what h did not acknowledge; another account gets item-not-found', async function () {
     const carol = await rawManaged(node(0), 'carol', 'tablet');
@@ -221,6 +226,18 @@ describe('XEP-0198 resumption on another cluster node', function () {
     await back.expect(/<body>6<\/body>/);
     back.write(`<r xmlns='${SM}'/>`);
     await back.expect(/<a xmlns="urn:xmpp:sm:3" h="1"\/>/);
+  });
+
+  it('a session whose old connection on n1 is still open is taken over: that connection gets conflict', async function () {
+    const jo = await rawManaged(node(0), 'jo', 'phone');
+    const back = await rawAuthenticated(node(1), 'jo');
+    back.write(`<resume xmlns='${SM}' previd='${jo.previd}' h='0'/>`);
+    await back.expect(/<resumed xmlns="urn:xmpp:sm:3" h="0"/, 8000);
+    await jo.stream.expect(/<stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
+    await jo.stream.waitClosed();
+    assert.equal((await recordOf('jo@localhost', 'phone'))?.node, 'n2');
+    back.write(`<iq type='get' id='ping-1'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await back.expect(/<iq [^>]*id="ping-1"[^>]*type="result"|<iq [^>]*type="result"[^>]*id="ping-1"/);
   });
 
   it('an unknown previd on n2 gets item-not-found and the client binds afresh', async function () {
