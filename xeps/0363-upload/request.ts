@@ -23,7 +23,6 @@ export function normaliseContentType(value: string): string | undefined {
 
 /** The name kept for the URL: the last path segment, without control characters; the extension stays (§4). */
 export function cleanFilename(value: string): string | undefined {
-  // eslint-disable-next-line no-control-regex
   const base = (value.split(/[/\\]/).pop() ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim();
   if (base === '' || base === '.' || base === '..') return undefined;
   if (base.length <= MAX_FILENAME) return base;

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { configTypes, moduleConfig, type ModuleConfigIssue } from '../../src/modules/api.js';
 
-const { integer, domain } = configTypes;
-const expect = (what: string): { error: string } => ({ error: `expected ${what}` });
+const { integer, domain, expect } = configTypes;
 const MIB = 1024 * 1024;
 /** 2^53 - 1 would do for JavaScript; 1 TiB is more than any upload over one HTTP request should be. */
 const MAX_BYTES = 1024 * 1024 * MIB;
@@ -72,6 +71,11 @@ export const uploadConfig = moduleConfig({
     public_url: url.optional(),
     secret: secret.optional(),
   },
+  env: {
+    RATATOSK_UPLOAD_PUBLIC_URL: { path: ['upload', 'public_url'], kind: 'string' },
+    RATATOSK_UPLOAD_DIRECTORY: { path: ['upload', 'directory'], kind: 'string' },
+    RATATOSK_UPLOAD_SECRET: { path: ['upload', 'secret'], kind: 'string' },
+  },
   resolve: (t, server): UploadSettings => {
     const publicUrl = t.public_url ?? fromPublicEndpoint(server.http.publicWebsocketUrl) ?? fromPublicEndpoint(server.http.publicBoshUrl);
     return {
@@ -87,10 +91,11 @@ export const uploadConfig = moduleConfig({
       corsOrigins: server.http.corsOrigins,
     };
   },
-  check: (settings, server): ModuleConfigIssue[] => [
+  check: (settings): ModuleConfigIssue[] => [
     ...(settings.quotaPerUser !== 0 && settings.quotaPerUser < settings.maxFileSize
       ? [{ path: ['quota_per_user'], message: `must be 0 (no quota) or at least max_file_size (${settings.maxFileSize}), got ${settings.quotaPerUser}` }]
       : []),
-    ...(settings.domain === server.domain ? [{ path: ['domain'], message: `must differ from the server's domain, got ${settings.domain}` }] : []),
   ],
+  // The service's domain is its own: the server's domain or another module's is a start error.
+  domains: (settings) => [{ path: ['domain'], domain: settings.domain }],
 });
