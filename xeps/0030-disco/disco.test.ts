@@ -77,7 +77,9 @@ describe('XEP-0030 Service Discovery', function () {
     assert.equal(result.attrs.to, jid);
     const query = result.getChild('query', INFO);
     assert.ok(query, result.toString());
-    assert.deepEqual(query.getChildren('identity').map((i) => ({ ...i.attrs })), [{ category: 'account', type: 'registered' }]);
+    // account/registered, then what modules registered for every account (XEP-0163 PEP: pubsub/pep).
+    assert.deepEqual(query.getChildren('identity').map((i) => ({ ...i.attrs })), [{ category: 'account', type: 'registered' }, ...server.server.disco.listAccountIdentities()]);
+    assert.ok(server.server.disco.listAccountIdentities().some((i) => i.category === 'pubsub' && i.type === 'pep'), 'a module registered an account identity: this test needs updating');
     // And what modules registered for every account (XEP-0280 Carbons).
     assert.deepEqual(features(query), [INFO, ...server.server.disco.listAccountFeatures()]);
     assert.ok(features(query).includes('urn:xmpp:carbons:2'), 'a module registered an account feature: this test needs updating');

@@ -18,7 +18,7 @@ const isTrue = (value: string | undefined): boolean => value === 'true' || value
 
 /** XEP-0402 §3 item payload -> XEP-0048 §3.2 <conference jid=…/>. */
 function legacyConference(id: string, conference: Element): Element {
-  const legacy = xml('conference', { jid: id, name: conference.attrs.name, autojoin: isTrue(conference.attrs.autojoin) ? 'true' : 'false' });
+  const legacy = xml('conference', { jid: id, name: conference.attrs.name, autojoin: isTrue(conference.attrs.autojoin) ? 'true' : undefined });
   for (const child of ['nick', 'password']) {
     const text = conference.getChildText(child);
     if (text !== null) legacy.cnode(xml(child, {}, text));
