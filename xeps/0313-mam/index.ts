@@ -19,7 +19,6 @@ import type { ArchiveStore } from './store/types.js';
 import { ArchiveWriter } from './writer.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 const FEATURES = [NS.mam, NS.mamExtended];
 
 type Context = ModuleContext<MamSettings, ArchiveStore>;
@@ -112,7 +111,7 @@ export default defineModule({
         const removed = await ctx.store.purgeBefore(Date.now() - settings.retentionDays * DAY_MS);
         if (removed > 0) ctx.log.info({ removed, retentionDays: settings.retentionDays }, 'archive: old messages purged');
       };
-      ctx.every(PURGE_INTERVAL_MS, purge);
+      ctx.every(settings.purgeIntervalMs, purge);
     }
     ctx.onStop(() => writer.stop());
   },

@@ -10,6 +10,8 @@ export type DefaultPrefs = 'always' | 'roster' | 'never';
 export interface MamSettings {
   /** Messages older than this many days are purged; 0 keeps them for ever. */
   readonly retentionDays: number;
+  /** How often the purge runs (ms). */
+  readonly purgeIntervalMs: number;
   /** Most messages one query returns; a larger RSM <max/> is clamped to it. */
   readonly maxPage: number;
   /** What is archived for a user who never set preferences (XEP-0313 §5). */
@@ -25,6 +27,7 @@ export const mamConfig = moduleConfig({
   section: 'mam',
   shape: {
     retention_days: integer(0, 100_000).default(0),
+    purge_interval_seconds: integer(1, 86_400).default(3600),
     max_page: integer(1, 1000).default(100),
     default_prefs: z.enum(['always', 'roster', 'never']).default('always'),
     batch_size: integer(1, 10_000).default(200),
@@ -33,6 +36,7 @@ export const mamConfig = moduleConfig({
   },
   resolve: (t): MamSettings => ({
     retentionDays: t.retention_days,
+    purgeIntervalMs: t.purge_interval_seconds * 1000,
     maxPage: t.max_page,
     defaultPrefs: t.default_prefs,
     batchSize: t.batch_size,
