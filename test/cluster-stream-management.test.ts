@@ -94,9 +94,10 @@ describe('XEP-0198 resumption on another cluster node', function () {
     this.timeout(120_000);
     redis = await startRedis(this);
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-cluster-sm-'));
-    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'henry', 'ida', 'jo');
+    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'henry', 'ida', 'jo', 'kim', 'lou');
     await befriend(dataDir, 'alice', 'bob');
     await befriend(dataDir, 'henry', 'ida');
+    await befriend(dataDir, 'kim', 'lou');
     const env = { RT_TEST_CONFIG_OVERRIDES: JSON.stringify({ streamManagement: { resumeTimeout: RESUME_TIMEOUT } }) };
     for (const id of ['n1', 'n2']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir, env }));
   });
@@ -115,9 +116,14 @@ describe('XEP-0198 resumption on another cluster node', function () {
 
   // Bob on n1: what he sends reaches the session on n1, then its forwarder, then the directory sends it to n2.
   // Bob on n2: until the hand-over his messages go to n1 (and come back forwarded), then straight to her.
-  for (const [aliceName, bobName, bobAt] of [['alice', 'bob', 0], ['henry', 'ida', 1]] as const) {
-    it(`xmpp.js cut on n1 resumes on n2 while a contact on n${bobAt + 1} sends: every message once and in order, the same full JID, n1 no longer holds it`, async function () {
-      const COUNT = 60;
+  // The burst puts many messages in flight on every path during the hand-over.
+  const runs = [
+    { aliceName: 'alice', bobName: 'bob', bobAt: 0, COUNT: 60, gapMs: 50, cutAt: 20 },
+    { aliceName: 'henry', bobName: 'ida', bobAt: 1, COUNT: 60, gapMs: 50, cutAt: 20 },
+    { aliceName: 'kim', bobName: 'lou', bobAt: 1, COUNT: 300, gapMs: 3, cutAt: 60 },
+  ] as const;
+  for (const { aliceName, bobName, bobAt, COUNT, gapMs, cutAt } of runs) {
+    it(`xmpp.js cut on n1 resumes on n2 while a contact on n${bobAt + 1} sends ${COUNT} messages ${gapMs} ms apart: each once and in order, the same full JID, n1 no longer holds it`, async function () {
       const alice = await login(node(0), aliceName, 'phone');
       const bob = await login(node(bobAt), bobName, 'desk');
       // Both available and interested in their rosters (the session flag that roster pushes go by). Not through
@@ -150,7 +156,7 @@ describe('XEP-0198 resumption on another cluster node', function () {
 
       for (let n = 1; n <= COUNT; n++) {
         await bob.xmpp.send(message(alice.jid, n));
-        if (n === 20) {
+        if (n === cutAt) {
           // The socket is destroyed (no closing handshake); the client comes back through "the balancer" to n2.
           alice.xmpp.once('disconnect', () => {
             atCut = bodies.length;
@@ -159,7 +165,7 @@ describe('XEP-0198 resumption on another cluster node', function () {
           });
           (alice.xmpp.socket as unknown as { socket: { destroy(): void } }).socket.destroy();
         }
-        await delay(50);
+        await delay(gapMs);
       }
       await until(() => bodies.length >= COUNT, `${COUNT} messages (got ${bodies.length})`, 15_000);
       await delay(500);
