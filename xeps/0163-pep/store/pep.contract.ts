@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { fakeCredentials } from '../../../src/storage/contract/accounts.contract.js';
 import type { ModuleContractFixture, OpenModuleFixture } from '../../../src/storage/contract/module-fixture.js';
+import { pepTransfer } from './transfer.js';
 import type { NodeConfig, PepItem, PepStore } from './types.js';
 
 const CONFIG: NodeConfig = { accessModel: 'presence', maxItems: 3, sendLastPublishedItem: 'on_sub_and_presence', notifyRetract: true };
@@ -82,6 +83,25 @@ export function pepStoreContract(name: string, open: OpenModuleFixture<PepStore>
       assert.deepEqual(ids(await pep().items('bob', AVATAR)), ['bob']);
       await fixture.stores.accounts.create('al', fakeCredentials('again'));
       assert.deepEqual(await pep().items('al', AVATAR), [], 'a new account of the same name starts without any');
+    });
+
+    it('export and import (transfer.ts) carry nodes, configurations and items in order; bad data is named', async () => {
+      const { exportAccount, importAccount, checkAccount } = pepTransfer;
+      assert.ok(exportAccount && importAccount && checkAccount);
+      assert.equal(await exportAccount(pep(), 'alice'), undefined);
+      await pep().putNode('alice', AVATAR, CONFIG);
+      for (const id of ['a', 'b', 'c']) await pep().publish('alice', AVATAR, item(id), 3);
+      await pep().publish('alice', AVATAR, item('a', 'newest'), 3);
+      await pep().putNode('alice', 'urn:xmpp:bookmarks:1', { ...CONFIG, accessModel: 'whitelist', maxItems: 100 });
+      const data = await exportAccount(pep(), 'alice');
+      assert.equal(checkAccount(data), undefined);
+      assert.ok(data !== undefined);
+      await importAccount(pep(), 'bob', data);
+      assert.deepEqual(await pep().nodes('bob'), await pep().nodes('alice'));
+      assert.deepEqual(await pep().items('bob', AVATAR), await pep().items('alice', AVATAR));
+      assert.deepEqual(ids(await pep().items('bob', AVATAR)), ['b', 'c', 'a']);
+      assert.match(checkAccount({ n: { config: CONFIG, items: [{ id: 'x', publisher: 'p', payload: '<unclosed>' }] } }) ?? '', /not well-formed/);
+      assert.match(checkAccount({ n: { config: { ...CONFIG, accessModel: 'roster' }, items: [] } }) ?? '', /not valid/);
     });
   });
 }
