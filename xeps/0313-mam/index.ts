@@ -15,7 +15,7 @@ import { parsePrefs, prefsElement, PrefsCache, shouldArchive } from './prefs.js'
 import { finElement, parseQuery, queryForm, resultMessage, runQuery } from './query.js';
 import { mamConfig, type MamSettings } from './settings.js';
 import { archiveStores } from './store/index.js';
-import type { ArchiveStore } from './store/types.js';
+import type { ArchivedMessage, ArchiveStore } from './store/types.js';
 import { ArchiveWriter } from './writer.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -53,19 +53,21 @@ export default defineModule({
       ctx.addFeature(feature);
     }
 
-    /** The recipient's side: stamp and archive once per message, whichever session or store takes it. */
-    const receive = (stanza: Element, user: Jid, entry: Awaited<ReturnType<PrefsCache['get']>> | undefined): void => {
-      if (!archivable(stanza)) return;
+    /** The recipient's side: stamp once per message, whichever session or store takes it; the record to archive. */
+    const receive = (stanza: Element, user: Jid, entry: Awaited<ReturnType<PrefsCache['get']>> | undefined): ArchivedMessage | undefined => {
+      if (!archivable(stanza)) return undefined;
       const owner = user.bareString();
-      if (stanzaIdBy(stanza, owner) !== undefined) return;
+      if (stanzaIdBy(stanza, owner) !== undefined) return undefined;
       const from = Jid.tryParse(stanza.attrs.from);
-      if (from === undefined) return;
+      if (from === undefined) return undefined;
       const chosen = entry ?? { prefs: prefs.defaults() };
-      if (!shouldArchive(chosen.prefs, from, chosen.roster)) return;
+      if (!shouldArchive(chosen.prefs, from, chosen.roster)) return undefined;
       const id = newArchiveId();
       stamp(stanza, owner, id);
-      writer.add(record(user.local, from, stanza, id));
+      return record(user.local, from, stanza, id);
     };
+    /** Messages stamped on their way to offline storage, archived once it took them ('message:delivered' to no resource). */
+    const storing = new WeakMap<Element, ArchivedMessage>();
 
     ctx.addStanzaFilter({
       outgoing(stanza) {
@@ -73,15 +75,25 @@ export default defineModule({
         return true;
       },
       incoming(stanza, session) {
-        if (stanza.name === 'message') receive(stanza, session.jid.bare(), prefs.cached(session.jid.local));
+        if (stanza.name !== 'message') return true;
+        const archived = receive(stanza, session.jid.bare(), prefs.cached(session.jid.local));
+        if (archived !== undefined) writer.add(archived);
         return true;
       },
     });
-    // Before the offline store keeps it (priority above the IM module's), so the copy delivered later carries the id.
+    // Stamped before the offline store keeps it (priority above the IM module's), so the copy delivered later carries
+    // the id; archived only if the store took it (a full offline store bounces it to the sender instead).
     ctx.hook('message:offline', async (stanza, to) => {
-      receive(stanza, to.bare(), await prefs.get(to.local));
+      const archived = receive(stanza, to.bare(), await prefs.get(to.local));
+      if (archived !== undefined) storing.set(stanza, archived);
       return undefined;
     }, 10);
+    ctx.hook('message:delivered', (stanza, _user, resources) => {
+      const archived = resources.length === 0 ? storing.get(stanza) : undefined;
+      if (archived === undefined) return;
+      storing.delete(stanza);
+      writer.add(archived);
+    });
     ctx.hook('message:sent', async (stanza, session) => {
       if (!archivable(stanza)) return;
       const to = Jid.tryParse(stanza.attrs.to);

@@ -39,7 +39,7 @@ describeBackends('XEP-0313 message archive', (backend) => {
   before(async function () {
     this.timeout(60_000);
     server = await backend.start({ c2s: { requireTls: false }, mam: { maxPage: MAX_PAGE } });
-    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin']) await server.addUser(user, 'secret');
+    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'fred']) await server.addUser(user, 'secret');
     aliceTcp = await login('alice', 'tcp', 'tcp');
     aliceWs = await login('alice', 'ws', 'websocket');
     bob = await login('bob', 'home');
@@ -179,6 +179,16 @@ describeBackends('XEP-0313 message archive', (backend) => {
     const [erinId] = sidBy(later, 'erin@localhost');
     assert.ok(erinId !== undefined, later.toString());
     assert.deepEqual((await query(erin)).results.map((r) => [r.id, r.body]), [[erinId, 'while away']]);
+  });
+
+  it('a message the offline store refuses (full) is bounced and not archived; the 100 it kept are', async function () {
+    this.timeout(30_000);
+    for (let i = 0; i < 101; i++) await bob.xmpp.send(xml('message', { to: 'fred@localhost', type: 'chat', id: `off${i}` }, xml('body', {}, `off${i}`)));
+    const bounced = await bob.next((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.id === 'off100');
+    assert.ok(bounced.getChild('error') !== undefined);
+    const fred = await login('fred', 'pc', 'tcp', false);
+    const { results } = await pageBackwards(fred, MAX_PAGE);
+    assert.deepEqual(results.map((r) => r.body), Array.from({ length: 100 }, (_, i) => `off${i}`));
   });
 
   it('§6 a room\'s archive: stamped by the room, paged back in tens by a new device, closed to non-members; disco features', async function () {
