@@ -28,6 +28,8 @@ export default defineModule({
     // XEP-0163 §7 / XEP-0060 §10: the account's disco#info.
     ctx.addAccountFeature(NS.pubsub);
     for (const feature of PUBSUB_FEATURES) ctx.addAccountFeature(feature);
+    // XEP-0402 §4 (v1.1): bookmarks in private storage and on PEP are kept in step (XEP-0411, compat.ts).
+    ctx.addAccountFeature(`${NS.bookmarks}#compat`);
     ctx.addAccountIdentity({ category: 'pubsub', type: 'pep' });
     registerPubsubIqs(ctx, service);
 

@@ -200,5 +200,6 @@ describeBackends('XEP-0163 Personal Eventing Protocol', function (backend) {
     assert.ok(query?.getChildren('identity').some((i: Element) => i.attrs.category === 'pubsub' && i.attrs.type === 'pep'), query?.toString());
     const features = query?.getChildren('feature').map((f: Element) => f.attrs.var) ?? [];
     for (const f of ['publish', 'publish-options', 'auto-create', 'retrieve-items', 'retract-items', 'access-presence', 'filtered-notifications']) assert.ok(features.includes(`${PUBSUB}#${f}`), f);
+    assert.ok(features.includes('urn:xmpp:bookmarks:1#compat'), 'XEP-0402 §4');
   });
 });
