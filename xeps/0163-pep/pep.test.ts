@@ -25,8 +25,8 @@ describeBackends('XEP-0163 Personal Eventing Protocol', function (backend) {
     for (const name of names) await server.addUser(name, PASSWORD);
     return names;
   };
-  const login = async (username: string, features?: readonly string[], resource?: string): ReturnType<typeof capsClient> => {
-    const client = await capsClient(server, username, { features, resource, transport: serial % 2 === 0 ? 'tcp' : 'websocket' });
+  const login = async (username: string, features?: readonly string[], resource?: string, ver?: string): ReturnType<typeof capsClient> => {
+    const client = await capsClient(server, username, { features, resource, ver, transport: serial % 2 === 0 ? 'tcp' : 'websocket' });
     open.push(client);
     return client;
   };
@@ -93,6 +93,21 @@ describeBackends('XEP-0163 Personal Eventing Protocol', function (backend) {
     assert.equal(daveClient.discoQueries(), 0, 'eve’s identical caps were resolved and cached: dave was not asked');
     await assert.rejects(daveClient.next(eventFor(NICK), 200), 'only the last item, once');
     await assert.rejects(eveClient.next(eventFor(NICK), 200));
+  });
+
+  it('XEP-0115 §5.4: a ver that its answer does not match serves that resource only and is not cached', async function () {
+    const [alice, bob, carol] = (await users('alice', 'bob', 'carol')) as [string, string, string];
+    await befriend(server, alice, bob);
+    await befriend(server, alice, carol);
+    const forged = `forged${serial}/AAAAAAAAAAAAAAAAAAAAAAAAAA=`;
+    const bobClient = await login(bob, [notify(NICK)], 'one', forged);
+    const carolClient = await login(carol, [notify(NICK)], 'two', forged);
+    assert.equal(bobClient.discoQueries(), 1);
+    assert.equal(carolClient.discoQueries(), 1, 'not taken from a cache: asked again');
+    const aliceClient = await login(alice);
+    await aliceClient.xmpp.iqCaller.request(publishIq(NICK, undefined, xml('nick', { xmlns: NICK }, 'Alice')));
+    await bobClient.next(eventFor(NICK));
+    await carolClient.next(eventFor(NICK));
   });
 
   it('§7.1.5: publish-options that the existing node does not match are conflict + precondition-not-met', async function () {

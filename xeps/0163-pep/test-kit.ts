@@ -34,14 +34,14 @@ export interface CapsClient extends TestClient {
 }
 
 /**
- * Logs in and, with `features`, sends available presence with caps and waits until the server has asked the
+ * Logs in and, with `features` (and `ver`, to advertise a verification string that does not match them), sends available presence with caps and waits until the server has asked the
  * caps node (if it needed to) and answered a ping after it, so the caps are known when this resolves.
  */
-export async function capsClient(server: TestServer, username: string, options: { transport?: ClientTransport; resource?: string; features?: readonly string[] }): Promise<CapsClient> {
+export async function capsClient(server: TestServer, username: string, options: { transport?: ClientTransport; resource?: string; features?: readonly string[]; ver?: string }): Promise<CapsClient> {
   const client = await connect(server, { transport: options.transport ?? 'tcp', username, password: PASSWORD, resource: options.resource ?? 'pc' });
   let queries = 0;
   const features = [INFO, CAPS, ...(options.features ?? [])];
-  const v = ver(features);
+  const v = options.ver ?? ver(features);
   let asked: () => void = () => undefined;
   const wasAsked = new Promise<void>((resolve) => {
     asked = resolve;
