@@ -6,12 +6,12 @@
 // (prefs.ts, §5) are IQs to the own account or, for a room, to the room's JID (§6, access asked of MUC).
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import { ANY_DOMAIN, defineModule, type IqRequest, type ModuleContext } from '../../src/modules/api.js';
+import { ANY_DOMAIN, defineModule, type BoundSession, type IqRequest, type ModuleContext } from '../../src/modules/api.js';
 import type { Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { archivable, record, stamp, stanzaIdBy, stripStanzaIds } from './archiving.js';
 import { newArchiveId } from './ids.js';
-import { parsePrefs, prefsElement, PrefsCache, shouldArchive } from './prefs.js';
+import { parsePrefs, prefsElement, PrefsCache, shouldArchive, type PrefsEntry } from './prefs.js';
 import { finElement, parseQuery, queryForm, resultMessage, runQuery } from './query.js';
 import { mamConfig, type MamSettings } from './settings.js';
 import { archiveStores } from './store/index.js';
@@ -54,14 +54,13 @@ export default defineModule({
     }
 
     /** The recipient's side: stamp once per message, whichever session or store takes it; the record to archive. */
-    const receive = (stanza: Element, user: Jid, entry: Awaited<ReturnType<PrefsCache['get']>> | undefined): ArchivedMessage | undefined => {
+    const receive = (stanza: Element, user: Jid, entry: PrefsEntry): ArchivedMessage | undefined => {
       if (!archivable(stanza)) return undefined;
       const owner = user.bareString();
       if (stanzaIdBy(stanza, owner) !== undefined) return undefined;
       const from = Jid.tryParse(stanza.attrs.from);
       if (from === undefined) return undefined;
-      const chosen = entry ?? { prefs: prefs.defaults() };
-      if (!shouldArchive(chosen.prefs, from, chosen.roster)) return undefined;
+      if (!shouldArchive(entry.prefs, from, entry.roster)) return undefined;
       const id = newArchiveId();
       stamp(stanza, owner, id);
       return record(user.local, from, stanza, id);
@@ -76,7 +75,14 @@ export default defineModule({
       },
       incoming(stanza, session) {
         if (stanza.name !== 'message') return true;
-        const archived = receive(stanza, session.jid.bare(), prefs.cached(session.jid.local));
+        const entry = prefs.cached(session.jid.local);
+        if (entry === undefined) {
+          // Preferences unknown (the store was down when the session bound): not archived rather than against a
+          // 'never'; they are read again for the messages that follow.
+          if (archivable(stanza)) void prefs.load(session.jid.local).catch(() => undefined);
+          return true;
+        }
+        const archived = receive(stanza, session.jid.bare(), entry);
         if (archived !== undefined) writer.add(archived);
         return true;
       },
@@ -84,7 +90,8 @@ export default defineModule({
     // Stamped before the offline store keeps it (priority above the IM module's), so the copy delivered later carries
     // the id; archived only if the store took it (a full offline store bounces it to the sender instead).
     ctx.hook('message:offline', async (stanza, to) => {
-      const archived = receive(stanza, to.bare(), await prefs.get(to.local));
+      const entry = await prefs.get(to.local).catch(() => undefined);
+      const archived = entry === undefined ? undefined : receive(stanza, to.bare(), entry);
       if (archived !== undefined) storing.set(stanza, archived);
       return undefined;
     }, 10);
@@ -99,16 +106,18 @@ export default defineModule({
       const to = Jid.tryParse(stanza.attrs.to);
       // To oneself: the receiving side archives it once.
       if (to === undefined || to.bareString() === session.jid.bareString()) return;
-      const entry = prefs.cached(session.jid.local) ?? (await prefs.get(session.jid.local));
-      if (shouldArchive(entry.prefs, to, entry.roster)) writer.add(record(session.jid.local, to, stanza));
+      const entry = prefs.cached(session.jid.local) ?? (await prefs.get(session.jid.local).catch(() => undefined));
+      if (entry !== undefined && shouldArchive(entry.prefs, to, entry.roster)) writer.add(record(session.jid.local, to, stanza));
     });
 
     ctx.hook('session:binding', async (session) => {
       if (prefs.cached(session.jid.local) === undefined) await prefs.load(session.jid.local);
     });
-    ctx.hook('session:closed', (session) => {
+    const left = (session: BoundSession): void => {
       if (ctx.sessions.resources(session.jid.bareString()).length === 0) prefs.forget(session.jid.local);
-    });
+    };
+    ctx.hook('session:closed', left);
+    ctx.hook('session:handed-over', left);
     ctx.hook('roster:changed', (username, item) => prefs.rosterChanged(username, item.jid, item.subscription === 'remove'));
     ctx.hook('account:deleted', async (username) => {
       prefs.forget(username);

@@ -42,14 +42,14 @@ export function shouldArchive(prefs: ArchivePrefs, peer: Jid, roster: ReadonlySe
   return prefs.default === 'always';
 }
 
-interface Entry {
+export interface PrefsEntry {
   prefs: ArchivePrefs;
   /** The roster's bare JIDs, only for default 'roster'. */
   roster?: Set<string>;
 }
 
 export class PrefsCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, PrefsEntry>();
 
   constructor(
     private readonly store: ArchiveStore,
@@ -62,20 +62,31 @@ export class PrefsCache {
   }
 
   /** The cached entry of a user with a session here (undefined when not loaded). */
-  cached(username: string): Entry | undefined {
+  cached(username: string): PrefsEntry | undefined {
     return this.entries.get(username);
   }
 
-  /** Loads (or reloads) a user's entry into the cache. */
-  async load(username: string): Promise<Entry> {
+  private readonly loading = new Map<string, Promise<PrefsEntry>>();
+
+  /** Loads a user's entry into the cache, once however many ask at the same time. */
+  load(username: string): Promise<PrefsEntry> {
+    let pending = this.loading.get(username);
+    if (pending === undefined) {
+      pending = this.read(username).finally(() => this.loading.delete(username));
+      this.loading.set(username, pending);
+    }
+    return pending;
+  }
+
+  private async read(username: string): Promise<PrefsEntry> {
     const prefs = (await this.store.getPrefs(username)) ?? this.defaults();
-    const entry: Entry = prefs.default === 'roster' ? { prefs, roster: new Set(await this.rosterOf(username)) } : { prefs };
+    const entry: PrefsEntry = prefs.default === 'roster' ? { prefs, roster: new Set(await this.rosterOf(username)) } : { prefs };
     this.entries.set(username, entry);
     return entry;
   }
 
   /** The entry from the cache, or read without caching it (a user with no session here). */
-  async get(username: string): Promise<Entry> {
+  async get(username: string): Promise<PrefsEntry> {
     const entry = this.entries.get(username);
     if (entry !== undefined) return entry;
     const prefs = (await this.store.getPrefs(username)) ?? this.defaults();
