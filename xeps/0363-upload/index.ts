@@ -39,6 +39,9 @@ export default defineModule({
       return `http://${settings.publicHost.includes(':') ? `[${settings.publicHost}]` : settings.publicHost}:${port}${UPLOAD_PATH}`;
     };
 
+    if (settings.publicUrl === undefined && !['localhost', '127.0.0.1', '::1'].includes(settings.publicHost)) {
+      ctx.log.warn({ host: settings.publicHost }, 'upload: slots carry plain http:// URLs on the HTTP port; behind a TLS proxy set [upload] public_url or http.public_websocket_url');
+    }
     ctx.addHttpRoute(UPLOAD_PATH, uploadHttp({ settings, files, secret, log: ctx.log }));
     ctx.addDomain(settings.domain, async (stanza, from) => {
       if (stanza.name === 'iq') return ctx.dispatchIq(stanza, from);

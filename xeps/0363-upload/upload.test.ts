@@ -3,6 +3,7 @@
 // and the same slot then takes the right PUT (the positive control).
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
@@ -174,6 +175,34 @@ describe('XEP-0363 HTTP File Upload', function () {
     // Positive control: the same slot takes the right PUT, and the charset spelling of the type does not matter.
     assert.equal((await put(granted.put, body, 'Text/Plain')).status, 201);
     assert.equal(Buffer.from(await (await fetch(granted.get)).arrayBuffer()).toString(), body.toString());
+  });
+
+  it('an upload cut off half-way leaves nothing visible, and the slot then takes the whole file', async function () {
+    const body = Buffer.alloc(800, 0x61);
+    const granted = await slot(alice, { filename: 'cut.txt', size: String(body.length), 'content-type': 'text/plain' });
+    const url = new URL(granted.put);
+    const socket = net.connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(`PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body.subarray(0, 400));
+    // The server has the first half in tmp/ (it is being written), and nothing in files/.
+    const id = new URL(granted.get).pathname.split('/')[2] ?? '';
+    const deadline = Date.now() + 5000;
+    while (!(await readdir(join(directory, 'tmp'))).includes(id)) {
+      assert.ok(Date.now() < deadline, 'the upload never reached tmp/');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal((await fetch(granted.get)).status, 404, 'a partial file is not served');
+    assert.equal((await put(granted.put, body, 'text/plain')).status, 409, 'an upload under way holds the slot');
+    socket.destroy();
+    while ((await readdir(join(directory, 'tmp'))).includes(id)) {
+      assert.ok(Date.now() < deadline, 'the cut upload stayed in tmp/');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal((await fetch(granted.get)).status, 404);
+    assert.ok(!(await readdir(join(directory, 'files'))).includes(id));
+    assert.equal((await put(granted.put, body, 'text/plain')).status, 201);
+    assert.equal((await (await fetch(granted.get)).text()).length, 800);
   });
 
   it('§5: over the quota a slot request is resource-constraint with a retry stamp; expired files make room again', async function () {
