@@ -91,13 +91,13 @@ export interface DiscoView {
   itemsOf(request: DiscoRequest): Promise<readonly DiscoItem[] | undefined>;
   /** What every account of the server's domain supports (addAccountFeature), sorted. */
   accountFeatures(): string[];
+  /** Identities of every account beside account/registered (addAccountIdentity). */
+  accountIdentities(): readonly DiscoIdentity[];
 }
 
 export interface ModuleContext<C = unknown, S = unknown> {
   readonly name: string;
   /** The module's own configuration table, validated and resolved (ModuleDefinition.config); undefined without one. */
-  /** Identities of every account beside account/registered (addAccountIdentity). */
-  accountIdentities(): readonly DiscoIdentity[];
   readonly settings: C;
   /** The module's own stores, opened in the server's storage engine (ModuleDefinition.stores); undefined without. */
   readonly store: S;
@@ -129,13 +129,13 @@ export interface ModuleContext<C = unknown, S = unknown> {
   addDiscoProvider(domain: string, provider: DiscoProvider): void;
   /** A feature of every account of the server's domain, in disco#info of the user's bare JID (XEP-0030 §3.1). */
   addAccountFeature(feature: string): void;
+  /** An identity of every account of the server's domain (pubsub/pep, XEP-0163 §1), in the account's disco#info. */
+  addAccountIdentity(identity: DiscoIdentity): void;
   /** A synchronous check on every stanza users send and on every routed stanza before delivery. */
   addStanzaFilter(filter: StanzaFilter): void;
   /**
    * Handles top-level elements of `namespace` that are not stanzas, on authenticated client streams, before
    * and after bind (src/stream/stream-elements.ts). One handler per namespace.
-  /** An identity of every account of the server's domain (pubsub/pep, XEP-0163 §1), in the account's disco#info. */
-  addAccountIdentity(identity: DiscoIdentity): void;
    */
   onStreamElement(namespace: string, handler: StreamElementHandler): void;
   /** Serves another domain (a component, the MUC service). */
@@ -152,7 +152,7 @@ export interface ModuleContext<C = unknown, S = unknown> {
   deliver(session: BoundSession, stanza: Element): boolean;
   /** deliver() for fan-outs: the stanza is serialised once (new PreparedStanza(element)) and addressed per session. */
   deliverPrepared(session: BoundSession, stanza: PreparedStanza): boolean;
-  /** Sends an iq from the server and waits for the answer. */
+  /** Sends an iq from the server (or from the `from` it carries: a local account's bare JID) and waits for the answer. */
   sendIq(iq: Element, timeoutMs?: number): Promise<Element>;
   /** A timer that stops with the module. */
   every(intervalMs: number, task: () => void | Promise<void>): void;
