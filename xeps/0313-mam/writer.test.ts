@@ -32,6 +32,8 @@ class CountingStore implements ArchiveStore {
   setPrefs: ArchiveStore['setPrefs'] = (owner, prefs) => this.inner.setPrefs(owner, prefs);
   purgeBefore = (ts: number) => this.inner.purgeBefore(ts);
   removeOwner = (owner: string) => this.inner.removeOwner(owner);
+  scan: ArchiveStore['scan'] = (after, limit) => this.inner.scan(after, limit);
+  allPrefs = () => this.inner.allPrefs();
 }
 
 const message = (i: number): ArchivedMessage => ({ owner: 'alice', id: archiveIdAt(1_700_000_000_000 + i, i), with: 'bob@localhost', peer: 'bob@localhost', timestamp: 1_700_000_000_000 + i, stanza: `<message><body>${i}</body></message>` });

@@ -85,6 +85,25 @@ export function archiveStoreContract(name: string, open: OpenModuleFixture<Archi
       assert.equal(page.messages[0]?.stanza, all[0]?.stanza);
     });
 
+    it('scans every archive by (owner, id) a page at a time, and lists every owner\'s preferences', async () => {
+      const seen: string[] = [];
+      let after: { owner: string; id: string } | undefined;
+      for (;;) {
+        const page = await store().scan(after, 7);
+        seen.push(...page.map((m) => `${m.owner} ${m.id}`));
+        const last = page[page.length - 1];
+        if (last === undefined) break;
+        after = { owner: last.owner, id: last.id };
+      }
+      assert.equal(seen.length, 32);
+      assert.equal(new Set(seen).size, 32);
+      assert.deepEqual(seen.filter((s) => s.startsWith('alice ')), all.map((m) => `alice ${m.id}`));
+      assert.deepEqual(await store().allPrefs(), []);
+      await store().setPrefs('bob', { default: 'never', always: [], never: [] });
+      await store().setPrefs('alice', { default: 'roster', always: ['x@y'], never: [] });
+      assert.deepEqual((await store().allPrefs()).map((p) => [p.owner, p.prefs.default]).sort(), [['alice', 'roster'], ['bob', 'never']]);
+    });
+
     it('keeps preferences, with lists', async () => {
       assert.equal(await store().getPrefs('alice'), undefined);
       await store().setPrefs('alice', { default: 'roster', always: ['x@y'], never: ['z@y', 'w@y'] });

@@ -146,6 +146,32 @@ export class EmbeddedArchiveStore implements ArchiveStore, UserDataOwner {
     );
   }
 
+  async scan(after: { owner: string; id: string } | undefined, limit: number): Promise<ArchivedMessage[]> {
+    return guard('archive scan', () => {
+      const out: ArchivedMessage[] = [];
+      const range = after === undefined ? {} : { start: [after.owner, after.id], exclusiveStart: true };
+      for (const { key, value } of this.messages.getRange(range)) {
+        if (!Array.isArray(key)) continue;
+        const [owner, id] = key.map(String);
+        if (owner === undefined || id === undefined || (after !== undefined && owner === after.owner && id === after.id)) continue;
+        out.push(parseStored(owner, id, value));
+        if (out.length === limit) break;
+      }
+      return out;
+    });
+  }
+
+  async allPrefs(): Promise<Array<{ owner: string; prefs: ArchivePrefs }>> {
+    return guard('archive preferences scan', () => {
+      const out: Array<{ owner: string; prefs: ArchivePrefs }> = [];
+      for (const { key, value } of this.prefs.getRange({})) {
+        const prefs = parsePrefs(String(key), value);
+        if (prefs !== undefined) out.push({ owner: String(key), prefs });
+      }
+      return out;
+    });
+  }
+
   async removeOwner(owner: string): Promise<void> {
     await guard('archive removal', () => this.messages.transaction(() => this.removeOwnerSync(owner)));
   }

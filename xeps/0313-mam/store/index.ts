@@ -1,6 +1,7 @@
 import { moduleMigrationsDir, type ModuleStoresSpec } from '../../../src/modules/api.js';
 import { EmbeddedArchiveStore } from './embedded.js';
 import { PostgresArchiveStore } from './postgres.js';
+import { archiveTransfer } from './transfer.js';
 import type { ArchiveStore } from './types.js';
 
 export const archiveStores: ModuleStoresSpec<ArchiveStore> = {
@@ -8,4 +9,5 @@ export const archiveStores: ModuleStoresSpec<ArchiveStore> = {
   open: (engine) => (engine.kind === 'embedded' ? new EmbeddedArchiveStore(engine.env) : new PostgresArchiveStore(engine.db)),
   // On PostgreSQL a trigger on users does it (the migration).
   accountData: (store) => (store instanceof EmbeddedArchiveStore ? store : undefined),
+  transfer: archiveTransfer,
 };

@@ -83,6 +83,26 @@ export class PostgresArchiveStore implements ArchiveStore {
     return row === undefined ? 0 : num(row, 'n');
   }
 
+  async scan(after: { owner: string; id: string } | undefined, limit: number): Promise<ArchivedMessage[]> {
+    const columns = 'owner, id, with_jid, peer, (extract(epoch FROM stamp) * 1000)::float8 AS stamp, stanza';
+    const rows =
+      after === undefined
+        ? await this.db.query(`SELECT ${columns} FROM mam_messages ORDER BY owner, id LIMIT $1`, [limit])
+        : await this.db.query(`SELECT ${columns} FROM mam_messages WHERE (owner, id) > ($1, $2) ORDER BY owner, id LIMIT $3`, [after.owner, after.id, limit]);
+    return rows.map((row) => rowToMessage(str(row, 'owner'), { ...row, stamp: Math.round(Number(row.stamp)) }));
+  }
+
+  async allPrefs(): Promise<Array<{ owner: string; prefs: ArchivePrefs }>> {
+    const rows = await this.db.query('SELECT owner FROM mam_prefs ORDER BY owner');
+    const out: Array<{ owner: string; prefs: ArchivePrefs }> = [];
+    for (const row of rows) {
+      const owner = str(row, 'owner');
+      const prefs = await this.getPrefs(owner);
+      if (prefs !== undefined) out.push({ owner, prefs });
+    }
+    return out;
+  }
+
   async removeOwner(owner: string): Promise<void> {
     await this.db.query('DELETE FROM mam_messages WHERE owner = $1', [owner]);
     await this.db.query('DELETE FROM mam_prefs WHERE owner = $1', [owner]);

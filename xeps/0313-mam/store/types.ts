@@ -58,4 +58,8 @@ export interface ArchiveStore {
   purgeBefore(timestamp: number): Promise<number>;
   /** Deletes an owner's archive and preferences. */
   removeOwner(owner: string): Promise<void>;
+  /** Every archive's messages by (owner, id), `limit` after the position given (export). */
+  scan(after: { owner: string; id: string } | undefined, limit: number): Promise<ArchivedMessage[]>;
+  /** Every owner's preferences, by owner (export). */
+  allPrefs(): Promise<Array<{ owner: string; prefs: ArchivePrefs }>>;
 }
