@@ -13,7 +13,7 @@ import { pepStores } from './store/index.js';
 export default defineModule({
   name: 'pep',
   specs: [
-    { id: 'XEP-0163', title: 'Personal Eventing Protocol', version: '1.2', scope: 'publish (auto-create, publish-options), retract, items, create, configure, delete on the own account; +notify by caps; last item on coming online and on subscription; access presence/open/whitelist; local sessions only', status: 'complete' },
+    { id: 'XEP-0163', title: 'Personal Eventing Protocol', version: '1.2', scope: 'publish (auto-create, publish-options), retract, items, create, configure, delete on the own account; +notify by caps; last item on coming online and on subscription; access presence/open/whitelist; across cluster nodes', status: 'complete' },
     { id: 'XEP-0060', title: 'Publish-Subscribe', version: '1.26.0', scope: 'the PEP subset of XEP-0163 (no explicit subscriptions, affiliations or collections)', status: 'partial' },
     { id: 'XEP-0402', title: 'PEP Native Bookmarks', version: '1.1.0', scope: 'urn:xmpp:bookmarks:1 node (whitelist, one item per room) and the #compat feature', status: 'complete' },
     { id: 'XEP-0411', title: 'Bookmarks Conversion', version: '0.2.0', scope: 'XEP-0048 in private storage and XEP-0402 kept in step both ways', status: 'complete' },
@@ -21,6 +21,8 @@ export default defineModule({
     { id: 'XEP-0398', title: 'User Avatar to vCard-Based Avatars Conversion', version: '0.2.1', scope: 'a vCard PHOTO publishes the PEP avatar; a PEP avatar sets the vCard PHOTO', status: 'complete' },
   ],
   depends: ['caps'],
+  // Notifications to readers' resources on other nodes go as one request per node (service.ts).
+  capabilities: ['cluster'],
   config: pepConfig,
   stores: pepStores,
   setup(ctx) {

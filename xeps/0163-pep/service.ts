@@ -4,7 +4,7 @@
 // subscription, per access model (§4.5), only to resources whose caps carry '<node>+notify' (§4.3.2).
 import { randomBytes } from 'node:crypto';
 import { StanzaError } from '../../src/errors.js';
-import type { BoundSession, ModuleContext } from '../../src/modules/api.js';
+import type { BoundSession, ModuleContextWith } from '../../src/modules/api.js';
 import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { applyOptions, checkPreconditions, pubsubError, type OptionValues } from './options.js';
@@ -13,6 +13,23 @@ import type { NodeConfig, PepItem, PepStore } from './store/types.js';
 import './hooks.js';
 
 const MAX_NODE_NAME = 1024;
+/** The cluster request by which a node asks the others to notify their local readers (they know their caps). */
+export const NOTIFY_TOPIC = 'pep:notify';
+const NOTIFY_WAIT_MS = 5000;
+
+/** What goes to another node: the owner's bare JID, the node, the <event/> child, the full JIDs held there. */
+interface RemoteNotify {
+  from: string;
+  node: string;
+  event: string;
+  jids: string[];
+}
+
+function isRemoteNotify(body: unknown): body is RemoteNotify {
+  if (typeof body !== 'object' || body === null) return false;
+  const { from, node, event, jids } = body as Record<string, unknown>;
+  return typeof from === 'string' && typeof node === 'string' && typeof event === 'string' && Array.isArray(jids) && jids.every((j) => typeof j === 'string');
+}
 const MAX_ITEM_ID = 1024;
 
 /** Defaults of a node created by a publish; XEP-0163 §4.5 (presence) and XEP-0402 §3 / XEP-0223 for private data. */
@@ -35,8 +52,19 @@ export function itemElement(item: PepItem): Element {
 
 export class PepService {
   constructor(
-    private readonly ctx: ModuleContext<PepSettings, PepStore>,
-  ) {}
+    private readonly ctx: ModuleContextWith<'cluster', PepSettings, PepStore>,
+  ) {
+    // Another node's publish: its readers' resources held here, filtered by the caps known here.
+    ctx.cluster.onRequest(NOTIFY_TOPIC, async (body) => {
+      if (!isRemoteNotify(body)) return false;
+      const what = parseElement(body.event);
+      for (const jid of body.jids) {
+        const session = ctx.sessions.get(jid);
+        if (session?.presence.available && (await this.wantsNotify(jid, body.node))) this.sendEvent(session, body.from, what);
+      }
+      return true;
+    });
+  }
 
   private get store(): PepStore {
     return this.ctx.store;
@@ -109,17 +137,13 @@ export class PepService {
     await this.ctx.emit('pep:retracted', owner, node, undefined);
   }
 
-  /** The local available sessions that may read the owner's node: the owner's, then contacts' with a subscription from the owner. */
-  private async readers(owner: string, config: NodeConfig): Promise<BoundSession[]> {
-    const ownerJid = `${owner}@${this.ctx.domain}`;
-    const sessions = this.ctx.sessions.resources(ownerJid);
-    if (config.accessModel !== 'whitelist') {
-      const roster = await this.ctx.stores.roster.get(owner);
-      for (const contact of roster.items) {
-        if (contact.subscription === 'from' || contact.subscription === 'both') sessions.push(...this.ctx.sessions.resources(contact.jid));
-      }
-    }
-    return sessions.filter((s) => s.presence.available);
+  /** The bare JIDs that may read the owner's node and hear of it: the owner's, then contacts' with a subscription from the owner. */
+  private async readers(owner: string, config: NodeConfig): Promise<string[]> {
+    const readers = [`${owner}@${this.ctx.domain}`];
+    if (config.accessModel === 'whitelist') return readers;
+    const roster = await this.ctx.stores.roster.get(owner);
+    for (const contact of roster.items) if (contact.subscription === 'from' || contact.subscription === 'both') readers.push(contact.jid);
+    return readers;
   }
 
   /** Whether the resource's caps include '<node>+notify' (XEP-0163 §4.3.2); unknown caps mean no. */
@@ -128,11 +152,24 @@ export class PepService {
     return features?.has(`${node}+notify`) ?? false;
   }
 
-  /** Sends <event>{what}</event> from the owner's bare JID to every interested reader (XEP-0163 §4.3). */
+  /**
+   * Sends <event>{what}</event> from the owner's bare JID to every interested reader (XEP-0163 §4.3): resources on
+   * this node now; those on other nodes through one request per node, which filters by the caps it knows.
+   */
   private async notify(owner: string, node: string, config: NodeConfig, what: Element): Promise<void> {
     const from = `${owner}@${this.ctx.domain}`;
-    for (const session of await this.readers(owner, config)) {
-      if (await this.wantsNotify(session.jid.toString(), node)) this.sendEvent(session, from, what);
+    const elsewhere = new Map<string, string[]>();
+    for (const reader of await this.readers(owner, config)) {
+      for (const session of this.ctx.sessions.resources(reader)) {
+        if (session.presence.available && (await this.wantsNotify(session.jid.toString(), node))) this.sendEvent(session, from, what);
+      }
+      for (const record of await this.ctx.sessions.remote(reader)) {
+        if (record.available) elsewhere.set(record.node, [...(elsewhere.get(record.node) ?? []), record.jid.toString()]);
+      }
+    }
+    for (const [peer, jids] of elsewhere) {
+      const body: RemoteNotify = { from, node, event: what.toString(), jids };
+      void this.ctx.cluster.request(peer, NOTIFY_TOPIC, body, NOTIFY_WAIT_MS, () => undefined);
     }
   }
 

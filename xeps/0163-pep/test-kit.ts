@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
-import { connect, type ClientTransport, type TestClient } from '../../test/support/clients.js';
+import { connect, type ClientTarget, type ClientTransport, type TestClient } from '../../test/support/clients.js';
 import type { TestServer } from '../../test/support/server.js';
 
 export const PUBSUB = 'http://jabber.org/protocol/pubsub';
@@ -37,7 +37,7 @@ export interface CapsClient extends TestClient {
  * Logs in and, with `features` (and `ver`, to advertise a verification string that does not match them), sends available presence with caps and waits until the server has asked the
  * caps node (if it needed to) and answered a ping after it, so the caps are known when this resolves.
  */
-export async function capsClient(server: TestServer, username: string, options: { transport?: ClientTransport; resource?: string; features?: readonly string[]; ver?: string }): Promise<CapsClient> {
+export async function capsClient(server: ClientTarget, username: string, options: { transport?: ClientTransport; resource?: string; features?: readonly string[]; ver?: string }): Promise<CapsClient> {
   const client = await connect(server, { transport: options.transport ?? 'tcp', username, password: PASSWORD, resource: options.resource ?? 'pc' });
   let queries = 0;
   const features = [INFO, CAPS, ...(options.features ?? [])];
