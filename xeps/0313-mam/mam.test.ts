@@ -163,13 +163,18 @@ describeBackends('XEP-0313 message archive', (backend) => {
     assert.deepEqual((await query(bob, { fields: { with: 'dave@localhost' } })).results.map((r) => r.body), ['secret1', 'open1', 'secret2']);
   });
 
-  it('XEP-0359: a stanza-id a client forged for the recipient\'s archive is removed; offline messages are stamped too', async function () {
-    await chat(bob, 'alice@localhost', 'forged', xml('stanza-id', { xmlns: SID, by: 'alice@localhost', id: 'forged-id' }));
+  it('XEP-0359: a stanza-id a client forged for the recipient\'s archive is removed, origin-id kept; offline messages are stamped too', async function () {
+    await chat(bob, 'alice@localhost', 'forged', xml('stanza-id', { xmlns: SID, by: 'alice@localhost', id: 'forged-id' }), xml('origin-id', { xmlns: SID, id: 'bobs-origin-1' }));
     const received = await aliceTcp.next(withBody('forged'));
     const ids = sidBy(received, 'alice@localhost');
     assert.equal(ids.length, 1);
     assert.notEqual(ids[0], 'forged-id');
-    assert.deepEqual((await query(aliceTcp, { fields: { ids: [ids[0] ?? ''] } })).results.map((r) => r.body), ['forged']);
+    const archived = (await query(aliceTcp, { fields: { ids: [ids[0] ?? ''] } })).results;
+    assert.deepEqual(archived.map((r) => r.body), ['forged']);
+    // The sender's origin-id travels and is archived as it was; no stanza-id in the archived copy.
+    assert.equal(received.getChild('origin-id', SID)?.attrs.id, 'bobs-origin-1');
+    assert.equal(archived[0]?.message.getChild('origin-id', SID)?.attrs.id, 'bobs-origin-1');
+    assert.equal(archived[0]?.message.getChild('stanza-id', SID), undefined);
     // erin is offline: the message is archived and stamped before the offline store keeps it.
     await chat(bob, 'erin@localhost', 'while away');
     const erin = await connect(server, { transport: 'tcp', username: 'erin', password: 'secret', resource: 'pc' });
