@@ -210,7 +210,11 @@ describe('admin commands', () => {
         assert.ok(lines.slice(0, -1).every((l) => /^applied \d{4}_[a-z0-9]+_[a-z0-9_]+\.sql$/.test(l)), first.out);
         const version = /^schema is now at version (\d+)$/.exec(lines.at(-1) ?? '');
         assert.ok(version, first.out);
-        assert.equal(Number(version[1]), lines.length - 1);
+        // The core's and the modules' migrations share one sequence of versions (numbers may skip): the schema
+        // ends at the highest one applied.
+        const applied = lines.slice(0, -1).map((l) => Number(/^applied (\d{4})_/.exec(l)?.[1]));
+        assert.deepEqual(applied, [...applied].sort((a, b) => a - b), 'applied in version order');
+        assert.equal(Number(version[1]), Math.max(...applied));
         assert.deepEqual(await cli(['migrate']), { code: 0, out: `schema is up to date at version ${version[1]}\n`, err: '' });
       });
     });
