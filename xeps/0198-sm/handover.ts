@@ -2,7 +2,7 @@
 // receives a <resume/> and the node holding the session exchange (src/cluster/README.md, "Session hand-over"),
 // and the checks on what arrives. The session itself moves through the core (StreamSession.handOver on the
 // owner, ClientStream.adopt here); this module adds its queue of unacknowledged stanzas.
-import { readSessionState, type SessionState } from '../../src/modules/api.js';
+import { readSessionState, type Outbound, type OutputStage, type SessionState } from '../../src/modules/api.js';
 import { COUNTER_MODULUS } from './counter.js';
 import type { QueueState } from './queue.js';
 
@@ -62,4 +62,37 @@ export function readTakeOverReply(body: unknown): TakeOverReply | string {
   }
   if (!isCounter(body.inboundBase)) return 'bad inboundBase';
   return { ok: true, session, queue: { acked: queue.acked, items }, inboundBase: body.inboundBase };
+}
+
+/** Owner → taker: a stanza that reached the session on the owner after the hand-over (already past its filters there). */
+export const FORWARDED_TOPIC = 'stream-management:forwarded';
+/** Taker → owner, once the session is here: its reply comes after everything the owner forwards for what the taker routed to it before. */
+export const FENCE_TOPIC = 'stream-management:fence';
+
+export interface Forwarded {
+  readonly jid: string;
+  readonly stanza: string;
+}
+
+export function readForwarded(body: unknown): Forwarded | undefined {
+  if (!isObject(body) || typeof body.jid !== 'string' || typeof body.stanza !== 'string') return undefined;
+  return { jid: body.jid, stanza: body.stanza };
+}
+
+/**
+ * First on the output of a session just taken over, until the fence reply: holds what routing on this node gives
+ * the session, so that a stanza this node routed to the owner just before (and that comes back forwarded, past
+ * the fence) is not overtaken by a later one delivered here directly.
+ */
+export class Fence implements OutputStage {
+  readonly position = 1;
+  private held: Outbound[] = [];
+
+  send(stanza: Outbound): void {
+    this.held.push(stanza);
+  }
+
+  release(): Outbound[] {
+    return this.held.splice(0);
+  }
 }

@@ -6,10 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { StreamError } from '../../src/errors.js';
 import { defineModule, type ClientStream, type Outbound, type OutputStageHandle, type StreamSession } from '../../src/modules/api.js';
+import { Jid } from '../../src/jid.js';
 import { parseElement, xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { distance, parseCounter } from './counter.js';
-import { TAKEOVER_MARGIN_MS, TAKEOVER_TOPIC, TAKEOVER_WAIT_MS, ownerOf, readTakeOverReply, readTakeOverRequest, type TakeOverReply } from './handover.js';
+import { FENCE_TOPIC, FORWARDED_TOPIC, Fence, TAKEOVER_MARGIN_MS, TAKEOVER_TOPIC, TAKEOVER_WAIT_MS, ownerOf, readForwarded, readTakeOverReply, readTakeOverRequest, type TakeOverReply } from './handover.js';
 import { UnackedQueue, resent, type QueueState } from './queue.js';
 import { smConfig } from './settings.js';
 
@@ -32,6 +33,8 @@ interface Managed {
   requestedAt: number | undefined;
   expiry: NodeJS.Timeout | undefined;
   closing: boolean;
+  /** Taken over from another node and not yet past the fence (handover.ts). */
+  fence?: { readonly stage: Fence; readonly handle: OutputStageHandle } | undefined;
 }
 
 /** <failed/> with a stanza error condition (§6), and the server's 'h' when it is known. */
@@ -202,14 +205,41 @@ export default defineModule({
 
     /** What reaches a session after it was handed over goes to its new node, in order behind the hand-over reply. */
     const forward = (node: string, jid: string, stanza: Outbound): void => {
-      let element: Element;
-      try {
-        element = typeof stanza === 'string' ? parseElement(stanza) : stanza;
-      } catch {
-        ctx.log.error({ jid, stanza: String(stanza).slice(0, 200) }, 'unreadable stanza for a handed-over session; dropped');
-        return;
+      const body = { jid, stanza: typeof stanza === 'string' ? stanza : stanza.toString() };
+      void ctx.cluster.request(node, FORWARDED_TOPIC, body, TAKEOVER_WAIT_MS, () => undefined);
+    };
+
+    /** A stanza the owner forwarded: to the session past its fence (the owner applied the filters), else routed again. */
+    const forwarded = (body: unknown): null => {
+      const item = readForwarded(body);
+      if (!item) {
+        ctx.log.error('stream management: unreadable forwarded stanza; dropped');
+        return null;
       }
-      ctx.cluster.deliverToNode(node, [jid], element);
+      const session = ctx.sessions.get(item.jid);
+      const m = session && managed.get(session);
+      if (m?.fence) m.fence.handle.next(item.stanza);
+      else if (session) session.sendText(item.stanza);
+      else {
+        try {
+          const stanza = parseElement(item.stanza);
+          const from = stanza.attrs.from !== undefined ? Jid.tryParse(stanza.attrs.from) : undefined;
+          void ctx.send(stanza, from);
+        } catch {
+          ctx.log.error({ jid: item.jid }, 'stream management: unreadable forwarded stanza; dropped');
+        }
+      }
+      return null;
+    };
+
+    /** The owner has forwarded all it will for what this node routed to it before: what the fence held goes out. */
+    const lift = (m: Managed): void => {
+      const fence = m.fence;
+      if (!fence) return;
+      m.fence = undefined;
+      const held = fence.stage.release();
+      fence.handle.remove();
+      for (const stanza of held) m.session.output.send(stanza);
     };
 
     /**
@@ -238,7 +268,7 @@ export default defineModule({
             ctx.log.error({ node, reason: read }, 'stream management: unreadable hand-over reply');
             refused = true;
           } else if (!read.ok) refused = true;
-          else adopted = adopt(read, stream, previd);
+          else adopted = adopt(read, stream, previd, node);
         });
         if (adopted) {
           await adopted.registered;
@@ -255,18 +285,42 @@ export default defineModule({
     };
 
     /** Binds the handed-over session here, kept as after a dropped connection, with its queue. */
-    const adopt = (reply: Extract<TakeOverReply, { ok: true }>, stream: ClientStream, previd: string): { m: Managed; registered: Promise<void> } => {
-      let m: Managed | undefined;
-      const { registered } = stream.adopt(reply.session, (session) => {
-        m = manage(session, stream.username, previd, reply.inboundBase, reply.queue);
+    const adopt = (reply: Extract<TakeOverReply, { ok: true }>, stream: ClientStream, previd: string, owner: string): { m: Managed; registered: Promise<void> } => {
+      let prepared: Managed | undefined;
+      const { session, registered } = stream.adopt(reply.session, (s) => {
+        prepared = manage(s, stream.username, previd, reply.inboundBase, reply.queue);
       });
+      const m = prepared;
       if (!m) throw new Error('adopt did not prepare the session');
+      // After what the owner's other stages held (given to the session by adopt), before anything routed here.
+      const fence = new Fence();
+      m.fence = { stage: fence, handle: session.output.add(fence) };
+      // Once the directory names this node: a stanza routed here to the owner by the record read before went
+      // into the channel to the owner ahead of the fence request, so it comes back before the fence reply.
+      void registered
+        .then(() => ctx.cluster.request(owner, FENCE_TOPIC, { jid: reply.session.jid }, TAKEOVER_WAIT_MS, () => lift(m)))
+        .finally(() => lift(m));
       return { m, registered };
     };
 
     ctx.cluster.onRequest(TAKEOVER_TOPIC, handOver);
+    ctx.cluster.onRequest(FORWARDED_TOPIC, forwarded);
+    ctx.cluster.onRequest(FENCE_TOPIC, () => ({}));
 
     ctx.hook('stream:features', (features, context) => (context.authenticated ? [...features, xml('sm', { xmlns: NS.sm })] : features));
+
+    // §5 inline in XEP-0388 SASL2 (<resume/> in <authenticate/>, <resumed/> in <success/>) and §3 inline in XEP-0386
+    // Bind2 (<enable/> in <bind/>, <enabled/> in <bound/>): the same handlers, their answers placed by the core.
+    ctx.onSasl2Inline(NS.sm, {
+      feature: (info) => (info.transport === 'bosh' ? undefined : xml('sm', { xmlns: NS.sm })),
+      success: async (request, stream) => {
+        const element = request.authenticate.getChild('resume', NS.sm);
+        if (element) await resume(element, stream);
+      },
+    });
+    ctx.onBind2Inline(NS.sm, (element, stream) => {
+      if (element.name === 'enable') enable(element, stream);
+    });
 
     ctx.onStreamElement(NS.sm, async (element, stream) => {
       switch (element.name) {
