@@ -2,7 +2,7 @@
 // and goes on counting there, and replies that are not what the owner writes are refused.
 import assert from 'node:assert/strict';
 import { xml } from '../../src/xml/element.js';
-import { ownerOf, readTakeOverReply, readTakeOverRequest } from './handover.js';
+import { Fence, ownerOf, readForwarded, readTakeOverReply, readTakeOverRequest } from './handover.js';
 import { UnackedQueue } from './queue.js';
 
 const queue = (): UnackedQueue => new UnackedQueue({ limit: 100, overflow: () => undefined, queued: () => undefined });
@@ -47,5 +47,15 @@ describe('XEP-0198 hand-over', () => {
     assert.match(readTakeOverReply({ ...good, queue: { acked: 0, items: [{ stanza: 1, at: 0 }] } }) as string, /queue item/);
     assert.match(readTakeOverReply({ ...good, session: { ...session, jid: 'a@example.org' } }) as string, /session: jid/);
     assert.match(readTakeOverReply({ ...good, inboundBase: 2 ** 32 }) as string, /inboundBase/);
+  });
+
+  it('the fence holds what it is given, in order, until released; forwarded stanzas are read back', () => {
+    const fence = new Fence();
+    fence.send('<message xmlns="jabber:client"><body>a</body></message>');
+    fence.send(xml('message', {}, xml('body', {}, 'b')));
+    assert.deepEqual(fence.release().map(String), ['<message xmlns="jabber:client"><body>a</body></message>', '<message><body>b</body></message>']);
+    assert.deepEqual(fence.release(), []);
+    assert.deepEqual(readForwarded({ jid: 'a@example.org/r', stanza: '<message/>' }), { jid: 'a@example.org/r', stanza: '<message/>' });
+    assert.equal(readForwarded({ jid: 'a@example.org/r' }), undefined);
   });
 });
