@@ -19,6 +19,7 @@ import push from './0357-push/index.js';
 import mam from './0313-mam/index.js';
 import muc from './0045-muc/index.js';
 import upload from './0363-upload/index.js';
+import fast from './0484-fast/index.js';
 import im from './rfc6121-im/index.js';
 
-export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, streamManagement, version, im, privacy, component, register, vcard, privateXml, last, caps, pep, adhoc, muc, carbons, clientState, push, mam, upload];
+export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, streamManagement, version, im, privacy, component, register, vcard, privateXml, last, caps, pep, adhoc, muc, carbons, clientState, push, mam, upload, fast];

@@ -116,6 +116,7 @@ const c2sShape = {
   port: port.default(5222),
   tls_port: port.default(5223),
   require_tls: bool.default(true),
+  sasl2: bool.default(true),
   max_stanza_size: bytes.default(262144),
   pre_auth_max_stanza_size: bytes.default(10240),
   max_depth: integer(1, 10000).default(64),
@@ -168,8 +169,14 @@ const redisShape = {
   cluster: list(hostPort, 'host:port'),
   failover_wait_seconds: integer(1, 300).optional(),
 };
+const SCRAM_HASH_NAMES = ['SHA-1', 'SHA-256', 'SHA-512'] as const;
+const SCRAM_HASH_OF = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' } as const;
 const authShape = {
   scram_iterations: integer(1, 10_000_000).default(4096),
+  /** The SCRAM hashes offered (RFC 5802, RFC 7677, SHA-512), and those a password change derives keys for. */
+  scram_hashes: z.array(z.enum(SCRAM_HASH_NAMES, expect(`one of ${SCRAM_HASH_NAMES.join(', ')}`)), expect('a list of SCRAM hashes'))
+    .min(1, expect('at least one SCRAM hash'))
+    .default([...SCRAM_HASH_NAMES]),
   failures_before_delay: integer(0, 1_000_000).default(3),
   max_failure_delay_ms: integer(0, 3_600_000).default(5000),
   address_failures_before_delay: integer(0, 1_000_000).default(20),
@@ -330,6 +337,7 @@ export function toConfig(f: FileConfig): Config {
       port: f.c2s.port,
       tlsPort: f.c2s.tls_port,
       requireTls: f.c2s.require_tls,
+      sasl2: f.c2s.sasl2,
       maxStanzaSize: f.c2s.max_stanza_size,
       preAuthMaxStanzaSize: f.c2s.pre_auth_max_stanza_size,
       maxDepth: f.c2s.max_depth,
@@ -371,6 +379,7 @@ export function toConfig(f: FileConfig): Config {
     },
     auth: {
       scramIterations: f.auth.scram_iterations,
+      scramHashes: [...new Set(f.auth.scram_hashes)].map((name) => SCRAM_HASH_OF[name]),
       failuresBeforeDelay: f.auth.failures_before_delay,
       maxFailureDelayMs: f.auth.max_failure_delay_ms,
       addressFailuresBeforeDelay: f.auth.address_failures_before_delay,

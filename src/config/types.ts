@@ -21,6 +21,8 @@ export interface Config {
     port: number;
     tlsPort: number;
     requireTls: boolean;
+    /** XEP-0388 SASL2 (with XEP-0386 Bind2) offered beside RFC 6120 SASL. */
+    sasl2: boolean;
     maxStanzaSize: number;
     preAuthMaxStanzaSize: number;
     maxDepth: number;
@@ -101,6 +103,8 @@ export interface Config {
   };
   auth: {
     scramIterations: number;
+    /** SCRAM hashes offered and derived at password changes (default all: 'sha1', 'sha256', 'sha512'). */
+    scramHashes: Array<'sha1' | 'sha256' | 'sha512'>;
     /** Attempts of one (address, account) pair before each further one is delayed, and the longest delay. */
     failuresBeforeDelay: number;
     maxFailureDelayMs: number;

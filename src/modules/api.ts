@@ -9,7 +9,7 @@ import type { Logger } from '../observability/log.js';
 import type { DomainHandler, StanzaFilter } from '../router/router.js';
 import type { IqHandler, IqTarget, IqType } from '../router/iq-registry.js';
 import type { BoundSession, SessionRecord } from '../sessions/types.js';
-import type { StreamElementHandler } from '../stream/stream-elements.js';
+import type { Bind2Handler, Sasl2Extension, StreamElementHandler } from '../stream/stream-elements.js';
 import type { Stores } from '../storage/types.js';
 import type { Element } from '../xml/element.js';
 import type { PreparedStanza } from '../xml/prepared.js';
@@ -21,7 +21,7 @@ import type { ModuleStoresSpec } from './storage.js';
 
 // Account credentials for modules that create accounts or change passwords (XEP-0077, XEP-0133):
 // the server's one password rule and the SCRAM keys it stores.
-export { deriveCredentials, passwordProblem, type PasswordProblem } from '../auth/credentials.js';
+export { deriveCredentials, passwordProblem, type PasswordProblem, type ScramHash as ScramHashName } from '../auth/credentials.js';
 // A module's own configuration table (ModuleDefinition.config).
 export { configTypes, moduleConfig, type ModuleConfigIssue, type ModuleConfigSpec, type ModuleEnvVar, type ServedDomain } from './config.js';
 // The core's listeners, for a module's own listener to check its port against (XEP-0114's [component]).
@@ -35,6 +35,8 @@ export * from './commands.js';
 export type { Awaitable, CoreHooks } from '../hooks/core-hooks.js';
 // Stream-level protocols (XEP-0198, XEP-0352): non-stanza elements, and the session's output stages.
 export type { ClientStream, StreamElementHandler } from '../stream/stream-elements.js';
+// The inline login (XEP-0388 SASL2, XEP-0386 Bind2): what modules add to it (ctx.onSasl2Inline, ctx.onBind2Inline).
+export type { Bind2Handler, Sasl2Extension, Sasl2Mechanism, Sasl2MechanismGate, Sasl2Request, Sasl2Step } from '../stream/stream-elements.js';
 export type { Outbound, OutputStage, OutputStageHandle } from '../sessions/output.js';
 export type { StreamSession } from '../sessions/types.js';
 export { readSessionState, type SessionState } from '../sessions/handover.js';
@@ -138,6 +140,10 @@ export interface ModuleContext<C = unknown, S = unknown> {
    * and after bind (src/stream/stream-elements.ts). One handler per namespace.
    */
   onStreamElement(namespace: string, handler: StreamElementHandler): void;
+  /** Takes part in SASL2 logins (XEP-0388): an <inline/> feature, mechanisms of its own, answers in <success/>. */
+  onSasl2Inline(namespace: string, extension: Sasl2Extension): void;
+  /** A Bind2 inline feature (XEP-0386 §2.3), announced in <bind/>; what `handler` sends goes in <bound/>. */
+  onBind2Inline(namespace: string, handler: Bind2Handler): void;
   /** Serves another domain (a component, the MUC service). */
   addDomain(domain: string, handler: DomainHandler): void;
   /** Routes a stanza from `from` (default: the server); resolves once it is delivered, stored or bounced. */

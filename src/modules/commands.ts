@@ -6,7 +6,7 @@ import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { ModuleStoresSpec } from './storage.js';
 
 export type { CommandInput, CommandResult, CommandSpec, JsonValue } from '../admin/command.js';
-export { parseDomain, parseJid, requiredArg, servedDomain, stringOption } from '../admin/command.js';
+export { parseDomain, parseJid, parseUserJid, requiredArg, servedDomain, stringOption } from '../admin/command.js';
 
 /** Asks the hooks of the running server's modules (as ModuleContext.fire). */
 export type FireHook = <K extends keyof CoreHooks>(name: K, ...args: Parameters<CoreHooks[K]>) => Promise<Awaited<ReturnType<CoreHooks[K]>> | undefined>;

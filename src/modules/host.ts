@@ -231,6 +231,8 @@ export class ModuleHost {
       addAccountIdentity: (identity) => cleanups.push(disco.addAccountIdentity(identity)),
       addStanzaFilter: (filter) => cleanups.push(router.addFilter(filter)),
       onStreamElement: (namespace, handler) => cleanups.push(streamElements.register(namespace, handler)),
+      onSasl2Inline: (namespace, extension) => cleanups.push(streamElements.login.registerSasl2(namespace, extension)),
+      onBind2Inline: (namespace, handler) => cleanups.push(streamElements.login.registerBind2(namespace, handler)),
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
       send: (stanza, from?: Jid) => router.route(stanza, from ?? router.serverJid),
       sendToBareJids: (stanza, bareJids, from?: Jid) => router.deliverToBareJids(stanza, from ?? router.serverJid, bareJids),

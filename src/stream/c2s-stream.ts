@@ -20,8 +20,10 @@ import { Backlog, MAX_BACKLOG_ITEMS } from './backlog.js';
 import { TokenBucket } from './limits.js';
 import { checkStreamNamespaces } from './stream-header.js';
 import { decodeBase64Strict } from './sasl/base64.js';
-import type { CredentialSource, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
+import type { CredentialSource, MechanismContext, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
+import { offeredMechanisms } from './sasl/index.js';
 import type { ClientStream, StreamElementRegistry } from './stream-elements.js';
+import { Sasl2Login, type Sasl2Host } from './sasl2.js';
 import type { StreamEvents, StreamTransport, Undelivered } from './transport.js';
 import { reroute } from './undelivered.js';
 
@@ -368,8 +370,13 @@ export class C2sStream implements StreamEvents {
       if (this.transport.canStartTls) features.cnode(xml('starttls', { xmlns: NS.tls }, this.deps.config.c2s.requireTls ? xml('required') : undefined));
       if (this.authAllowed()) {
         const mechanisms = xml('mechanisms', { xmlns: NS.sasl });
-        for (const m of this.deps.mechanisms) mechanisms.cnode(xml('mechanism', null, m.name));
+        const offer = this.saslOffer();
+        for (const m of offer.mechanisms) mechanisms.cnode(xml('mechanism', null, m.name));
         features.cnode(mechanisms);
+        const bindings = offer.context.channelBinding?.types;
+        // XEP-0440 §2: the channel-binding types the -PLUS mechanisms accept on this connection.
+        if (bindings) features.cnode(xml('sasl-channel-binding', { xmlns: NS.saslChannelBinding }, ...bindings.map((type) => xml('channel-binding', { type }))));
+        if (this.deps.config.c2s.sasl2) features.cnode(this.sasl2Login().feature());
       }
       return features;
     }
@@ -407,6 +414,7 @@ export class C2sStream implements StreamEvents {
       if (element.name === 'response') return this.saslResponse(element);
       if (element.name === 'abort') return this.saslFailure(new SaslError('aborted'));
     }
+    if (ns === NS.sasl2 && this.deps.config.c2s.sasl2 && this.authAllowed()) return this.sasl2Login().handle(element);
     if (element.name === 'iq' && (ns === undefined || ns === NS.client)) {
       let reply: Element | undefined;
       try {
@@ -433,8 +441,13 @@ export class C2sStream implements StreamEvents {
   private async saslAuth(element: Element): Promise<void> {
     if (!this.authAllowed()) return this.saslFailure(new SaslError('encryption-required', 'negotiate TLS first'));
     const name = element.attrs.mechanism ?? '';
-    const factory = this.deps.mechanisms.find((m) => m.name === name);
-    if (!factory) return this.saslFailure(new SaslError('invalid-mechanism', `mechanism "${name}" is not offered`));
+    const offer = this.saslOffer();
+    const factory = offer.mechanisms.find((m) => m.name === name);
+    if (!factory) {
+      // RFC 6120 §6.5.4: a -PLUS mechanism needs a TLS channel to bind to.
+      const needsTls = !this.transport.secure && this.deps.mechanisms.some((m) => m.name === name && m.needsChannelBinding);
+      return this.saslFailure(needsTls ? new SaslError('encryption-required', `${name} needs TLS (channel binding)`) : new SaslError('invalid-mechanism', `mechanism "${name}" is not offered`));
+    }
     const text = element.getText().trim();
     let initial: Buffer | null = null;
     if (text === '=') initial = Buffer.alloc(0);
@@ -450,8 +463,19 @@ export class C2sStream implements StreamEvents {
         this.loginTicket = await this.deps.throttle.admit(this.transport.remoteAddress, account);
       },
     };
-    this.sasl = factory.create(this.deps.credentials, gate);
+    this.sasl = factory.create(this.deps.credentials, gate, offer.context);
     await this.saslRun(() => (this.sasl as SaslMechanism).start(initial));
+  }
+
+  /**
+   * The SASL mechanisms offered on this connection (-PLUS only where it gives channel-binding data) and
+   * what a mechanism learns of it: the channel binding, and the offer itself for XEP-0474.
+   */
+  private saslOffer(): { mechanisms: MechanismFactory[]; context: MechanismContext } {
+    const channelBinding = this.transport.channelBinding?.();
+    const mechanisms = offeredMechanisms(this.deps.mechanisms, channelBinding !== undefined);
+    const offered = { mechanisms: mechanisms.map((m) => m.name), channelBindings: channelBinding?.types ?? [] };
+    return { mechanisms, context: channelBinding ? { channelBinding, offered } : { offered } };
   }
 
   private async saslResponse(element: Element): Promise<void> {
@@ -495,6 +519,117 @@ export class C2sStream implements StreamEvents {
     this.loginTicket = undefined;
     this.transport.send(error.toElement());
     if (error.condition !== 'aborted' && ++this.saslFailures >= MAX_SASL_ATTEMPTS) this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+  }
+
+  // ---- SASL2 (XEP-0388) with Bind2 (XEP-0386): sasl2.ts runs the exchange through these ----
+
+  private sasl2State: Sasl2Login | undefined;
+
+  private sasl2Login(): Sasl2Login {
+    if (this.sasl2State) return this.sasl2State;
+    const stream = this;
+    const host: Sasl2Host = {
+      deps: this.deps,
+      transport: this.transport,
+      get phase() {
+        return stream.phase;
+      },
+      admit: async (account) => {
+        this.loginTicket = await this.deps.throttle.admit(this.transport.remoteAddress, account);
+      },
+      failed: (condition) => {
+        this.loginTicket = undefined;
+        if (condition !== 'aborted' && ++this.saslFailures >= MAX_SASL_ATTEMPTS) this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+      },
+      authenticated: (username) => {
+        this.username = username;
+        this.loginTicket?.succeeded();
+        this.loginTicket = undefined;
+        this.phase = 'authenticated';
+        this.transport.setLimits({ maxStanzaBytes: this.deps.config.c2s.maxStanzaSize });
+        this.debug('authenticated with SASL2', { user: username });
+      },
+      capture: (into) => this.capturing(into),
+      account: () => this.account(),
+      bind: async (resource) => {
+        const jid = Jid.of(this.username ?? '', this.deps.config.domain, resource);
+        const session = await this.bindSession(jid);
+        return session?.jid.toString();
+      },
+      bound: async () => {
+        const session = this.session;
+        if (session) await this.deps.hooks.emit('session:bound', session);
+      },
+      cork: () => this.corkOutput(),
+      features: async () => {
+        if (this.phase === 'authenticated') this.transport.send(await this.streamFeatures());
+      },
+    };
+    this.sasl2State = new Sasl2Login(host);
+    return this.sasl2State;
+  }
+
+  /** The stream as handlers see it, except that what they send is collected (inside SASL2's <success/> or <bound/>). */
+  private capturing(into: Element[]): ClientStream {
+    const control = this.streamControl();
+    return {
+      id: control.id,
+      transport: control.transport,
+      node: control.node,
+      get username() {
+        return control.username;
+      },
+      get session() {
+        return control.session;
+      },
+      send: (element) => {
+        into.push(element);
+      },
+      fail: control.fail,
+      resume: control.resume,
+      adopt: control.adopt,
+    };
+  }
+
+  /** While SASL2 builds <success/>, what a resumed session writes waits behind it; the returned function releases it. */
+  private corkOutput(): () => void {
+    const real = this.transport;
+    const held: Outbound[] = [];
+    let corked = true;
+    const corkedTransport: StreamTransport = Object.create(real, {
+      send: { value: (element: Element) => (corked ? held.push(element) : real.send(element)) },
+      sendText: { value: (text: string) => (corked ? held.push(text) : real.sendText(text)) },
+    }) as StreamTransport;
+    this.plugTransport = corkedTransport;
+    return () => {
+      corked = false;
+      this.plugTransport = undefined;
+      if (this.session?.connected) this.session.plug(this, real);
+      for (const item of held) {
+        if (typeof item === 'string') real.sendText(item);
+        else real.send(item);
+      }
+    };
+  }
+
+  /** The connection a session resumed on this stream writes to (corked during SASL2). */
+  private plugTransport: StreamTransport | undefined;
+
+  /** Binds `jid` on this stream; undefined when the stream lost it meanwhile. The bind result is the caller's. */
+  private async bindSession(jid: Jid): Promise<ClientSession | undefined> {
+    const session = new ClientSession(this, this.transport, jid, this.id);
+    const replaced = this.deps.sessions.add(session);
+    if (replaced) {
+      this.log.info({ jid: jid.toString() }, 'resource conflict: replacing the older session');
+      replaced.close(new StreamError('conflict', 'replaced by a new connection with the same resource'));
+    }
+    this.session = session;
+    this.phase = 'bound';
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    this.onBound?.();
+    await this.deps.hooks.emit('session:binding', session);
+    return this.session === session ? session : undefined;
   }
 
   private async handleUnbound(element: Element): Promise<void> {
@@ -620,7 +755,7 @@ export class C2sStream implements StreamEvents {
       session.stream.keepAgain(session);
       return false;
     }
-    session.plug(this, this.transport);
+    session.plug(this, this.plugTransport ?? this.transport);
     this.session = session;
     this.phase = 'bound';
     clearTimeout(this.authTimer);

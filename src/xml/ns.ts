@@ -9,7 +9,12 @@ export const NS = {
   framing: 'urn:ietf:params:xml:ns:xmpp-framing',
   tls: 'urn:ietf:params:xml:ns:xmpp-tls',
   sasl: 'urn:ietf:params:xml:ns:xmpp-sasl',
+  /** XEP-0440 */
+  saslChannelBinding: 'urn:xmpp:sasl-cb:0',
   bind: 'urn:ietf:params:xml:ns:xmpp-bind',
+  sasl2: 'urn:xmpp:sasl:2',
+  bind2: 'urn:xmpp:bind:0',
+  fast: 'urn:xmpp:fast:0',
   session: 'urn:ietf:params:xml:ns:xmpp-session',
   xml: 'http://www.w3.org/XML/1998/namespace',
   discoInfo: 'http://jabber.org/protocol/disco#info',

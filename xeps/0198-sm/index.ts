@@ -309,6 +309,19 @@ export default defineModule({
 
     ctx.hook('stream:features', (features, context) => (context.authenticated ? [...features, xml('sm', { xmlns: NS.sm })] : features));
 
+    // §5 inline in XEP-0388 SASL2 (<resume/> in <authenticate/>, <resumed/> in <success/>) and §3 inline in XEP-0386
+    // Bind2 (<enable/> in <bind/>, <enabled/> in <bound/>): the same handlers, their answers placed by the core.
+    ctx.onSasl2Inline(NS.sm, {
+      feature: (info) => (info.transport === 'bosh' ? undefined : xml('sm', { xmlns: NS.sm })),
+      success: async (request, stream) => {
+        const element = request.authenticate.getChild('resume', NS.sm);
+        if (element) await resume(element, stream);
+      },
+    });
+    ctx.onBind2Inline(NS.sm, (element, stream) => {
+      if (element.name === 'enable') enable(element, stream);
+    });
+
     ctx.onStreamElement(NS.sm, async (element, stream) => {
       switch (element.name) {
         case 'enable':

@@ -47,6 +47,11 @@ export default defineModule({
       });
     }
 
+    // XEP-0386 §2.3: <enable/> inline in Bind2 enables Carbons for the session being bound.
+    ctx.onBind2Inline(NS.carbons, (element, stream) => {
+      if (element.name === 'enable' && stream.session) stream.session.flags.add(CARBONS_ENABLED);
+    });
+
     // §8: a message a local user sent, to the user's other enabled resources. One to the user's own account is
     // copied on the receiving side (below), which knows which resources got it. The listeners return at once
     // (no promise) for messages that are not copied: every message passes here.

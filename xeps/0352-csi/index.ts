@@ -4,8 +4,8 @@
 // The core hands the module the stream's non-stanza elements (src/stream/stream-elements.ts); the holding is
 // an output stage of the session (src/sessions/output.ts; stage.ts here), added at the first indication.
 import { StreamError } from '../../src/errors.js';
-import { defineModule, type BoundSession, type OutputStageHandle, type StreamSession } from '../../src/modules/api.js';
-import { xml } from '../../src/xml/element.js';
+import { defineModule, type BoundSession, type ClientStream, type OutputStageHandle, type StreamSession } from '../../src/modules/api.js';
+import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { csiConfig } from './settings.js';
 import { CsiStage } from './stage.js';
@@ -44,7 +44,7 @@ export default defineModule({
     ctx.hook('stream:features', (features, context) => (context.authenticated ? [...features, xml('csi', { xmlns: NS.csi })] : features));
 
     // Attributes and children are ignored: the schema (§9) has none, and XMPP ignores what it does not understand.
-    ctx.onStreamElement(NS.csi, (element, stream) => {
+    const indicate = (element: Element, stream: ClientStream): void => {
       if (element.name !== 'active' && element.name !== 'inactive') {
         return stream.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a client state indication`));
       }
@@ -55,7 +55,10 @@ export default defineModule({
       // stage too: from then on it learns the user's room nicknames, which tell mentions once it is inactive.
       if (element.name === 'inactive') stageOf(session).inactivate();
       else stageOf(session).activate();
-    });
+    };
+    ctx.onStreamElement(NS.csi, indicate);
+    // XEP-0386 §2.3: the initial state given inline in Bind2.
+    ctx.onBind2Inline(NS.csi, indicate);
 
     // §5.2: a resumed stream starts active; what was held goes out after what stream management re-sent.
     ctx.hook('session:resumed', (session) => indicated.get(session)?.stage.activate());
