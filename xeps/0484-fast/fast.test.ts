@@ -1,0 +1,130 @@
+// SASL2 + Bind2 + FAST with a real client (xmpp.js over TCP and WebSocket) and raw streams for the bad input.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { client, xml } from '@xmpp/client';
+import type { Element } from 'ltx';
+import { rawConnect, type RawPeer } from '../../test/support/raw.js';
+import { serviceUrl, type ClientTransport } from '../../test/support/clients.js';
+import { startTestServer, type TestServer } from '../../test/support/server.js';
+
+interface Token {
+  mechanism: string;
+  token: string;
+  expiry: string;
+}
+
+/** An xmpp.js client that keeps its FAST token in `store`, recording the mechanism of each <authenticate/> it sends. */
+async function login(server: TestServer, transport: ClientTransport, agentId: string, store: { token?: Token }, password = 'secret'): Promise<{ jid: string; mechanisms: string[]; stop: () => Promise<void> }> {
+  const xmpp = client({ service: serviceUrl(server, transport), domain: server.domain, username: 'alice', password, resource: 'phone', userAgent: xml('user-agent', { id: agentId }, xml('software', {}, 'test')) });
+  xmpp.reconnect.stop();
+  xmpp.on('error', () => undefined);
+  const fast = (xmpp as unknown as { fast: { saveToken(t: Token): Promise<void>; fetchToken(): Promise<Token | undefined>; deleteToken(): Promise<void> } }).fast;
+  fast.saveToken = async (t) => {
+    store.token = t;
+  };
+  fast.fetchToken = async () => store.token;
+  fast.deleteToken = async () => {
+    delete store.token;
+  };
+  const mechanisms: string[] = [];
+  xmpp.on('send', (element: Element) => {
+    if (element.name === 'authenticate' || element.name === 'auth') mechanisms.push(`${element.attrs.xmlns as string} ${element.attrs.mechanism as string}`);
+  });
+  const jid = await xmpp.start();
+  return { jid: jid.toString(), mechanisms, stop: () => xmpp.stop().then(() => undefined) };
+}
+
+const SASL2 = 'urn:xmpp:sasl:2';
+
+describe('XEP-0388 SASL2, XEP-0386 Bind2, XEP-0484 FAST', function () {
+  this.timeout(20_000);
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ c2s: { sasl2: true, requireTls: false } });
+    await server.addUser('alice', 'secret');
+  });
+  after(async () => server?.stop());
+
+  for (const transport of ['tcp', 'websocket'] as const) {
+    it(`xmpp.js logs in with SASL2 + Bind2, gets a token, then logs in with it (${transport})`, async () => {
+      const store: { token?: Token } = {};
+      const first = await login(server, transport, `agent-${transport}`, store);
+      assert.deepEqual(first.mechanisms, [`${SASL2} SCRAM-SHA-1`]);
+      assert.match(first.jid, /^alice@localhost\/phone\.[\w-]{8}$/, 'Bind2 resource: the tag and a part from the user-agent id');
+      assert.equal(store.token?.mechanism, 'HT-SHA-256-NONE');
+      const issued = store.token?.token;
+      await first.stop();
+
+      const second = await login(server, transport, `agent-${transport}`, store, 'wrong password: the token must do');
+      assert.deepEqual(second.mechanisms, [`${SASL2} HT-SHA-256-NONE`]);
+      assert.equal(second.jid, first.jid, 'the same user agent gets the same resource');
+      assert.ok(store.token && store.token.token !== issued, 'the token was rotated on use');
+      await second.stop();
+    });
+  }
+
+  async function rawSasl2(): Promise<RawPeer> {
+    const peer = await rawConnect(server.ports.c2s);
+    peer.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
+    await peer.waitFor(/<\/stream:features>/);
+    return peer;
+  }
+
+  const htAuth = (token: string, agent: string): string => {
+    const proof = createHmac('sha256', Buffer.from(token, 'utf8')).update('Initiator').digest();
+    const initial = Buffer.concat([Buffer.from('alice\0'), proof]).toString('base64');
+    return `<authenticate xmlns='${SASL2}' mechanism='HT-SHA-256-NONE'><initial-response>${initial}</initial-response><user-agent id='${agent}'/><fast xmlns='urn:xmpp:fast:0'/></authenticate>`;
+  };
+
+  it('offers SASL2 with Bind2, FAST and SM inline; an unknown mechanism fails with invalid-mechanism', async () => {
+    const peer = await rawSasl2();
+    assert.match(peer.received, /<authentication xmlns=["']urn:xmpp:sasl:2["']>.*<mechanism>SCRAM-SHA-1<\/mechanism>.*<inline>.*<bind xmlns=["']urn:xmpp:bind:0["']>.*<fast xmlns=["']urn:xmpp:fast:0["']><mechanism>HT-SHA-256-NONE<\/mechanism>/s);
+    peer.write(`<authenticate xmlns='${SASL2}' mechanism='NOPE'><initial-response>=</initial-response></authenticate>`);
+    await peer.waitFor(/<failure xmlns=["']urn:xmpp:sasl:2["']><invalid-mechanism xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']\/>/);
+    peer.destroy();
+  });
+
+  it('refuses a replayed token and one of another user agent (not-authorized)', async () => {
+    const store: { token?: Token } = {};
+    const first = await login(server, 'tcp', 'agent-replay', store);
+    await first.stop();
+    const token = store.token?.token ?? '';
+    // Positive control: the token works once over a raw stream.
+    let peer = await rawSasl2();
+    peer.write(htAuth(token, 'agent-replay'));
+    await peer.waitFor(/<success xmlns=["']urn:xmpp:sasl:2["']>.*<authorization-identifier>alice@localhost<\/authorization-identifier>.*<token xmlns=["']urn:xmpp:fast:0["']/s);
+    peer.destroy();
+    // The same message again: the token was used.
+    peer = await rawSasl2();
+    peer.write(htAuth(token, 'agent-replay'));
+    await peer.waitFor(/<failure xmlns=["']urn:xmpp:sasl:2["']><not-authorized/);
+    peer.destroy();
+
+    // Another user agent with a valid token of this one.
+    const other: { token?: Token } = {};
+    await (await login(server, 'tcp', 'agent-a', other)).stop();
+    peer = await rawSasl2();
+    peer.write(htAuth(other.token?.token ?? '', 'agent-b'));
+    await peer.waitFor(/<failure xmlns=["']urn:xmpp:sasl:2["']><not-authorized/);
+    peer.destroy();
+  });
+
+  it('refuses an expired token', async () => {
+    const short = await startTestServer({ c2s: { sasl2: true, requireTls: false }, fast: { tokenLifetime: 1 } });
+    try {
+      await short.addUser('alice', 'secret');
+      const store: { token?: Token } = {};
+      await (await login(short, 'tcp', 'agent-exp', store)).stop();
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const peer = await rawConnect(short.ports.c2s);
+      peer.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
+      await peer.waitFor(/<\/stream:features>/);
+      peer.write(htAuth(store.token?.token ?? '', 'agent-exp'));
+      await peer.waitFor(/<failure xmlns=["']urn:xmpp:sasl:2["']><not-authorized/);
+      peer.destroy();
+    } finally {
+      await short.stop();
+    }
+  });
+});
