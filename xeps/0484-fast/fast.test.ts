@@ -128,3 +128,47 @@ describe('XEP-0388 SASL2, XEP-0386 Bind2, XEP-0484 FAST', function () {
     }
   });
 });
+
+describe('Bind2 inline features and XEP-0198 resumption in SASL2', function () {
+  this.timeout(20_000);
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ c2s: { sasl2: true, requireTls: false } });
+    await server.addUser('bob', 'secret');
+  });
+  after(async () => server?.stop());
+
+  const plain = Buffer.from('\0bob\0secret').toString('base64');
+  const open = async (): Promise<RawPeer> => {
+    const peer = await rawConnect(server.ports.c2s);
+    peer.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
+    await peer.waitFor(/<\/stream:features>/);
+    return peer;
+  };
+
+  it('authenticates, binds, enables SM (resumable) and carbons in one round trip, then resumes in one', async () => {
+    const peer = await open();
+    peer.write(`<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${plain}</initial-response><user-agent id='u1'/>` +
+      `<bind xmlns='urn:xmpp:bind:0'><tag>laptop</tag><enable xmlns='urn:xmpp:sm:3' resume='true'/><enable xmlns='urn:xmpp:carbons:2'/></bind></authenticate>`);
+    const [, jid] = await peer.waitFor(/<authorization-identifier>([^<]+)<\/authorization-identifier>/);
+    const [bound] = await peer.waitFor(/<bound xmlns=["']urn:xmpp:bind:0["']>.*<\/bound>/s);
+    assert.match(jid ?? '', /^bob@localhost\/laptop\./);
+    const previd = /<enabled xmlns=["']urn:xmpp:sm:3["'][^>]*id=["']([^"']+)["']/.exec(bound)?.[1];
+    assert.ok(previd, `SM enabled inline: ${bound}`);
+    // The session is bound: a stanza is answered at once (carbons' inline enable is not checked here).
+    peer.write(`<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await peer.waitFor(/id=["']p1["']/);
+    peer.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const again = await open();
+    again.write(`<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${plain}</initial-response><user-agent id='u1'/>` +
+      `<resume xmlns='urn:xmpp:sm:3' previd='${previd}' h='1'/><bind xmlns='urn:xmpp:bind:0'><tag>laptop</tag></bind></authenticate>`);
+    const [success] = await again.waitFor(/<success xmlns=["']urn:xmpp:sasl:2["']>.*<\/success>/s);
+    assert.match(success, /<resumed xmlns=["']urn:xmpp:sm:3["'][^>]*previd=/);
+    assert.doesNotMatch(success, /<bound/, 'a resumed session binds nothing');
+    assert.match(success, new RegExp(`<authorization-identifier>${(jid ?? '').replace(/[.]/g, '\\.')}</authorization-identifier>`));
+    again.destroy();
+  });
+});
