@@ -46,6 +46,8 @@ interface Options {
   results: string | undefined;
   /** XEP-0198 enabled by every session (LoadTarget.streamManagement). */
   streamManagement: boolean;
+  /** With stream management: an <r/> after every Nth chat message. */
+  ackEvery: number;
 }
 
 function fail(message: string): never {
@@ -80,6 +82,7 @@ function parseOptions(): Options {
         'roster-size': { type: 'string' },
         results: { type: 'string' },
         'stream-management': { type: 'boolean', default: false },
+        'ack-every': { type: 'string', default: '1' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -120,6 +123,7 @@ function parseOptions(): Options {
     rosterSize: values['roster-size'] === undefined ? undefined : number('roster-size', values['roster-size'], 0),
     results: values.results,
     streamManagement: values['stream-management'],
+    ackEvery: number('ack-every', values['ack-every'], 1),
   };
 }
 
@@ -136,6 +140,7 @@ const targets: LoadTarget[] = options.ports.map((port) => ({
   rosterSize: options.rosterSize,
   bosh: { path: '/http-bind', wait: options.boshWait, hold: options.boshHold, agent: agent ?? boshAgent() },
   streamManagement: options.streamManagement,
+  ackEvery: options.ackEvery,
 }));
 
 // ---- the population ----

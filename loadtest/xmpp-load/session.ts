@@ -32,6 +32,8 @@ export interface LoadTarget {
    * server's <r/>, and ask for an ack after every chat message sent.
    */
   streamManagement?: boolean;
+  /** With stream management: ask for an ack after every Nth chat message sent (1: after each, as Conversations). */
+  ackEvery?: number;
 }
 
 const SM = 'urn:xmpp:sm:3';
@@ -59,7 +61,7 @@ export class LoadSession {
   /** Stanzas received after login, by kind. */
   readonly received = { presence: 0, iq: 0, other: 0 };
   /** XEP-0198 counters while stream management is on: stanzas handled and sent, acks the server gave. */
-  readonly sm = { enabled: false, inbound: 0, outbound: 0, acked: 0, acks: 0 };
+  readonly sm = { enabled: false, inbound: 0, outbound: 0, acked: 0, acks: 0, ackEvery: 1, chatsSinceRequest: 0 };
 
   private constructor(
     private readonly wire: Wire,
@@ -69,7 +71,7 @@ export class LoadSession {
     readonly contacts: readonly string[],
     readonly timings: LoginTimings,
     private readonly events: SessionEvents,
-    sm?: { inbound: number; outbound: number },
+    sm?: { inbound: number; outbound: number; ackEvery: number },
   ) {
     if (sm) Object.assign(this.sm, { enabled: true, ...sm });
   }
@@ -98,7 +100,7 @@ export class LoadSession {
     const timer = setTimeout(() => onClose(new Error(`login timed out after ${target.timeoutMs} ms`)), target.timeoutMs);
 
     // XEP-0198 §4: once <enabled/> arrived, every stanza the server sends counts; its <r/> is answered at once.
-    let sm: { inbound: number; outbound: number } | undefined;
+    let sm: { inbound: number; outbound: number; ackEvery: number } | undefined;
     try {
       const expect = async (what: string): Promise<Element> => {
         for (;;) {
@@ -148,7 +150,7 @@ export class LoadSession {
           if (element.attrs.xmlns === SM && element.name === 'failed') throw new Error(`stream management refused: ${describe(element)}`);
           early.push(element);
         }
-        sm = { inbound: 0, outbound: 0 };
+        sm = { inbound: 0, outbound: 0, ackEvery: Math.max(1, target.ackEvery ?? 1) };
       }
       wire.send(xml('iq', { type: 'get', id: 'roster' }, xml('query', { xmlns: NS.roster })));
       if (sm) sm.outbound++;
@@ -184,7 +186,10 @@ export class LoadSession {
 
   sendChat(to: string, id: string, body: string): void {
     this.send(xml('message', { to, type: 'chat', id }, xml('body', null, body)));
-    this.requestAck();
+    if (this.sm.enabled && ++this.sm.chatsSinceRequest >= this.sm.ackEvery) {
+      this.sm.chatsSinceRequest = 0;
+      this.requestAck();
+    }
   }
 
   /** XEP-0198 §4: asks the server to acknowledge what it has handled. */
