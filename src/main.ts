@@ -12,7 +12,6 @@ import { connectRedis, redisConfigured } from './cluster/redis-connection.js';
 import type { Config } from './config/types.js';
 import { HookBus } from './hooks/bus.js';
 import type { CoreHooks } from './hooks/core-hooks.js';
-import { Jid } from './jid.js';
 import type { ModuleConfigSpec, NamedModuleStores, ServerInfo } from './modules/api.js';
 import { adminCommandsOf } from './modules/commands.js';
 import { DiscoRegistry } from './modules/disco-registry.js';
@@ -28,7 +27,8 @@ import { StreamError } from './errors.js';
 import { C2sStream, type C2sDeps } from './stream/c2s-stream.js';
 import { StreamElementRegistry } from './stream/stream-elements.js';
 import { AddressLimiter, connectionShaping } from './stream/limits.js';
-import { MECHANISMS } from './stream/sasl/index.js';
+import { mechanismsFor } from './stream/sasl/index.js';
+import { accountCredentialSource } from './auth/credential-source.js';
 import type { CredentialSource } from './stream/sasl/types.js';
 import type { StreamEvents, StreamTransport } from './stream/transport.js';
 import { BOSH_PATH, BoshEndpoint } from './transports/bosh.js';
@@ -125,19 +125,8 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   if (authRedis) undo.push(() => authRedis.close());
   const { throttle, standIns } = await setUpAuth(config, log, authRedis?.client);
   undo.push(() => throttle.close());
-  const credentials: CredentialSource = {
-    async getCredential(username, hash) {
-      let local: string;
-      try {
-        local = Jid.normaliseLocal(username);
-      } catch {
-        return undefined;
-      }
-      return (await stores.accounts.get(local))?.credentials[hash];
-    },
-    standIn: (username, hash) => standIns.credential(hash, username),
-  };
-  const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: MECHANISMS, streamElements };
+  const credentials: CredentialSource = accountCredentialSource(stores.accounts, standIns, config.auth, log.child({ component: 'auth' }));
+  const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: mechanismsFor(config.auth.scramHashes), streamElements };
   const openStreams = new Map<C2sStream, StreamTransport>();
   // [limits]: connections and unauthenticated connections per client address, over every transport.
   const perAddress = new AddressLimiter({ maxConnections: config.limits.maxConnectionsPerAddress, maxPreAuth: config.limits.maxPreAuthPerAddress });

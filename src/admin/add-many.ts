@@ -134,11 +134,11 @@ export const userAddMany: LocalCommand = {
     const began = performance.now();
     const seconds = (): string => ((performance.now() - began) / 1000).toFixed(1);
 
-    const shared = sameSalt ? await deriveCredentials(password, rounds) : undefined;
+    const shared = sameSalt ? await deriveCredentials(password, rounds, ctx.config.auth.scramHashes) : undefined;
     const credentialsFor = (count: number): Promise<StoredCredentials[]> =>
       shared !== undefined
         ? Promise.resolve(new Array<StoredCredentials>(count).fill(shared))
-        : mapLimit(Array.from({ length: count }), HASH_CONCURRENCY, () => deriveCredentials(password, rounds));
+        : mapLimit(Array.from({ length: count }), HASH_CONCURRENCY, () => deriveCredentials(password, rounds, ctx.config.auth.scramHashes));
 
     const batchAt = async (first: number): Promise<BulkUser[]> => {
       const size = Math.min(BATCH, plan.count - first);

@@ -1,7 +1,7 @@
 // The administration commands, as one registry shared by the `ratatosk` CLI and the local admin
 // HTTP API (see command.ts for what a command is). The user commands live here; the others in
 // files of their own, by concern.
-import { deriveCredentials, verifyPassword } from '../auth/credentials.js';
+import { deriveCredentials, strongestHash, verifyPassword } from '../auth/credentials.js';
 import { ServerError } from '../errors.js';
 import { Jid } from '../jid.js';
 import { userAddMany } from './add-many.js';
@@ -68,7 +68,7 @@ const userAdd: StoreCommand = {
   async run(ctx, input) {
     const user = parseUserJid(requiredArg(input, 'jid', this), ctx.config.domain);
     const password = await passwordFrom(this, ctx, input);
-    const credentials = await deriveCredentials(password, iterations(ctx.config));
+    const credentials = await deriveCredentials(password, iterations(ctx.config), ctx.config.auth.scramHashes);
     if (!(await ctx.stores.accounts.create(user.username, credentials))) {
       throw new ServerError('USER_EXISTS', `user ${user.jid} already exists (use "user passwd" to change the password)`);
     }
@@ -102,7 +102,7 @@ const userPasswd: StoreCommand = {
     // Fail on an unknown user before asking for a password on stdin.
     if (!(await ctx.stores.accounts.exists(user.username))) throw new ServerError('USER_NOT_FOUND', `no such user: ${user.jid}`);
     const password = await passwordFrom(this, ctx, input);
-    const credentials = await deriveCredentials(password, iterations(ctx.config));
+    const credentials = await deriveCredentials(password, iterations(ctx.config), ctx.config.auth.scramHashes);
     if (!(await ctx.stores.accounts.setCredentials(user.username, credentials))) {
       throw new ServerError('USER_NOT_FOUND', `no such user: ${user.jid}`);
     }
@@ -150,7 +150,9 @@ const userCheck: StoreCommand = {
     const password = await passwordFrom(this, ctx, input);
     const account = await ctx.stores.accounts.get(user.username);
     if (account === undefined) throw new ServerError('USER_NOT_FOUND', `no such user: ${user.jid}`);
-    const ok = await verifyPassword(account.credentials.sha256, 'sha256', password);
+    const hash = strongestHash(account.credentials);
+    const credential = hash && account.credentials[hash];
+    const ok = hash !== undefined && credential !== undefined && (await verifyPassword(credential, hash, password));
     return ok
       ? { exitCode: 0, lines: [`password is correct for ${user.jid}`], data: { jid: user.jid, correct: true } }
       : { exitCode: 1, lines: [`password is wrong for ${user.jid}`], data: { jid: user.jid, correct: false } };

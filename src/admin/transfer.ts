@@ -261,7 +261,7 @@ export function parseImportLine(text: string, modules: readonly NamedModuleStore
   }
   if (normalised !== username) return `username: "${username}" is not normalised (expected "${normalised}")`;
   const creds = parseStoredCredentials(credentials);
-  if (creds === undefined) return 'credentials: expected sha1 and sha256 SCRAM credentials, each with salt, iterations, storedKey and serverKey';
+  if (creds === undefined) return 'credentials: expected SCRAM credentials for one or more of sha1, sha256, sha512, each with salt, iterations, storedKey and serverKey';
   if (typeof createdAt !== 'number' || !Number.isFinite(createdAt) || createdAt < 0) return 'createdAt: expected milliseconds since 1970';
   const items: RosterItem[] = [];
   if (roster !== undefined) {

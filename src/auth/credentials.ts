@@ -1,4 +1,6 @@
-// SCRAM credentials as stored (RFC 5802 §3, RFC 7677): salted keys only, never the password.
+// SCRAM credentials as stored (RFC 5802 §3; RFC 7677 for SHA-256; draft-melnikov-scram-sha-512 for
+// SHA-512): salted keys only, never the password. An account holds keys for some of the hashes: those
+// offered when its password was last set, completed at a later PLAIN login (upgradeCredentials).
 // PBKDF2 runs on libuv's thread pool so hashing uses every core and never blocks the event loop.
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -6,9 +8,10 @@ import saslprep from 'saslprep';
 
 const pbkdf2Async = promisify(pbkdf2);
 
-export type ScramHash = 'sha1' | 'sha256';
-export const SCRAM_HASHES: readonly ScramHash[] = ['sha1', 'sha256'];
-const KEY_LENGTH: Record<ScramHash, number> = { sha1: 20, sha256: 32 };
+export type ScramHash = 'sha1' | 'sha256' | 'sha512';
+/** Every hash this server knows, weakest first. */
+export const SCRAM_HASHES: readonly ScramHash[] = ['sha1', 'sha256', 'sha512'];
+export const KEY_LENGTH: Record<ScramHash, number> = { sha1: 20, sha256: 32, sha512: 64 };
 export const DEFAULT_ITERATIONS = 4096;
 
 export interface ScramCredential {
@@ -18,7 +21,8 @@ export interface ScramCredential {
   serverKey: string; // base64
 }
 
-export type StoredCredentials = Record<ScramHash, ScramCredential>;
+/** Keys for at least one hash (records.ts refuses an empty set). */
+export type StoredCredentials = Partial<Record<ScramHash, ScramCredential>>;
 
 export function normalisePassword(password: string): string {
   return saslprep(password);
@@ -78,10 +82,33 @@ export async function deriveCredential(hash: ScramHash, password: string, salt =
   return credentialFromSalted(hash, await saltedPassword(hash, password, salt, iterations), salt, iterations);
 }
 
-export async function deriveCredentials(password: string, iterations = DEFAULT_ITERATIONS): Promise<StoredCredentials> {
+/** Keys for every hash in `hashes` (default: all), each with its own salt. */
+export async function deriveCredentials(password: string, iterations = DEFAULT_ITERATIONS, hashes: readonly ScramHash[] = SCRAM_HASHES): Promise<StoredCredentials> {
   if (password.length === 0) throw new Error('password must not be empty');
-  const [sha1, sha256] = await Promise.all([deriveCredential('sha1', password, randomBytes(16), iterations), deriveCredential('sha256', password, randomBytes(16), iterations)]);
-  return { sha1, sha256 };
+  if (hashes.length === 0) throw new Error('no SCRAM hash to derive');
+  const derived = await Promise.all(hashes.map(async (hash) => [hash, await deriveCredential(hash, password, randomBytes(16), iterations)] as const));
+  return Object.fromEntries(derived) as StoredCredentials;
+}
+
+/** The hashes of `wanted` that `credentials` has no keys for, or keys with another iteration count. */
+export function staleHashes(credentials: StoredCredentials, wanted: readonly ScramHash[], iterations: number): ScramHash[] {
+  return wanted.filter((hash) => credentials[hash]?.iterations !== iterations);
+}
+
+/**
+ * After a login that saw the password (PLAIN): the credentials with keys derived for every wanted hash
+ * that lacked them or had an old iteration count, or undefined when nothing needs deriving. SCRAM
+ * logins cannot do this: the server never sees the password, only a proof for one hash.
+ */
+export async function upgradeCredentials(credentials: StoredCredentials, password: string, wanted: readonly ScramHash[], iterations: number): Promise<StoredCredentials | undefined> {
+  const stale = staleHashes(credentials, wanted, iterations);
+  if (stale.length === 0) return undefined;
+  return { ...credentials, ...(await deriveCredentials(password, iterations, stale)) };
+}
+
+/** The strongest hash an account has keys for (what PLAIN checks a password against). */
+export function strongestHash(credentials: StoredCredentials): ScramHash | undefined {
+  return [...SCRAM_HASHES].reverse().find((hash) => credentials[hash] !== undefined);
 }
 
 /** Checks a plaintext password (SASL PLAIN) against a stored credential in constant time. */

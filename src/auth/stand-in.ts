@@ -8,11 +8,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ScramCredential, ScramHash } from './credentials.js';
+import { KEY_LENGTH, type ScramCredential, type ScramHash } from './credentials.js';
 
 /** What deriveCredentials gives a new account: 16 random bytes. */
 export const SALT_BYTES = 16;
-const KEY_BYTES: Record<ScramHash, number> = { sha1: 20, sha256: 32 };
 const SECRET_FILE = 'auth-secret';
 const SECRET_PATTERN = /^[0-9a-f]{64}$/;
 
@@ -24,8 +23,8 @@ export class StandInCredentials {
       salt: createHmac('sha256', this.secret).update(`${hash}\0${username}`).digest().subarray(0, SALT_BYTES).toString('base64'),
       iterations: this.iterations,
       // Random keys: no proof and no password can match them.
-      storedKey: randomBytes(KEY_BYTES[hash]).toString('base64'),
-      serverKey: randomBytes(KEY_BYTES[hash]).toString('base64'),
+      storedKey: randomBytes(KEY_LENGTH[hash]).toString('base64'),
+      serverKey: randomBytes(KEY_LENGTH[hash]).toString('base64'),
     };
   }
 }

@@ -1,6 +1,6 @@
 // Validation of stored records: whatever a back end reads from disk or a row enters as unknown
 // and is checked here before the rest of the server sees it.
-import type { ScramCredential, StoredCredentials } from '../auth/credentials.js';
+import { SCRAM_HASHES, type ScramCredential, type StoredCredentials } from '../auth/credentials.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -14,13 +14,21 @@ function parseScramCredential(value: unknown): ScramCredential | undefined {
   return { salt, iterations, storedKey, serverKey };
 }
 
-/** The credentials if `value` holds a SCRAM credential for every hash we support, else undefined. */
+/**
+ * The credentials if `value` holds valid SCRAM credentials for one or more known hashes (a known
+ * hash given but invalid, or no hash at all, is refused; unknown keys are ignored), else undefined.
+ */
 export function parseStoredCredentials(value: unknown): StoredCredentials | undefined {
   if (!isRecord(value)) return undefined;
-  const sha1 = parseScramCredential(value.sha1);
-  const sha256 = parseScramCredential(value.sha256);
-  if (sha1 === undefined || sha256 === undefined) return undefined;
-  return { sha1, sha256 };
+  const credentials: StoredCredentials = {};
+  for (const hash of SCRAM_HASHES) {
+    const entry = value[hash];
+    if (entry === undefined || entry === null) continue;
+    const parsed = parseScramCredential(entry);
+    if (parsed === undefined) return undefined;
+    credentials[hash] = parsed;
+  }
+  return Object.keys(credentials).length > 0 ? credentials : undefined;
 }
 
 /** The embedded account record: the value stored under the username. */

@@ -3,6 +3,7 @@ import type { StreamError } from '../errors.js';
 import type { TransportKind } from '../sessions/types.js';
 import type { Element } from '../xml/element.js';
 import type { ParserLimits } from '../xml/parser.js';
+import type { ChannelBinding } from './sasl/types.js';
 
 export interface StreamTransport {
   readonly kind: TransportKind;
@@ -11,6 +12,8 @@ export interface StreamTransport {
   readonly secure: boolean;
   /** STARTTLS can be offered now (TCP without TLS yet). */
   readonly canStartTls: boolean;
+  /** The TLS channel this server terminated, for SCRAM-*-PLUS; undefined without one (no TLS, or a proxy's). */
+  channelBinding?(): ChannelBinding | undefined;
   /** Writes the stream header: <stream:stream> on TCP, <open/> on WebSocket, the session creation response on BOSH. */
   openStream(attrs: Record<string, string>): void;
   send(stanza: Element): void;

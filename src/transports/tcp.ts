@@ -9,6 +9,8 @@ import type { StreamEvents, StreamTransport, Undelivered } from '../stream/trans
 import type { Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { XmlStreamParser, type ParserLimits } from '../xml/parser.js';
+import type { ChannelBinding } from '../stream/sasl/types.js';
+import { tlsChannelBinding } from './channel-binding.js';
 import { connectionOrigin } from './client-origin.js';
 import { readProxyHeader, type ProxyHeader } from './proxy-protocol.js';
 import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
@@ -96,6 +98,10 @@ export class TcpTransport implements StreamTransport, TurnWriter {
 
   get canStartTls(): boolean {
     return !this.tlsActive && this.options.secureContext !== undefined;
+  }
+
+  channelBinding(): ChannelBinding | undefined {
+    return this.socket instanceof tls.TLSSocket ? tlsChannelBinding(this.socket) : undefined;
   }
 
   openStream(attrs: Record<string, string>): void {

@@ -2,7 +2,7 @@
 // with the node names, field vars, labels and FORM_TYPE of the XEP's examples.
 import { StanzaError } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
-import { type AccountStore, deriveCredentials, passwordProblem, type SessionView } from '../../src/modules/api.js';
+import { type AccountStore, deriveCredentials, passwordProblem, type ScramHashName, type SessionView } from '../../src/modules/api.js';
 import { NS } from '../../src/xml/ns.js';
 import { dataForm, formTypeField, type FormField, type FormValues } from './data-form.js';
 import { commandError, type AdHocCommand, type CommandOutcome, type CommandStage } from './engine.js';
@@ -14,6 +14,8 @@ export interface AdminDeps {
   readonly accounts: AccountStore;
   readonly sessions: SessionView;
   readonly scramIterations: number;
+  /** The SCRAM hashes a new password gets keys for ([auth] scram_hashes). */
+  readonly scramHashes?: readonly ScramHashName[];
   /** Whether a requester is a service administrator. */
   isAdmin(requester: Jid): boolean;
   /** Tells the other modules about deleted accounts and ends their sessions once the command's answer is out. */
@@ -48,7 +50,7 @@ export function adminCommands(deps: AdminDeps): AdHocCommand[] {
     if (password === undefined) throw commandError('bad-request', 'bad-payload', 'a password is required', 'modify');
     const problem = passwordProblem(password);
     if (problem) throw new StanzaError('not-acceptable', problem.text, 'modify');
-    return deriveCredentials(password, deps.scramIterations);
+    return deriveCredentials(password, deps.scramIterations, deps.scramHashes);
   };
 
   const onlineUsers = (): string[] => {

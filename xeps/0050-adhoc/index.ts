@@ -39,6 +39,7 @@ export default defineModule({
       accounts: ctx.stores.accounts,
       sessions: ctx.sessions,
       scramIterations: ctx.config.auth.scramIterations,
+      scramHashes: ctx.config.auth.scramHashes,
       isAdmin: (requester: Jid) => requester.domain === ctx.domain && admins.has(requester.bareString()),
       accountsDeleted: async (usernames) => {
         for (const username of usernames) {

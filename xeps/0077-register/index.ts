@@ -115,7 +115,7 @@ async function register(ctx: Context, query: Element, limit: AddressLimit, addre
       answered = true;
       throw new StanzaError('conflict', 'the username is taken');
     }
-    const created = await ctx.stores.accounts.create(username, await deriveCredentials(password, ctx.config.auth.scramIterations));
+    const created = await ctx.stores.accounts.create(username, await deriveCredentials(password, ctx.config.auth.scramIterations, ctx.config.auth.scramHashes));
     answered = true;
     if (!created) throw new StanzaError('conflict', 'the username is taken');
     ctx.log.info({ user: username, address }, 'account registered in-band');
@@ -131,7 +131,7 @@ async function changePassword(ctx: ModuleContext, { payload, from }: IqRequest):
   if (!sameAccount(given, from, ctx.domain)) throw new StanzaError('forbidden', 'only the own password can be changed');
   // §3.3: an empty password never replaces the existing one.
   const password = validPassword(payload.getChildText('password'), 'bad-request');
-  const credentials = await deriveCredentials(password, ctx.config.auth.scramIterations);
+  const credentials = await deriveCredentials(password, ctx.config.auth.scramIterations, ctx.config.auth.scramHashes);
   if (!(await ctx.stores.accounts.setCredentials(from.local, credentials))) throw new StanzaError('registration-required', 'the account no longer exists');
   ctx.log.info({ user: from.local }, 'password changed in-band');
 }

@@ -1,17 +1,24 @@
 // Accounts in PostgreSQL: the users table of migration 0001. Deleting a user removes what other
 // tables keep for it, the core's and the modules', by their foreign keys ON DELETE CASCADE.
-import type { ScramCredential, StoredCredentials } from '../../auth/credentials.js';
+import { SCRAM_HASHES, type ScramCredential, type ScramHash, type StoredCredentials } from '../../auth/credentials.js';
+import { ServerError } from '../../errors.js';
 import type { Account, AccountStore } from '../types.js';
 import { num, str, type Db, type Row } from './db.js';
 
-const COLUMNS = `username, sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key,
-  sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_at`;
+/** Four columns per hash (migration 0021 added SHA-512 and made every hash's columns nullable). */
+export const CREDENTIAL_COLUMNS = SCRAM_HASHES.map((h) => `${h}_salt, ${h}_iterations, ${h}_stored_key, ${h}_server_key`).join(', ');
+const COLUMNS = `username, ${CREDENTIAL_COLUMNS}, created_at`;
 
+/** The values of CREDENTIAL_COLUMNS, null for a hash without keys. */
 export function credentialParams(c: StoredCredentials): unknown[] {
-  return [c.sha1.salt, c.sha1.iterations, c.sha1.storedKey, c.sha1.serverKey, c.sha256.salt, c.sha256.iterations, c.sha256.storedKey, c.sha256.serverKey];
+  return SCRAM_HASHES.flatMap((h) => {
+    const k = c[h];
+    return k ? [k.salt, k.iterations, k.storedKey, k.serverKey] : [null, null, null, null];
+  });
 }
 
-function credential(row: Row, prefix: 'sha1' | 'sha256'): ScramCredential {
+function credential(row: Row, prefix: ScramHash): ScramCredential | undefined {
+  if (row[`${prefix}_salt`] === null || row[`${prefix}_salt`] === undefined) return undefined;
   return {
     salt: str(row, `${prefix}_salt`),
     iterations: num(row, `${prefix}_iterations`),
@@ -20,12 +27,30 @@ function credential(row: Row, prefix: 'sha1' | 'sha256'): ScramCredential {
   };
 }
 
+function credentials(row: Row): StoredCredentials {
+  const result: StoredCredentials = {};
+  for (const hash of SCRAM_HASHES) {
+    const c = credential(row, hash);
+    if (c) result[hash] = c;
+  }
+  if (Object.keys(result).length === 0) throw new ServerError('STORE_CORRUPT', `PostgreSQL: account "${str(row, 'username')}" has no SCRAM keys`);
+  return result;
+}
+
+function requireSome(c: StoredCredentials): void {
+  if (!SCRAM_HASHES.some((h) => c[h] !== undefined)) throw new Error('credentials without keys for any SCRAM hash');
+}
+
+const PARAMS = SCRAM_HASHES.flatMap((_h, i) => [0, 1, 2, 3].map((j) => `$${2 + i * 4 + j}`)).join(', ');
+const ASSIGNMENTS = SCRAM_HASHES.flatMap((h, i) => ['salt', 'iterations', 'stored_key', 'server_key'].map((col, j) => `${h}_${col} = $${2 + i * 4 + j}`)).join(', ');
+
 export class PostgresAccountStore implements AccountStore {
   constructor(private readonly db: Db) {}
 
   async create(username: string, credentials: StoredCredentials): Promise<boolean> {
+    requireSome(credentials);
     const rows = await this.db.query(
-      `INSERT INTO users (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) ON CONFLICT (username) DO NOTHING RETURNING username`,
+      `INSERT INTO users (${COLUMNS}) VALUES ($1, ${PARAMS}, now()) ON CONFLICT (username) DO NOTHING RETURNING username`,
       [username, ...credentialParams(credentials)],
     );
     return rows.length === 1;
@@ -34,7 +59,7 @@ export class PostgresAccountStore implements AccountStore {
   async get(username: string): Promise<Account | undefined> {
     const [row] = await this.db.query(`SELECT ${COLUMNS} FROM users WHERE username = $1`, [username]);
     if (!row) return undefined;
-    return { username: str(row, 'username'), credentials: { sha1: credential(row, 'sha1'), sha256: credential(row, 'sha256') }, createdAt: num(row, 'created_at') };
+    return { username: str(row, 'username'), credentials: credentials(row), createdAt: num(row, 'created_at') };
   }
 
   async exists(username: string): Promise<boolean> {
@@ -42,10 +67,9 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async setCredentials(username: string, credentials: StoredCredentials): Promise<boolean> {
+    requireSome(credentials);
     const rows = await this.db.query(
-      `UPDATE users SET sha1_salt = $2, sha1_iterations = $3, sha1_stored_key = $4, sha1_server_key = $5,
-         sha256_salt = $6, sha256_iterations = $7, sha256_stored_key = $8, sha256_server_key = $9
-       WHERE username = $1 RETURNING username`,
+      `UPDATE users SET ${ASSIGNMENTS} WHERE username = $1 RETURNING username`,
       [username, ...credentialParams(credentials)],
     );
     return rows.length === 1;

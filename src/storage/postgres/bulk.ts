@@ -7,12 +7,14 @@ import pg from 'pg';
 import { ServerError } from '../../errors.js';
 import { prepareBatch, type PreparedUser } from '../bulk-batch.js';
 import type { BulkLoader, BulkUser } from '../types.js';
+import { SCRAM_HASHES } from '../../auth/credentials.js';
+import { CREDENTIAL_COLUMNS, credentialParams } from './accounts.js';
 import { str, type Db, type Queryable } from './db.js';
 
-const USERS_INSERT = `INSERT INTO users (username, sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key,
-    sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_at)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[],
-    $6::text[], $7::integer[], $8::text[], $9::text[], $10::timestamptz[])`;
+const CREDENTIAL_ARRAYS = SCRAM_HASHES.flatMap((_h, i) => ['text', 'integer', 'text', 'text'].map((type, j) => `$${2 + i * 4 + j}::${type}[]`)).join(', ');
+const USER_COLUMN_COUNT = 2 + SCRAM_HASHES.length * 4;
+const USERS_INSERT = `INSERT INTO users (username, ${CREDENTIAL_COLUMNS}, created_at)
+  SELECT * FROM unnest($1::text[], ${CREDENTIAL_ARRAYS}, $${USER_COLUMN_COUNT}::timestamptz[])`;
 
 const ROSTER_INSERT = `INSERT INTO roster_items (username, jid, name, subscription, ask, approved, groups)
   SELECT u, j, n, s, a, p, g::text[]
@@ -27,10 +29,9 @@ export function textArrayLiteral(values: readonly string[]): string {
 }
 
 function userColumns(users: readonly PreparedUser[], now: number): unknown[][] {
-  const columns: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(users.length));
+  const columns: unknown[][] = Array.from({ length: USER_COLUMN_COUNT }, () => new Array<unknown>(users.length));
   users.forEach((user, i) => {
-    const { sha1, sha256 } = user.credentials;
-    const row = [user.username, sha1.salt, sha1.iterations, sha1.storedKey, sha1.serverKey, sha256.salt, sha256.iterations, sha256.storedKey, sha256.serverKey, new Date(user.createdAt ?? now).toISOString()];
+    const row = [user.username, ...credentialParams(user.credentials), new Date(user.createdAt ?? now).toISOString()];
     row.forEach((value, c) => {
       (columns[c] as unknown[])[i] = value;
     });

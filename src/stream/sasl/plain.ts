@@ -1,11 +1,17 @@
-// SASL PLAIN (RFC 4616): one message, [authzid] NUL authcid NUL passwd, checked against the stored
-// SCRAM-SHA-256 credential. Sends the password in the clear, so it is offered only under TLS.
-import { verifyPassword } from '../../auth/credentials.js';
+// SASL PLAIN (RFC 4616): one message, [authzid] NUL authcid NUL passwd, checked against a stored SCRAM
+// credential (SHA-256 when the account has it, else the other hash it has). Sends the password in the
+// clear, so it is offered only under TLS. The one mechanism that sees the password: after success the
+// source may derive keys the account lacks (CredentialSource.passwordVerified).
+import { verifyPassword, type ScramCredential, type ScramHash, type StoredCredentials } from '../../auth/credentials.js';
 import { SaslError } from '../../errors.js';
+import { StoreUnavailableError } from '../../storage/types.js';
 import {
   authFailure, checkAuthzid, decodeUtf8, fetchCredential, prepareUsername,
   type AttemptGate, type CredentialSource, type MechanismFactory, type SaslMechanism, type SaslStep,
 } from './types.js';
+
+/** The hash PLAIN checks a password with: SHA-256 first, the cost stand-ins for unknown users have. */
+const PREFERRED: readonly ScramHash[] = ['sha256', 'sha512', 'sha1'];
 
 /** RFC 4616 §2 requires accepting 255 octets per field; allow more (long passwords, full JIDs), within reason. */
 const MAX_MESSAGE_BYTES = 4096;
@@ -36,6 +42,20 @@ export class PlainMechanism implements SaslMechanism {
     return new SaslError('malformed-request', text);
   }
 
+  private async storedCredentials(username: string): Promise<StoredCredentials | undefined> {
+    const source = this.source;
+    if (!source.getCredentials) {
+      const sha256 = await fetchCredential(source, username, 'sha256');
+      return sha256 && { sha256 };
+    }
+    try {
+      return await source.getCredentials(username);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw new SaslError('temporary-auth-failure');
+      throw err;
+    }
+  }
+
   private async authenticate(message: Buffer): Promise<SaslStep> {
     this.state = 'done';
     if (message.length > MAX_MESSAGE_BYTES) throw new SaslError('malformed-request', 'message too long');
@@ -46,16 +66,19 @@ export class PlainMechanism implements SaslMechanism {
 
     const user = prepareUsername(authcid);
     await this.gate?.admit(user?.local);
-    const stored = user && (await fetchCredential(this.source, user.prepared, 'sha256'));
+    const all = user && (await this.storedCredentials(user.prepared));
+    const hash = all && PREFERRED.find((h) => all[h] !== undefined);
+    const stored: ScramCredential | undefined = hash && all?.[hash];
     // An unknown user costs the same key derivation as a known one, so timing does not tell them apart.
     const credential = stored ?? this.source.standIn(user?.prepared ?? authcid, 'sha256');
     let valid: boolean;
     try {
-      valid = await verifyPassword(credential, 'sha256', password);
+      valid = await verifyPassword(credential, hash ?? 'sha256', password);
     } catch {
       valid = false; // saslprep rejected the password
     }
-    if (!user || !stored || !valid) throw authFailure();
+    if (!user || !stored || !all || !valid) throw authFailure();
+    await this.source.passwordVerified?.(user.prepared, password, all);
 
     const checked = checkAuthzid(authzid, user.local);
     return checked === undefined

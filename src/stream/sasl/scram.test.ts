@@ -336,16 +336,20 @@ describe('SCRAM', () => {
 });
 
 describe('mechanism list', () => {
-  it('prefers SCRAM-SHA-256, then SCRAM-SHA-1, then PLAIN', () => {
-    assert.deepEqual(MECHANISMS.map((m) => m.name), ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
-    assert.deepEqual(MECHANISMS.map((m) => m.needsSecureChannel), [false, false, true]);
+  it('prefers the -PLUS variants, then SCRAM by hash strength, then PLAIN', () => {
+    assert.deepEqual(MECHANISMS.map((m) => m.name), [
+      'SCRAM-SHA-512-PLUS', 'SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-512', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN',
+    ]);
+    assert.deepEqual(MECHANISMS.map((m) => m.needsSecureChannel), [true, true, true, false, false, false, true]);
+    assert.deepEqual(MECHANISMS.map((m) => m.needsChannelBinding ?? false), [true, true, true, false, false, false, false]);
   });
 
   it('finds a mechanism by its exact name', () => {
-    assert.equal(findMechanism('SCRAM-SHA-1'), MECHANISMS[1]);
-    assert.equal(findMechanism('PLAIN'), MECHANISMS[2]);
+    assert.equal(findMechanism('SCRAM-SHA-1'), MECHANISMS[5]);
+    assert.equal(findMechanism('PLAIN'), MECHANISMS[6]);
+    assert.equal(findMechanism('SCRAM-SHA-256-PLUS'), MECHANISMS[1]);
     assert.equal(findMechanism('plain'), undefined);
-    assert.equal(findMechanism('SCRAM-SHA-256-PLUS'), undefined);
+    assert.equal(findMechanism('SCRAM-SHA-384'), undefined);
   });
 
   it('creates working mechanisms', async () => {

@@ -2,7 +2,7 @@
 // plus the few steps every mechanism shares: preparing the username, fetching its credential,
 // standing in for unknown users, and checking an authorization identity.
 import saslprep from 'saslprep';
-import type { ScramCredential, ScramHash } from '../../auth/credentials.js';
+import type { ScramCredential, ScramHash, StoredCredentials } from '../../auth/credentials.js';
 import { SaslError } from '../../errors.js';
 import { Jid } from '../../jid.js';
 import { StoreUnavailableError } from '../../storage/types.js';
@@ -18,6 +18,31 @@ export interface CredentialSource {
    * iteration count, same salt length, the same salt for the same name at every attempt).
    */
   standIn(username: string, hash: ScramHash): ScramCredential;
+  /** Every stored credential of a username (PLAIN picks one); without it PLAIN asks for SHA-256 only. */
+  getCredentials?(username: string): Promise<StoredCredentials | undefined>;
+  /**
+   * Told after a mechanism that saw the password (PLAIN) verified it: the moment keys for missing
+   * hashes or a new iteration count can be derived (auth/credentials.ts upgradeCredentials).
+   */
+  passwordVerified?(username: string, password: string, credentials: StoredCredentials): Promise<void>;
+}
+
+/**
+ * The TLS channel of a connection for SCRAM-*-PLUS (RFC 5056, RFC 5929, RFC 9266): the channel-binding
+ * types it can give, most preferred first (advertised per XEP-0440), and their data.
+ */
+export interface ChannelBinding {
+  readonly types: readonly string[];
+  /** The binding data of `type`, or undefined when this connection cannot give it. */
+  data(type: string): Buffer | undefined;
+}
+
+/** What the connection tells a mechanism beyond the credentials; the same for SASL and SASL2. */
+export interface MechanismContext {
+  /** Present when -PLUS mechanisms are offered on this connection. */
+  channelBinding?: ChannelBinding;
+  /** XEP-0474: the mechanisms and channel-binding types the client was offered, for the server-first 'd' attribute. */
+  offered?: { mechanisms: readonly string[]; channelBindings: readonly string[] };
 }
 
 /**
@@ -44,7 +69,9 @@ export interface MechanismFactory {
   readonly name: string;
   /** Whether it may be offered on an unencrypted connection. */
   readonly needsSecureChannel: boolean;
-  create(source: CredentialSource, gate?: AttemptGate): SaslMechanism;
+  /** A -PLUS mechanism: offered only where the connection gives channel-binding data (context.channelBinding). */
+  readonly needsChannelBinding?: boolean;
+  create(source: CredentialSource, gate?: AttemptGate, context?: MechanismContext): SaslMechanism;
 }
 
 // ---- Shared by the mechanisms -------------------------------------------------------------
