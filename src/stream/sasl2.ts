@@ -13,7 +13,8 @@ import { Jid } from '../jid.js';
 import { xml, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { decodeBase64Strict } from './sasl/base64.js';
-import type { CredentialSource, MechanismFactory } from './sasl/types.js';
+import type { CredentialSource, MechanismContext, MechanismFactory } from './sasl/types.js';
+import { offeredMechanisms } from './sasl/index.js';
 import type { ClientStream, Sasl2Mechanism, Sasl2Request, Sasl2Step, StreamElementRegistry } from './stream-elements.js';
 import type { StreamTransport } from './transport.js';
 
@@ -55,11 +56,19 @@ export class Sasl2Login {
 
   constructor(private readonly host: Sasl2Host) {}
 
+  /** -PLUS only where the connection gives channel-binding data; the offer goes to SCRAM for XEP-0474 (H14). */
+  private offer(): { mechanisms: MechanismFactory[]; context: MechanismContext } {
+    const channelBinding = this.host.transport.channelBinding?.();
+    const mechanisms = offeredMechanisms(this.host.deps.mechanisms, channelBinding !== undefined);
+    const offered = { mechanisms: mechanisms.map((m) => m.name), channelBindings: channelBinding?.types ?? [] };
+    return { mechanisms, context: channelBinding ? { channelBinding, offered } : { offered } };
+  }
+
   /** <authentication/> (§2.1): every mechanism of legacy SASL, and the modules' inline features with Bind2's. */
   feature(): Element {
     const { deps, transport } = this.host;
     const authentication = xml('authentication', { xmlns: NS.sasl2 });
-    for (const m of deps.mechanisms) authentication.cnode(xml('mechanism', null, m.name));
+    for (const m of this.offer().mechanisms) authentication.cnode(xml('mechanism', null, m.name));
     const inline = xml('inline');
     const bind = xml('bind', { xmlns: NS.bind2 });
     const features = deps.streamElements.login.bind2Namespaces();
@@ -104,7 +113,8 @@ export class Sasl2Login {
       secure: transport.secure,
     };
     const gate = { admit: (account: string | undefined) => this.host.admit(account) };
-    let mechanism: Sasl2Mechanism | undefined = deps.mechanisms.find((m) => m.name === name)?.create(deps.credentials, gate);
+    const offer = this.offer();
+    let mechanism: Sasl2Mechanism | undefined = offer.mechanisms.find((m) => m.name === name)?.create(deps.credentials, gate, offer.context);
     for (const [, extension] of deps.streamElements.login.sasl2Extensions()) {
       mechanism ??= extension.mechanism?.(name, request, gate);
     }
