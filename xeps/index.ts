@@ -11,6 +11,7 @@ import version from './0092-version/index.js';
 import component from './0114-component/index.js';
 import caps from './0115-caps/index.js';
 import pep from './0163-pep/index.js';
+import time from './0202-time/index.js';
 import ping from './0199-ping/index.js';
 import streamManagement from './0198-sm/index.js';
 import carbons from './0280-carbons/index.js';
@@ -22,4 +23,4 @@ import upload from './0363-upload/index.js';
 import fast from './0484-fast/index.js';
 import im from './rfc6121-im/index.js';
 
-export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, streamManagement, version, im, privacy, component, register, vcard, privateXml, last, caps, pep, adhoc, muc, carbons, clientState, push, mam, upload, fast];
+export const BUILTIN_MODULES: readonly ModuleDefinition[] = [disco, ping, streamManagement, version, time, im, privacy, component, register, vcard, privateXml, last, caps, pep, adhoc, muc, carbons, clientState, push, mam, upload, fast];
