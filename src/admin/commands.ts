@@ -1,7 +1,7 @@
 // The administration commands, as one registry shared by the `ratatosk` CLI and the local admin
 // HTTP API (see command.ts for what a command is). The user commands live here; the others in
 // files of their own, by concern.
-import { deriveCredentials, strongestHash, verifyPassword } from '../auth/credentials.js';
+import { deriveCredentials, SCRAM_HASHES, strongestHash, verifyPassword, type ScramHash } from '../auth/credentials.js';
 import { ServerError } from '../errors.js';
 import { Jid } from '../jid.js';
 import { userAddMany } from './add-many.js';
@@ -159,6 +159,49 @@ const userCheck: StoreCommand = {
   },
 };
 
+const HASH_PAGE = 500;
+const HASH_LABEL: Record<ScramHash, string> = { sha1: 'SCRAM-SHA-1', sha256: 'SCRAM-SHA-256', sha512: 'SCRAM-SHA-512' };
+
+/**
+ * How many accounts lack keys for each SCRAM hash, or have them with another iteration count than
+ * [auth] scram_iterations: those a PLAIN login would upgrade (src/auth/credential-source.ts).
+ */
+const userHashes: StoreCommand = {
+  runs: 'anywhere',
+  name: 'user hashes',
+  summary: 'Count the accounts that lack SCRAM keys for a hash, or have them with an old iteration count.',
+  usage: 'user hashes',
+  args: [],
+  options: [],
+  async run(ctx) {
+    const rounds = iterations(ctx.config);
+    const counts = Object.fromEntries(SCRAM_HASHES.map((h) => [h, { missing: 0, otherIterations: 0 }])) as Record<ScramHash, { missing: number; otherIterations: number }>;
+    let accounts = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await ctx.stores.accounts.list(after === undefined ? { limit: HASH_PAGE } : { after, limit: HASH_PAGE });
+      const found = await Promise.all(page.map((username) => ctx.stores.accounts.get(username)));
+      for (const account of found) {
+        if (!account) continue; // deleted meanwhile
+        accounts++;
+        for (const hash of SCRAM_HASHES) {
+          const credential = account.credentials[hash];
+          if (!credential) counts[hash].missing++;
+          else if (credential.iterations !== rounds) counts[hash].otherIterations++;
+        }
+      }
+      if (page.length < HASH_PAGE) break;
+      after = page[page.length - 1];
+    }
+    const offered = new Set(ctx.config.auth.scramHashes);
+    const lines = [
+      `${accounts} accounts; scram_iterations ${rounds}`,
+      ...SCRAM_HASHES.map((h) => `${HASH_LABEL[h]}${offered.has(h) ? '' : ' (not offered)'}: missing in ${counts[h].missing}, other iteration count in ${counts[h].otherIterations}`),
+    ];
+    return { exitCode: 0, lines, data: { accounts, iterations: rounds, offered: [...offered], hashes: counts } };
+  },
+};
+
 /** The core's commands, by name, in help order. */
 export const commands: ReadonlyMap<string, Command> = new Map(
   ([
@@ -168,6 +211,7 @@ export const commands: ReadonlyMap<string, Command> = new Map(
     userPasswd,
     userList,
     userCheck,
+    userHashes,
     sessionList,
     sessionKick,
     status,

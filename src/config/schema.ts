@@ -170,13 +170,22 @@ const redisShape = {
   failover_wait_seconds: integer(1, 300).optional(),
 };
 const SCRAM_HASH_NAMES = ['SHA-1', 'SHA-256', 'SHA-512'] as const;
-const SCRAM_HASH_OF = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' } as const;
+const SCRAM_HASH_IDS = ['sha1', 'sha256', 'sha512'] as const;
+/** "SHA-256" as operators write it (also "sha256", as the server names it internally). */
+const scramHash = z.string(expect(`one of ${SCRAM_HASH_NAMES.join(', ')}`)).transform((s, ctx) => {
+  const id = SCRAM_HASH_IDS.find((h) => h === s.toLowerCase().replace('-', ''));
+  if (id === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected one of ${SCRAM_HASH_NAMES.join(', ')}, got "${s}"` });
+    return z.NEVER;
+  }
+  return id;
+});
 const authShape = {
   scram_iterations: integer(1, 10_000_000).default(4096),
   /** The SCRAM hashes offered (RFC 5802, RFC 7677, SHA-512), and those a password change derives keys for. */
-  scram_hashes: z.array(z.enum(SCRAM_HASH_NAMES, expect(`one of ${SCRAM_HASH_NAMES.join(', ')}`)), expect('a list of SCRAM hashes'))
+  scram_hashes: z.array(scramHash, expect('a list of SCRAM hashes'))
     .min(1, expect('at least one SCRAM hash'))
-    .default([...SCRAM_HASH_NAMES]),
+    .default([...SCRAM_HASH_IDS]),
   failures_before_delay: integer(0, 1_000_000).default(3),
   max_failure_delay_ms: integer(0, 3_600_000).default(5000),
   address_failures_before_delay: integer(0, 1_000_000).default(20),
@@ -379,7 +388,7 @@ export function toConfig(f: FileConfig): Config {
     },
     auth: {
       scramIterations: f.auth.scram_iterations,
-      scramHashes: [...new Set(f.auth.scram_hashes)].map((name) => SCRAM_HASH_OF[name]),
+      scramHashes: [...new Set(f.auth.scram_hashes)],
       failuresBeforeDelay: f.auth.failures_before_delay,
       maxFailureDelayMs: f.auth.max_failure_delay_ms,
       addressFailuresBeforeDelay: f.auth.address_failures_before_delay,
