@@ -54,6 +54,7 @@ describe('loadConfig', () => {
           port: 5222,
           tlsPort: 5223,
           requireTls: true,
+          sasl2: true,
           maxStanzaSize: 262144,
           preAuthMaxStanzaSize: 10240,
           maxDepth: 64,
