@@ -17,6 +17,7 @@ export function fakeCredentials(tag: string): StoredCredentials {
   return {
     sha1: { salt: b64(`salt1-${tag}`), iterations: 4096, storedKey: b64(`stored1-${tag}`), serverKey: b64(`server1-${tag}`) },
     sha256: { salt: b64(`salt256-${tag}`), iterations: 4096, storedKey: b64(`stored256-${tag}`), serverKey: b64(`server256-${tag}`) },
+    sha512: { salt: b64(`salt512-${tag}`), iterations: 8192, storedKey: b64(`stored512-${tag}`), serverKey: b64(`server512-${tag}`) },
   };
 }
 
@@ -55,6 +56,17 @@ export function accountStoreContract(name: string, open: () => Promise<ContractF
       assert.equal(results.filter((r) => r).length, 1);
       const winner = results.indexOf(true);
       assert.deepEqual((await accounts().get('race'))?.credentials, fakeCredentials(String(winner)));
+    });
+
+    it('keeps keys for some hashes only, and replaces the set as given (credential upgrade)', async () => {
+      const { sha1, sha256, sha512 } = fakeCredentials('p');
+      assert.ok(sha1 && sha256 && sha512);
+      assert.equal(await accounts().create('partial', { sha1 }), true);
+      assert.deepEqual((await accounts().get('partial'))?.credentials, { sha1 });
+      assert.equal(await accounts().setCredentials('partial', { sha512 }), true);
+      assert.deepEqual((await accounts().get('partial'))?.credentials, { sha512 });
+      assert.equal(await accounts().setCredentials('partial', { sha1, sha256, sha512 }), true);
+      assert.deepEqual((await accounts().get('partial'))?.credentials, { sha1, sha256, sha512 });
     });
 
     it('returns undefined for an unknown account', async () => {
