@@ -1,38 +1,9 @@
 // SASL2 + Bind2 + FAST with a real client (xmpp.js over TCP and WebSocket) and raw streams for the bad input.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { client, xml } from '@xmpp/client';
-import type { Element } from 'ltx';
 import { rawConnect, type RawPeer } from '../../test/support/raw.js';
-import { serviceUrl, type ClientTransport } from '../../test/support/clients.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
-
-interface Token {
-  mechanism: string;
-  token: string;
-  expiry: string;
-}
-
-/** An xmpp.js client that keeps its FAST token in `store`, recording the mechanism of each <authenticate/> it sends. */
-async function login(server: TestServer, transport: ClientTransport, agentId: string, store: { token?: Token }, password = 'secret'): Promise<{ jid: string; mechanisms: string[]; stop: () => Promise<void> }> {
-  const xmpp = client({ service: serviceUrl(server, transport), domain: server.domain, username: 'alice', password, resource: 'phone', userAgent: xml('user-agent', { id: agentId }, xml('software', {}, 'test')) });
-  xmpp.reconnect.stop();
-  xmpp.on('error', () => undefined);
-  const fast = (xmpp as unknown as { fast: { saveToken(t: Token): Promise<void>; fetchToken(): Promise<Token | undefined>; deleteToken(): Promise<void> } }).fast;
-  fast.saveToken = async (t) => {
-    store.token = t;
-  };
-  fast.fetchToken = async () => store.token;
-  fast.deleteToken = async () => {
-    delete store.token;
-  };
-  const mechanisms: string[] = [];
-  xmpp.on('send', (element: Element) => {
-    if (element.name === 'authenticate' || element.name === 'auth') mechanisms.push(`${element.attrs.xmlns as string} ${element.attrs.mechanism as string}`);
-  });
-  const jid = await xmpp.start();
-  return { jid: jid.toString(), mechanisms, stop: () => xmpp.stop().then(() => undefined) };
-}
+import { login, type Token } from './test-kit.js';
 
 const SASL2 = 'urn:xmpp:sasl:2';
 
