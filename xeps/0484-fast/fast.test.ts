@@ -1,11 +1,19 @@
 // SASL2 + Bind2 + FAST with a real client (xmpp.js over TCP and WebSocket) and raw streams for the bad input.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { PING, RawBosh } from '../../test/support/bosh.js';
 import { rawConnect, type RawPeer } from '../../test/support/raw.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { login, type Token } from './test-kit.js';
 
 const SASL2 = 'urn:xmpp:sasl:2';
+
+/** A FAST login's <authenticate/>: HT-SHA-256-NONE over the token, for the user agent. */
+const htAuth = (token: string, agent: string, extra = ''): string => {
+  const proof = createHmac('sha256', Buffer.from(token, 'utf8')).update('Initiator').digest();
+  const initial = Buffer.concat([Buffer.from('alice\0'), proof]).toString('base64');
+  return `<authenticate xmlns='${SASL2}' mechanism='HT-SHA-256-NONE'><initial-response>${initial}</initial-response><user-agent id='${agent}'/><fast xmlns='urn:xmpp:fast:0'/>${extra}</authenticate>`;
+};
 
 describe('XEP-0388 SASL2, XEP-0386 Bind2, XEP-0484 FAST', function () {
   this.timeout(20_000);
@@ -42,11 +50,6 @@ describe('XEP-0388 SASL2, XEP-0386 Bind2, XEP-0484 FAST', function () {
     return peer;
   }
 
-  const htAuth = (token: string, agent: string): string => {
-    const proof = createHmac('sha256', Buffer.from(token, 'utf8')).update('Initiator').digest();
-    const initial = Buffer.concat([Buffer.from('alice\0'), proof]).toString('base64');
-    return `<authenticate xmlns='${SASL2}' mechanism='HT-SHA-256-NONE'><initial-response>${initial}</initial-response><user-agent id='${agent}'/><fast xmlns='urn:xmpp:fast:0'/></authenticate>`;
-  };
 
   it('offers SASL2 with Bind2, FAST and SM inline; an unknown mechanism fails with invalid-mechanism', async () => {
     const peer = await rawSasl2();
@@ -141,5 +144,37 @@ describe('Bind2 inline features and XEP-0198 resumption in SASL2', function () {
     assert.doesNotMatch(success, /<bound/, 'a resumed session binds nothing');
     assert.match(success, new RegExp(`<authorization-identifier>${(jid ?? '').replace(/[.]/g, '\\.')}</authorization-identifier>`));
     again.destroy();
+  });
+});
+
+describe('SASL2, Bind2 and FAST over BOSH (raw session)', function () {
+  this.timeout(20_000);
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ c2s: { sasl2: true, requireTls: false } });
+    await server.addUser('alice', 'secret');
+  });
+  after(async () => server?.stop());
+
+  it('logs in with PLAIN, binds and gets a token in one request, then logs in with the token in another session', async () => {
+    const first = new RawBosh(server);
+    const created = await first.create();
+    assert.match(created.text, /<authentication xmlns=["']urn:xmpp:sasl:2["']>/);
+    assert.doesNotMatch(created.text, /<inline>.*<sm xmlns/s, 'no XEP-0198 resumption on BOSH');
+    const plain = Buffer.from('\0alice\0secret').toString('base64');
+    const login = await first.request(`<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${plain}</initial-response><user-agent id='bosh-agent'/>` +
+      `<request-token xmlns='urn:xmpp:fast:0' mechanism='HT-SHA-256-NONE'/><bind xmlns='urn:xmpp:bind:0'><tag>web</tag></bind></authenticate>`);
+    assert.match(login.text, /<authorization-identifier>alice@localhost\/web\.[\w-]{8}<\/authorization-identifier>/);
+    assert.match(login.text, /<bound xmlns=["']urn:xmpp:bind:0["']/);
+    const token = /token=["']([^"']+)["']/.exec(login.text)?.[1] ?? '';
+    assert.notEqual(token, '');
+    const ping = await first.request(PING('p1'));
+    assert.match(ping.text, /id=["']p1["']/, 'bound without a restart');
+
+    const second = new RawBosh(server);
+    await second.create();
+    const fast = await second.request(htAuth(token, 'bosh-agent', `<bind xmlns='urn:xmpp:bind:0'><tag>web</tag></bind>`));
+    assert.match(fast.text, /<success xmlns=["']urn:xmpp:sasl:2["']>.*<bound/s);
   });
 });
