@@ -110,6 +110,7 @@ describe('Bind2 inline features and XEP-0198 resumption in SASL2', function () {
   before(async () => {
     server = await startTestServer({ c2s: { sasl2: true, requireTls: false } });
     await server.addUser('bob', 'secret');
+    await server.addUser('carol', 'secret');
   });
   after(async () => server?.stop());
 
@@ -144,6 +145,27 @@ describe('Bind2 inline features and XEP-0198 resumption in SASL2', function () {
     assert.doesNotMatch(success, /<bound/, 'a resumed session binds nothing');
     assert.match(success, new RegExp(`<authorization-identifier>${(jid ?? '').replace(/[.]/g, '\\.')}</authorization-identifier>`));
     again.destroy();
+  });
+
+  it('carbons enabled inline in Bind2 copy what another resource sends; a session bound without it gets none', async () => {
+    const bindWith = async (tag: string, agent: string, inline: string): Promise<RawPeer> => {
+      const peer = await open();
+      peer.write(`<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${plain}</initial-response><user-agent id='${agent}'/>` +
+        `<bind xmlns='urn:xmpp:bind:0'><tag>${tag}</tag>${inline}</bind></authenticate>`);
+      await peer.waitFor(/<\/success>/);
+      return peer;
+    };
+    const withCarbons = await bindWith('a', 'c1', `<enable xmlns='urn:xmpp:carbons:2'/>`);
+    const without = await bindWith('b', 'c2', '');
+    const sender = await bindWith('c', 'c3', '');
+    sender.write(`<message to='carol@localhost' type='chat' id='m1'><body>hello</body></message>`);
+    await withCarbons.waitFor(/<sent xmlns=["']urn:xmpp:carbons:2["']>.*id=["']m1["']/s);
+    // The session without carbons got no copy, though the copy reached the other one first.
+    sender.write(`<iq type='get' id='p2'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    without.write(`<iq type='get' id='p3'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await without.waitFor(/id=["']p3["']/);
+    assert.doesNotMatch(without.received.slice(without.received.indexOf('</success>')), /urn:xmpp:carbons:2/);
+    for (const peer of [withCarbons, without, sender]) peer.destroy();
   });
 });
 
