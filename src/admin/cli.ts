@@ -168,9 +168,14 @@ function parseCommandLine(argv: readonly string[], cliCommands: ReadonlyMap<stri
   }
 
   const twoWords = rest.length >= 2 ? `${rest[0]} ${rest[1]}` : undefined;
+  // Three words for a group of a command's own (`user tokens revoke`).
+  const threeWords = rest.length >= 3 ? `${rest[0]} ${rest[1]} ${rest[2]}` : undefined;
   let spec: CommandSpec | undefined;
   let consumed = 0;
-  if (twoWords !== undefined && cliCommands.has(twoWords)) {
+  if (threeWords !== undefined && cliCommands.has(threeWords)) {
+    spec = cliCommands.get(threeWords);
+    consumed = 3;
+  } else if (twoWords !== undefined && cliCommands.has(twoWords)) {
     spec = cliCommands.get(twoWords);
     consumed = 2;
   } else if (rest[0] !== undefined && cliCommands.has(rest[0])) {

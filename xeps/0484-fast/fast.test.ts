@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { PING, RawBosh } from '../../test/support/bosh.js';
+import { runCliCaptured } from '../../test/support/cli.js';
 import { rawConnect, type RawPeer } from '../../test/support/raw.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { login, type Token } from './test-kit.js';
@@ -82,6 +83,21 @@ describe('XEP-0388 SASL2, XEP-0386 Bind2, XEP-0484 FAST', function () {
     peer.write(htAuth(other.token?.token ?? '', 'agent-b'));
     await peer.waitFor(/<failure xmlns=["']urn:xmpp:sasl:2["']><not-authorized/);
     peer.destroy();
+  });
+
+  it('`ratatosk user tokens revoke` ends the account\'s tokens', async () => {
+    const store: { token?: Token } = {};
+    await (await login(server, 'tcp', 'agent-cli', store)).stop();
+    const kept = store.token;
+    // Control: the token works.
+    await (await login(server, 'tcp', 'agent-cli', store, 'wrong')).stop();
+    assert.notEqual(store.token?.token, kept?.token);
+    const revoked = await runCliCaptured(['user', 'tokens', 'revoke', 'alice@localhost'], { RATATOSK_DATA_DIR: server.config.dataDir, RATATOSK_DOMAIN: 'localhost' });
+    assert.equal(revoked.code, 0, revoked.err);
+    assert.match(revoked.out, /revoked [1-9]\d* token\(s\) of alice@localhost/);
+    const after = await login(server, 'tcp', 'agent-cli', store);
+    assert.deepEqual(after.mechanisms, [`${SASL2} HT-SHA-256-NONE`, `${SASL2} SCRAM-SHA-1`], 'the token was refused, the password used');
+    await after.stop();
   });
 
   it('refuses an expired token', async () => {
