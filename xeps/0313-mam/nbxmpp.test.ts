@@ -85,7 +85,7 @@ describe('XEP-0313 archive read by nbxmpp (Gajim’s library)', function () {
     const [alice, bob, carol] = [await login('alice'), await login('bob'), await login('carol')];
     const send = async (from: TestClient, to: TestClient, body: string): Promise<Element> => {
       const got = to.next(withBody(body));
-      await from.xmpp.send(xml('message', { to: to.jid.split('/')[0], type: 'chat' }, xml('body', {}, body)));
+      await from.xmpp.send(xml('message', { to: to.jid.replace(/\/.*$/, ''), type: 'chat' }, xml('body', {}, body)));
       return got;
     };
 
