@@ -8,7 +8,7 @@ import type { MechanismFactory } from './types.js';
 
 export type { AttemptGate, ChannelBinding, CredentialSource, MechanismContext, MechanismFactory, SaslMechanism, SaslStep } from './types.js';
 export { PLAIN, PlainMechanism } from './plain.js';
-export { ScramMechanism, scramFactory, type ScramOptions } from './scram.js';
+export { ChannelBindingTypeError, ScramMechanism, scramFactory, type ScramOptions } from './scram.js';
 export { downgradeHash, downgradeString } from './downgrade.js';
 
 /** The mechanisms for the configured SCRAM hashes ([auth] scram_hashes). */

@@ -10,7 +10,7 @@ import { StandInCredentials } from '../../auth/stand-in.js';
 import { SaslError, type SaslFailureCondition } from '../../errors.js';
 import { downgradeString, mechanismsFor, offeredMechanisms } from './index.js';
 import { PlainMechanism } from './plain.js';
-import { ScramMechanism } from './scram.js';
+import { ChannelBindingTypeError, ScramMechanism } from './scram.js';
 import type { ChannelBinding, CredentialSource, MechanismContext, SaslStep } from './types.js';
 
 const STAND_INS = new StandInCredentials(Buffer.alloc(32, 7), 4096);
@@ -129,6 +129,12 @@ describe('SCRAM -PLUS and GS2 channel-binding flags (RFC 5802 §6)', () => {
   it("fails 'y' where -PLUS is offered (a downgrade), and accepts it where it is not (control)", async () => {
     await rejects(plainScram('sha256', { channelBinding: channel }).start(Buffer.from('y,,n=user,r=abc')), 'not-authorized');
     assert.equal((await (await login(plainScram('sha256'), 'sha256', 'pencil', 'y,,')).result).kind, 'success');
+  });
+
+  it("accepts 'y' once a -PLUS attempt on the stream named a type the connection lacks", async () => {
+    await assert.rejects(plus('sha256').start(Buffer.from('p=tls-unique,,n=user,r=abc')), (err: unknown) => err instanceof ChannelBindingTypeError);
+    const after = plainScram('sha256', { channelBinding: channel, bindingTypeRefused: true });
+    assert.equal((await (await login(after, 'sha256', 'pencil', 'y,,')).result).kind, 'success');
   });
 });
 

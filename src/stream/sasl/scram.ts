@@ -42,6 +42,13 @@ function defaultNonce(): string {
   return randomBytes(SERVER_NONCE_BYTES).toString('base64');
 }
 
+/** A -PLUS exchange named a channel-binding type this connection does not have (MechanismContext.bindingTypeRefused). */
+export class ChannelBindingTypeError extends SaslError {
+  constructor(text: string) {
+    super('malformed-request', text);
+  }
+}
+
 function malformed(text: string): SaslError {
   return new SaslError('malformed-request', text);
 }
@@ -201,9 +208,10 @@ export class ScramMechanism implements SaslMechanism {
 
   private async clientFirst(message: Buffer): Promise<SaslStep> {
     const first = parseClientFirst(this.decode(message, 'client-first-message'));
+    // Not a password guess: decided before the throttle counts an attempt.
+    const bindingData = this.checkBindingFlag(first.binding);
     const user = prepareUsername(first.username);
     await this.gate?.admit(user?.local);
-    const bindingData = this.checkBindingFlag(first.binding);
     const stored = user && (await fetchCredential(this.source, user.prepared, this.hash));
     const credential = stored ?? this.source.standIn(user?.prepared ?? first.username, this.hash);
 
@@ -230,13 +238,13 @@ export class ScramMechanism implements SaslMechanism {
     if (binding.flag === 'y') {
       if (this.plus) throw malformed(`${this.name} needs channel binding (the p= flag)`);
       // The client could bind and believes this server cannot, yet -PLUS is offered here: stripped on the way.
-      if (channel) throw new SaslError('not-authorized', 'channel binding is offered on this connection (downgrade detected)');
+      if (channel && !this.context.bindingTypeRefused) throw new SaslError('not-authorized', 'channel binding is offered on this connection (downgrade detected)');
       return undefined;
     }
     if (!this.plus) throw malformed('channel binding needs a -PLUS mechanism');
     if (!channel) throw new SaslError('encryption-required', 'no TLS channel to bind to');
     const data = channel.types.includes(binding.type) ? channel.data(binding.type) : undefined;
-    if (!data) throw malformed(`unsupported channel-binding type "${binding.type}" (offered: ${channel.types.join(', ')})`);
+    if (!data) throw new ChannelBindingTypeError(`unsupported channel-binding type "${binding.type}" (offered: ${channel.types.join(', ')})`);
     return data;
   }
 

@@ -41,6 +41,13 @@ export interface ChannelBinding {
 export interface MechanismContext {
   /** Present when -PLUS mechanisms are offered on this connection. */
   channelBinding?: ChannelBinding;
+  /**
+   * An earlier -PLUS attempt on this stream named a channel-binding type this connection does not have
+   * (ChannelBindingTypeError): the client now knows the server cannot bind with its type, so its 'y'
+   * flag is honest, not a sign of stripped features. (slixmpp 1.8 binds to tls-unique only, which TLS 1.3
+   * does not have: it tries -PLUS, then SCRAM with 'y'.)
+   */
+  bindingTypeRefused?: boolean;
   /** XEP-0474: the mechanisms and channel-binding types the client was offered, for the server-first 'd' attribute. */
   offered?: { mechanisms: readonly string[]; channelBindings: readonly string[] };
 }
