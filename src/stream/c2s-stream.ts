@@ -21,7 +21,7 @@ import { TokenBucket } from './limits.js';
 import { checkStreamNamespaces } from './stream-header.js';
 import { decodeBase64Strict } from './sasl/base64.js';
 import type { CredentialSource, MechanismContext, MechanismFactory, SaslMechanism, SaslStep } from './sasl/types.js';
-import { offeredMechanisms } from './sasl/index.js';
+import { ChannelBindingTypeError, offeredMechanisms } from './sasl/index.js';
 import type { ClientStream, StreamElementRegistry } from './stream-elements.js';
 import { Sasl2Login, type Sasl2Host } from './sasl2.js';
 import type { StreamEvents, StreamTransport, Undelivered } from './transport.js';
@@ -58,6 +58,8 @@ export class C2sStream implements StreamEvents {
   /** The login throttle's admission of the exchange under way. */
   private loginTicket: LoginTicket | undefined;
   private saslFailures = 0;
+  /** A -PLUS attempt named a channel-binding type this connection lacks (MechanismContext.bindingTypeRefused). */
+  private bindingTypeRefused = false;
   private session: ClientSession | undefined;
   /** The bound session once it was taken out of routing: what its undelivered stanzas were for. */
   private ended: ClientSession | undefined;
@@ -475,7 +477,7 @@ export class C2sStream implements StreamEvents {
     const channelBinding = this.transport.channelBinding?.();
     const mechanisms = offeredMechanisms(this.deps.mechanisms, channelBinding !== undefined);
     const offered = { mechanisms: mechanisms.map((m) => m.name), channelBindings: channelBinding?.types ?? [] };
-    return { mechanisms, context: channelBinding ? { channelBinding, offered } : { offered } };
+    return { mechanisms, context: channelBinding ? { channelBinding, offered, bindingTypeRefused: this.bindingTypeRefused } : { offered } };
   }
 
   private async saslResponse(element: Element): Promise<void> {
@@ -514,6 +516,7 @@ export class C2sStream implements StreamEvents {
   }
 
   private saslFailure(error: SaslError): void {
+    if (error instanceof ChannelBindingTypeError) this.bindingTypeRefused = true;
     this.sasl = undefined;
     // An admitted attempt already counts as a failure until it succeeds (auth/throttle.ts).
     this.loginTicket = undefined;
