@@ -46,7 +46,7 @@ class Driver(slixmpp.ClientXMPP):
         self.add_event_handler('sm_failed', lambda _s: emit('sm-failed'))
         self.add_event_handler('disconnected', self.on_disconnected)
         self.add_event_handler('connection_failed', lambda e: emit('error', text=f'connection failed: {e}'))
-        self.add_event_handler('failed_auth', lambda _s: emit('error', text='authentication failed'))
+        self.add_event_handler('failed_all_auth', lambda _s: emit('error', text='authentication failed'))
         self.add_event_handler('message', self.on_message)
 
     def note_features(self, stanza):
