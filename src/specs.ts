@@ -12,6 +12,8 @@ export const CORE_SPECS: readonly SpecReference[] = [
   { id: 'RFC 3921', title: 'Session establishment (legacy)', version: '§3', scope: 'answers the optional <session/> request older clients send', status: 'complete' },
   { id: 'XEP-0124', title: 'Bidirectional-streams Over Synchronous HTTP (BOSH)', version: '1.11.2', scope: 'sessions at /http-bind: rid window, hold, wait, acks (simple form), pause, polling limits, response cache, terminal conditions; no key sequencing or multiple streams', status: 'partial' },
   { id: 'XEP-0206', title: 'XMPP Over BOSH', version: '1.4', scope: 'xmpp:version, stream features in the creation response, xmpp:restart, remote-stream-error', status: 'complete' },
+  { id: 'XEP-0388', title: 'Extensible SASL Profile', version: '1.0.4', scope: 'SASL2 on TCP, WebSocket and BOSH beside RFC 6120 SASL ([c2s] sasl2): every mechanism, user-agent, challenge/response, abort, success with additional-data and authorization-identifier and no restart, failure with the SASL conditions; inline features from modules (FAST, XEP-0198 resumption); no <continue/> tasks', status: 'partial' },
+  { id: 'XEP-0386', title: 'Bind 2', version: '0.4.0', scope: 'bind inside SASL2 with <tag/>, the resource from the tag and the user-agent id, <bound/> with the inline features modules register (XEP-0198 enable, XEP-0280 enable, XEP-0352 state)', status: 'complete' },
   { id: 'XEP-0368', title: 'SRV records for XMPP over TLS', version: '1.1.0', scope: 'direct TLS listener on 5223', status: 'complete' },
   { id: 'XEP-0156', title: 'Discovering Alternative XMPP Connection Methods', version: '1.4.0', scope: 'HTTP lookup: /.well-known/host-meta (XRD) and host-meta.json (JRD) with CORS, listing the WebSocket and BOSH URLs', status: 'complete' },
 ];
