@@ -46,7 +46,11 @@ describeBackends('RFC 6120 streams on raw TCP', function (backend) {
         ids.push((await peer.expect(RESPONSE_HEADER))[1] ?? '');
         const [, secured = ''] = await peer.expect(FEATURES);
         assert.ok(
-          secured.includes(`<mechanisms xmlns="${SASL}"><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>`),
+          secured.includes(
+            `<mechanisms xmlns="${SASL}"><mechanism>SCRAM-SHA-512-PLUS</mechanism><mechanism>SCRAM-SHA-256-PLUS</mechanism><mechanism>SCRAM-SHA-1-PLUS</mechanism>` +
+              '<mechanism>SCRAM-SHA-512</mechanism><mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>' +
+              '<sasl-channel-binding xmlns="urn:xmpp:sasl-cb:0"><channel-binding type="tls-exporter"/><channel-binding type="tls-server-end-point"/></sasl-channel-binding>',
+          ),
           `mechanisms missing or out of order in ${secured}`,
         );
         assert.doesNotMatch(secured, /<starttls/);
@@ -135,7 +139,7 @@ describeBackends('RFC 6120 streams on raw TCP', function (backend) {
         const clientFirst = Buffer.from('n,,n=juliet,r=fyko+d2lbbFgONRv9qkxdawL').toString('base64');
         peer.write(`<auth xmlns='${SASL}' mechanism='SCRAM-SHA-1'>${clientFirst}</auth>`);
         const [, challenge = ''] = await peer.expect(new RegExp(`^<challenge xmlns="${SASL}">([^<]+)</challenge>$`));
-        assert.match(Buffer.from(challenge, 'base64').toString(), /^r=fyko\+d2lbbFgONRv9qkxdawL[^,]+,s=[^,]+,i=\d+$/);
+        assert.match(Buffer.from(challenge, 'base64').toString(), /^r=fyko\+d2lbbFgONRv9qkxdawL[^,]+,s=[^,]+,i=\d+,d=[^,]+$/);
         peer.write(`<abort xmlns='${SASL}'/>`);
         await peer.expect(new RegExp(`^<failure xmlns="${SASL}"><aborted/></failure>$`));
         peer.write(plainAuth('juliet', 'r0m30myr0m30'));
