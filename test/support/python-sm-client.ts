@@ -38,7 +38,7 @@ export function requirePythonLibrary(ctx: Mocha.Context, library: PythonSmLibrar
   } catch {
     const message = `${SYSTEM_PYTHON} cannot import ${library}`;
     if (process.env.CI === 'true') throw new Error(`${message}; it is required under CI=true (apt-get install ${DEBIAN_PACKAGE[library]})`);
-    console.warn(`\n  !!! ${message}: SKIPPING the ${library} stream-management tests !!!\n`);
+    console.warn(`\n  !!! ${message}: SKIPPING the ${library} tests !!!\n`);
     ctx.skip();
   }
 }
