@@ -33,6 +33,8 @@ describe('XEP-0388 SASL2, XEP-0386 Bind2, XEP-0484 FAST', function () {
       assert.deepEqual(first.mechanisms, [`${SASL2} SCRAM-SHA-1`]);
       assert.match(first.jid, /^alice@localhost\/phone\.[\w-]{8}$/, 'Bind2 resource: the tag and a part from the user-agent id');
       assert.equal(store.token?.mechanism, 'HT-SHA-256-NONE');
+      assert.equal(first.sm.enabled, true, 'xmpp.js enabled stream management inline in Bind2');
+      assert.notEqual(first.sm.id, '', 'with resumption');
       const issued = store.token?.token;
       await first.stop();
 
@@ -57,6 +59,17 @@ describe('XEP-0388 SASL2, XEP-0386 Bind2, XEP-0484 FAST', function () {
     assert.match(peer.received, /<authentication xmlns=["']urn:xmpp:sasl:2["']>.*<mechanism>SCRAM-SHA-1<\/mechanism>.*<inline>.*<bind xmlns=["']urn:xmpp:bind:0["']>.*<fast xmlns=["']urn:xmpp:fast:0["']><mechanism>HT-SHA-256-NONE<\/mechanism>/s);
     peer.write(`<authenticate xmlns='${SASL2}' mechanism='NOPE'><initial-response>=</initial-response></authenticate>`);
     await peer.waitFor(/<failure xmlns=["']urn:xmpp:sasl:2["']><invalid-mechanism xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']\/>/);
+    peer.destroy();
+  });
+
+  it('answers bad SASL2 input with its SASL condition: a response with no exchange, bad base64', async () => {
+    const peer = await rawSasl2();
+    peer.write(`<response xmlns='${SASL2}'>AAAA</response>`);
+    await peer.waitFor(/<failure xmlns=["']urn:xmpp:sasl:2["']><malformed-request xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']\/>/);
+    peer.write(`<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>not base64!</initial-response></authenticate>`);
+    await peer.waitFor(/<incorrect-encoding xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']\/>/);
+    peer.write(`<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${Buffer.from('\0alice\0wrong').toString('base64')}</initial-response></authenticate>`);
+    await peer.waitFor(/<not-authorized xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']\/>/);
     peer.destroy();
   });
 

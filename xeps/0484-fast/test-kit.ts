@@ -10,7 +10,7 @@ export interface Token {
 }
 
 /** An xmpp.js client that keeps its FAST token in `store`, recording the mechanism of each <authenticate/> it sends. */
-export async function login(server: ClientTarget, transport: ClientTransport, agentId: string, store: { token?: Token }, password = 'secret'): Promise<{ jid: string; mechanisms: string[]; stop: () => Promise<void> }> {
+export async function login(server: ClientTarget, transport: ClientTransport, agentId: string, store: { token?: Token }, password = 'secret'): Promise<{ jid: string; mechanisms: string[]; sm: { enabled: boolean; id: string }; stop: () => Promise<void> }> {
   // xmpp.js takes a <user-agent/> (its id binds FAST tokens and the Bind2 resource); the typings here omit it.
   const options = { service: serviceUrl(server, transport), domain: server.domain, username: 'alice', password, resource: 'phone', userAgent: xml('user-agent', { id: agentId }, xml('software', {}, 'test')) };
   const xmpp = client(options);
@@ -29,6 +29,7 @@ export async function login(server: ClientTarget, transport: ClientTransport, ag
     if (element.name === 'authenticate' || element.name === 'auth') mechanisms.push(`${element.attrs.xmlns as string} ${element.attrs.mechanism as string}`);
   });
   const jid = await xmpp.start();
-  return { jid: jid.toString(), mechanisms, stop: () => xmpp.stop().then(() => undefined) };
+  const sm = (xmpp as unknown as { streamManagement: { enabled: boolean; id: string } }).streamManagement;
+  return { jid: jid.toString(), mechanisms, sm: { enabled: sm.enabled, id: sm.id }, stop: () => xmpp.stop().then(() => undefined) };
 }
 
