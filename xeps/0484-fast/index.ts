@@ -4,7 +4,7 @@
 // user-agent id and the mechanism, refused once the password changed (README). HT mechanisms per
 // draft-schmaus-kitten-sasl-ht: HT-SHA-256-NONE only (no channel binding).
 import { createHash, randomBytes } from 'node:crypto';
-import { defineModule, type Sasl2Request } from '../../src/modules/api.js';
+import { defineModule, StoreUnavailableError, type Sasl2Request } from '../../src/modules/api.js';
 import { xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { tokensRevoke } from './commands.js';
@@ -85,7 +85,14 @@ export default defineModule({
           mechanism = asked.attrs.mechanism;
         }
         if (mechanism === undefined) return;
-        const issued = await issue(stream.username, agent, mechanism);
+        let issued: { token: string; expiry: string } | undefined;
+        try {
+          issued = await issue(stream.username, agent, mechanism);
+        } catch (err) {
+          // The login stands without a token: the client keeps using its password until the store is back.
+          if (!(err instanceof StoreUnavailableError)) throw err;
+          ctx.log.warn({ err }, 'no FAST token issued: the store is unavailable');
+        }
         if (issued) stream.send(xml('token', { xmlns: NS.fast, expiry: issued.expiry, token: issued.token }));
       },
     });
