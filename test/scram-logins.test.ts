@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { deriveCredential } from '../src/auth/credentials.js';
 import { openEmbeddedStores } from '../src/storage/embedded/index.js';
 import { runCliCaptured } from './support/cli.js';
+import { inet4, sslTlv, v2 } from './support/proxy-header.js';
 import { ScramConnection, type Security } from './support/scram-client.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -127,6 +129,44 @@ describe('SCRAM logins over TCP', function () {
       const outcome = await conn.scram({ mechanism: 'SCRAM-SHA-512', username: 'juliet', password: 'r0m30', flag: 'y' });
       assert.deepEqual([outcome.result, outcome.serverVerified], ['success', true]);
     });
+  });
+});
+
+describe('behind a TLS-terminating proxy (PROXY protocol v2 with PP2_CLIENT_SSL)', function () {
+  this.timeout(30_000);
+  const BALANCER = '127.0.0.9';
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ c2s: { proxyProtocolFrom: [BALANCER] }, auth: NO_THROTTLE });
+    await server.addUser('juliet', 'r0m30');
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('offers no -PLUS (no TLS of ours to bind to) and refuses it with invalid-mechanism; plain SCRAM works', async () => {
+    const header = v2(1, 0x11, inet4('192.0.2.79', '192.0.2.1', 40000, 5223), [sslTlv(1)]);
+    const socket = net.connect({ host: '127.0.0.1', port: server.ports.c2s, localAddress: BALANCER });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const until = async (pattern: RegExp): Promise<void> => {
+      for (let i = 0; i < 100 && !pattern.test(text); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(text, pattern);
+    };
+    try {
+      socket.write(Buffer.concat([header, Buffer.from("<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")]));
+      await until(/<\/stream:features>/);
+      assert.match(text, /<mechanism>SCRAM-SHA-512<\/mechanism>/, 'the proxy said TLS: login is offered');
+      assert.doesNotMatch(text, /-PLUS|sasl-channel-binding/);
+      socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256-PLUS'>${Buffer.from('p=tls-exporter,,n=juliet,r=abcdef').toString('base64')}</auth>`);
+      await until(/<failure[^>]*><invalid-mechanism\/>/);
+      // 'y' is right here: no -PLUS on this connection.
+      socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>${Buffer.from('y,,n=juliet,r=abcdef').toString('base64')}</auth>`);
+      await until(/<challenge[^>]*>/);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 
