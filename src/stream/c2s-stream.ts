@@ -416,7 +416,10 @@ export class C2sStream implements StreamEvents {
       if (element.name === 'response') return this.saslResponse(element);
       if (element.name === 'abort') return this.saslFailure(new SaslError('aborted'));
     }
-    if (ns === NS.sasl2 && this.deps.config.c2s.sasl2 && this.authAllowed()) return this.sasl2Login().handle(element);
+    if (ns === NS.sasl2 && this.deps.config.c2s.sasl2) {
+      if (!this.authAllowed()) return this.sasl2Login().refuse(new SaslError('encryption-required', 'negotiate TLS first'));
+      return this.sasl2Login().handle(element);
+    }
     if (element.name === 'iq' && (ns === undefined || ns === NS.client)) {
       let reply: Element | undefined;
       try {

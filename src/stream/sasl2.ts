@@ -218,6 +218,11 @@ export class Sasl2Login {
     return { jid, element: xml('bound', { xmlns: NS.bind2 }, ...answers) };
   }
 
+  /** A <failure/> without an exchange (SASL2 before TLS where TLS is required). */
+  refuse(error: SaslError): void {
+    this.failure(error);
+  }
+
   private failure(error: SaslError): void {
     this.exchange = undefined;
     const failure = xml('failure', { xmlns: NS.sasl2 }, xml(error.condition, { xmlns: NS.sasl }));

@@ -62,6 +62,21 @@ describe('XEP-0388 SASL2, XEP-0386 Bind2, XEP-0484 FAST', function () {
     peer.destroy();
   });
 
+  it('refuses SASL2 before TLS where TLS is required (encryption-required)', async () => {
+    const strict = await startTestServer({ c2s: { sasl2: true, requireTls: true } });
+    try {
+      const peer = await rawConnect(strict.ports.c2s);
+      peer.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>`);
+      await peer.waitFor(/<\/stream:features>/);
+      assert.doesNotMatch(peer.received, /urn:xmpp:sasl:2/, 'not offered before TLS');
+      peer.write(`<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${Buffer.from('\0alice\0secret').toString('base64')}</initial-response></authenticate>`);
+      await peer.waitFor(/<failure xmlns=["']urn:xmpp:sasl:2["']><encryption-required/);
+      peer.destroy();
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('answers bad SASL2 input with its SASL condition: a response with no exchange, bad base64', async () => {
     const peer = await rawSasl2();
     peer.write(`<response xmlns='${SASL2}'>AAAA</response>`);
