@@ -70,7 +70,7 @@ describe('loadConfig', () => {
         database: {},
         redis: { sentinels: [], cluster: [] },
         auth: {
-          scramIterations: 4096, failuresBeforeDelay: 3, maxFailureDelayMs: 5000, addressFailuresBeforeDelay: 20, failureWindowSeconds: 900,
+          scramIterations: 4096, scramHashes: ['sha1', 'sha256', 'sha512'], failuresBeforeDelay: 3, maxFailureDelayMs: 5000, addressFailuresBeforeDelay: 20, failureWindowSeconds: 900,
           lockoutFailures: 10, lockoutSeconds: 900, trustedLoginSeconds: 604800, maxTracked: 100000,
         },
         limits: {
