@@ -275,7 +275,7 @@ describe('admin commands', () => {
         'line 3: username: "Carol" is not normalised (expected "carol")',
         'line 5: user alice already appears on line 1',
         'line 6: roster[0].jid: "x@example.org/res" is not a valid bare JID',
-        'line 7: credentials: expected sha1 and sha256 SCRAM credentials, each with salt, iterations, storedKey and serverKey',
+        'line 7: credentials: expected SCRAM credentials for one or more of sha1, sha256, sha512, each with salt, iterations, storedKey and serverKey',
         'line 8: unknown field "password"',
         'line 9: roster[0].subscription: expected none, to, from or both',
         'line 10: expected a JSON object with username, credentials, createdAt and roster',
