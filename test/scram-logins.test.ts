@@ -12,6 +12,7 @@ import { deriveCredential } from '../src/auth/credentials.js';
 import { openEmbeddedStores } from '../src/storage/embedded/index.js';
 import { runCliCaptured } from './support/cli.js';
 import { inet4, sslTlv, v2 } from './support/proxy-header.js';
+import { rawLogin } from './support/raw-stream.js';
 import { ScramConnection, type Security } from './support/scram-client.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -251,6 +252,27 @@ describe('SCRAM hashes in the configuration and the CLI', function () {
     }
   });
 
+  it('an in-band password change (XEP-0077 §3.3) derives keys for exactly the configured hashes', async () => {
+    const server = await startTestServer({ c2s: { requireTls: false }, auth: { scramHashes: ['sha256', 'sha512'] } });
+    try {
+      const accounts = server.server.stores.accounts;
+      await accounts.create('romeo', { sha1: await deriveCredential('sha1', 'montague', undefined, 4096) });
+      const { stream } = await rawLogin(server.ports.c2s, 'romeo', 'montague', 'pc');
+      // The PLAIN login upgraded the account first (SHA-256, SHA-512 beside SHA-1).
+      await waitFor(async () => (await accounts.get('romeo'))?.credentials.sha512 !== undefined);
+      stream.write("<iq type='set' id='pw'><query xmlns='jabber:iq:register'><username>romeo</username><password>capulet</password></query></iq>");
+      await stream.expect(/<iq[^>]*type="result"[^>]*id="pw"|<iq[^>]*id="pw"[^>]*type="result"/);
+      stream.destroy();
+      assert.deepEqual(Object.keys((await accounts.get('romeo'))?.credentials ?? {}).sort(), ['sha256', 'sha512']);
+      const conn = await ScramConnection.open(server.ports.c2s, 'plain');
+      const outcome = await conn.scram({ mechanism: 'SCRAM-SHA-512', username: 'romeo', password: 'capulet' });
+      conn.destroy();
+      assert.deepEqual([outcome.result, outcome.serverVerified], ['success', true]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('user add derives the configured hashes; user hashes counts the accounts lacking each, or with an old count', async () => {
     const configFile = join(dir, 'ratatosk.toml');
     await writeFile(configFile, `domain = "example.org"\ndata_dir = "${dir}"\n[auth]\nscram_hashes = ["SHA-1", "SHA-256"]\nscram_iterations = 4096\n`);
@@ -264,13 +286,23 @@ describe('SCRAM hashes in the configuration and the CLI', function () {
     } finally {
       await stores.close();
     }
-    const report = await cli(['user', 'hashes']);
-    assert.equal(report.code, 0, report.err);
-    assert.deepEqual(report.out.trim().split('\n'), [
+    const before = await cli(['user', 'hashes']);
+    assert.equal(before.code, 0, before.err);
+    assert.deepEqual(before.out.trim().split('\n'), [
       '3 accounts; scram_iterations 4096',
       'SCRAM-SHA-1: missing in 1, other iteration count in 0',
       'SCRAM-SHA-256: missing in 1, other iteration count in 1',
       'SCRAM-SHA-512 (not offered): missing in 2, other iteration count in 0',
+    ]);
+    // user passwd derives the configured hashes, dropping keys of the old password for others.
+    assert.equal((await cli(['user', 'passwd', 'c@example.org', '--password', 'new'])).code, 0);
+    const report = await cli(['user', 'hashes']);
+    assert.equal(report.code, 0, report.err);
+    assert.deepEqual(report.out.trim().split('\n'), [
+      '3 accounts; scram_iterations 4096',
+      'SCRAM-SHA-1: missing in 0, other iteration count in 0',
+      'SCRAM-SHA-256: missing in 1, other iteration count in 0',
+      'SCRAM-SHA-512 (not offered): missing in 3, other iteration count in 0',
     ]);
   });
 });
