@@ -133,6 +133,47 @@ describe('SCRAM logins over TCP', function () {
   });
 });
 
+describe('SCRAM -PLUS in SASL2 (XEP-0388)', function () {
+  this.timeout(30_000);
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ c2s: { sasl2: true }, auth: NO_THROTTLE });
+    await server.addUser('juliet', 'r0m30');
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('offers -PLUS in <authentication/> on TLS, binds, checks the data, and sends d= of the SASL2 offer', async () => {
+    const conn = await ScramConnection.open(server.ports.c2s, 'starttls');
+    try {
+      const sasl2 = /<authentication xmlns="urn:xmpp:sasl:2">([\s\S]*?)<inline>/.exec(conn.features)?.[1] ?? '';
+      const mechanisms = [...sasl2.matchAll(/<mechanism>([^<]+)<\/mechanism>/g)].map((m) => m[1] ?? '');
+      assert.ok(mechanisms.includes('SCRAM-SHA-512-PLUS'), conn.features);
+      const wrong = await conn.scram({ mechanism: 'SCRAM-SHA-512-PLUS', username: 'juliet', password: 'r0m30', sasl2: true, bindingData: Buffer.alloc(32, 1) });
+      assert.equal(wrong.result, 'not-authorized');
+      const outcome = await conn.scram({ mechanism: 'SCRAM-SHA-512-PLUS', username: 'juliet', password: 'r0m30', sasl2: true });
+      assert.deepEqual([outcome.result, outcome.serverVerified], ['success', true]);
+      const text = `${[...mechanisms].sort().join('\u001e')}\u001f${[...conn.offered.channelBindings].sort().join('\u001e')}`;
+      assert.equal(/,d=([^,]+)/.exec(outcome.serverFirst)?.[1], createHash('sha512').update(text).digest('base64'));
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  it('offers no -PLUS in SASL2 without TLS', async () => {
+    const plain = await startTestServer({ c2s: { sasl2: true, requireTls: false } });
+    try {
+      const conn = await ScramConnection.open(plain.ports.c2s, 'plain');
+      assert.match(conn.features, /<authentication xmlns="urn:xmpp:sasl:2"><mechanism>SCRAM-SHA-512<\/mechanism>/);
+      assert.doesNotMatch(conn.features, /-PLUS/);
+      conn.destroy();
+    } finally {
+      await plain.stop();
+    }
+  });
+});
+
 describe('behind a TLS-terminating proxy (PROXY protocol v2 with PP2_CLIENT_SSL)', function () {
   this.timeout(30_000);
   const BALANCER = '127.0.0.9';

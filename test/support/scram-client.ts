@@ -9,6 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 
 const HEADER = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+const SASL2 = 'urn:xmpp:sasl:2';
 const HASH: Record<string, { name: string; bytes: number }> = {
   'SCRAM-SHA-1': { name: 'sha1', bytes: 20 },
   'SCRAM-SHA-256': { name: 'sha256', bytes: 32 },
@@ -25,6 +26,8 @@ export interface ScramAttempt {
   flag?: string;
   /** Replaces the channel-binding data the client computed (a man in the middle's channel). */
   bindingData?: Buffer;
+  /** SASL2 (XEP-0388) instead of RFC 6120 SASL: the server must offer it ([c2s] sasl2). */
+  sasl2?: boolean;
 }
 
 export interface ScramOutcome {
@@ -107,7 +110,10 @@ export class ScramConnection {
     const gs2 = flag === 'n' || flag === 'y' ? `${flag},,` : `p=${flag},,`;
     const cbData = gs2.startsWith('p=') ? (attempt.bindingData ?? this.bindingData(flag)) : Buffer.alloc(0);
     const bare = `n=${attempt.username},r=${randomBytes(18).toString('base64')}`;
-    const first = await this.send(`<auth xmlns='${SASL}' mechanism='${attempt.mechanism}'>${Buffer.from(gs2 + bare).toString('base64')}</auth>`);
+    const initial = Buffer.from(gs2 + bare).toString('base64');
+    const first = attempt.sasl2
+      ? await this.send(`<authenticate xmlns='${SASL2}' mechanism='${attempt.mechanism}'><initial-response>${initial}</initial-response></authenticate>`)
+      : await this.send(`<auth xmlns='${SASL}' mechanism='${attempt.mechanism}'>${initial}</auth>`);
     if (first.kind !== 'challenge') return { result: first.value, serverFirst: '', serverVerified: false };
     const serverFirst = first.value;
     const attrs = new Map(serverFirst.split(',').map((a) => [a.slice(0, 1), a.slice(2)]));
@@ -117,7 +123,7 @@ export class ScramConnection {
     const clientKey = createHmac(hash.name, salted).update('Client Key').digest();
     const signature = createHmac(hash.name, createHash(hash.name).update(clientKey).digest()).update(authMessage).digest();
     const proof = Buffer.from(clientKey.map((byte, i) => byte ^ (signature[i] ?? 0)));
-    const final = await this.send(`<response xmlns='${SASL}'>${Buffer.from(`${withoutProof},p=${proof.toString('base64')}`).toString('base64')}</response>`);
+    const final = await this.send(`<response xmlns='${attempt.sasl2 ? SASL2 : SASL}'>${Buffer.from(`${withoutProof},p=${proof.toString('base64')}`).toString('base64')}</response>`);
     if (final.kind !== 'success') return { result: final.kind === 'failure' ? final.value : `unexpected ${final.kind}`, serverFirst, serverVerified: false };
     const serverKey = createHmac(hash.name, salted).update('Server Key').digest();
     const expected = `v=${createHmac(hash.name, serverKey).update(authMessage).digest('base64')}`;
@@ -155,7 +161,8 @@ export class ScramConnection {
 
   private async send(xml: string): Promise<{ kind: 'challenge' | 'success' | 'failure'; value: string }> {
     this.socket.write(xml);
-    const match = await this.expect(/<(challenge|success)[^>]*?(?:\/>|>([^<]*)<\/\1>)|<failure[^>]*><([a-z-]+)\/>/);
+    // SASL2's <success/> carries the data in <additional-data/>, its <failure/> the condition with a namespace.
+    const match = await this.expect(/<(challenge|success)[^>]*?(?:\/>|>(?:<additional-data>)?([^<]*)(?:<\/additional-data>)?(?:<(?!\/\1)[\s\S]*?)?<\/\1>)|<failure[^>]*><([a-z-]+)[^>]*\/>/);
     if (match[3] !== undefined) return { kind: 'failure', value: match[3] };
     return { kind: match[1] === 'success' ? 'success' : 'challenge', value: Buffer.from(match[2] ?? '', 'base64').toString('utf8') };
   }
