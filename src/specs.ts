@@ -12,7 +12,7 @@ export const CORE_SPECS: readonly SpecReference[] = [
   { id: 'RFC 5929', title: 'Channel Bindings for TLS', scope: 'tls-server-end-point (hash of our certificate) and tls-unique (TLS 1.2 and older) for SCRAM-*-PLUS', status: 'complete' },
   { id: 'RFC 9266', title: 'Channel Bindings for TLS 1.3', scope: 'tls-exporter on TLS 1.3 for SCRAM-*-PLUS', status: 'complete' },
   { id: 'XEP-0440', title: 'SASL Channel-Binding Type Capability', version: '1.0.0', scope: '<sasl-channel-binding/> in the stream features with the types of the connection, beside -PLUS', status: 'complete' },
-  { id: 'XEP-0474', title: 'SASL SCRAM Downgrade Protection', version: '0.5.0', scope: 'd= in the SCRAM server-first-message: the hash (of the mechanism) of the offered mechanisms and channel-binding types (legacy SASL and SASL2)', status: 'complete' },
+  { id: 'XEP-0474', title: 'SASL SCRAM Downgrade Protection', version: '0.5.0', scope: 'h= in the SCRAM server-first-message: the hash (of the mechanism) of the offered mechanisms and channel-binding types (legacy SASL and SASL2)', status: 'complete' },
   { id: 'RFC 3921', title: 'Session establishment (legacy)', version: '§3', scope: 'answers the optional <session/> request older clients send', status: 'complete' },
   { id: 'XEP-0124', title: 'Bidirectional-streams Over Synchronous HTTP (BOSH)', version: '1.11.2', scope: 'sessions at /http-bind: rid window, hold, wait, acks (simple form), pause, polling limits, response cache, terminal conditions; no key sequencing or multiple streams', status: 'partial' },
   { id: 'XEP-0206', title: 'XMPP Over BOSH', version: '1.4', scope: 'xmpp:version, stream features in the creation response, xmpp:restart, remote-stream-error', status: 'complete' },

@@ -23,7 +23,7 @@ interface ServerFirst {
 }
 
 function parseServerFirst(message: string): ServerFirst {
-  const match = /^r=[^,]+,s=([^,]+),i=(\d+)(?:,d=[^,]+)?$/.exec(message);
+  const match = /^r=[^,]+,s=([^,]+),i=(\d+)(?:,h=[^,]+)?$/.exec(message);
   assert.ok(match, `not a server-first-message: ${message}`);
   return { salt: Buffer.from(match[1] ?? '', 'base64'), iterations: Number(match[2]) };
 }

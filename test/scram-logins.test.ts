@@ -1,6 +1,6 @@
 // Real logins over TCP with every SCRAM mechanism (RFC 5802, RFC 7677, SCRAM-SHA-512) and PLAIN, on
 // STARTTLS and direct TLS; the -PLUS variants with tls-exporter (RFC 9266), tls-server-end-point and
-// tls-unique (RFC 5929) advertised per XEP-0440; GS2 flag and channel-binding failures; XEP-0474 d=;
+// tls-unique (RFC 5929) advertised per XEP-0440; GS2 flag and channel-binding failures; XEP-0474 h=;
 // the credential upgrade at a PLAIN login; `ratatosk user hashes`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -99,14 +99,14 @@ describe('SCRAM logins over TCP', function () {
     assert.equal((await conn.scram({ mechanism: 'SCRAM-SHA-256', username: 'juliet', password: 'r0m30', flag: 'n' })).result, 'success');
   });
 
-  it('sends the XEP-0474 d= attribute: the hash of what the features offered', async () => {
+  it('sends the XEP-0474 h= attribute: the hash of what the features offered', async () => {
     for (const [mechanism, hash] of [['SCRAM-SHA-256-PLUS', 'sha256'], ['SCRAM-SHA-512', 'sha512'], ['SCRAM-SHA-1', 'sha1']] as const) {
       const conn = await connect('starttls');
       const { mechanisms, channelBindings } = conn.offered;
       const text = `${[...mechanisms].sort().join('\u001e')}\u001f${[...channelBindings].sort().join('\u001e')}`;
       const outcome = await conn.scram({ mechanism, username: 'juliet', password: 'r0m30' });
       assert.equal(outcome.result, 'success');
-      assert.equal(/,d=([^,]+)/.exec(outcome.serverFirst)?.[1], createHash(hash).update(text).digest('base64'), mechanism);
+      assert.equal(/,h=([^,]+)/.exec(outcome.serverFirst)?.[1], createHash(hash).update(text).digest('base64'), mechanism);
     }
   });
 
@@ -144,7 +144,7 @@ describe('SCRAM -PLUS in SASL2 (XEP-0388)', function () {
     await server?.stop();
   });
 
-  it('offers -PLUS in <authentication/> on TLS, binds, checks the data, and sends d= of the SASL2 offer', async () => {
+  it('offers -PLUS in <authentication/> on TLS, binds, checks the data, and sends h= of the SASL2 offer', async () => {
     const conn = await ScramConnection.open(server.ports.c2s, 'starttls');
     try {
       const sasl2 = /<authentication xmlns="urn:xmpp:sasl:2">([\s\S]*?)<inline>/.exec(conn.features)?.[1] ?? '';
@@ -155,7 +155,7 @@ describe('SCRAM -PLUS in SASL2 (XEP-0388)', function () {
       const outcome = await conn.scram({ mechanism: 'SCRAM-SHA-512-PLUS', username: 'juliet', password: 'r0m30', sasl2: true });
       assert.deepEqual([outcome.result, outcome.serverVerified], ['success', true]);
       const text = `${[...mechanisms].sort().join('\u001e')}\u001f${[...conn.offered.channelBindings].sort().join('\u001e')}`;
-      assert.equal(/,d=([^,]+)/.exec(outcome.serverFirst)?.[1], createHash('sha512').update(text).digest('base64'));
+      assert.equal(/,h=([^,]+)/.exec(outcome.serverFirst)?.[1], createHash('sha512').update(text).digest('base64'));
     } finally {
       conn.destroy();
     }

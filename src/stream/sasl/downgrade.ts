@@ -1,4 +1,4 @@
-// XEP-0474 (SASL SCRAM Downgrade Protection) §3: the server-first-message carries d=, the hash
+// XEP-0474 (SASL SCRAM Downgrade Protection) §3: the server-first-message carries h=, the hash
 // (with the SCRAM mechanism's own hash function) of what the client was offered, so a client can see
 // whether a man in the middle stripped mechanisms or channel-binding types from the stream features.
 // The string: the mechanism names sorted, joined by 0x1E; then, when channel-binding types were

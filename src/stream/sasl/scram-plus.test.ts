@@ -1,4 +1,4 @@
-// SCRAM-SHA-512, the -PLUS variants' GS2 flags and channel binding (RFC 5802 §6), XEP-0474's d=
+// SCRAM-SHA-512, the -PLUS variants' GS2 flags and channel binding (RFC 5802 §6), XEP-0474's h=
 // attribute, and PLAIN's use of partial credentials and the upgrade hook.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -144,17 +144,17 @@ describe('XEP-0474 downgrade protection', () => {
     assert.equal(downgradeString(['SCRAM-SHA-1-PLUS', 'PLAIN'], ['tls-server-end-point', 'tls-exporter']), 'PLAIN\u001eSCRAM-SHA-1-PLUS\u001ftls-exporter\u001etls-server-end-point');
   });
 
-  it('sends d= in the server-first-message: the mechanism hash of the offer', async () => {
+  it('sends h= in the server-first-message: the mechanism hash of the offer', async () => {
     const { serverFirst, result } = await login(plus('sha512', { channelBinding: channel, offered }), 'sha512', 'pencil', 'p=tls-exporter,,', CB_DATA);
     const expected = createHash('sha512').update(`PLAIN\u001eSCRAM-SHA-512\u001eSCRAM-SHA-512-PLUS\u001ftls-exporter\u001etls-server-end-point`).digest('base64');
-    assert.match(serverFirst, /^r=[^,]+,s=[^,]+,i=4096,d=[^,]+$/);
-    assert.equal(/,d=([^,]+)$/.exec(serverFirst)?.[1], expected);
+    assert.match(serverFirst, /^r=[^,]+,s=[^,]+,i=4096,h=[^,]+$/);
+    assert.equal(/,h=([^,]+)$/.exec(serverFirst)?.[1], expected);
     assert.equal((await result).kind, 'success');
   });
 
-  it('sends no d= when the offer is not known (control)', async () => {
+  it('sends no h= when the offer is not known (control)', async () => {
     const { serverFirst } = await login(plainScram('sha256'), 'sha256', 'pencil', 'n,,');
-    assert.doesNotMatch(serverFirst, /d=/);
+    assert.doesNotMatch(serverFirst, /,h=/);
   });
 });
 

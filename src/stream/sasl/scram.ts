@@ -3,7 +3,7 @@
 // A challenge/response state machine, independent of the wrapper (SASL, SASL2).
 //
 //   C: gs2-header client-first-message-bare     n,,n=user,r=<client nonce>     (p=<cb type>,, for -PLUS)
-//   S: server-first-message                     r=<client+server nonce>,s=<salt>,i=<iterations>[,d=<XEP-0474>]
+//   S: server-first-message                     r=<client+server nonce>,s=<salt>,i=<iterations>[,h=<XEP-0474>]
 //   C: client-final-message                     c=<base64 gs2-header + cb data>,r=<nonce>,p=<proof>
 //   S: success with v=<server signature>
 //
@@ -220,7 +220,7 @@ export class ScramMechanism implements SaslMechanism {
     const nonce = first.clientNonce + serverNonce;
     const offered = this.context.offered;
     // XEP-0474: an extension attribute after i= (RFC 5802 §7 server-first-message grammar).
-    const protection = offered ? `,d=${downgradeHash(this.hash, offered.mechanisms, offered.channelBindings).toString('base64')}` : '';
+    const protection = offered ? `,h=${downgradeHash(this.hash, offered.mechanisms, offered.channelBindings).toString('base64')}` : '';
     const serverFirst = `r=${nonce},s=${credential.salt},i=${credential.iterations}${protection}`;
     const channelBinding = Buffer.concat([Buffer.from(first.gs2Header, 'utf8'), bindingData ?? Buffer.alloc(0)]);
     this.exchange = { first, user, credential, known: stored !== undefined, nonce, serverFirst, channelBinding };

@@ -48,7 +48,7 @@ export interface MechanismContext {
    * does not have: it tries -PLUS, then SCRAM with 'y'.)
    */
   bindingTypeRefused?: boolean;
-  /** XEP-0474: the mechanisms and channel-binding types the client was offered, for the server-first 'd' attribute. */
+  /** XEP-0474: the mechanisms and channel-binding types the client was offered, for the server-first 'h' attribute. */
   offered?: { mechanisms: readonly string[]; channelBindings: readonly string[] };
 }
 
