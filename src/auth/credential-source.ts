@@ -28,6 +28,8 @@ export function accountCredentialSource(accounts: AccountStore, standIns: StandI
     return local === undefined ? undefined : (await accounts.get(local))?.credentials;
   };
   return {
+    // PLAIN's first hash and its stand-ins': SHA-256 when offered, else the strongest offered.
+    plainHash: auth.scramHashes.includes('sha256') ? 'sha256' : [...auth.scramHashes].sort().reverse()[0],
     getCredentials,
     async getCredential(username, hash) {
       return (await getCredentials(username))?.[hash];

@@ -10,7 +10,7 @@ import {
   type AttemptGate, type CredentialSource, type MechanismFactory, type SaslMechanism, type SaslStep,
 } from './types.js';
 
-/** The hash PLAIN checks a password with: SHA-256 first, the cost stand-ins for unknown users have. */
+/** After CredentialSource.plainHash, the hashes PLAIN falls back to for an account without it. */
 const PREFERRED: readonly ScramHash[] = ['sha256', 'sha512', 'sha1'];
 
 /** RFC 4616 §2 requires accepting 255 octets per field; allow more (long passwords, full JIDs), within reason. */
@@ -67,13 +67,14 @@ export class PlainMechanism implements SaslMechanism {
     const user = prepareUsername(authcid);
     await this.gate?.admit(user?.local);
     const all = user && (await this.storedCredentials(user.prepared));
-    const hash = all && PREFERRED.find((h) => all[h] !== undefined);
+    const first = this.source.plainHash ?? 'sha256';
+    const hash = all && [first, ...PREFERRED].find((h) => all[h] !== undefined);
     const stored: ScramCredential | undefined = hash && all?.[hash];
     // An unknown user costs the same key derivation as a known one, so timing does not tell them apart.
-    const credential = stored ?? this.source.standIn(user?.prepared ?? authcid, 'sha256');
+    const credential = stored ?? this.source.standIn(user?.prepared ?? authcid, first);
     let valid: boolean;
     try {
-      valid = await verifyPassword(credential, hash ?? 'sha256', password);
+      valid = await verifyPassword(credential, hash ?? first, password);
     } catch {
       valid = false; // saslprep rejected the password
     }

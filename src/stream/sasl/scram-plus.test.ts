@@ -176,6 +176,18 @@ describe('PLAIN with partial credentials', () => {
     assert.deepEqual(source.verified, [['old', 'secret']]);
   });
 
+  it("checks with the source's plainHash first, and runs an unknown name's stand-in with it", async () => {
+    const asked: ScramHash[] = [];
+    const source = Object.assign(new Source(users), { plainHash: 'sha512' as const });
+    source.standIn = (username: string, hash: ScramHash): ScramCredential => {
+      asked.push(hash);
+      return STAND_INS.credential(hash, username);
+    };
+    await rejects(new PlainMechanism(source).start(message('nobody', 'pencil')), 'not-authorized');
+    assert.deepEqual(asked, ['sha512']);
+    assert.equal((await new PlainMechanism(source).start(message('user', 'pencil'))).kind, 'success');
+  });
+
   it('does not report a wrong password', async () => {
     const source = new Source(users);
     await rejects(new PlainMechanism(source).start(message('old', 'wrong')), 'not-authorized');

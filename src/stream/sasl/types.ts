@@ -18,6 +18,11 @@ export interface CredentialSource {
    * iteration count, same salt length, the same salt for the same name at every attempt).
    */
   standIn(username: string, hash: ScramHash): ScramCredential;
+  /**
+   * The hash PLAIN checks passwords with first and runs stand-ins with (default SHA-256): one of the
+   * configured hashes, so that an unknown name costs the same PBKDF2 as an account.
+   */
+  readonly plainHash?: ScramHash;
   /** Every stored credential of a username (PLAIN picks one); without it PLAIN asks for SHA-256 only. */
   getCredentials?(username: string): Promise<StoredCredentials | undefined>;
   /**
