@@ -43,6 +43,7 @@ const ENV_VARS: Readonly<Record<string, ModuleEnvVar>> = {
   RATATOSK_C2S_PORT: { path: ['c2s', 'port'], kind: 'integer' },
   RATATOSK_C2S_TLS_PORT: { path: ['c2s', 'tls_port'], kind: 'integer' },
   RATATOSK_REQUIRE_TLS: { path: ['c2s', 'require_tls'], kind: 'boolean' },
+  RATATOSK_SASL2: { path: ['c2s', 'sasl2'], kind: 'boolean' },
   RATATOSK_HTTP_HOST: { path: ['http', 'host'], kind: 'string' },
   RATATOSK_HTTP_PORT: { path: ['http', 'port'], kind: 'integer' },
   RATATOSK_TRUSTED_PROXIES: { path: ['http', 'trusted_proxies'], kind: 'list' },

@@ -33,7 +33,7 @@ describe('XEP-0484 FAST across nodes (shared PostgreSQL store)', function () {
     stores = await openSharedStores(url);
     await stores.accounts.create('alice', await deriveCredentials('secret', 4096));
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-fast-'));
-    for (const id of ['n1', 'n2']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir, env: { RATATOSK_DATABASE_URL: url } }));
+    for (const id of ['n1', 'n2']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir, env: { RATATOSK_DATABASE_URL: url, RATATOSK_SASL2: 'true' } }));
   });
 
   afterEach(function () {
