@@ -48,6 +48,8 @@ interface Options {
   streamManagement: boolean;
   /** With stream management: an <r/> after every Nth chat message. */
   ackEvery: number;
+  /** An XEP-0199 ping to the server after every chat message (LoadTarget.pingAfterMessage). */
+  pingAfterMessage: boolean;
 }
 
 function fail(message: string): never {
@@ -83,6 +85,7 @@ function parseOptions(): Options {
         results: { type: 'string' },
         'stream-management': { type: 'boolean', default: false },
         'ack-every': { type: 'string', default: '1' },
+        'ping-after-message': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -124,6 +127,7 @@ function parseOptions(): Options {
     results: values.results,
     streamManagement: values['stream-management'],
     ackEvery: number('ack-every', values['ack-every'], 1),
+    pingAfterMessage: values['ping-after-message'],
   };
 }
 
@@ -141,6 +145,7 @@ const targets: LoadTarget[] = options.ports.map((port) => ({
   bosh: { path: '/http-bind', wait: options.boshWait, hold: options.boshHold, agent: agent ?? boshAgent() },
   streamManagement: options.streamManagement,
   ackEvery: options.ackEvery,
+  pingAfterMessage: options.pingAfterMessage,
 }));
 
 // ---- the population ----

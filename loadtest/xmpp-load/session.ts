@@ -34,6 +34,11 @@ export interface LoadTarget {
   streamManagement?: boolean;
   /** With stream management: ask for an ack after every Nth chat message sent (1: after each, as Conversations). */
   ackEvery?: number;
+  /**
+   * Without stream management: an XEP-0199 ping to the server after every chat message, one element in and one out
+   * per message as an <r/>/<a/> pair is (the cost of that traffic alone, to set beside stream management's).
+   */
+  pingAfterMessage?: boolean;
 }
 
 const SM = 'urn:xmpp:sm:3';
@@ -72,6 +77,7 @@ export class LoadSession {
     readonly timings: LoginTimings,
     private readonly events: SessionEvents,
     sm?: { inbound: number; outbound: number; ackEvery: number },
+    private readonly pingAfterMessage = false,
   ) {
     if (sm) Object.assign(this.sm, { enabled: true, ...sm });
   }
@@ -163,7 +169,7 @@ export class LoadSession {
 
       const timings = { features: featuresAt, login: loggedInAt - loginStart, total: performance.now() - start };
       const bare = jid.split('/')[0] ?? jid;
-      session = new LoadSession(wire, jid, bare, contacts, timings, events, sm);
+      session = new LoadSession(wire, jid, bare, contacts, timings, events, sm, target.pingAfterMessage === true);
       const idle = session;
       inbox.passive = (item) => {
         if (item.kind === 'element') idle.onElement(item.element);
@@ -186,6 +192,7 @@ export class LoadSession {
 
   sendChat(to: string, id: string, body: string): void {
     this.send(xml('message', { to, type: 'chat', id }, xml('body', null, body)));
+    if (this.pingAfterMessage) this.send(xml('iq', { type: 'get', id: `p${id}` }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
     if (this.sm.enabled && ++this.sm.chatsSinceRequest >= this.sm.ackEvery) {
       this.sm.chatsSinceRequest = 0;
       this.requestAck();
