@@ -650,21 +650,10 @@ export class C2sStream implements StreamEvents {
       this.transport.send(bounce(element, new StanzaError('bad-request', 'invalid resource')));
       return;
     }
-    const session = new ClientSession(this, this.transport, jid, this.id);
-    const replaced = this.deps.sessions.add(session);
-    if (replaced) {
-      this.log.info({ jid: jid.toString() }, 'resource conflict: replacing the older session');
-      replaced.close(new StreamError('conflict', 'replaced by a new connection with the same resource'));
-    }
-    this.session = session;
-    this.phase = 'bound';
-    clearTimeout(this.authTimer);
-    this.authTimer = undefined;
-    this.onBound?.();
     // The result goes out once the session is registered (in a cluster: in the shared directory, with the session
     // it displaced on another node told to close), so a client that holds its JID is the one routed to.
-    await this.deps.hooks.emit('session:binding', session);
-    if (this.session !== session) return;
+    const session = await this.bindSession(jid);
+    if (!session) return;
     this.transport.send(xml('iq', { type: 'result', id: element.attrs.id }, xml('bind', { xmlns: NS.bind }, xml('jid', null, jid.toString()))));
     await this.deps.hooks.emit('session:bound', session);
   }
