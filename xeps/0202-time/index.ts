@@ -1,6 +1,6 @@
 // XEP-0202 Entity Time 2.0: the server answers a time request for itself (§3, Examples 1-2) with its
 // offset from UTC (<tzo>) and the UTC time (<utc>), both in the XEP-0082 profiles; disco#info advertises
-// the feature (§4). Requests to users' JIDs go to their clients, as any iq to a full JID does.
+// the feature (§4). Requests to users' JIDs go to their clients, like every other iq to a full JID.
 import { defineModule } from '../../src/modules/api.js';
 import { xml, type Element } from '../../src/xml/element.js';
 

@@ -16,7 +16,7 @@ export interface Slot {
   readonly id: string;
   readonly filename: string;
   readonly size: number;
-  /** The content type the slot was asked for; undefined: any (stored as sent, application/octet-stream when none). */
+  /** The content type the slot was asked for; undefined: whatever the upload sends (stored as sent, application/octet-stream when none). */
   readonly contentType: string | undefined;
   /** Milliseconds since the epoch after which the PUT URL is refused. */
   readonly expires: number;
