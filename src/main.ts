@@ -17,6 +17,8 @@ import { adminCommandsOf } from './modules/commands.js';
 import { DiscoRegistry } from './modules/disco-registry.js';
 import { ModuleHost } from './modules/host.js';
 import { createLogger, type Logger } from './observability/log.js';
+import { ServerMetrics } from './observability/metrics.js';
+import { metricsEndpoint } from './observability/metrics-endpoint.js';
 import { IqRegistry } from './router/iq-registry.js';
 import { Router } from './router/router.js';
 import { LocalSessionRegistry } from './sessions/local-registry.js';
@@ -37,7 +39,7 @@ import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, HOST_ME
 import { HttpServer, ModuleHttpRoutes, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
 import { createWebSocketEndpoint } from './transports/websocket.js';
-import { addressMatcher, ClientOriginRule } from './transports/client-origin.js';
+import { addressMatcher, ClientOriginRule, isLoopback } from './transports/client-origin.js';
 import { ASSETS_PREFIX, createWebClient, WEB_CLIENT_PATH } from './transports/web-client.js';
 import { VERSION } from './version.js';
 import { NS } from './xml/ns.js';
@@ -190,6 +192,9 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const httpProxies = config.http.proxyProtocolFrom.length > 0 ? { proxyProtocolFrom: addressMatcher(config.http.proxyProtocolFrom) } : {};
   const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket, moduleRoutes: httpRoutes, ...httpProxies });
   http.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', node: config.nodeId, sessions: sessions.size, store: stores.kind, uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000) }));
+  // Prometheus metrics (README "Metrics"): for operators on loopback.
+  const metrics = new ServerMetrics({ nodeId: config.nodeId, sessions });
+  http.route('/metrics', metricsEndpoint({ metrics, originOf, allowed: isLoopback }));
   // The web client (Converse.js) at `/`; without the package, a line of text says where to connect.
   // Converse shows its sign-up form when a stream from this browser would offer in-band registration: the stream
   // features tell, as they tell any client (XEP-0077 §4), whichever module provides it.
