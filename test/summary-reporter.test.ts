@@ -1,6 +1,6 @@
 // test/support/summary-reporter.cjs on a fixture suite run by the repository's mocha: the last line is
 // "N passed, M failed"; skipped tests (the fixture declares one with xit, which mocha treats as a skip) are
-// failures listed by title under CI=true, and loud elsewhere.
+// failures listed by title under CI=true, and loud elsewhere; above them, the slowest files, tests and hooks.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -38,16 +38,17 @@ interface Run {
   lines: string[];
 }
 
-async function runFixture(source: string, ci: boolean): Promise<Run> {
+async function runFixture(source: string | Record<string, string>, ci: boolean): Promise<Run> {
   const dir = await mkdtemp(join(tmpdir(), 'ratatosk-reporter-'));
   try {
-    const spec = join(dir, 'fixture.spec.cjs');
-    await writeFile(spec, source);
+    const files = typeof source === 'string' ? { 'fixture.spec.cjs': source } : source;
+    const specs = Object.keys(files).sort();
+    for (const name of specs) await writeFile(join(dir, name), files[name]);
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.CI;
     if (ci) env.CI = 'true';
     return await new Promise((resolve) => {
-      execFile(process.execPath, [MOCHA, '--no-config', '--reporter', REPORTER, spec], { cwd: dir, env }, (err, stdout) => {
+      execFile(process.execPath, [MOCHA, '--no-config', '--reporter', REPORTER, ...specs], { cwd: dir, env }, (err, stdout) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve({ code, lines: stdout.trimEnd().split('\n') });
       });
@@ -98,10 +99,59 @@ describe('summary reporter (test/support/summary-reporter.cjs)', function () {
     assert.notEqual(ci.code, 0);
   });
 
-  it('without pending tests prints nothing but the summary line after mocha\'s own', async () => {
+  it('without pending tests prints only the timings and the summary line after mocha\'s own', async () => {
     const run = await runFixture(`describe('s', function () { it('ok', function () {}); });`, true);
     assert.equal(run.lines.at(-1), '1 passed, 0 failed');
     assert.ok(!run.lines.some((l) => /pending/i.test(l)));
+    const epilogue = run.lines.findIndex((l) => /^\s+1 passing/.test(l));
+    assert.ok(epilogue !== -1, run.lines.join('\n'));
+    const after = run.lines.slice(epilogue + 1).filter((l) => l !== '');
+    const expected = [
+      /^Slowest test files \(1 of 1, all files: \d+\.\ds\):$/,
+      /^\s+\d+\.\ds  fixture\.spec\.cjs$/,
+      /^Slowest tests and hooks \(1\):$/,
+      /^\s+\d+\.\ds  test s ok \(fixture\.spec\.cjs\)$/,
+      /^1 passed, 0 failed$/,
+    ];
+    assert.equal(after.length, expected.length, run.lines.join('\n'));
+    expected.forEach((pattern, i) => assert.match(after[i], pattern));
     assert.equal(run.code, 0);
+  });
+
+  it('lists the 15 slowest of 17 files, slowest first, and the slowest tests and hooks, above the last line', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 15; i += 1) {
+      files[`quick-${String(i).padStart(2, '0')}.spec.cjs`] = `describe('quick ${i}', function () { it('ok', function () {}); });`;
+    }
+    // A slow hook makes a file slow without a slow test; the slowest test sits in another file.
+    files['slow-hook.spec.cjs'] = `describe('hooked', function () {
+      before(function (done) { setTimeout(done, 600); });
+      it('quick after a slow hook', function () {});
+    });`;
+    files['slow-test.spec.cjs'] = `describe('slow', function () {
+      it('takes a while', function (done) { setTimeout(done, 300); });
+      it('fails', function () { throw new Error('boom'); });
+    });`;
+    const run = await runFixture(files, true);
+    const text = run.lines.join('\n');
+    assert.equal(run.lines.at(-1), '17 passed, 1 failed');
+    const header = run.lines.findIndex((l) => l.startsWith('Slowest test files (15 of 17, all files: '));
+    assert.ok(header !== -1, text);
+    const listed = run.lines.slice(header + 1, header + 16);
+    assert.deepEqual(
+      listed.slice(0, 2).map((l) => l.trim().split(/\s+/)[1]),
+      ['slow-hook.spec.cjs', 'slow-test.spec.cjs'],
+      text,
+    );
+    const hookFile = /^\s+(\d+\.\d)s  slow-hook\.spec\.cjs$/.exec(listed[0]);
+    assert.ok(hookFile && Number(hookFile[1]) >= 0.5, text);
+    assert.equal(run.lines[header + 16], '', 'exactly 15 files are listed');
+    assert.equal(listed.filter((l) => l.includes('quick-')).length, 13);
+    const tests = run.lines.indexOf('Slowest tests and hooks (10):');
+    assert.ok(tests > header, text);
+    assert.match(run.lines[tests + 1], /^\s+0\.\ds  hook hooked "before all" hook for "quick after a slow hook" \(slow-hook\.spec\.cjs\)$/);
+    assert.match(run.lines[tests + 2], /^\s+0\.\ds  test slow takes a while \(slow-test\.spec\.cjs\)$/);
+    assert.equal(run.lines[tests + 11], '');
+    assert.equal(run.code, 1);
   });
 });
