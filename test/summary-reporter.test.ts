@@ -108,9 +108,9 @@ describe('summary reporter (test/support/summary-reporter.cjs)', function () {
     const after = run.lines.slice(epilogue + 1).filter((l) => l !== '');
     const expected = [
       /^Slowest test files \(1 of 1, all files: \d+\.\ds\):$/,
-      /^\s+\d+\.\ds  fixture\.spec\.cjs$/,
+      /^\s+\d+\.\ds {2}fixture\.spec\.cjs$/,
       /^Slowest tests and hooks \(1\):$/,
-      /^\s+\d+\.\ds  test s ok \(fixture\.spec\.cjs\)$/,
+      /^\s+\d+\.\ds {2}test s ok \(fixture\.spec\.cjs\)$/,
       /^1 passed, 0 failed$/,
     ];
     assert.equal(after.length, expected.length, run.lines.join('\n'));
@@ -143,14 +143,14 @@ describe('summary reporter (test/support/summary-reporter.cjs)', function () {
       ['slow-hook.spec.cjs', 'slow-test.spec.cjs'],
       text,
     );
-    const hookFile = /^\s+(\d+\.\d)s  slow-hook\.spec\.cjs$/.exec(listed[0]);
+    const hookFile = /^\s+(\d+\.\d)s {2}slow-hook\.spec\.cjs$/.exec(listed[0]);
     assert.ok(hookFile && Number(hookFile[1]) >= 0.5, text);
     assert.equal(run.lines[header + 16], '', 'exactly 15 files are listed');
     assert.equal(listed.filter((l) => l.includes('quick-')).length, 13);
     const tests = run.lines.indexOf('Slowest tests and hooks (10):');
     assert.ok(tests > header, text);
-    assert.match(run.lines[tests + 1], /^\s+0\.\ds  hook hooked "before all" hook for "quick after a slow hook" \(slow-hook\.spec\.cjs\)$/);
-    assert.match(run.lines[tests + 2], /^\s+0\.\ds  test slow takes a while \(slow-test\.spec\.cjs\)$/);
+    assert.match(run.lines[tests + 1], /^\s+0\.\ds {2}hook hooked "before all" hook for "quick after a slow hook" \(slow-hook\.spec\.cjs\)$/);
+    assert.match(run.lines[tests + 2], /^\s+0\.\ds {2}test slow takes a while \(slow-test\.spec\.cjs\)$/);
     assert.equal(run.lines[tests + 11], '');
     assert.equal(run.code, 1);
   });
