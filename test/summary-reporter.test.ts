@@ -43,7 +43,7 @@ async function runFixture(source: string | Record<string, string>, ci: boolean):
   try {
     const files = typeof source === 'string' ? { 'fixture.spec.cjs': source } : source;
     const specs = Object.keys(files).sort();
-    for (const name of specs) await writeFile(join(dir, name), files[name]);
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.CI;
     if (ci) env.CI = 'true';
@@ -114,7 +114,7 @@ describe('summary reporter (test/support/summary-reporter.cjs)', function () {
       /^1 passed, 0 failed$/,
     ];
     assert.equal(after.length, expected.length, run.lines.join('\n'));
-    expected.forEach((pattern, i) => assert.match(after[i], pattern));
+    expected.forEach((pattern, i) => assert.match(after[i] ?? '', pattern));
     assert.equal(run.code, 0);
   });
 
@@ -143,14 +143,14 @@ describe('summary reporter (test/support/summary-reporter.cjs)', function () {
       ['slow-hook.spec.cjs', 'slow-test.spec.cjs'],
       text,
     );
-    const hookFile = /^\s+(\d+\.\d)s {2}slow-hook\.spec\.cjs$/.exec(listed[0]);
+    const hookFile = /^\s+(\d+\.\d)s {2}slow-hook\.spec\.cjs$/.exec(listed[0] ?? '');
     assert.ok(hookFile && Number(hookFile[1]) >= 0.5, text);
     assert.equal(run.lines[header + 16], '', 'exactly 15 files are listed');
     assert.equal(listed.filter((l) => l.includes('quick-')).length, 13);
     const tests = run.lines.indexOf('Slowest tests and hooks (10):');
     assert.ok(tests > header, text);
-    assert.match(run.lines[tests + 1], /^\s+0\.\ds {2}hook hooked "before all" hook for "quick after a slow hook" \(slow-hook\.spec\.cjs\)$/);
-    assert.match(run.lines[tests + 2], /^\s+0\.\ds {2}test slow takes a while \(slow-test\.spec\.cjs\)$/);
+    assert.match(run.lines[tests + 1] ?? '', /^\s+0\.\ds {2}hook hooked "before all" hook for "quick after a slow hook" \(slow-hook\.spec\.cjs\)$/);
+    assert.match(run.lines[tests + 2] ?? '', /^\s+0\.\ds {2}test slow takes a while \(slow-test\.spec\.cjs\)$/);
     assert.equal(run.lines[tests + 11], '');
     assert.equal(run.code, 1);
   });
