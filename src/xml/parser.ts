@@ -8,7 +8,7 @@
 import { StreamError } from '../errors.js';
 import type { Element } from './element.js';
 import { Tokenizer } from './tokenizer.js';
-import { Utf8StreamDecoder } from './utf8.js';
+import { InvalidUtf8Error, Utf8StreamDecoder } from './utf8.js';
 
 export interface StreamParserHandler {
   /** The stream header: its raw qualified name (`stream:stream`) and attributes, namespace declarations included. */
@@ -51,7 +51,14 @@ export class XmlStreamParser {
     if (this.failed) return;
     this.writing = true;
     try {
-      const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+      let text: string;
+      try {
+        text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+      } catch (err) {
+        // What came before the bad byte is read first, as it would have been in an earlier read.
+        if (err instanceof InvalidUtf8Error && err.valid !== '') this.core.feed(err.valid);
+        throw err;
+      }
       if (text !== '') this.core.feed(text);
     } catch (err) {
       this.failed = true;

@@ -36,16 +36,38 @@ export function decodeUtf8(data: Buffer): string {
   return data.toString('utf8');
 }
 
+/** Thrown by Utf8StreamDecoder.write: `valid` is the text of the read before its first invalid byte. */
+export class InvalidUtf8Error extends StreamError {
+  constructor(readonly valid: string) {
+    super('not-well-formed', 'invalid UTF-8 (RFC 6120 §11.6)');
+  }
+}
+
+/** The longest prefix of buf (which is not valid UTF-8) that is, in whole characters; found by bisection. */
+function validPrefix(buf: Buffer): Buffer {
+  let good = 0;
+  let bad = buf.length;
+  while (bad - good > 1) {
+    const mid = (good + bad) >>> 1;
+    if (isUtf8(buf.subarray(0, completeLength(buf.subarray(0, mid))))) good = mid;
+    else bad = mid;
+  }
+  return buf.subarray(0, completeLength(buf.subarray(0, good)));
+}
+
 /** Streaming strict decoder: write() each chunk, end() when the input ends. */
 export class Utf8StreamDecoder {
   private carry: Buffer = EMPTY;
 
-  /** The text of the complete characters so far; throws StreamError not-well-formed on invalid UTF-8. */
+  /**
+   * The text of the complete characters so far; throws InvalidUtf8Error (not-well-formed) on invalid UTF-8,
+   * with the text before it, so that what came before the bad byte is read whatever the chunking.
+   */
   write(chunk: Buffer): string {
     const buf = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
     const cut = completeLength(buf);
     const body = cut === buf.length ? buf : buf.subarray(0, cut);
-    if (!isUtf8(body)) throw invalid();
+    if (!isUtf8(body)) throw new InvalidUtf8Error(validPrefix(body).toString('utf8'));
     this.carry = cut === buf.length ? EMPTY : Buffer.from(buf.subarray(cut));
     return body.toString('utf8');
   }
