@@ -479,7 +479,12 @@ export class Tokenizer {
           if ((q < 0 ? len : q + 1) > this.limitEnd) throw this.overCap();
           const end = q < 0 ? len : q;
           if (nextLt < pos) { nextLt = s.indexOf('<', pos); if (nextLt < 0) nextLt = len; }
-          if (nextLt < end) throw fail('not-well-formed', "'<' in an attribute value");
+          if (nextLt < end) {
+            // An error earlier in the value comes first, as it would if the value had been cut before the '<'.
+            const amp = s.indexOf('&', pos);
+            if (amp >= 0 && amp < nextLt) decode(s, pos, nextLt, amp, false, true);
+            throw fail('not-well-formed', "'<' in an attribute value");
+          }
           let value = '';
           let cut = end;
           if (end > pos) {

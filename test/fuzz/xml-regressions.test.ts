@@ -24,4 +24,11 @@ describe('XML parser: fuzzing counterexamples', function () {
     assert.deepEqual(events([data.subarray(0, HEADER.length + 11), data.subarray(HEADER.length + 11)]), expected);
     assert.deepEqual(events([data]), expected);
   });
+
+  it("reports a bad entity in an attribute value before a later '<' in it, whatever the chunking", function () {
+    const data = Buffer.from(`${HEADER}<message to='x&gtì; y<z'/>`);
+    const cut = data.indexOf(' y<');
+    assert.deepEqual(events([data.subarray(0, cut), data.subarray(cut)]), ['start stream:stream', 'error restricted-xml']);
+    assert.deepEqual(events([data]), ['start stream:stream', 'error restricted-xml']);
+  });
 });
