@@ -1,0 +1,145 @@
+// The floor relay's whole idea of an XMPP session, the same over TCP, WebSocket and BOSH: it answers the few
+// requests of the load scenarios (SASL PLAIN with any password, bind, legacy session, roster get, pings) and
+// relays each <message/> to the recipient's connection with `from` added. Nothing is parsed beyond the first
+// bytes and an attribute or two; nothing is stored but who is online.
+//
+// The roster is synthetic: K items, the ring of `ratatosk user add-many --roster-size K` (src/admin/add-many.ts),
+// so xmpp-load's roster check passes and its messages go to the same contacts as with the real servers.
+
+export interface FloorOptions {
+  domain: string;
+  /** Users in the run (<prefix>1..<prefix>N), for the ring roster. */
+  users: number;
+  rosterSize: number;
+}
+
+/** A connection a relayed message can be handed to, whatever its transport. */
+export interface Deliverer {
+  deliver(stanza: string): void;
+}
+
+/** Bare JID → the connection bound to it (one resource per user in these scenarios). */
+export const online = new Map<string, Deliverer>();
+
+export const NS_CLIENT = 'jabber:client';
+const NS_STREAM = 'http://etherx.jabber.org/streams';
+const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
+
+/** The features after a stream (re)start; the prefix is declared so that a WebSocket frame or BOSH body stands alone. */
+export const FEATURES = {
+  sasl: `<stream:features xmlns:stream='${NS_STREAM}'><mechanisms xmlns='${NS_SASL}'><mechanism>PLAIN</mechanism></mechanisms></stream:features>`,
+  bind: `<stream:features xmlns:stream='${NS_STREAM}'><bind xmlns='${NS_BIND}'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session></stream:features>`,
+};
+
+/** The value of attribute `name` in the start tag of `piece`. */
+export function attribute(piece: string, name: string): string | undefined {
+  const match = new RegExp(`\\s${name}=(['"])([^'"]*)\\1`).exec(piece.slice(0, piece.indexOf('>')));
+  return match?.[2];
+}
+
+/** The next complete top-level piece of `text` from `start` (a declaration, stream tag or element): its end, or -1. */
+export function pieceEnd(text: string, start: number): number {
+  if (text.startsWith('<?xml', start)) {
+    const end = text.indexOf('?>', start);
+    return end < 0 ? -1 : end + 2;
+  }
+  if (text.startsWith('<stream:stream', start)) {
+    const end = text.indexOf('>', start);
+    return end < 0 ? -1 : end + 1;
+  }
+  if (text.startsWith('</stream:stream>', start)) return start + 16;
+  const nameEnd = text.slice(start + 1, start + 40).search(/[\s/>]/);
+  if (nameEnd < 0) return -1;
+  const name = text.slice(start + 1, start + 1 + nameEnd);
+  const tagEnd = text.indexOf('>', start);
+  if (tagEnd < 0) return -1;
+  if (text[tagEnd - 1] === '/') return tagEnd + 1;
+  const close = text.indexOf(`</${name}>`, tagEnd);
+  return close < 0 ? -1 : close + name.length + 3;
+}
+
+/** Calls `each` for every complete piece of `text`; returns what is left over (an incomplete piece). */
+export function splitPieces(text: string, each: (piece: string) => void): string {
+  let at = 0;
+  for (;;) {
+    while (at < text.length && text[at] !== '<') at++;
+    if (at >= text.length) return '';
+    const end = pieceEnd(text, at);
+    if (end < 0) return text.slice(at);
+    each(text.slice(at, end));
+    at = end;
+  }
+}
+
+export class FloorSession implements Deliverer {
+  private user = '';
+  private fullJid = '';
+
+  /** `send` writes one element (or stream header) to this session's client; `deliver` is what others hand it. */
+  constructor(private readonly options: FloorOptions, private readonly send: (text: string) => void) {}
+
+  get authenticated(): boolean {
+    return this.user !== '';
+  }
+
+  deliver(stanza: string): void {
+    this.send(stanza);
+  }
+
+  /** The features for a stream (re)start in this session's state. */
+  features(): string {
+    return this.user ? FEATURES.bind : FEATURES.sasl;
+  }
+
+  /** One element from the client (not a stream header or close: each transport frames those its own way). */
+  handle(piece: string): void {
+    if (piece.startsWith('<message')) {
+      const to = attribute(piece, 'to') ?? '';
+      const slash = to.indexOf('/');
+      online.get(slash < 0 ? to : to.slice(0, slash))?.deliver(`<message from='${this.fullJid}'${piece.slice(8)}`);
+    } else if (piece.startsWith('<iq')) {
+      this.handleIq(piece);
+    } else if (piece.startsWith('<auth')) {
+      const credentials = Buffer.from(piece.slice(piece.indexOf('>') + 1, piece.lastIndexOf('<')), 'base64').toString().split('\0');
+      this.user = `${credentials[1] ?? ''}@${this.options.domain}`;
+      this.send(`<success xmlns='${NS_SASL}'/>`);
+    }
+    // Presence and anything else: nothing to do.
+  }
+
+  /** The client is gone. */
+  close(): void {
+    if (this.user && online.get(this.user) === this) online.delete(this.user);
+  }
+
+  private handleIq(piece: string): void {
+    const type = attribute(piece, 'type');
+    if (type !== 'get' && type !== 'set') return;
+    const id = attribute(piece, 'id') ?? '';
+    if (piece.includes(NS_BIND)) {
+      this.fullJid = `${this.user}/${/<resource>([^<]*)</.exec(piece)?.[1] ?? 'floor'}`;
+      online.set(this.user, this);
+      this.send(`<iq xmlns='${NS_CLIENT}' type='result' id='${id}'><bind xmlns='${NS_BIND}'><jid>${this.fullJid}</jid></bind></iq>`);
+    } else if (piece.includes('jabber:iq:roster')) {
+      this.send(`<iq xmlns='${NS_CLIENT}' type='result' id='${id}' to='${this.fullJid}'><query xmlns='jabber:iq:roster'>${this.roster()}</query></iq>`);
+    } else {
+      this.send(`<iq xmlns='${NS_CLIENT}' type='result' id='${id}'/>`);
+    }
+  }
+
+  /** The ring roster of add-many: ±1..±K/2 neighbours of user i among 1..N, and the opposite one for odd K. */
+  private roster(): string {
+    const { users, rosterSize, domain } = this.options;
+    const match = /^(.*?)(\d+)@/.exec(this.user);
+    if (!match || rosterSize <= 0 || users <= rosterSize) return '';
+    const prefix = match[1] ?? '';
+    const index = Number(match[2]) - 1;
+    const offsets: number[] = [];
+    for (let o = 1; o <= Math.floor(rosterSize / 2); o++) offsets.push(o, -o);
+    if (rosterSize % 2 === 1) offsets.push(Math.floor(users / 2));
+    return offsets
+      .map((o) => `<item jid='${prefix}${(((index + o) % users) + users) % users + 1}@${domain}' subscription='both'/>`)
+      .join('');
+  }
+}
