@@ -1,5 +1,5 @@
 // One simulated user: the session Tsung's scenarios script (loadtest/tsung/login.xml.part), over WebSocket
-// (RFC 7395) or BOSH (XEP-0124, XEP-0206), one round trip at a time as a real client does:
+// (RFC 7395), BOSH (XEP-0124, XEP-0206) or TCP (RFC 6120), one round trip at a time as a real client does:
 //
 //   stream header -> features -> SASL PLAIN (RFC 6120 §6, RFC 4616) -> success -> restart -> features
 //   -> bind (RFC 6120 §7) -> legacy session (RFC 3921 §3) -> roster get (RFC 6121 §2.2) -> initial presence
@@ -10,15 +10,15 @@
 import { performance } from 'node:perf_hooks';
 import { xml, type Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { authenticate, describe, Inbox, nextElement, openStream, websocketWire, type Wire } from '../bench/login-client.js';
+import { authenticate, describe, Inbox, nextElement, openStream, tcpWire, websocketWire, type Wire } from '../bench/login-client.js';
 import { boshWire, type BoshTarget } from './bosh-wire.js';
 
-export type LoadTransport = 'websocket' | 'bosh';
+export type LoadTransport = 'websocket' | 'bosh' | 'tcp';
 
 export interface LoadTarget {
   transport: LoadTransport;
   host: string;
-  /** The HTTP port (/xmpp-websocket and /http-bind). */
+  /** The HTTP port (/xmpp-websocket and /http-bind); for TCP the c2s port. */
   port: number;
   domain: string;
   /** A login not through by then fails. */
@@ -58,6 +58,8 @@ export interface SessionEvents {
   onBounce(stanza: Element): void;
   /** The connection ended without the run asking for it. */
   onLost(session: LoadSession, reason: string): void;
+  /** Sees every stanza after login first (loadtest/soak: MUC presence and groupchat); true: handled. */
+  onStanza?(session: LoadSession, stanza: Element): boolean;
 }
 
 export class LoadSession {
@@ -102,7 +104,9 @@ export class LoadSession {
     const wire =
       target.transport === 'bosh'
         ? boshWire({ host: target.host, port: target.port, domain: target.domain, ...target.bosh }, inbox, () => connected(), onClose)
-        : websocketWire({ transport: 'websocket', host: target.host, port: target.port, domain: target.domain, mechanism: 'PLAIN', timeoutMs: target.timeoutMs }, inbox, () => connected(), onClose);
+        : target.transport === 'tcp'
+          ? tcpWire({ transport: 'tcp', host: target.host, port: target.port, domain: target.domain, mechanism: 'PLAIN', timeoutMs: target.timeoutMs }, inbox, () => connected(), onClose)
+          : websocketWire({ transport: 'websocket', host: target.host, port: target.port, domain: target.domain, mechanism: 'PLAIN', timeoutMs: target.timeoutMs }, inbox, () => connected(), onClose);
     const timer = setTimeout(() => onClose(new Error(`login timed out after ${target.timeoutMs} ms`)), target.timeoutMs);
 
     // XEP-0198 §4: once <enabled/> arrived, every stanza the server sends counts; its <r/> is answered at once.
@@ -204,6 +208,11 @@ export class LoadSession {
     if (this.sm.enabled) this.wire.send(xml('r', { xmlns: SM }));
   }
 
+  /** Any stanza (presence updates, MUC joins and groupchat from loadtest/soak). */
+  sendStanza(stanza: Element): void {
+    this.send(stanza);
+  }
+
   private send(stanza: Element): void {
     if (this.sm.enabled) this.sm.outbound++;
     this.wire.send(stanza);
@@ -241,6 +250,7 @@ export class LoadSession {
   }
 
   private onStanza(el: Element): void {
+    if (this.events.onStanza?.(this, el)) return;
     if (el.name === 'message') {
       if (el.attrs.type === 'error') return this.events.onBounce(el);
       const body = el.getChildText('body');
