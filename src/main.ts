@@ -39,7 +39,7 @@ import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, HOST_ME
 import { HttpServer, ModuleHttpRoutes, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
 import { createWebSocketEndpoint } from './transports/websocket.js';
-import { addressMatcher, ClientOriginRule, isLoopback } from './transports/client-origin.js';
+import { addressMatcher, ClientOriginRule } from './transports/client-origin.js';
 import { ASSETS_PREFIX, createWebClient, WEB_CLIENT_PATH } from './transports/web-client.js';
 import { VERSION } from './version.js';
 import { NS } from './xml/ns.js';
@@ -109,15 +109,18 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
 
   const hooks = new HookBus<CoreHooks>(log);
   const sessions = new LocalSessionRegistry();
+  // Prometheus metrics (README "Metrics"), served at /metrics below.
+  const metrics = new ServerMetrics({ nodeId: config.nodeId, sessions });
+  if (stores.engine.kind === 'postgres') metrics.watchPool(stores.engine.db.pool);
   const iqs = new IqRegistry();
   const disco = new DiscoRegistry();
   const streamElements = new StreamElementRegistry();
   // Clustering on Redis when redis.* is set (src/cluster/README.md); otherwise this node alone, as ever.
-  const cluster = await openCluster({ config, log, sessions, hooks, connections: () => openStreams.size });
+  const cluster = await openCluster({ config, log, sessions, hooks, connections: () => openStreams.size, observeRedis: metrics.observeRedis });
   undo.push(() => cluster.stop());
-  const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote });
+  const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote, routing: metrics.routing });
   const httpRoutes = new ModuleHttpRoutes();
-  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement, httpRoutes });
+  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement, httpRoutes, metrics: { timeStore: metrics.timeStore } });
   undo.push(() => modules.stopAll());
   await modules.startAll(BUILTIN_MODULES);
   await cluster.start(router);
@@ -125,11 +128,13 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   // The login throttle counts in Redis when the cluster runs on it (its own connection), else in memory.
   const authRedis = redisConfigured(config.redis) ? await connectRedis(config.redis, `${config.nodeId}-auth`, log) : undefined;
   if (authRedis) undo.push(() => authRedis.close());
+  if (authRedis) metrics.observeRedis(authRedis.client, 'auth');
   const { throttle, standIns } = await setUpAuth(config, log, authRedis?.client);
   undo.push(() => throttle.close());
   const credentials: CredentialSource = accountCredentialSource(stores.accounts, standIns, config.auth, log.child({ component: 'auth' }));
-  const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: mechanismsFor(config.auth.scramHashes), streamElements };
+  const streamDeps: C2sDeps = { config, log, router, sessions, hooks, credentials, throttle, mechanisms: mechanismsFor(config.auth.scramHashes), streamElements, traffic: metrics.traffic, logins: metrics.logins };
   const openStreams = new Map<C2sStream, StreamTransport>();
+  metrics.watchConnections(() => openStreams.values());
   // [limits]: connections and unauthenticated connections per client address, over every transport.
   const perAddress = new AddressLimiter({ maxConnections: config.limits.maxConnectionsPerAddress, maxPreAuth: config.limits.maxPreAuthPerAddress });
   const connect = (transport: StreamTransport & { attach(events: StreamEvents): void }): void => {
@@ -192,9 +197,8 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const httpProxies = config.http.proxyProtocolFrom.length > 0 ? { proxyProtocolFrom: addressMatcher(config.http.proxyProtocolFrom) } : {};
   const http = new HttpServer({ host: config.http.host, port: config.http.port, log, websocket, moduleRoutes: httpRoutes, ...httpProxies });
   http.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok', node: config.nodeId, sessions: sessions.size, store: stores.kind, uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000) }));
-  // Prometheus metrics (README "Metrics"): for operators on loopback.
-  const metrics = new ServerMetrics({ nodeId: config.nodeId, sessions });
-  http.route('/metrics', metricsEndpoint({ metrics, originOf, allowed: isLoopback }));
+  // Prometheus metrics: for operators, from the addresses in [metrics] allow.
+  http.route('/metrics', metricsEndpoint({ metrics, originOf, allowed: addressMatcher(config.metrics.allow) }));
   // The web client (Converse.js) at `/`; without the package, a line of text says where to connect.
   // Converse shows its sign-up form when a stream from this browser would offer in-band registration: the stream
   // features tell, as they tell any client (XEP-0077 §4), whichever module provides it.

@@ -4,6 +4,7 @@ import type { Config } from '../config/types.js';
 import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { HookBus } from '../hooks/bus.js';
 import type { Logger } from '../observability/log.js';
+import type { RedisObserver } from '../observability/redis-metrics.js';
 import type { SessionDirectory } from '../sessions/directory.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { InboundRouter } from './inbound.js';
@@ -18,6 +19,8 @@ export interface ClusterDeps {
   hooks: HookBus<CoreHooks>;
   /** Open client connections on this node now (the registry's load figure). */
   connections(): number;
+  /** Watches the Redis command connection for the metrics (command latency, reconnections). */
+  observeRedis?: RedisObserver;
 }
 
 export interface Cluster {

@@ -21,6 +21,7 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
   const nodeId = config.nodeId;
   const log = deps.log.child({ component: 'cluster' });
   const redis = await connectRedis(config.redis, nodeId, log);
+  deps.observeRedis?.(redis.client, 'cluster');
   const directory = new RedisDirectory(redis.client, log);
   const bus = new RedisBus(nodeId, redis, log);
   const gate = new RedisDirectoryGate(redis.client, log);

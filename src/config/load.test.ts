@@ -77,6 +77,7 @@ describe('loadConfig', () => {
           maxConnectionsPerAddress: 100, maxPreAuthPerAddress: 20, readRatePreAuth: 10240, readBurstPreAuth: 32768, readRate: 102400,
           readBurst: 1048576, stanzaRate: 100, stanzaBurst: 200, maxBacklogBytes: 1048576, maxOutputBytes: 4194304,
         },
+        metrics: { allow: ['127.0.0.0/8', '::1'] },
       });
     });
 
@@ -108,9 +109,9 @@ describe('loadConfig', () => {
         const key = /^#\s*(\w+) =/.exec(line);
         if (key?.[1]) documented.add(section ? `${section}.${key[1]}` : key[1]);
       }
-      for (const table of ['', 'c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits']) {
+      for (const table of ['', 'c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits', 'metrics']) {
         for (const key of knownKeys(table)) {
-          if (['c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits'].includes(key) && table === '') continue;
+          if (['c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits', 'metrics'].includes(key) && table === '') continue;
           const full = table ? `${table}.${key}` : key;
           assert.ok(documented.has(full), `${full} is not documented in ratatosk.example.toml`);
         }

@@ -67,6 +67,7 @@ const ENV_VARS: Readonly<Record<string, ModuleEnvVar>> = {
   RATATOSK_AUTH_LOCKOUT_SECONDS: { path: ['auth', 'lockout_seconds'], kind: 'integer' },
   RATATOSK_MAX_CONNECTIONS_PER_ADDRESS: { path: ['limits', 'max_connections_per_address'], kind: 'integer' },
   RATATOSK_MAX_PRE_AUTH_PER_ADDRESS: { path: ['limits', 'max_pre_auth_per_address'], kind: 'integer' },
+  RATATOSK_METRICS_ALLOW: { path: ['metrics', 'allow'], kind: 'list' },
 };
 
 /** Read by loadConfig itself rather than mapped to a key. */

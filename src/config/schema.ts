@@ -210,6 +210,11 @@ const limitsShape = {
   max_output_bytes: bytes.default(4194304),
 };
 
+/** [metrics]: who may read /metrics on the HTTP port (the client address as client-origin.ts believes it). */
+const metricsShape = {
+  allow: z.array(addressOrCidr, expect('a list of IP addresses or CIDR blocks')).default([...LOOPBACK_RANGES]),
+};
+
 const topShape = {
   domain: domain.default('localhost'),
   data_dir: text.default('./data'),
@@ -225,6 +230,7 @@ const topShape = {
   redis: table(redisShape).prefault({}),
   auth: table(authShape).prefault({}),
   limits: table(limitsShape).prefault({}),
+  metrics: table(metricsShape).prefault({}),
 };
 
 export const fileSchema = table(topShape);
@@ -240,6 +246,7 @@ const TABLE_KEYS: Record<string, readonly string[]> = {
   redis: Object.keys(redisShape),
   auth: Object.keys(authShape),
   limits: Object.keys(limitsShape),
+  metrics: Object.keys(metricsShape),
 };
 
 /** The keys a table accepts ('' is the top level), for "did you mean" hints. */
@@ -386,6 +393,7 @@ export function toConfig(f: FileConfig): Config {
       maxBacklogBytes: f.limits.max_backlog_bytes,
       maxOutputBytes: f.limits.max_output_bytes,
     },
+    metrics: { allow: f.metrics.allow },
     auth: {
       scramIterations: f.auth.scram_iterations,
       scramHashes: [...new Set(f.auth.scram_hashes)],

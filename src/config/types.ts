@@ -65,6 +65,8 @@ export interface Config {
     /** 0 picks a free port; -1 disables the API (the CLI then works on the store directly). */
     port: number;
   };
+  /** Who may read /metrics (Prometheus) on the HTTP port: addresses and CIDR blocks; loopback by default. */
+  metrics: { allow: string[] };
   tls: { cert?: string; key?: string };
   database: {
     url?: string;

@@ -169,7 +169,18 @@ export interface ModuleContext<C = unknown, S = unknown> {
   addHttpRoute(prefix: string, handler: HttpHandler): void;
   /** The port the HTTP listener bound (known once the server has started); undefined when it is disabled. */
   httpPort(): number | undefined;
+  /** What the module reports to the server's Prometheus metrics (README "Metrics"). */
+  readonly metrics: ModuleMetrics;
   onStop(cleanup: () => void | Promise<void>): void;
+}
+
+/** A module's part in the server's metrics. */
+export interface ModuleMetrics {
+  /**
+   * `store` with each method that returns a promise timed into ratatosk_store_operation_seconds{store=name,
+   * operation=method name}; other members pass through. `name` is a short constant ('archive', 'offline').
+   */
+  timeStore<T extends object>(name: string, store: T): T;
 }
 
 /** The core settings a module may read: this node's id, who administers the server, authentication and client stream limits. */

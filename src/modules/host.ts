@@ -14,7 +14,7 @@ import type { Stores } from '../storage/types.js';
 import { StreamElementRegistry } from '../stream/stream-elements.js';
 import { ModuleHttpRoutes } from '../transports/http-server.js';
 import type { Element } from '../xml/element.js';
-import type { Capabilities, Capability, ClusterOperations, ModuleContext, ModuleContextWith, ModuleDefinition, ServerInfo, SessionView } from './api.js';
+import type { Capabilities, Capability, ClusterOperations, ModuleContext, ModuleContextWith, ModuleDefinition, ModuleMetrics, ServerInfo, SessionView } from './api.js';
 import type { DiscoRegistry } from './disco-registry.js';
 import { ServerError } from '../errors.js';
 import { startOrder } from './order.js';
@@ -37,7 +37,12 @@ export interface ModuleHostDeps {
   placement?: Placement;
   /** What modules serve on the HTTP port (ctx.addHttpRoute); absent: a table no listener reads (tests without HTTP). */
   httpRoutes?: ModuleHttpRoutes;
+  /** The server's metrics as modules see them (ctx.metrics); absent: nothing is measured (tests without metrics). */
+  metrics?: ModuleMetrics;
 }
+
+/** ctx.metrics when the server has no metrics: stores are used as they are. */
+const UNMEASURED: ModuleMetrics = { timeStore: (_name, store) => store };
 
 type Cleanup = () => void | Promise<void>;
 
@@ -250,6 +255,7 @@ export class ModuleHost {
       },
       addHttpRoute: (prefix, handler) => cleanups.push(this.httpRoutes.add(prefix, handler)),
       httpPort: () => this.httpRoutes.boundPort,
+      metrics: this.deps.metrics ?? UNMEASURED,
       onStop: (cleanup) => cleanups.push(cleanup),
     };
   }

@@ -1,9 +1,17 @@
-// Prometheus metrics (issue #18): one registry per running server, since tests run several servers in
-// one process and prom-client's global registry would mix them. prom-client's default process and
-// Node.js metrics keep their standard names; ours are named ratatosk_*.
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+// Prometheus metrics (issue #18, README "Metrics"): one registry per running server, since tests run
+// several servers in one process and prom-client's global registry would mix them. prom-client's default
+// process and Node.js metrics keep their standard names; ours are named ratatosk_* and defined in the
+// small modules beside this one.
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
-import type { TransportKind } from '../sessions/types.js';
+import { registerEventLoopUtilisation } from './event-loop-metrics.js';
+import { loginRecorder, type LoginRecorder } from './login-metrics.js';
+import { registerPoolMetrics, type PoolCounts } from './postgres-metrics.js';
+import { redisObserver, type RedisObserver } from './redis-metrics.js';
+import { routingTimer, type RoutingTimer } from './routing-metrics.js';
+import { registerQueueMetrics, registerSessionMetrics, type QueuedConnection } from './session-metrics.js';
+import { StanzaTraffic } from './stanza-traffic.js';
+import { storeTimer, type StoreTimer } from './store-metrics.js';
 
 export interface ServerMetricsSources {
   nodeId: string;
@@ -12,21 +20,31 @@ export interface ServerMetricsSources {
 
 export class ServerMetrics {
   readonly registry = new Registry();
+  readonly traffic = new StanzaTraffic();
+  readonly logins: LoginRecorder;
+  readonly routing: RoutingTimer;
+  readonly timeStore: StoreTimer;
+  readonly observeRedis: RedisObserver;
 
   constructor(sources: ServerMetricsSources) {
     collectDefaultMetrics({ register: this.registry });
-    const { nodeId, sessions } = sources;
-    new Gauge({
-      name: 'ratatosk_sessions',
-      help: 'Sessions bound on this node, by transport',
-      labelNames: ['transport', 'node'] as const,
-      registers: [this.registry],
-      // Read from the session registry at scrape time: nothing to count as sessions come and go.
-      collect() {
-        const counts = sessions.countByTransport();
-        for (const transport of Object.keys(counts) as TransportKind[]) this.set({ transport, node: nodeId }, counts[transport]);
-      },
-    });
+    registerEventLoopUtilisation(this.registry);
+    registerSessionMetrics(this.registry, sources.nodeId, sources.sessions);
+    this.traffic.register(this.registry);
+    this.logins = loginRecorder(this.registry);
+    this.routing = routingTimer(this.registry);
+    this.timeStore = storeTimer(this.registry);
+    this.observeRedis = redisObserver(this.registry);
+  }
+
+  /** The client connections, for the outbound queue gauges. */
+  watchConnections(connections: () => Iterable<QueuedConnection>): void {
+    registerQueueMetrics(this.registry, connections);
+  }
+
+  /** The PostgreSQL pool, for the pool gauges (only with the PostgreSQL back end). */
+  watchPool(pool: PoolCounts): void {
+    registerPoolMetrics(this.registry, pool);
   }
 
   /** The Prometheus text exposition of every metric. */

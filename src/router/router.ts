@@ -8,6 +8,7 @@ import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { HookBus } from '../hooks/bus.js';
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
+import type { RoutingTimer } from '../observability/routing-metrics.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import { StoreUnavailableError, type AccountStore } from '../storage/types.js';
@@ -30,6 +31,8 @@ export interface RouterDeps {
   log: Logger;
   /** Sessions on other nodes of the cluster; absent when this node runs alone. */
   remote?: RemoteSessions;
+  /** Times the routing of client stanzas (the metrics' ratatosk_routing_seconds). */
+  routing?: RoutingTimer;
 }
 
 /**
@@ -94,6 +97,8 @@ export class Router {
 
   /** A stanza from a bound client session: 'from' is stamped with the session's full JID. */
   async fromClient(session: BoundSession, stanza: Element): Promise<void> {
+    const timer = this.deps.routing;
+    const startedAt = timer ? timer.start() : 0;
     stanza.attrs.from = session.jid.toString();
     try {
       for (const filter of this.filters) if (filter.outgoing && !filter.outgoing(stanza, session)) return;
@@ -101,6 +106,7 @@ export class Router {
       return this.reject(stanza, session.jid, err);
     }
     await this.route(stanza, session.jid, session);
+    timer?.routed(startedAt);
     if (stanza.name === 'message' && this.deps.hooks.has('message:sent')) await this.deps.hooks.emit('message:sent', stanza, session);
   }
 

@@ -8,6 +8,8 @@ import type { CoreHooks } from '../hooks/core-hooks.js';
 import type { HookBus } from '../hooks/bus.js';
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
+import type { LoginRecorder } from '../observability/login-metrics.js';
+import type { StanzaTraffic } from '../observability/stanza-traffic.js';
 import type { Router } from '../router/router.js';
 import type { SessionState } from '../sessions/handover.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
@@ -38,6 +40,9 @@ export interface C2sDeps {
   mechanisms: readonly MechanismFactory[];
   /** Handlers of top-level elements that are not stanzas (stream-elements.ts), by namespace. */
   streamElements: StreamElementRegistry;
+  /** The metrics' stanza counts and login counts (src/observability). */
+  traffic: StanzaTraffic;
+  logins: LoginRecorder;
 }
 
 /** SASL attempts allowed on one stream before it is closed (RFC 6120 §6.4.5 suggests 2 to 5). */
@@ -102,6 +107,11 @@ export class C2sStream implements StreamEvents {
 
   get boundSession(): BoundSession | undefined {
     return this.session;
+  }
+
+  /** Where the session counts the stanzas it is given (the metrics). */
+  get traffic(): StanzaTraffic {
+    return this.deps.traffic;
   }
 
   // ---- events from the transport ----
@@ -506,6 +516,7 @@ export class C2sStream implements StreamEvents {
     }
     const expected = `${step.username}@${this.deps.config.domain}`;
     if (step.authzid && Jid.tryParse(step.authzid)?.toString() !== expected) return this.saslFailure(new SaslError('invalid-authzid'));
+    this.deps.logins.succeeded('sasl', this.sasl?.name);
     this.sasl = undefined;
     this.username = step.username;
     this.loginTicket?.succeeded();
@@ -520,6 +531,7 @@ export class C2sStream implements StreamEvents {
 
   private saslFailure(error: SaslError): void {
     if (error instanceof ChannelBindingTypeError) this.bindingTypeRefused = true;
+    this.deps.logins.failed('sasl', this.sasl?.name, error.condition);
     this.sasl = undefined;
     // An admitted attempt already counts as a failure until it succeeds (auth/throttle.ts).
     this.loginTicket = undefined;
@@ -665,6 +677,7 @@ export class C2sStream implements StreamEvents {
       if (await this.streamElement(element)) return;
       return this.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a stanza`));
     }
+    this.deps.traffic.in(element.name);
     await this.handleStanza(session, element);
     session.countHandled();
   }
@@ -834,6 +847,7 @@ class ClientSession implements StreamSession {
     if (this.forwarding) return this.forwarding(stanza);
     if (this.detached) return this.stream.returnUndelivered([stanza]);
     if (this.edge === undefined) this.stream.heldWhileAway(this, stanza);
+    this.stream.traffic.out(stanza.name);
     this.output.send(stanza);
   }
 
@@ -841,6 +855,7 @@ class ClientSession implements StreamSession {
     if (this.forwarding) return this.forwarding(stanza);
     if (this.detached) return this.stream.returnUndelivered([stanza]);
     if (this.edge === undefined) this.stream.heldWhileAway(this, stanza);
+    this.stream.traffic.outText(stanza);
     this.output.send(stanza);
   }
 

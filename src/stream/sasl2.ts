@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { LoginThrottle } from '../auth/throttle.js';
 import { SaslError, StreamError } from '../errors.js';
 import { Jid } from '../jid.js';
+import type { LoginProtocol, LoginRecorder } from '../observability/login-metrics.js';
 import { xml, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { decodeBase64Strict } from './sasl/base64.js';
@@ -26,6 +27,7 @@ export interface Sasl2Host {
     readonly throttle: LoginThrottle;
     readonly mechanisms: readonly MechanismFactory[];
     readonly streamElements: StreamElementRegistry;
+    readonly logins: LoginRecorder;
   };
   readonly transport: StreamTransport;
   readonly phase: string;
@@ -52,7 +54,8 @@ export interface Sasl2Host {
 const MAX_TAG_CHARS = 64;
 
 export class Sasl2Login {
-  private exchange: { request: Sasl2Request; mechanism: Sasl2Mechanism } | undefined;
+  /** `protocol`: 'fast' for a mechanism a module offers (XEP-0484 tokens), for the metrics. */
+  private exchange: { request: Sasl2Request; mechanism: Sasl2Mechanism; protocol: LoginProtocol } | undefined;
 
   constructor(private readonly host: Sasl2Host) {}
 
@@ -115,6 +118,7 @@ export class Sasl2Login {
     const gate = { admit: (account: string | undefined) => this.host.admit(account) };
     const offer = this.offer();
     let mechanism: Sasl2Mechanism | undefined = offer.mechanisms.find((m) => m.name === name)?.create(deps.credentials, gate, offer.context);
+    const protocol: LoginProtocol = mechanism ? 'sasl2' : 'fast';
     for (const [, extension] of deps.streamElements.login.sasl2Extensions()) {
       mechanism ??= extension.mechanism?.(name, request, gate);
     }
@@ -126,7 +130,7 @@ export class Sasl2Login {
       if (!decoded) return this.failure(new SaslError('incorrect-encoding'));
       initial = decoded;
     }
-    this.exchange = { request, mechanism };
+    this.exchange = { request, mechanism, protocol };
     const started = mechanism;
     await this.run(() => started.start(initial));
   }
@@ -154,10 +158,11 @@ export class Sasl2Login {
     }
     const expected = `${step.username}@${this.host.deps.config.domain}`;
     if (step.authzid && Jid.tryParse(step.authzid)?.toString() !== expected) return this.failure(new SaslError('invalid-authzid'));
-    const request = this.exchange?.request;
+    const exchange = this.exchange;
     this.exchange = undefined;
-    if (!request) return;
-    await this.succeed(request, step);
+    if (!exchange) return;
+    this.host.deps.logins.succeeded(exchange.protocol, exchange.request.mechanism);
+    await this.succeed(exchange.request, step);
   }
 
   private async succeed(request: Sasl2Request, step: Extract<Sasl2Step, { kind: 'success' }>): Promise<void> {
@@ -224,6 +229,7 @@ export class Sasl2Login {
   }
 
   private failure(error: SaslError): void {
+    this.host.deps.logins.failed(this.exchange?.protocol ?? 'sasl2', this.exchange?.request.mechanism, error.condition);
     this.exchange = undefined;
     const failure = xml('failure', { xmlns: NS.sasl2 }, xml(error.condition, { xmlns: NS.sasl }));
     if (error.text) failure.cnode(xml('text', { 'xml:lang': 'en' }, error.text));

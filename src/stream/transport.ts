@@ -28,6 +28,8 @@ export interface StreamTransport {
   setLimits(limits: Partial<ParserLimits>): void;
   /** Stops reading the client's input for `ms` (limits.stanza_rate); transports that cannot, ignore it. */
   holdReading?(ms: number): void;
+  /** Bytes accepted for the client and not yet sent (write buffer, BOSH queue), for the metrics. */
+  queuedBytes?(): number;
   /** Drops the connection at once. */
   destroy(): void;
 }

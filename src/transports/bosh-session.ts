@@ -241,6 +241,11 @@ export class BoshSession implements StreamTransport {
     return this.readBucket.take(bytes);
   }
 
+  /** The outbox, in characters: what waits for the client's next request. */
+  queuedBytes(): number {
+    return this.outbox.length;
+  }
+
   destroy(): void {
     if (this.state === 'ended') return;
     for (const request of [...this.held, ...this.early]) request.reply.drop();

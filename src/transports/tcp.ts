@@ -167,6 +167,10 @@ export class TcpTransport implements StreamTransport, TurnWriter {
     this.listen(secure);
   }
 
+  queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
   destroy(): void {
     this.socket.destroy();
   }

@@ -173,6 +173,10 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
     throw new Error('STARTTLS is not available over WebSocket');
   }
 
+  queuedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
   destroy(): void {
     this.ws.terminate();
   }

@@ -41,8 +41,10 @@ export default defineModule({
   stores: archiveStores,
   setup(ctx) {
     const settings = ctx.settings;
-    const writer = new ArchiveWriter(ctx.store, settings, ctx.log);
-    const prefs = new PrefsCache(ctx.store, async (username) => (await ctx.stores.roster.get(username)).items.map((item) => item.jid), settings.defaultPrefs);
+    // Every archive operation timed for the metrics (ratatosk_store_operation_seconds{store="archive"}).
+    const store = ctx.metrics.timeStore('archive', ctx.store);
+    const writer = new ArchiveWriter(store, settings, ctx.log);
+    const prefs = new PrefsCache(store, async (username) => (await ctx.stores.roster.get(username)).items.map((item) => item.jid), settings.defaultPrefs);
     const ours = (by: string): boolean => {
       const domain = Jid.tryParse(by)?.domain;
       return domain !== undefined && (domain === ctx.domain || domain.endsWith(`.${ctx.domain}`));
@@ -121,15 +123,15 @@ export default defineModule({
     ctx.hook('roster:changed', (username, item) => prefs.rosterChanged(username, item.jid, item.subscription === 'remove'));
     ctx.hook('account:deleted', async (username) => {
       prefs.forget(username);
-      await ctx.store.removeOwner(username);
+      await store.removeOwner(username);
     });
 
     registerRooms(ctx, writer);
-    registerIqs(ctx, writer, prefs);
+    registerIqs(ctx, store, writer, prefs);
 
     if (settings.retentionDays > 0) {
       const purge = async (): Promise<void> => {
-        const removed = await ctx.store.purgeBefore(Date.now() - settings.retentionDays * DAY_MS);
+        const removed = await store.purgeBefore(Date.now() - settings.retentionDays * DAY_MS);
         if (removed > 0) ctx.log.info({ removed, retentionDays: settings.retentionDays }, 'archive: old messages purged');
       };
       ctx.every(settings.purgeIntervalMs, purge);
@@ -154,18 +156,18 @@ function registerRooms(ctx: Context, writer: ArchiveWriter): void {
   });
 }
 
-function registerIqs(ctx: Context, writer: ArchiveWriter, prefs: PrefsCache): void {
+function registerIqs(ctx: Context, store: ArchiveStore, writer: ArchiveWriter, prefs: PrefsCache): void {
   const query = async (owner: string, archiveJid: string, { payload, from }: IqRequest): Promise<Element> => {
     const parsed = parseQuery(payload);
     // Read your writes: what is queued goes to the store first.
     await writer.flush();
-    const page = await runQuery(ctx.store, owner, parsed, ctx.settings.maxPage);
+    const page = await runQuery(store, owner, parsed, ctx.settings.maxPage);
     for (const message of page.messages) await ctx.send(resultMessage(message, archiveJid, from.toString(), parsed.queryId), Jid.parse(archiveJid));
     return finElement(page);
   };
   ctx.onIq('set', 'self', NS.mam, 'query', (request) => query(request.from.local, request.from.bareString(), request));
   ctx.onIq('get', 'self', NS.mam, 'query', () => queryForm());
-  ctx.onIq('get', 'self', NS.mam, 'prefs', async ({ from }) => prefsElement((await ctx.store.getPrefs(from.local)) ?? prefs.defaults()));
+  ctx.onIq('get', 'self', NS.mam, 'prefs', async ({ from }) => prefsElement((await store.getPrefs(from.local)) ?? prefs.defaults()));
   ctx.onIq('set', 'self', NS.mam, 'prefs', async ({ from, payload }) => {
     const wanted = parsePrefs(payload);
     await prefs.set(from.local, wanted);

@@ -39,7 +39,8 @@ export interface OfflineDelivery {
 
 export function setupOffline(im: Im): OfflineDelivery {
   const { ctx } = im;
-  const store = ctx.stores.offline;
+  // Every offline store operation timed for the metrics (ratatosk_store_operation_seconds{store="offline"}).
+  const store = ctx.metrics.timeStore('offline', ctx.stores.offline);
   const queues = new KeyedQueue();
   ctx.addFeature(NS.msgoffline);
 

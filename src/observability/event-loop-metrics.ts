@@ -1,0 +1,18 @@
+// Event-loop utilisation (perf_hooks): the share of time the loop was busy since the previous scrape.
+// prom-client's defaults give the loop's lag; this gives how close it is to saturation.
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { Gauge, type Registry } from 'prom-client';
+
+export function registerEventLoopUtilisation(registry: Registry): void {
+  let previous: EventLoopUtilization = performance.eventLoopUtilization();
+  new Gauge({
+    name: 'ratatosk_event_loop_utilization',
+    help: 'Share of time (0 to 1) the event loop was busy since the previous scrape',
+    registers: [registry],
+    collect() {
+      const now = performance.eventLoopUtilization();
+      this.set(performance.eventLoopUtilization(now, previous).utilization);
+      previous = now;
+    },
+  });
+}
