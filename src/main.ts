@@ -2,7 +2,6 @@
 // modules -> listeners. Read top to bottom; nothing else wires parts together.
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
-import tls from 'node:tls';
 import type { CliModules } from './admin/cli.js';
 import { commandRegistry, type Command } from './admin/commands.js';
 import { startAdminApi } from './admin/http-api.js';
@@ -35,6 +34,8 @@ import type { CredentialSource } from './stream/sasl/types.js';
 import type { StreamEvents, StreamTransport } from './stream/transport.js';
 import { BOSH_PATH, BoshEndpoint } from './transports/bosh.js';
 import { loadOrCreateCertificate } from './transports/certificate.js';
+import { ServingCertificate } from './transports/serving-certificate.js';
+import { Reloader, type ReloadReport } from './runtime/reload.js';
 import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, HOST_META_JSON_PATH, HOST_META_PATH } from './transports/host-meta.js';
 import { HttpServer, ModuleHttpRoutes, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
@@ -55,6 +56,8 @@ export interface RunningServer {
   readonly log: Logger;
   /** The cluster's nodes (this one alone without Redis): for `status` and XEP-0156 discovery. */
   readonly nodes: NodeRegistry;
+  /** Reads the configuration again and applies what can change while running (src/runtime/reload.ts). */
+  reload(): Promise<ReloadReport>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +78,8 @@ export const MODULE_PARTS: CliModules = { configs: MODULE_CONFIGS, stores: MODUL
 
 export interface StartOptions {
   log?: Logger;
+  /** How a reload reads the configuration again: as at start (the same file, environment and modules). */
+  loadConfig?: () => Config;
 }
 
 /** Undoes one step of a start-up that failed later (a port in use, an unreachable database...). */
@@ -103,7 +108,8 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   log.info({ domain: config.domain, node: config.nodeId, version: server.version }, 'starting Ratatosk');
 
   const certificate = await loadOrCreateCertificate(config, log);
-  const secureContext = tls.createSecureContext({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' });
+  const serving = new ServingCertificate(certificate);
+  let servedFingerprint = certificate.fingerprint;
   const stores = await openStores(config, { modules: MODULE_STORES, retry: { seconds: config.database.startupRetrySeconds ?? DEFAULT_STARTUP_RETRY_SECONDS, log } });
   undo.push(() => stores.close());
 
@@ -165,7 +171,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
 
   const tcpServers: net.Server[] = [];
   undo.push(() => void tcpServers.map((s) => s.close()));
-  const tcpOptions = { log, secureContext, certificate: { cert: certificate.cert, key: certificate.key }, limits, shaping, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
+  const tcpOptions = { log, secureContext: serving.secureContext, certificate: serving.pem, serving, limits, shaping, keepaliveSeconds: config.c2s.tcpKeepalive, onConnection: connect };
   const c2sProxies = config.c2s.proxyProtocolFrom.length > 0 ? { proxyProtocolFrom: addressMatcher(config.c2s.proxyProtocolFrom) } : {};
   let c2sPort = -1;
   let c2sTlsPort = -1;
@@ -243,6 +249,26 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   if (httpPort >= 0) httpRoutes.boundPort = httpPort;
   if (httpPort >= 0) undo.push(() => http.close());
 
+  // SIGHUP and `ratatosk reload`: what the running parts copied from the configuration is read again from it.
+  const reloader = new Reloader(options.loadConfig ?? (() => config), {
+    config,
+    log,
+    prepareModules: (next, changed) => modules.prepareReload(next, changed),
+    loadCertificate: (next) => loadOrCreateCertificate(next, log),
+    servedFingerprint: () => servedFingerprint,
+    replaceCertificate: (next) => {
+      serving.replace(next);
+      servedFingerprint = next.fingerprint;
+    },
+    refresh: () => {
+      log.level = config.logLevel;
+      perAddress.reconfigure({ maxConnections: config.limits.maxConnectionsPerAddress, maxPreAuth: config.limits.maxPreAuthPerAddress });
+      // Shared by every transport and copied by each new stream: open streams keep what they started with.
+      Object.assign(limits, { maxStanzaBytes: config.c2s.preAuthMaxStanzaSize, maxDepth: config.c2s.maxDepth });
+      Object.assign(shaping, connectionShaping(config.limits));
+    },
+  });
+
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
   // Modules' commands reach their live part through the hooks (`room destroy` through 'muc:destroy-room').
   const adminApi = await startAdminApi({
@@ -256,6 +282,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     commands: commandRegistry(MODULE_COMMANDS),
     fire: (name, ...args) => hooks.fire(name, ...args),
     loginThrottle: throttle,
+    reload: () => reloader.reload(),
   });
 
   await cluster.announce(nodeEndpoints(config, { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }));
@@ -271,6 +298,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     disco,
     log,
     nodes: cluster.registry,
+    reload: () => reloader.reload(),
     async stop() {
       if (stopped) return;
       stopped = true;

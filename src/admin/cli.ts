@@ -36,7 +36,7 @@ export interface CliIo {
   stderr: Writable;
   stdin: Readable;
   env: NodeJS.ProcessEnv;
-  /** Where `serve` listens for SIGINT/SIGTERM; defaults to `process` (tests pass an emitter). */
+  /** Where `serve` listens for SIGINT/SIGTERM (stop) and SIGHUP (reload); defaults to `process` (tests pass an emitter). */
   signals?: EventEmitter;
   /** The modules' configuration tables, stores and commands; defaults to those of src/main.ts (the built-in modules). */
   modules?: CliModules;
@@ -44,7 +44,8 @@ export interface CliIo {
   startServer?: StartServer;
 }
 
-export type StartServer = (config: Config) => Promise<{ stop(): Promise<void> }>;
+/** `loadConfig` reads the configuration again as `serve` read it, for a reload (SIGHUP, `ratatosk reload`). */
+export type StartServer = (config: Config, options: { loadConfig: () => Config }) => Promise<{ stop(): Promise<void>; reload?(): Promise<unknown> }>;
 
 /** What the CLI needs of the modules; only the composition root knows them. */
 export interface CliModules {
@@ -75,7 +76,7 @@ const GLOBAL_OPTIONS: readonly OptionSpec[] = [
 
 const serveSpec: CommandSpec = {
   name: 'serve',
-  summary: 'Run the server until SIGINT or SIGTERM.',
+  summary: 'Run the server until SIGINT or SIGTERM; SIGHUP reloads the configuration.',
   usage: 'serve',
   args: [],
   options: [],
@@ -298,16 +299,25 @@ function nextShutdownSignal(signals: EventEmitter): Promise<string> {
   });
 }
 
-async function serve(config: Config, io: CliIo): Promise<number> {
+async function serve(config: Config, loadAgain: () => Config, io: CliIo): Promise<number> {
   const signals = io.signals ?? process;
   // Listen before starting, so a signal during start-up still stops the server once it is up.
   const shutdown = nextShutdownSignal(signals);
-  const start = io.startServer ?? (await import('../main.js')).startServer;
-  tuneHeapForServer();
-  const server = await start(config);
-  await shutdown;
-  await server.stop();
-  return 0;
+  // SIGHUP would end the process by default: it reloads instead (the server logs the outcome; a bad file
+  // changes nothing). One that arrives during start-up finds the configuration just read.
+  let server: Awaited<ReturnType<StartServer>> | undefined;
+  const onHangUp = (): void => void server?.reload?.().catch(() => undefined);
+  signals.on('SIGHUP', onHangUp);
+  try {
+    const start = io.startServer ?? (await import('../main.js')).startServer;
+    tuneHeapForServer();
+    server = await start(config, { loadConfig: loadAgain });
+    await shutdown;
+    await server.stop();
+    return 0;
+  } finally {
+    signals.off('SIGHUP', onHangUp);
+  }
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -376,6 +386,16 @@ async function runRemote(command: Command, input: CommandInput, argsInOrder: rea
   return render(io, response);
 }
 
+/** The configuration; for `reload`, a file that does not load is also said to change nothing on the server. */
+function loadOrExplain(options: Parameters<typeof loadConfig>[0], spec: CommandSpec): Config {
+  try {
+    return loadConfig(options);
+  } catch (err) {
+    if (spec.name !== 'reload' || !(err instanceof ServerError)) throw err;
+    throw new ServerError(err.code, `configuration not reloaded (a running server keeps its settings): ${err.message}`);
+  }
+}
+
 async function run(argv: readonly string[], io: CliIo, registry: Registry): Promise<number> {
   const { globals, spec, input } = parseCommandLine(argv, registry.specs);
   if (globals.version) {
@@ -401,8 +421,9 @@ async function run(argv: readonly string[], io: CliIo, registry: Registry): Prom
   // The modules' own tables ([muc], ...), stores and migrations are known to the composition root only.
   const modules = registry.modules.configs;
   const migrations = registry.modules.stores.flatMap((m) => (m.stores.migrations === undefined ? [] : [m.stores.migrations]));
-  const config = loadConfig(globals.config === undefined ? { env: io.env, modules } : { file: globals.config, env: io.env, modules });
-  if (command === undefined) return serve(config, io);
+  const configOptions = globals.config === undefined ? { env: io.env, modules } : { file: globals.config, env: io.env, modules };
+  const config = loadOrExplain(configOptions, spec);
+  if (command === undefined) return serve(config, () => loadConfig(configOptions), io);
 
   const base: BaseContext = {
     config,

@@ -27,7 +27,7 @@ import {
 } from './command.js';
 import { certMakeCommand } from './cert-command.js';
 import { migrateCommand } from './migrate-command.js';
-import { sessionKick, sessionList, status } from './server-commands.js';
+import { reload, sessionKick, sessionList, status } from './server-commands.js';
 import { exportCommand, importCommand } from './transfer.js';
 
 export * from './command.js';
@@ -215,6 +215,7 @@ export const commands: ReadonlyMap<string, Command> = new Map(
     sessionList,
     sessionKick,
     status,
+    reload,
     ...authCommands,
     migrateCommand,
     certMakeCommand,

@@ -10,6 +10,7 @@ import type { ModuleHost } from '../modules/host.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession, TransportKind } from '../sessions/types.js';
 import type { Stores } from '../storage/types.js';
+import type { ReloadReport } from '../runtime/reload.js';
 
 export interface LiveSession {
   /** The full JID. */
@@ -49,6 +50,8 @@ export interface LiveServer {
   readonly fire?: FireHook;
   /** The login throttle's counters and locks (`auth locks`, `auth unlock`). */
   readonly loginThrottle?: LoginThrottle;
+  /** Reads the configuration again and applies what can change while running (`reload`). */
+  readonly reload?: () => Promise<ReloadReport>;
 }
 
 export interface LiveServerParts {
@@ -60,6 +63,7 @@ export interface LiveServerParts {
   readonly ports: Readonly<Record<string, number>>;
   readonly fire?: FireHook;
   readonly loginThrottle?: LoginThrottle;
+  readonly reload?: () => Promise<ReloadReport>;
 }
 
 const SHOW_VALUES = new Set(['chat', 'away', 'xa', 'dnd']);
@@ -106,5 +110,6 @@ export function createLiveServer(parts: LiveServerParts): LiveServer {
     },
   };
   const withThrottle = parts.loginThrottle === undefined ? live : { ...live, loginThrottle: parts.loginThrottle };
-  return parts.fire === undefined ? withThrottle : { ...withThrottle, fire: parts.fire };
+  const withReload = parts.reload === undefined ? withThrottle : { ...withThrottle, reload: parts.reload };
+  return parts.fire === undefined ? withReload : { ...withReload, fire: parts.fire };
 }

@@ -12,6 +12,7 @@ import {
   type ServerCommand,
 } from './command.js';
 import type { LiveSession } from './live.js';
+import { reportLines } from '../runtime/reload.js';
 import { VERSION } from '../version.js';
 
 function sessionLine(s: LiveSession): string {
@@ -118,6 +119,32 @@ export const status: ServerCommand = {
         modules,
         memory: { ...stats.memory },
       },
+    };
+  },
+};
+
+export const reload: ServerCommand = {
+  name: 'reload',
+  runs: 'server',
+  summary: 'Make the running server read its configuration again (as SIGHUP does).',
+  usage: 'reload',
+  details: [
+    'The server reads its configuration file as at start (environment variables still win) and applies',
+    'what can change while it runs: log_level, admins, [limits], the stanza size limits, the TLS certificate',
+    '(new files at the same paths too) and the module keys that say so (README "Reloading"). Prints the keys',
+    'applied and those that need a restart (the server keeps their old values). A file that does not load',
+    'changes nothing: exit status 1 with the reason. Needs a running server.',
+  ],
+  args: [],
+  options: [],
+  async run(ctx) {
+    const reloadNow = ctx.live.reload;
+    if (reloadNow === undefined) throw new ServerError('RELOAD_UNAVAILABLE', 'this server cannot reload its configuration');
+    const report = await reloadNow();
+    return {
+      exitCode: 0,
+      lines: reportLines(report),
+      data: { applied: report.applied, needsRestart: report.needsRestart, ...(report.certificate === undefined ? {} : { certificate: report.certificate }) },
     };
   },
 };

@@ -99,8 +99,13 @@ export interface DiscoView {
 
 export interface ModuleContext<C = unknown, S = unknown> {
   readonly name: string;
-  /** The module's own configuration table, validated and resolved (ModuleDefinition.config); undefined without one. */
+  /**
+   * The module's own configuration table, validated and resolved (ModuleDefinition.config); undefined without one.
+   * A reload replaces it when a key its table declares `reloadable` changed: read it where it is used.
+   */
   readonly settings: C;
+  /** Runs after a reload replaced ctx.settings (a `reloadable` key changed), for what the module built from them. */
+  onSettingsChange(handler: (settings: C) => void | Promise<void>): void;
   /** The module's own stores, opened in the server's storage engine (ModuleDefinition.stores); undefined without. */
   readonly store: S;
   readonly domain: string;

@@ -51,6 +51,12 @@ export interface ModuleConfigSpec<C> {
   /** The environment variables that set its keys, by name. */
   readonly env: Readonly<Record<string, ModuleEnvVar>>;
   /**
+   * Keys of the table a reload (SIGHUP, `ratatosk reload`) applies to the running module: it reads them from
+   * ctx.settings when it uses them, or rebuilds what it made of them in ctx.onSettingsChange. A change to any
+   * other key is reported as needing a restart. Absent: none.
+   */
+  readonly reloadable?: readonly string[];
+  /**
    * Validates the table (undefined: absent, every default) and the `topLevel` keys (read from `server.sections`),
    * and resolves them against the server's configuration.
    */
@@ -75,6 +81,8 @@ export interface ModuleConfigOptions<S extends z.ZodRawShape, C, T extends TopLe
   topLevel?: T;
   /** Environment variables for its keys, by name (RATATOSK_...). */
   env?: Readonly<Record<string, ModuleEnvVar>>;
+  /** Keys of `shape` a reload applies without a restart (ModuleConfigSpec.reloadable). */
+  reloadable?: readonly (keyof S & string)[];
   /** The typed settings from the validated table (derived defaults may read the server's configuration). */
   resolve(table: z.output<z.ZodObject<S>>, server: Config, topLevel: { [K in keyof T]: z.output<T[K]> }): C;
   check?(settings: C, server: Config): ModuleConfigIssue[];
@@ -95,6 +103,7 @@ export function moduleConfig<S extends z.ZodRawShape, C, T extends TopLevel = Re
     schema,
     topLevel,
     env: options.env ?? {},
+    reloadable: options.reloadable ?? [],
     parse(table, server) {
       const unknownKeys: string[][] = [];
       const issues: ModuleConfigIssue[] = [];

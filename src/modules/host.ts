@@ -46,8 +46,23 @@ const UNMEASURED: ModuleMetrics = { timeStore: (_name, store) => store };
 
 type Cleanup = () => void | Promise<void>;
 
+/**
+ * A running module's settings as a reload sees them: checks a new table against the configuration and gives
+ * what installs it (ctx.settings, then the module's onSettingsChange handlers), or what is wrong with it.
+ */
+type SettingsUpdate = (table: unknown, server: Config) => (() => Promise<void>) | string;
+
+/** The modules' side of a reload (prepareReload): nothing changes before commit(). */
+export interface ModuleReload {
+  /** Key paths this reload applies to running modules (`registration.allow`). */
+  readonly applied: string[];
+  /** Key paths of the modules' tables that only a restart applies. */
+  readonly needsRestart: string[];
+  commit(): Promise<void>;
+}
+
 export class ModuleHost {
-  private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[] }>();
+  private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[]; update?: SettingsUpdate }>();
   private readonly sessionView: SessionView;
   private readonly placement: Placement;
   private readonly streamElements: StreamElementRegistry;
@@ -93,13 +108,29 @@ export class ModuleHost {
     }
     const unknownCapability = capabilityProblems(definition)[0];
     if (unknownCapability !== undefined) throw new ServerError('MODULE_CAPABILITY_UNKNOWN', unknownCapability);
-    const settings = this.settingsOf(definition);
+    let settings = this.settingsOf(definition);
+    const changeHandlers: Array<(next: C) => void | Promise<void>> = [];
+    const spec = definition.config;
+    const update: SettingsUpdate | undefined =
+      spec === undefined
+        ? undefined
+        : (table, server) => {
+            const parsed = spec.parse(table, server);
+            if (!parsed.ok) return parsed.issues.map((i) => `${issuePath(spec, i)}: ${i.message}`).join('; ') || `unknown keys in [${spec.section}]`;
+            const problems = spec.check(parsed.settings, server);
+            if (problems.length > 0) return problems.map((i) => `${issuePath(spec, i)}: ${i.message}`).join('; ');
+            return async () => {
+              settings = parsed.settings;
+              for (const handler of changeHandlers) await handler(parsed.settings);
+            };
+          };
     // A module without stores gets none: ModuleDefinition<C, S> without `stores` leaves S unknown. The
     // factory opens a module's stores once (also for the admin commands) and enrols their account data.
     const store = definition.stores === undefined ? (undefined as S) : this.deps.stores.module(definition.name, definition.stores);
     const cleanups: Cleanup[] = [];
-    const ctx = this.grant(definition, this.contextFor(definition.name, settings, store, cleanups), cleanups);
-    this.running.set(definition.name, { definition, cleanups });
+    const current = { settings: () => settings, onChange: (handler: (next: C) => void | Promise<void>) => void changeHandlers.push(handler) };
+    const ctx = this.grant(definition, this.contextFor(definition.name, current, store, cleanups), cleanups);
+    this.running.set(definition.name, { definition, cleanups, ...(update === undefined ? {} : { update }) });
     try {
       await definition.setup(ctx);
     } catch (err) {
@@ -127,6 +158,57 @@ export class ModuleHost {
 
   list(): ModuleDefinition[] {
     return [...this.running.values()].map((e) => e.definition);
+  }
+
+  /**
+   * Which of the `changed` key paths (src/config/diff.ts) belong to the running modules' tables, and which of
+   * those their `reloadable` keys let a reload apply: the others keep their old values until a restart. A new
+   * table that fails the module's own checks applies nothing of that module.
+   */
+  prepareReload(next: Config, changed: readonly string[]): ModuleReload {
+    const applied: string[] = [];
+    const needsRestart: string[] = [];
+    const commits: Array<() => Promise<void>> = [];
+    let sections: Record<string, unknown> = { ...(this.deps.config.sections ?? {}) };
+    for (const { definition, update } of this.running.values()) {
+      const spec = definition.config;
+      if (spec === undefined || update === undefined) continue;
+      const under = (root: string, path: string): boolean => path === root || path.startsWith(`${root}.`) || path.startsWith(`${root}[`);
+      const mine = changed.filter((path) => [spec.section, ...Object.keys(spec.topLevel)].some((root) => under(root, path)));
+      if (mine.length === 0) continue;
+      const reloadable = new Set(spec.reloadable ?? []);
+      const keyOf = (path: string): string | undefined => (path.startsWith(`${spec.section}.`) ? path.slice(spec.section.length + 1).split('.')[0] : undefined);
+      const now = mine.filter((path) => reloadable.has(keyOf(path) ?? ''));
+      const later = mine.filter((path) => !now.includes(path));
+      needsRestart.push(...later);
+      if (now.length === 0) continue;
+      const before = asTable(sections[spec.section]);
+      const after = asTable(next.sections?.[spec.section]);
+      const merged: Record<string, unknown> = { ...before };
+      for (const key of new Set(now.map(keyOf))) {
+        if (key === undefined) continue;
+        if (key in after) merged[key] = after[key];
+        else delete merged[key];
+      }
+      const withMerged = { ...sections, [spec.section]: merged };
+      const commit = update(merged, { ...this.deps.config, sections: withMerged });
+      if (typeof commit === 'string') {
+        this.deps.log.warn({ module: definition.name, problem: commit }, 'reload: the new settings do not fit the running module; they wait for a restart');
+        needsRestart.push(...now);
+        continue;
+      }
+      sections = withMerged;
+      applied.push(...now);
+      commits.push(commit);
+    }
+    return {
+      applied,
+      needsRestart,
+      commit: async () => {
+        this.deps.config.sections = sections;
+        for (const commit of commits) await commit();
+      },
+    };
   }
 
   private tableOf(section: string): unknown {
@@ -198,14 +280,22 @@ export class ModuleHost {
     return ctx as ModuleContextWith<Capability, C, S>;
   }
 
-  private contextFor<C, S>(name: string, settings: C, store: S, cleanups: Cleanup[]): ModuleContext<C, S> {
+  private contextFor<C, S>(
+    name: string,
+    current: { settings: () => C; onChange: (handler: (next: C) => void | Promise<void>) => void },
+    store: S,
+    cleanups: Cleanup[],
+  ): ModuleContext<C, S> {
     const { config, server, stores, hooks, iqs, router, disco } = this.deps;
     const streamElements = this.streamElements;
     const log = this.deps.log.child({ module: name });
     const discoJid = (jid: string | undefined): string => (jid === undefined ? router.serverJid.toString() : Jid.parse(jid).toString());
     return {
       name,
-      settings,
+      get settings(): C {
+        return current.settings();
+      },
+      onSettingsChange: current.onChange,
       store,
       domain: config.domain,
       serverJid: router.serverJid,
@@ -266,6 +356,10 @@ const CAPABILITIES: readonly Capability[] = ['cluster'];
 function capabilityProblems(definition: ModuleDefinition): string[] {
   const known = new Set<string>(CAPABILITIES);
   return (definition.capabilities ?? []).filter((c) => !known.has(c)).map((c) => `module "${definition.name}" asks for the unknown capability "${c}" (known: ${CAPABILITIES.join(', ')})`);
+}
+
+function asTable(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {

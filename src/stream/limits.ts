@@ -134,7 +134,12 @@ export interface AddressTicket {
 export class AddressLimiter {
   private readonly open = new Map<string, { all: number; preAuth: number }>();
 
-  constructor(private readonly limits: AddressLimits) {}
+  constructor(private limits: AddressLimits) {}
+
+  /** New caps (a configuration reload): connections already admitted stay; the next admit() obeys them. */
+  reconfigure(limits: AddressLimits): void {
+    this.limits = { ...limits };
+  }
 
   /** A ticket, or the reason the connection is refused. */
   admit(address: string): AddressTicket | string {

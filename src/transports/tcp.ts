@@ -13,6 +13,7 @@ import type { ChannelBinding } from '../stream/sasl/types.js';
 import { tlsChannelBinding } from './channel-binding.js';
 import { connectionOrigin } from './client-origin.js';
 import { readProxyHeader, type ProxyHeader } from './proxy-protocol.js';
+import type { ServingCertificate } from './serving-certificate.js';
 import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
 
 /** How long to wait for the peer's </stream:stream> after ours before dropping the connection. */
@@ -37,6 +38,8 @@ export interface TcpOptions extends TcpStreamOptions {
   secureContext: tls.SecureContext;
   /** The same certificate as PEM, for the direct-TLS listener. */
   certificate: { cert: string; key: string };
+  /** When given, the certificate in force (replaced by a reload) instead of `secureContext` and `certificate`. */
+  serving?: ServingCertificate;
 }
 
 const CLIENT_NAMESPACES = { xmlns: NS.client, 'xmlns:stream': NS.stream } as const;
@@ -97,7 +100,7 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   }
 
   get canStartTls(): boolean {
-    return !this.tlsActive && this.options.secureContext !== undefined;
+    return !this.tlsActive && (this.options.serving !== undefined || this.options.secureContext !== undefined);
   }
 
   channelBinding(): ChannelBinding | undefined {
@@ -153,7 +156,7 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   }
 
   startTls(): void {
-    const secureContext = this.options.secureContext;
+    const secureContext = this.options.serving?.secureContext ?? this.options.secureContext;
     if (!secureContext) throw new Error('startTls() on a TCP stream without a TLS context (canStartTls is false)');
     const plain = this.socket;
     // <proceed/> must reach the client before the handshake starts on this socket.
@@ -237,7 +240,7 @@ export function normaliseAddress(address: string | undefined): string {
  * the c2s transport's parser, limits, batched writes, output cap and closing, without STARTTLS.
  */
 export function plainTcpStream(socket: net.Socket, options: TcpStreamOptions): StreamTransport & { attach(events: StreamEvents): void } {
-  return new TcpTransport(socket, { ...options, secureContext: undefined }, false);
+  return new TcpTransport(socket, { ...options, secureContext: undefined, serving: undefined }, false);
 }
 
 export interface TcpListenerOptions extends TcpOptions {
@@ -254,13 +257,14 @@ export async function listenTcp(options: TcpListenerOptions): Promise<net.Server
     socket.on('error', () => undefined);
     options.onConnection(new TcpTransport(socket, options, options.directTls));
   };
-  const tlsOptions = { ...options.certificate, minVersion: 'TLSv1.2', ALPNProtocols: ['xmpp-client'] } as const;
+  const tlsOptions = (): tls.TlsOptions => ({ ...(options.serving?.pem ?? options.certificate), minVersion: 'TLSv1.2', ALPNProtocols: ['xmpp-client'] });
   const proxied = options.proxyProtocolFrom;
   const server = proxied
     ? net.createServer((socket) => acceptProxied(socket, options, proxied, tlsOptions))
     : options.directTls
-      ? tls.createServer(tlsOptions, accept)
+      ? tls.createServer(tlsOptions(), accept)
       : net.createServer(accept);
+  if (server instanceof tls.Server) options.serving?.serve(server);
   if (options.directTls) server.on('tlsClientError', (err) => options.log.debug({ err }, 'direct TLS handshake failed'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -277,11 +281,11 @@ export async function listenTcp(options: TcpListenerOptions): Promise<net.Server
  * the TLS handshake on the direct-TLS port), which names the client; a bad or missing one closes it. Other
  * peers are served as usual, so a PROXY header from them is not-well-formed XML (or a failed handshake).
  */
-function acceptProxied(socket: net.Socket, options: TcpListenerOptions, fromProxy: (address: string) => boolean, tlsOptions: tls.TlsOptions): void {
+function acceptProxied(socket: net.Socket, options: TcpListenerOptions, fromProxy: (address: string) => boolean, tlsOptions: () => tls.TlsOptions): void {
   socket.on('error', () => undefined);
   const start = (header?: ProxyHeader): void => {
     const origin = connectionOrigin(socket.remoteAddress, false, header);
-    const wire = options.directTls ? new tls.TLSSocket(socket, { isServer: true, ...tlsOptions }) : socket;
+    const wire = options.directTls ? new tls.TLSSocket(socket, { isServer: true, ...tlsOptions() }) : socket;
     if (options.directTls) wire.on('error', (err) => options.log.debug({ err, remote: origin.remoteAddress }, 'direct TLS handshake failed'));
     options.onConnection(new TcpTransport(wire, options, options.directTls, origin));
   };

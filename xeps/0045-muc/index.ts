@@ -36,6 +36,11 @@ export default defineModule({
   setup(ctx) {
     const domain = ctx.settings.domain;
     const muc = new MucService(ctx, domain, limitsFrom(ctx.settings));
+    // A reload: occupant and room-count caps hold at once; history sizes and message rates for rooms made
+    // and occupants joining afterwards.
+    ctx.onSettingsChange((settings) => {
+      muc.limits = limitsFrom(settings);
+    });
     ctx.addDomain(domain, (stanza, from, to, hops) => muc.handle(stanza, from, to, hops));
     ctx.addItem({ jid: domain, name: 'Chatrooms' });
     registerDiscovery(muc);

@@ -66,7 +66,7 @@ export class MucService implements RoomHost {
   /** Stanzas being handled per room JID: a room is given up to other nodes only when none is. */
   private readonly inFlight = new Map<string, number>();
 
-  constructor(readonly ctx: ModuleContextWith<'cluster', unknown, RoomStore>, readonly domain: string, readonly limits: MucLimits) {
+  constructor(readonly ctx: ModuleContextWith<'cluster', unknown, RoomStore>, readonly domain: string, public limits: MucLimits) {
     this.fanout = new RemoteFanout(ctx.cluster);
     this.output = {
       deliver: (fullJid, stanza) => {

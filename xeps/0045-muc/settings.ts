@@ -42,6 +42,8 @@ export const mucConfig = moduleConfig({
     messageRate: t.message_rate,
     messageBurst: t.message_burst,
   }),
+  // A reload (SIGHUP, `ratatosk reload`) applies every limit; the service's domain needs a restart.
+  reloadable: ['max_occupants', 'max_rooms_per_user', 'max_history', 'history_max_chars', 'message_rate', 'message_burst'],
   // The service's domain is its own: the server's domain or another module's (a component's) is a start error.
   domains: (settings) => [{ path: ['domain'], domain: settings.domain }],
 });

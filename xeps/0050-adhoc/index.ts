@@ -32,7 +32,6 @@ export default defineModule({
     },
   ],
   setup(ctx) {
-    const admins = new Set(ctx.config.admins);
     const engine = new CommandEngine({ sessionTtlMs: SESSION_TTL_MS, maxSessionsPerRequester: MAX_SESSIONS_PER_REQUESTER });
     const commands = adminCommands({
       domain: ctx.domain,
@@ -40,7 +39,8 @@ export default defineModule({
       sessions: ctx.sessions,
       scramIterations: ctx.config.auth.scramIterations,
       scramHashes: ctx.config.auth.scramHashes,
-      isAdmin: (requester: Jid) => requester.domain === ctx.domain && admins.has(requester.bareString()),
+      // Read at each use: a reload (SIGHUP, `ratatosk reload`) changes `admins` in place.
+      isAdmin: (requester: Jid) => requester.domain === ctx.domain && ctx.config.admins.includes(requester.bareString()),
       accountsDeleted: async (usernames) => {
         for (const username of usernames) {
           ctx.log.info({ user: username }, 'account deleted by an administrator');

@@ -11,10 +11,16 @@ export class AddressLimit {
   private readonly recent = new Map<string, number[]>();
 
   constructor(
-    private readonly maxPerAddress: number,
-    private readonly windowMs: number,
+    private maxPerAddress: number,
+    private windowMs: number,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** New limits (a configuration reload); the registrations already counted stay counted. */
+  reconfigure(maxPerAddress: number, windowMs: number): void {
+    this.maxPerAddress = maxPerAddress;
+    this.windowMs = windowMs;
+  }
 
   /** Takes a slot for `address`, or returns undefined when it used up its registrations for now. */
   reserve(address: string): Reservation | undefined {

@@ -28,8 +28,9 @@ export default defineModule({
   ],
   config: registrationConfig,
   setup(ctx) {
-    const registration = ctx.settings;
-    const limit = new AddressLimit(registration.maxPerAddress, registration.windowSeconds * 1000);
+    // `allow` is read from ctx.settings at each use, so a reload switches registration on or off for new streams.
+    const limit = new AddressLimit(ctx.settings.maxPerAddress, ctx.settings.windowSeconds * 1000);
+    ctx.onSettingsChange((settings) => limit.reconfigure(settings.maxPerAddress, settings.windowSeconds * 1000));
     ctx.every(PRUNE_INTERVAL_MS, () => limit.prune());
 
     // Password changes and cancellation work whether or not new accounts may register.
@@ -38,7 +39,7 @@ export default defineModule({
     const channelAllowed = (secure: boolean): boolean => secure || !ctx.config.c2s.requireTls;
 
     ctx.hook('stream:features', (features, context) => {
-      if (!context.authenticated && registration.allow && channelAllowed(context.secure)) {
+      if (!context.authenticated && ctx.settings.allow && channelAllowed(context.secure)) {
         features.push(xml('register', { xmlns: NS.registerFeature }));
       }
       return features;
@@ -49,7 +50,7 @@ export default defineModule({
       if (!query) return undefined;
       try {
         if (!iq.attrs.id) throw new StanzaError('bad-request', "an iq needs an 'id'");
-        if (!registration.allow) throw new StanzaError('service-unavailable', 'in-band registration is disabled on this server');
+        if (!ctx.settings.allow) throw new StanzaError('service-unavailable', 'in-band registration is disabled on this server');
         if (!channelAllowed(client.secure)) throw new StanzaError('not-authorized', 'negotiate TLS before registering', 'modify');
         if (iq.attrs.type === 'get') return reply(iq, registrationForm());
         if (query.getChild('remove')) throw new StanzaError('unexpected-request', 'authenticate before cancelling a registration');

@@ -20,5 +20,7 @@ export const registrationConfig = moduleConfig({
     window_seconds: seconds.default(600),
   },
   env: { RATATOSK_ALLOW_REGISTRATION: { path: ['registration', 'allow'], kind: 'boolean' } },
+  // A reload (SIGHUP, `ratatosk reload`) applies them: new streams offer registration or not.
+  reloadable: ['allow', 'max_per_address', 'window_seconds'],
   resolve: (t): RegistrationSettings => ({ allow: t.allow, maxPerAddress: t.max_per_address, windowSeconds: t.window_seconds }),
 });
