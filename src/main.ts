@@ -56,6 +56,8 @@ export interface RunningServer {
   readonly log: Logger;
   /** The cluster's nodes (this one alone without Redis): for `status` and XEP-0156 discovery. */
   readonly nodes: NodeRegistry;
+  /** Starts a c2s stream on a transport made in-process (the fuzz tests'), as the listeners do for theirs. */
+  connect(transport: StreamTransport & { attach(events: StreamEvents): void }): void;
   /** Reads the configuration again and applies what can change while running (src/runtime/reload.ts). */
   reload(): Promise<ReloadReport>;
   stop(): Promise<void>;
@@ -298,6 +300,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     disco,
     log,
     nodes: cluster.registry,
+    connect,
     reload: () => reloader.reload(),
     async stop() {
       if (stopped) return;

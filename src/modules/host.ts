@@ -81,7 +81,6 @@ export class ModuleHost {
         return sessions.size;
       },
       remote: async (bareJid) => (remote ? remote.resources(bareJid) : []),
-      clustered: remote !== undefined,
     };
   }
 
