@@ -107,6 +107,9 @@ const summary = {
     rss_kib_max: max(column(steady, 'rss_kib')) ?? null,
     heap_used_max: max(column(steady, 'heap_used')) ?? null,
     heap_used_median_first: median(column(first, 'heap_used')) ?? null,
+    // The lowest sample of a window is close to the live heap right after a major collection.
+    heap_used_min_first: column(first, 'heap_used').reduce((a, b) => Math.min(a, b), Infinity),
+    heap_used_min_last: column(last, 'heap_used').reduce((a, b) => Math.min(a, b), Infinity),
     heap_used_median_last: median(column(last, 'heap_used')) ?? null,
     rss_kib_median_first: median(column(first, 'rss_kib')) ?? null,
     rss_kib_median_last: median(column(last, 'rss_kib')) ?? null,
@@ -154,6 +157,8 @@ console.log(`soak ${dir}: ${summary.steady_s} s steady, sessions ${summary.stead
 console.log(`  memory per session, start (first ${WINDOW} s): RSS ${kib(start.rss_bytes)} (anon ${kib(start.rss_anon_bytes)}), heap used ${kib(start.heap_bytes)} (${start.samples} samples, ~${start.sessions} sessions)`);
 console.log(`  memory per session, end   (last ${WINDOW} s):  RSS ${kib(end.rss_bytes)} (anon ${kib(end.rss_anon_bytes)}), heap used ${kib(end.heap_bytes)} (${end.samples} samples, ~${end.sessions} sessions)`);
 console.log(`  end vs start: RSS ${pct(summary.per_session.rss_ratio)} (anon ${pct(summary.per_session.rss_anon_ratio)}), heap ${pct(summary.per_session.heap_ratio)} (target: within 10 %)`);
+const mib = (b: number | null): string => (b === null || !Number.isFinite(b) ? 'n/a' : `${(b / 1048576).toFixed(1)} MiB`);
+console.log(`  heap used: median ${mib(summary.steady.heap_used_median_first)} -> ${mib(summary.steady.heap_used_median_last)}, lowest ${mib(summary.steady.heap_used_min_first)} -> ${mib(summary.steady.heap_used_min_last)}`);
 console.log(`  RSS max ${summary.steady.rss_kib_max} KiB; event-loop lag p99 max ${summary.steady.lag_p99_ms_max} ms, median ${summary.steady.lag_p99_ms_median} ms`);
 console.log(`  fds ${summary.steady.fds_first} -> ${summary.steady.fds_last}, handles ${summary.steady.handles_first} -> ${summary.steady.handles_last}; after logout: ${JSON.stringify(summary.after_logout)}`);
 console.log(`  logins ${c.logins} (failed ${c.loginFailures}, lost ${c.lost}); chat ${JSON.stringify(summary.chat)}`);

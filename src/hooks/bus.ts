@@ -18,18 +18,16 @@ export class HookBus<M extends { [K in keyof M]: Handler }> {
 
   constructor(private readonly log: Logger) {}
 
-  /** Registers a handler; returns the function that removes it. */
+  /**
+   * Registers a handler; returns the function that removes it. Lists are replaced, never changed in place, so a
+   * call under way keeps the list it started with and the hot path needs no copy per call.
+   */
   on<K extends keyof M>(name: K, handler: M[K], priority = 0, owner = 'core'): () => void {
-    const list = this.handlers.get(name) ?? [];
     const reg: Registration = { handler, priority, owner };
-    list.push(reg);
-    list.sort((a, b) => b.priority - a.priority);
-    this.handlers.set(name, list);
+    this.handlers.set(name, [...(this.handlers.get(name) ?? []), reg].sort((a, b) => b.priority - a.priority));
     return () => {
       const current = this.handlers.get(name);
-      if (!current) return;
-      const index = current.indexOf(reg);
-      if (index !== -1) current.splice(index, 1);
+      if (current?.includes(reg)) this.handlers.set(name, current.filter((r) => r !== reg));
     };
   }
 
@@ -41,9 +39,10 @@ export class HookBus<M extends { [K in keyof M]: Handler }> {
   async fire<K extends keyof M>(name: K, ...args: Parameters<M[K]>): Promise<Awaited<ReturnType<M[K]>> | undefined> {
     const list = this.handlers.get(name);
     if (!list) return undefined;
-    for (const reg of [...list]) {
+    for (const reg of list) {
       try {
-        const result = (await (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args)) as Awaited<ReturnType<M[K]>> | undefined;
+        const raw = (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args);
+        const result = (isThenable(raw) ? await raw : raw) as Awaited<ReturnType<M[K]>> | undefined;
         if (result !== undefined) return result;
       } catch (err) {
         if (err instanceof StoreUnavailableError) throw err;
@@ -57,9 +56,11 @@ export class HookBus<M extends { [K in keyof M]: Handler }> {
   async emit<K extends keyof M>(name: K, ...args: Parameters<M[K]>): Promise<void> {
     const list = this.handlers.get(name);
     if (!list) return;
-    for (const reg of [...list]) {
+    for (const reg of list) {
       try {
-        await (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args);
+        const result = (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args);
+        // Most handlers return at once for most calls (a message that is not theirs): no promise hop for those.
+        if (isThenable(result)) await result;
       } catch (err) {
         this.log.error({ err, hook: String(name), module: reg.owner }, 'hook handler failed; skipped');
       }
@@ -72,13 +73,18 @@ export class HookBus<M extends { [K in keyof M]: Handler }> {
     let acc = args[0] as Parameters<M[K]>[0];
     if (!list) return acc;
     const rest = args.slice(1);
-    for (const reg of [...list]) {
+    for (const reg of list) {
       try {
-        acc = (await (reg.handler as (...a: unknown[]) => unknown)(acc, ...rest)) as Parameters<M[K]>[0];
+        const raw = (reg.handler as (...a: unknown[]) => unknown)(acc, ...rest);
+        acc = (isThenable(raw) ? await raw : raw) as Parameters<M[K]>[0];
       } catch (err) {
         this.log.error({ err, hook: String(name), module: reg.owner }, 'hook handler failed; skipped');
       }
     }
     return acc;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

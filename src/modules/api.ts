@@ -80,6 +80,8 @@ export interface SessionView {
   readonly size: number;
   /** The bare JID's resources on other nodes of the cluster (none when this node runs alone). */
   remote(bareJid: string): Promise<SessionRecord[]>;
+  /** Whether this node is part of a cluster (other nodes may hold sessions); false: remote() always finds none. */
+  readonly clustered: boolean;
 }
 
 /** What the server's modules registered for service discovery; `jid` defaults to the server's domain. */

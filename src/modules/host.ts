@@ -81,6 +81,7 @@ export class ModuleHost {
         return sessions.size;
       },
       remote: async (bareJid) => (remote ? remote.resources(bareJid) : []),
+      clustered: remote !== undefined,
     };
   }
 

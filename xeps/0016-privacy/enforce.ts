@@ -43,8 +43,9 @@ export class PrivacyGuard {
     if (to === undefined || to === this.ctx.domain) return true;
     const user = this.cache.get(session.jid.local);
     if (!user) throw new StanzaError('internal-server-error', 'privacy lists are still loading', 'wait');
+    // Nothing blocked nor listed (the common case): no Policy built per stanza.
+    if (user.isOpenFor(session)) return true;
     const policy = user.policy(session);
-    if (isOpen(policy)) return true;
     const peer = peerFrom(to);
     if (!peer || this.isOwn(peer, session)) return true;
     const verdict = decide(policy, 'out', classify(stanza), peer);

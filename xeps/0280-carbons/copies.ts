@@ -21,6 +21,14 @@ export function carbonCopy(direction: Direction, original: Element, user: string
   return xml('message', attrs, xml(direction, { xmlns: NS.carbons }, xml('forwarded', { xmlns: NS.forward }, inner)));
 }
 
+/**
+ * Whether a copy for `bare` could go anywhere: a Carbons-enabled session of the user here, or other nodes that
+ * may hold some. Checked first by the hooks, which every message passes.
+ */
+export function mayCopy(ctx: ModuleContextWith<'cluster'>, bare: string): boolean {
+  return ctx.sessions.clustered || ctx.sessions.resources(bare).some((s) => s.flags.has(CARBONS_ENABLED));
+}
+
 /** Sends the copy of `original` to `user`'s Carbons-enabled resources other than those in `skip` (full JIDs). */
 export async function sendCopies(ctx: ModuleContextWith<'cluster'>, user: Jid, direction: Direction, original: Element, skip: ReadonlySet<string>): Promise<void> {
   const bare = user.toString();

@@ -6,7 +6,7 @@ import { Jid } from '../../src/jid.js';
 import { defineModule } from '../../src/modules/api.js';
 import type { Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { CARBONS_ENABLED, sendCopies } from './copies.js';
+import { CARBONS_ENABLED, mayCopy, sendCopies } from './copies.js';
 import { isEligible } from './rules.js';
 
 /** §4, §5 (and the schema): <enable/> and <disable/> are empty. */
@@ -56,7 +56,7 @@ export default defineModule({
     // copied on the receiving side (below), which knows which resources got it. The listeners return at once
     // (no promise) for messages that are not copied: every message passes here.
     ctx.hook('message:sent', (stanza, session) => {
-      if (!isEligible(stanza, 'sent')) return;
+      if (!mayCopy(ctx, session.jid.bareString()) || !isEligible(stanza, 'sent')) return;
       const user = session.jid.bare();
       const to = stanza.attrs.to === undefined ? user : Jid.tryParse(stanza.attrs.to);
       if (!to || to.bare().equals(user)) return;
@@ -65,6 +65,7 @@ export default defineModule({
 
     // §7: a message to a local user, to the enabled resources RFC 6121 did not give it to.
     ctx.hook('message:delivered', (stanza, user, resources) => {
+      if (!mayCopy(ctx, user.bareString())) return;
       const from = Jid.tryParse(stanza.attrs.from);
       const own = from !== undefined && from.bare().equals(user);
       const direction = own ? 'sent' : 'received';

@@ -11,7 +11,7 @@ import type { Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { archivable, record, stamp, stanzaIdBy, stripStanzaIds } from './archiving.js';
 import { newArchiveId } from './ids.js';
-import { parsePrefs, prefsElement, PrefsCache, shouldArchive, type PrefsEntry } from './prefs.js';
+import { archivesNothing, parsePrefs, prefsElement, PrefsCache, shouldArchive, type PrefsEntry } from './prefs.js';
 import { finElement, parseQuery, queryForm, resultMessage, runQuery } from './query.js';
 import { mamConfig, type MamSettings } from './settings.js';
 import { archiveStores } from './store/index.js';
@@ -57,7 +57,7 @@ export default defineModule({
 
     /** The recipient's side: stamp once per message, whichever session or store takes it; the record to archive. */
     const receive = (stanza: Element, user: Jid, entry: PrefsEntry): ArchivedMessage | undefined => {
-      if (!archivable(stanza)) return undefined;
+      if (archivesNothing(entry.prefs) || !archivable(stanza)) return undefined;
       const owner = user.bareString();
       if (stanzaIdBy(stanza, owner) !== undefined) return undefined;
       const from = Jid.tryParse(stanza.attrs.from);
@@ -103,13 +103,18 @@ export default defineModule({
       storing.delete(stanza);
       writer.add(archived);
     });
-    ctx.hook('message:sent', async (stanza, session) => {
-      if (!archivable(stanza)) return;
+    const archiveSent = async (stanza: Element, session: BoundSession, cached: PrefsEntry | undefined): Promise<void> => {
       const to = Jid.tryParse(stanza.attrs.to);
       // To oneself: the receiving side archives it once.
       if (to === undefined || to.bareString() === session.jid.bareString()) return;
-      const entry = prefs.cached(session.jid.local) ?? (await prefs.get(session.jid.local).catch(() => undefined));
+      const entry = cached ?? (await prefs.get(session.jid.local).catch(() => undefined));
       if (entry !== undefined && shouldArchive(entry.prefs, to, entry.roster)) writer.add(record(session.jid.local, to, stanza));
+    };
+    // Every message passes here: a sender who archives nothing costs no promise.
+    ctx.hook('message:sent', (stanza, session) => {
+      const cached = prefs.cached(session.jid.local);
+      if ((cached !== undefined && archivesNothing(cached.prefs)) || !archivable(stanza)) return;
+      return archiveSent(stanza, session, cached);
     });
 
     ctx.hook('session:binding', async (session) => {

@@ -42,6 +42,11 @@ export function shouldArchive(prefs: ArchivePrefs, peer: Jid, roster: ReadonlySe
   return prefs.default === 'always';
 }
 
+/** No peer is archived under these preferences (default 'never', nothing listed under 'always'): the delivery path's early out. */
+export function archivesNothing(prefs: ArchivePrefs): boolean {
+  return prefs.default === 'never' && prefs.always.length === 0;
+}
+
 export interface PrefsEntry {
   prefs: ArchivePrefs;
   /** The roster's bare JIDs, only for default 'roster'. */
