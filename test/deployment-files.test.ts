@@ -1,7 +1,11 @@
 // The deployment files, checked as far as a machine without Docker allows:
 //  - docker/redis/*.conf run for real (service names mapped to 127.0.0.1 and free ports): the three
 //    Sentinels find the replica and each other, and promote the replica when the primary is killed;
-//  - docker/compose.yaml parses (python3's yaml, when present) and agrees with the other files;
+//  - docker/compose.yaml parses (python3's yaml, when present) and agrees with the other files, and passes
+//    `docker-compose config` (Debian's docker-compose 1.29, no engine needed);
+//  - Prometheus (docker/prometheus) scrapes every node's /metrics, Grafana's provisioning (docker/grafana) is
+//    in its format and wired to what compose mounts, and every metric the dashboard queries is one a real
+//    server exports;
 //  - docker/haproxy.cfg passes `haproxy -c`, docker/nginx.conf passes `nginx -t`, each with its
 //    certificate path pointed at one `ratatosk cert make` wrote (as compose.yaml's certs service does);
 //  - loadtest/cluster/start-local-cluster.sh starts two nodes that answer /healthz and stops them
@@ -13,7 +17,7 @@
 // under CI=true they fail instead.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -24,7 +28,12 @@ import { client } from '@xmpp/client';
 import { WebSocket } from 'ws';
 import { certMakeCommand } from '../src/admin/cert-command.js';
 import { loadConfig } from '../src/config/index.js';
+import { createTestSchema, requirePostgres } from '../src/storage/postgres/test-fixture.js';
+import { schemaUrl } from './support/backends.js';
 import './support/clients.js';
+import { parseExposition } from './support/prometheus.js';
+import { startRedis } from './support/redis.js';
+import { startTestServer } from './support/server.js';
 import { startSentinelTopology, type SentinelConfigs, type SentinelLayout } from './support/redis-topologies.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -290,6 +299,158 @@ describe('deployment files', function () {
       assert.equal(certs?.image, 'ratatosk:latest');
       assert.deepEqual(certs?.command, ['cert', 'make', '--out', '/certs']);
       assert.ok(services.haproxy?.volumes?.includes(`certs:${HAPROXY_CERTS.replace(/\/$/, '')}:ro`), 'HAProxy mounts the certs volume where haproxy.cfg reads it');
+    });
+  });
+
+  describe('metrics: docker-compose config, Prometheus and Grafana (docker/prometheus, docker/grafana)', () => {
+    type Service = { image?: string; environment?: Record<string, string>; volumes?: string[]; ports?: string[] };
+
+    const YAML_FILES = ['compose.yaml', 'prometheus/prometheus.yml', 'grafana/provisioning/datasources/prometheus.yaml', 'grafana/provisioning/dashboards/ratatosk.yaml'];
+    let parsedYaml: Record<string, unknown> | undefined;
+
+    /** A YAML file under docker/ as JSON through python3's yaml (as the compose check above), all read in one run; skips loudly without it. */
+    function readYaml(ctx: Mocha.Context, path: string): unknown {
+      if (!parsedYaml) {
+        const script = 'import json, sys, yaml; print(json.dumps({p: yaml.safe_load(open(p)) for p in sys.argv[1:]}))';
+        const parsed = spawnSync('python3', ['-c', script, ...YAML_FILES], { encoding: 'utf8', cwd: DOCKER });
+        if (parsed.error || parsed.status !== 0) skipLoudly(ctx, `python3 with the yaml module is not available (${parsed.stderr.trim().split('\n').pop() ?? 'no python3'})`);
+        parsedYaml = JSON.parse(parsed.stdout) as Record<string, unknown>;
+      }
+      assert.ok(path in parsedYaml, `${path} is read`);
+      return parsedYaml[path];
+    }
+
+    function servicesOf(ctx: Mocha.Context): Record<string, Service> {
+      return (readYaml(ctx, 'compose.yaml') as { services: Record<string, Service> }).services;
+    }
+
+    /** Where compose mounts `source` (a path under docker/) in `service`. */
+    function mountPoint(service: Service | undefined, source: string): string | undefined {
+      const volume = service?.volumes?.find((v) => v.split(':')[0] === source);
+      return volume?.split(':')[1];
+    }
+
+    interface Dashboard {
+      uid?: string;
+      title?: string;
+      schemaVersion?: number;
+      panels?: { id?: number; type?: string; title?: string; gridPos?: Record<string, number>; datasource?: { type?: string; uid?: string }; targets?: { refId?: string; expr?: string; datasource?: { uid?: string } }[] }[];
+    }
+
+    async function readDashboard(): Promise<Dashboard> {
+      return JSON.parse(await readFile(join(DOCKER, 'grafana', 'dashboards', 'ratatosk.json'), 'utf8')) as Dashboard;
+    }
+
+    /** The metric names in PromQL expressions (ours and prom-client's all start so), without histogram suffixes the scrape explains. */
+    function unknownMetrics(exprs: readonly string[], types: ReadonlyMap<string, string>): string[] {
+      const names = new Set(exprs.flatMap((expr) => [...expr.matchAll(/\b(?:ratatosk|process|nodejs)_[a-zA-Z0-9_:]*/g)].map((m) => m[0])));
+      return [...names].filter((name) => {
+        if (types.has(name)) return false;
+        const suffix = /_(bucket|sum|count)$/.exec(name);
+        return !(suffix && types.get(name.slice(0, -suffix[0].length)) === 'histogram');
+      });
+    }
+
+    it('docker/compose.yaml passes `docker-compose config` (Debian docker-compose 1.29, which needs no engine)', function () {
+      // compose 1.29 predates the Compose spec's top-level `name`; everything else is checked as written.
+      const text = readFileSync(join(DOCKER, 'compose.yaml'), 'utf8');
+      assert.match(text, /^name: ratatosk$/m);
+      const dir = mkdtempSync(join(tmpdir(), 'compose-check-'));
+      try {
+        const copy = join(dir, 'compose.yaml');
+        writeFileSync(copy, text.replace(/^name: ratatosk\n/m, ''));
+        const check = spawnSync('docker-compose', ['--project-directory', DOCKER, '-f', copy, 'config', '-q'], { encoding: 'utf8' });
+        if (check.error) skipLoudly(this, 'docker-compose is not installed (apt-get install docker-compose)');
+        assert.equal(check.status, 0, `docker-compose config: ${check.stdout}${check.stderr}`);
+        // Positive control: compose 1.29 does refuse a broken file.
+        writeFileSync(copy, `${text.replace(/^name: ratatosk\n/m, '')}\n  bogus: 1\n`);
+        const broken = spawnSync('docker-compose', ['--project-directory', DOCKER, '-f', copy, 'config', '-q'], { encoding: 'utf8' });
+        assert.notEqual(broken.status, 0, 'a broken file fails the check');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('Prometheus scrapes /metrics on every node, and the nodes admit the compose network to it', async function () {
+      const services = servicesOf(this);
+      const prometheus = services.prometheus;
+      assert.match(prometheus?.image ?? '', /^prom\/prometheus:/);
+      const configPath = mountPoint(prometheus, './prometheus/prometheus.yml');
+      assert.equal(configPath, '/etc/prometheus/prometheus.yml');
+      const config = readYaml(this, 'prometheus/prometheus.yml') as { scrape_configs?: { metrics_path?: string; static_configs?: { targets?: string[] }[] }[] };
+      const job = config.scrape_configs?.[0];
+      assert.equal(job?.metrics_path, '/metrics');
+      const targets = (job?.static_configs ?? []).flatMap((c) => c.targets ?? []);
+      const nodes = Object.entries(services).filter(([, s]) => s.environment?.RATATOSK_NODE_ID !== undefined);
+      assert.deepEqual(targets.sort(), nodes.map(([name]) => `${name}:5280`).sort(), 'every node, on its HTTP port');
+      const subnet = (readYaml(this, 'compose.yaml') as { networks: { ratatosk: { ipam: { config: { subnet: string }[] } } } }).networks.ratatosk.ipam.config[0]?.subnet;
+      for (const [name, node] of nodes) {
+        const allow = (node.environment?.RATATOSK_METRICS_ALLOW ?? '').split(',');
+        assert.ok(subnet && allow.includes(subnet), `${name} admits ${subnet ?? '?'} to /metrics`);
+        // What the nodes will do with it: the variable loads into [metrics] allow.
+        assert.deepEqual(loadConfig({ file: false, env: { RATATOSK_METRICS_ALLOW: node.environment?.RATATOSK_METRICS_ALLOW ?? '' } }).metrics.allow, allow);
+      }
+    });
+
+    it('Grafana is provisioned: the data source, a provider reading where compose mounts the dashboard, the dashboard on that data source', async function () {
+      const services = servicesOf(this);
+      const grafana = services.grafana;
+      assert.match(grafana?.image ?? '', /^grafana\/grafana:/);
+      assert.equal(mountPoint(grafana, './grafana/provisioning'), '/etc/grafana/provisioning');
+      const dashboardsDir = mountPoint(grafana, './grafana/dashboards');
+      assert.ok(dashboardsDir, 'compose mounts docker/grafana/dashboards into Grafana');
+
+      const datasources = readYaml(this, 'grafana/provisioning/datasources/prometheus.yaml') as { apiVersion?: number; datasources?: { uid?: string; type?: string; url?: string; access?: string }[] };
+      assert.equal(datasources.apiVersion, 1);
+      const source = datasources.datasources?.[0];
+      assert.equal(source?.type, 'prometheus');
+      assert.equal(source?.access, 'proxy');
+      const url = new URL(source?.url ?? '');
+      assert.ok(services[url.hostname], `the data source's host ${url.hostname} is a compose service`);
+      assert.equal(url.port, '9090');
+
+      const providers = readYaml(this, 'grafana/provisioning/dashboards/ratatosk.yaml') as { apiVersion?: number; providers?: { name?: string; type?: string; options?: { path?: string } }[] };
+      assert.equal(providers.apiVersion, 1);
+      assert.equal(providers.providers?.[0]?.type, 'file');
+      assert.equal(providers.providers?.[0]?.options?.path, dashboardsDir, 'the provider reads the folder compose mounts the dashboard into');
+
+      const dashboard = await readDashboard();
+      assert.ok(dashboard.uid && dashboard.title && typeof dashboard.schemaVersion === 'number', 'uid, title and schemaVersion');
+      const panels = dashboard.panels ?? [];
+      assert.ok(panels.length >= 10);
+      assert.equal(new Set(panels.map((p) => p.id)).size, panels.length, 'panel ids are distinct');
+      for (const panel of panels) {
+        assert.ok(panel.title && panel.type && panel.gridPos, `panel ${panel.id ?? '?'} has a title, a type and a place`);
+        assert.equal(panel.datasource?.uid, source?.uid, `${panel.title ?? ''} uses the provisioned data source`);
+        assert.ok((panel.targets ?? []).length > 0, `${panel.title ?? ''} has queries`);
+        for (const target of panel.targets ?? []) {
+          assert.ok(target.refId && target.expr, `${panel.title ?? ''}: refId and expr`);
+          assert.equal(target.datasource?.uid, source?.uid);
+        }
+      }
+    });
+
+    it('every metric the dashboard queries is one a server on PostgreSQL and Redis exports, and each ratatosk_* family has a panel', async function () {
+      await requirePostgres(this);
+      const redis = await startRedis(this);
+      const { schema, drop } = await createTestSchema();
+      const server = await startTestServer({ database: { url: schemaUrl(schema) }, redis: { url: redis.url } });
+      try {
+        const res = await fetch(`http://127.0.0.1:${server.ports.http}/metrics`);
+        assert.equal(res.status, 200);
+        const { types } = parseExposition(await res.text());
+        const exprs = ((await readDashboard()).panels ?? []).flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? ''));
+        assert.deepEqual(unknownMetrics(exprs, types), [], 'names the dashboard queries that the server does not export');
+        // Positive control: a name the server does not export is caught, a histogram's series are not.
+        assert.deepEqual(unknownMetrics(['rate(ratatosk_no_such_total[1m])', 'ratatosk_routing_seconds_bucket', 'ratatosk_sessions_bucket'], types), ['ratatosk_no_such_total', 'ratatosk_sessions_bucket']);
+        const ours = [...types.keys()].filter((name) => name.startsWith('ratatosk_'));
+        assert.ok(ours.length >= 12, `ratatosk_* families: ${ours.join(', ')}`);
+        for (const family of ours) assert.ok(exprs.some((expr) => expr.includes(family)), `the dashboard shows ${family}`);
+      } finally {
+        await server.stop();
+        await redis.stop();
+        await drop();
+      }
     });
   });
 
