@@ -10,6 +10,7 @@ import type { StreamEvents, StreamTransport, Undelivered } from '../stream/trans
 import { Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import type { ParserLimits } from '../xml/parser.js';
+import { DeadlineHeap, type DeadlineEntry } from './deadline-heap.js';
 import {
   EMPTY_BODY, LEGACY_STATUS, RECOVERABLE_ERROR, attr, isTrue, parseRid, parseUnsigned, responseBody, terminateBody,
   xboshAttr, type BindingCondition, type RequestBody,
@@ -71,57 +72,96 @@ interface EarlyRequest extends OpenRequest {
   body: RequestBody;
 }
 
+/** An answer kept for a repeated rid (§14.3); at most 'requests' of them, newest first. */
+interface CachedAnswer {
+  readonly rid: number;
+  readonly body: string;
+  older: CachedAnswer | undefined;
+}
+
 type State = 'open' | 'closing' | 'ended';
 
-export class BoshSession implements StreamTransport {
-  readonly kind = 'bosh' as const;
-  readonly canStartTls = false;
+/**
+ * What a session keeps of its options. Sessions made with the same settings share one of these (the
+ * endpoint's sessions usually all do), so an idle session holds one pointer instead of its own copy.
+ */
+interface SharedSettings {
+  readonly wait: number;
+  readonly hold: number;
+  readonly requests: number;
+  readonly inactivity: number;
+  readonly polling: number;
+  readonly maxPause: number;
+  readonly contentType: string;
+  readonly maxQueuedChars: number;
+  readonly read: ReadRates;
+  readonly log: Logger;
+  readonly onEnd: (session: BoshSession) => void;
+}
+
+/** No requests, no stanzas: the shared empty list an idle session points at (never pushed to). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** Every session's deadline (its next answer, else its inactivity limit) under one timer. */
+const deadlines = new DeadlineHeap();
+
+export class BoshSession implements StreamTransport, DeadlineEntry {
   readonly sid: string;
   readonly remoteAddress: string;
   readonly secure: boolean;
-  private readonly options: BoshSessionOptions;
+  private readonly settings: SharedSettings;
+  private readonly ack: boolean;
+  private readonly legacy: boolean;
   private events: StreamEvents | undefined;
   private state: State = 'open';
   private limits: ParserLimits;
-  private readonly read: ReadRates;
   private readonly readBucket: TokenBucket;
   private nextRid = 0;
-  /** Processed requests not yet answered, in rid order. */
-  private readonly held: OpenRequest[] = [];
-  private readonly early: EarlyRequest[] = [];
+  /** Processed requests not yet answered, in rid order. Replaced, never changed in place (see NONE). */
+  private held: readonly OpenRequest[] = NONE;
+  private early: readonly EarlyRequest[] = NONE;
   private outbox = '';
   /** What the outbox holds, as the stream sent it: handed back if the session ends before a request carries it. */
-  private outboxStanzas: Undelivered[] = [];
+  private outboxStanzas: Undelivered[] = NONE as never[];
   /** The last responses by rid, resent when the client repeats a request (§14.3). */
-  private readonly cache = new Map<number, string>();
+  private cache: CachedAnswer | undefined;
   private creationRid: number | undefined;
   private creationAttrs: string;
   /** A server-side termination waiting for the client's next request, and the stanzas it carries. */
   private pendingTerminate: string | undefined;
-  private pendingStanzas: Undelivered[] = [];
+  private pendingStanzas: readonly Undelivered[] = NONE;
   private inactivityMs: number;
   private lastAnswerAt = Date.now();
   private lastArrivalAt = 0;
   /** Arrival time of the last poll answered without payloads (§12). */
   private idlePollAt = -1;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  /** DeadlineEntry: set by the heap. */
+  dueAt = Infinity;
+  heapIndex = -1;
   private flushQueued = false;
   /** Made on first use: most sessions never log, and a pino child costs ~1 KiB per session. */
   private logger: Logger | undefined;
-  private readonly runFlush = (): void => this.flush();
-  private readonly runTimer = (): void => this.onTimer();
 
   constructor(options: BoshSessionOptions) {
-    this.options = options;
+    this.settings = sharedSettings(options);
+    this.ack = options.ack;
+    this.legacy = options.legacy;
     this.sid = options.sid;
     this.remoteAddress = options.remoteAddress;
     this.secure = options.secure;
-    this.limits = { ...options.limits };
-    this.read = options.read ?? UNSHAPED.read;
-    this.readBucket = new TokenBucket(this.read.preAuth.rate, this.read.preAuth.burst);
+    this.limits = options.limits;
+    const read = this.settings.read;
+    this.readBucket = new TokenBucket(read.preAuth.rate, read.preAuth.burst);
     this.creationAttrs = options.creationAttrs;
     this.inactivityMs = options.inactivity * 1000;
+  }
+
+  get kind(): 'bosh' {
+    return 'bosh';
+  }
+
+  get canStartTls(): boolean {
+    return false;
   }
 
   attach(events: StreamEvents): void {
@@ -134,7 +174,7 @@ export class BoshSession implements StreamTransport {
     this.creationRid = rid;
     this.nextRid = rid + 1;
     this.lastArrivalAt = now;
-    this.hold({ rid, reply, arrivedAt: now, deadline: now + this.options.wait * 1000, empty: false });
+    this.hold({ rid, reply, arrivedAt: now, deadline: now + this.settings.wait * 1000, empty: false });
     this.events?.onStreamStart(header, 'body');
     this.afterRequest();
   }
@@ -150,22 +190,21 @@ export class BoshSession implements StreamTransport {
         if (Buffer.byteLength(payload.toString(), 'utf8') > this.limits.maxStanzaBytes) return this.terminate('policy-violation', reply, 'stanza too large');
       }
     }
-    if (this.options.ack) this.forgetAcknowledged(body.attrs.ack);
+    if (this.ack) this.forgetAcknowledged(body.attrs.ack);
     if (rid < this.nextRid) return this.repeated(rid, reply);
-    if (rid >= this.nextRid + this.options.requests) return this.terminate('item-not-found', reply, 'rid outside the window');
+    if (rid >= this.nextRid + this.settings.requests) return this.terminate('item-not-found', reply, 'rid outside the window');
     const now = Date.now();
     if (rid > this.nextRid) {
       const existing = this.early.find((r) => r.rid === rid);
       if (existing) return this.supersede(existing, reply);
-      const early: EarlyRequest = { rid, reply, arrivedAt: now, deadline: now + this.options.wait * 1000, empty: false, body };
-      this.early.push(early);
-      this.early.sort((a, b) => a.rid - b.rid);
+      const early: EarlyRequest = { rid, reply, arrivedAt: now, deadline: now + this.settings.wait * 1000, empty: false, body };
+      this.early = [...this.early, early].sort((a, b) => a.rid - b.rid);
       this.watch(early);
       return this.reschedule();
     }
     this.process(body, rid, reply, now);
     for (let next = this.early[0]; next && next.rid === this.nextRid && this.state === 'open'; next = this.early[0]) {
-      this.early.shift();
+      this.early = rest(this.early);
       this.process(next.body, next.rid, next.reply, next.arrivedAt);
     }
     this.afterRequest();
@@ -190,8 +229,9 @@ export class BoshSession implements StreamTransport {
   private queue(text: string, stanza: Undelivered): void {
     if (this.state !== 'open') return;
     this.outbox += text;
-    this.outboxStanzas.push(stanza);
-    if (this.outbox.length > this.options.maxQueuedChars) {
+    if (this.outboxStanzas.length === 0) this.outboxStanzas = [stanza];
+    else this.outboxStanzas.push(stanza);
+    if (this.outbox.length > this.settings.maxQueuedChars) {
       this.log.warn({ remote: this.remoteAddress }, 'BOSH client is not collecting its stanzas; terminating');
       this.terminate('policy-violation', undefined, 'too many stanzas waiting for a request');
       return;
@@ -216,8 +256,8 @@ export class BoshSession implements StreamTransport {
       return;
     }
     // §13: the oldest request carries the termination, the others are answered empty.
-    this.held.length = 0;
-    this.early.length = 0;
+    this.held = NONE;
+    this.early = NONE;
     open.forEach((request, i) => this.reply(request.reply, i === 0 ? body : EMPTY_BODY));
     this.end();
   }
@@ -233,7 +273,7 @@ export class BoshSession implements StreamTransport {
   /** Called once authenticated (larger stanzas): the read rate becomes limits.read_rate too. */
   setLimits(limits: Partial<ParserLimits>): void {
     this.limits = { ...this.limits, ...limits };
-    this.readBucket.reconfigure(this.read.authenticated.rate, this.read.authenticated.burst);
+    this.readBucket.reconfigure(this.settings.read.authenticated.rate, this.settings.read.authenticated.burst);
   }
 
   /** Milliseconds a request body of `bytes` must wait to stay within the session's read rate (0: none). */
@@ -249,8 +289,8 @@ export class BoshSession implements StreamTransport {
   destroy(): void {
     if (this.state === 'ended') return;
     for (const request of [...this.held, ...this.early]) request.reply.drop();
-    this.held.length = 0;
-    this.early.length = 0;
+    this.held = NONE;
+    this.early = NONE;
     this.end();
   }
 
@@ -266,8 +306,8 @@ export class BoshSession implements StreamTransport {
     const empty = body.payloads.length === 0 && !terminating && !restart && pause === undefined;
     if (empty && this.overactive(arrivedAt)) return this.terminate('policy-violation', reply, 'requests too frequent');
     this.lastArrivalAt = arrivedAt;
-    this.inactivityMs = this.options.inactivity * 1000;
-    const request: OpenRequest = { rid, reply, arrivedAt, deadline: Date.now() + this.options.wait * 1000, empty };
+    this.inactivityMs = this.settings.inactivity * 1000;
+    const request: OpenRequest = { rid, reply, arrivedAt, deadline: Date.now() + this.settings.wait * 1000, empty };
     this.hold(request);
     if (pause !== undefined) return this.pause(pause, reply);
     const events = this.events;
@@ -289,29 +329,31 @@ export class BoshSession implements StreamTransport {
   private pause(value: string, reply: BoshReply): void {
     const seconds = parseUnsigned(value, NaN);
     if (Number.isNaN(seconds)) return this.terminate('bad-request', reply, "'pause' must be a number of seconds");
-    this.inactivityMs = Math.min(seconds, this.options.maxPause) * 1000;
-    const held = this.held.splice(0);
+    this.inactivityMs = Math.min(seconds, this.settings.maxPause) * 1000;
+    const held = this.held;
+    this.held = NONE;
     // The pause response is not kept for resending (§14.3).
     for (const request of held) this.answer(request, '', request.reply !== reply);
   }
 
   /** §11, §12: empty requests closer together than 'polling' while others are unanswered, or polls with nothing to collect. */
   private overactive(now: number): boolean {
-    if (now - this.lastArrivalAt >= this.options.polling * 1000) return false;
+    if (now - this.lastArrivalAt >= this.settings.polling * 1000) return false;
     if (this.isPolling()) return this.idlePollAt === this.lastArrivalAt;
-    return this.held.length + 1 >= this.options.requests;
+    return this.held.length + 1 >= this.settings.requests;
   }
 
   private isPolling(): boolean {
-    return this.options.wait === 0 || this.options.hold === 0;
+    return this.settings.wait === 0 || this.settings.hold === 0;
   }
 
   /** A rid already received (§14.3): answered before, or still open and now superseded by this copy. */
   private repeated(rid: number, reply: BoshReply): void {
     const open = this.held.find((r) => r.rid === rid);
     if (open) return this.supersede(open, reply);
-    const cached = this.cache.get(rid);
-    if (cached !== undefined) return this.reply(reply, cached);
+    let cached = this.cache;
+    while (cached && cached.rid !== rid) cached = cached.older;
+    if (cached) return this.reply(reply, cached.body);
     this.terminate('item-not-found', reply, 'the response to that rid is no longer available');
   }
 
@@ -325,7 +367,7 @@ export class BoshSession implements StreamTransport {
   }
 
   private hold(request: OpenRequest): void {
-    this.held.push(request);
+    this.held = this.held.length === 0 ? [request] : [...this.held, request];
     this.watch(request);
   }
 
@@ -343,14 +385,14 @@ export class BoshSession implements StreamTransport {
    * 'requests' answers: only rids below nextRid are ever answered.
    */
   private forgetUnrepeatable(): void {
-    const lowestRepeatable = this.nextRid - this.options.requests;
-    for (const rid of this.cache.keys()) if (rid < lowestRepeatable) this.cache.delete(rid);
+    const lowestRepeatable = this.nextRid - this.settings.requests;
+    this.cache = keepCached(this.cache, (rid) => rid >= lowestRepeatable);
   }
 
   private forgetAcknowledged(value: string | undefined): void {
     const acked = parseRid(value);
     if (acked === undefined) return;
-    for (const rid of this.cache.keys()) if (rid <= acked) this.cache.delete(rid);
+    this.cache = keepCached(this.cache, (rid) => rid > acked);
   }
 
   // ---- answers ----
@@ -364,21 +406,26 @@ export class BoshSession implements StreamTransport {
     if (this.flushQueued) return;
     this.flushQueued = true;
     // Stanzas the stream sends while it works through the request's payloads leave in one body.
-    setImmediate(this.runFlush);
+    setImmediate(BoshSession.flushSession, this);
+  }
+
+  /** setImmediate's callback, shared by all sessions (a bound closure each would cost memory per session). */
+  private static flushSession(this: void, session: BoshSession): void {
+    session.flush();
   }
 
   /** Answers held requests in rid order: with queued stanzas, when over 'hold', at their deadline, or if gone. */
   private flush(): void {
     this.flushQueued = false;
     if (this.state !== 'open') return;
-    const hold = this.isPolling() ? 0 : this.options.hold;
+    const hold = this.isPolling() ? 0 : this.settings.hold;
     const now = Date.now();
     for (let first = this.held[0]; first; first = this.held[0]) {
       if (first.reply.gone) this.answer(first, '');
       else if (this.outbox !== '') this.answer(first, this.takeOutbox());
       else if (this.held.length > hold || first.deadline <= now) this.answer(first, '');
       else break;
-      this.held.shift();
+      this.held = rest(this.held);
     }
     this.reschedule();
   }
@@ -389,13 +436,14 @@ export class BoshSession implements StreamTransport {
       attrs = this.creationAttrs;
       this.creationRid = undefined;
       this.creationAttrs = '';
-    } else if (this.options.ack && this.nextRid - 1 !== request.rid) {
+    } else if (this.ack && this.nextRid - 1 !== request.rid) {
       // §9.1, simple form: the highest rid received with none missing below it, when it is not this one.
       attrs = attr('ack', this.nextRid - 1);
     }
-    const body = responseBody(attrs, payload);
+    // An idle session's answers are all the same empty body: one string for all of them.
+    const body = attrs === '' && payload === '' ? EMPTY_BODY : responseBody(attrs, payload);
     if (keep) {
-      this.cache.set(request.rid, body);
+      this.cache = { rid: request.rid, body, older: keepCached(this.cache, (rid) => rid !== request.rid) };
       this.forgetUnrepeatable();
     }
     if (request.empty && payload === '') this.idlePollAt = request.arrivedAt;
@@ -405,13 +453,13 @@ export class BoshSession implements StreamTransport {
 
   private reply(reply: BoshReply, body: string, status = 200): void {
     reply.onGone = undefined;
-    reply.send(body, this.options.contentType, status);
+    reply.send(body, this.settings.contentType, status);
   }
 
   private takeOutbox(): string {
     const out = this.outbox;
     this.outbox = '';
-    this.outboxStanzas = [];
+    this.outboxStanzas = NONE as never[];
     return out;
   }
 
@@ -428,21 +476,21 @@ export class BoshSession implements StreamTransport {
   private terminate(condition: BindingCondition, reply: BoshReply | undefined, text: string): void {
     this.log.debug({ condition, text }, 'terminating BOSH session');
     const body = terminateBody(condition);
-    const status = this.options.legacy ? LEGACY_STATUS[condition] ?? 200 : 200;
+    const status = this.legacy ? LEGACY_STATUS[condition] ?? 200 : 200;
     if (reply) this.reply(reply, body, status);
     for (const request of [...this.held, ...this.early]) if (request.reply !== reply) this.reply(request.reply, body, status);
-    this.held.length = 0;
-    this.early.length = 0;
+    this.held = NONE;
+    this.early = NONE;
     this.end();
   }
 
   private refuse(reply: BoshReply, condition: BindingCondition): void {
-    this.reply(reply, terminateBody(condition), this.options.legacy ? LEGACY_STATUS[condition] ?? 200 : 200);
+    this.reply(reply, terminateBody(condition), this.legacy ? LEGACY_STATUS[condition] ?? 200 : 200);
   }
 
   private collectTerminate(reply: BoshReply): void {
     this.reply(reply, this.pendingTerminate ?? terminateBody(undefined));
-    this.pendingStanzas = [];
+    this.pendingStanzas = NONE;
     this.end();
   }
 
@@ -454,15 +502,14 @@ export class BoshSession implements StreamTransport {
   private end(): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    deadlines.cancel(this);
     const undelivered = [...this.pendingStanzas, ...this.outboxStanzas];
     this.outbox = '';
-    this.outboxStanzas = [];
+    this.outboxStanzas = NONE as never[];
     this.pendingTerminate = undefined;
-    this.pendingStanzas = [];
-    this.cache.clear();
-    this.options.onEnd(this);
+    this.pendingStanzas = NONE;
+    this.cache = undefined;
+    this.settings.onEnd(this);
     this.events?.onDisconnect(undelivered);
   }
 
@@ -473,22 +520,17 @@ export class BoshSession implements StreamTransport {
     let at = this.held[0]?.deadline ?? Infinity;
     for (const request of this.early) if (request.deadline < at) at = request.deadline;
     if (at === Infinity) at = this.lastAnswerAt + this.inactivityMs;
-    if (at === this.timerAt) return;
-    clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(this.runTimer, Math.max(0, at - Date.now()));
-    this.timer.unref();
+    if (at !== this.dueAt) deadlines.schedule(this, at);
   }
 
   private get log(): Logger {
     // The sid is the session's only credential: log a prefix.
-    this.logger ??= this.options.log.child({ bosh: this.sid.slice(0, 8) });
+    this.logger ??= this.settings.log.child({ bosh: this.sid.slice(0, 8) });
     return this.logger;
   }
 
-  private onTimer(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
+  /** DeadlineEntry: the earliest deadline has come (the heap has taken the session out). */
+  onDue(): void {
     if (this.state === 'ended') return;
     const now = Date.now();
     if (this.held.length === 0 && this.early.length === 0) {
@@ -501,7 +543,7 @@ export class BoshSession implements StreamTransport {
       const request = this.early[i] as EarlyRequest;
       if (request.deadline > now) continue;
       // The rid before it never came: the client is to resend both (§17.3).
-      this.early.splice(i, 1);
+      this.early = this.early.filter((r) => r !== request);
       this.reply(request.reply, RECOVERABLE_ERROR);
     }
     this.flush();
@@ -526,4 +568,36 @@ function serialise(stanza: Element): string {
     return qualified.toString();
   }
   return stanza.toString();
+}
+
+/** The list without its first element; the shared empty list when nothing is left. */
+function rest<T>(list: readonly T[]): readonly T[] {
+  return list.length <= 1 ? NONE : list.slice(1);
+}
+
+/** The cached answers whose rid passes `keep`, newest first (unchanged entries are reused). */
+function keepCached(cache: CachedAnswer | undefined, keep: (rid: number) => boolean): CachedAnswer | undefined {
+  if (!cache) return undefined;
+  const older = keepCached(cache.older, keep);
+  if (!keep(cache.rid)) return older;
+  cache.older = older;
+  return cache;
+}
+
+const settingsCache = new WeakMap<(session: BoshSession) => void, Map<string, SharedSettings>>();
+/** Distinct settings kept per endpoint; 'content' is the client's choice, so the count is capped. */
+const MAX_SHARED_SETTINGS = 64;
+
+/** The settings object for `options`, shared with earlier sessions of the same endpoint that had the same ones. */
+function sharedSettings(options: BoshSessionOptions): SharedSettings {
+  const read = options.read ?? UNSHAPED.read;
+  const { wait, hold, requests, inactivity, polling, maxPause, contentType, maxQueuedChars, log, onEnd } = options;
+  const key = `${wait} ${hold} ${requests} ${inactivity} ${polling} ${maxPause} ${maxQueuedChars} ${contentType}`;
+  let byKey = settingsCache.get(onEnd);
+  if (!byKey) settingsCache.set(onEnd, (byKey = new Map()));
+  const known = byKey.get(key);
+  if (known && known.log === log && known.read === read) return known;
+  const settings: SharedSettings = { wait, hold, requests, inactivity, polling, maxPause, contentType, maxQueuedChars, read, log, onEnd };
+  if (known || byKey.size < MAX_SHARED_SETTINGS) byKey.set(key, settings);
+  return settings;
 }

@@ -14,7 +14,7 @@ import {
 } from './bosh-body.js';
 import { BoshSession, streamHeader, type BoshReply } from './bosh-session.js';
 import { sendText } from './http-server.js';
-import type { ClientOrigin } from './client-origin.js';
+import { FORWARDING_HEADERS, type ClientOrigin, type RequestView } from './client-origin.js';
 
 export const BOSH_PATH = '/http-bind';
 
@@ -32,6 +32,8 @@ const CONTENT_TYPE = 'text/xml; charset=utf-8';
 const VER = /^(\d{1,4})\.(\d{1,4})$/;
 /** A 'content' value used as our Content-Type header (§7.1): printable ASCII only. */
 const CONTENT = /^[\x20-\x7e]{1,256}$/;
+
+const FORWARDING: ReadonlySet<string> = new Set(FORWARDING_HEADERS);
 
 const ANY_ORIGIN: Readonly<Record<string, string>> = { 'Access-Control-Allow-Origin': '*' };
 const NO_CORS: Readonly<Record<string, string>> = {};
@@ -55,7 +57,7 @@ export interface BoshOptions {
   /** Origins allowed to call the endpoint from a browser; "*" allows all. */
   corsOrigins: readonly string[];
   /** Who the client is and whether its path is secure (client-origin.ts: TLS, or a trusted proxy saying https). */
-  originOf(request: IncomingMessage): ClientOrigin;
+  originOf(request: RequestView): ClientOrigin;
 }
 
 export class BoshEndpoint {
@@ -79,7 +81,9 @@ export class BoshEndpoint {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const cors = this.corsHeaders(req.headers.origin);
+    // req.headers is built on first use and then kept with the request, which a session may hold for
+    // 'wait' seconds: only the few headers read here are looked up, in rawHeaders.
+    const cors = this.corsHeaders(rawHeader(req.rawHeaders, 'origin'));
     if (!cors) return sendText(res, 403, 'This origin may not use the BOSH endpoint.\n');
     switch (req.method) {
       case 'POST':
@@ -121,7 +125,7 @@ export class BoshEndpoint {
       // The rest of the body is left unread; the connection closes after the answer.
       res.setHeader('Connection', 'close');
       const head = Buffer.concat(chunks).subarray(0, 8192).toString('utf8');
-      this.unreadable(head, 'policy-violation', reply, this.isSecure(req), 'body too large');
+      this.unreadable(head, 'policy-violation', reply, this.originOf(req).secure, 'body too large');
     };
     const onEnd = (): void => {
       const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
@@ -130,16 +134,19 @@ export class BoshEndpoint {
       req.off('data', onData);
       req.off('end', onEnd);
       // RFC 6120 §11.6: invalid UTF-8 is malformed input, never replaced with U+FFFD (XEP-0124 §17.2 bad-request).
-      if (!isUtf8(data)) return this.unreadable(data.subarray(0, 8192).toString('utf8'), 'bad-request', reply, this.isSecure(req), 'invalid UTF-8');
+      if (!isUtf8(data)) return this.unreadable(data.subarray(0, 8192).toString('utf8'), 'bad-request', reply, this.originOf(req).secure, 'invalid UTF-8');
       this.receive(data.toString('utf8'), size, req, reply);
     };
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', () => undefined);
+    // Not an arrow here: it would share this function's closure context, and keep the body chunks and
+    // the two listeners above alive for as long as the session holds the request.
+    req.on('error', ignore);
   }
 
   private receive(text: string, bytes: number, req: IncomingMessage, reply: HttpReply): void {
-    const secure = this.isSecure(req);
+    const origin = this.originOf(req);
+    const secure = origin.secure;
     let body: RequestBody;
     try {
       body = parseRequestBody(text, this.bodyLimits);
@@ -151,7 +158,7 @@ export class BoshEndpoint {
     const sid = body.attrs.sid;
     if (sid === undefined) {
       if (rid === undefined) return refuse(reply, 'bad-request', body.attrs.ver === undefined);
-      return this.create(body.attrs, rid, reply, req, secure);
+      return this.create(body.attrs, rid, reply, origin);
     }
     const session = this.sessions.get(sid);
     if (!session) return refuse(reply, 'item-not-found', false);
@@ -172,7 +179,7 @@ export class BoshEndpoint {
   }
 
   /** §7.1 session creation request; XEP-0206 §3. */
-  private create(attrs: Record<string, string>, rid: number, reply: HttpReply, req: IncomingMessage, secure: boolean): void {
+  private create(attrs: Record<string, string>, rid: number, reply: HttpReply, origin: ClientOrigin): void {
     const legacy = attrs.ver === undefined;
     const ver = VER.exec(attrs.ver ?? `${VERSION[0]}.${VERSION[1]}`);
     const wait = parseUnsigned(attrs.wait, MAX_WAIT);
@@ -210,8 +217,8 @@ export class BoshEndpoint {
       legacy,
       contentType: content,
       creationAttrs,
-      remoteAddress: this.options.originOf(req).remoteAddress,
-      secure,
+      remoteAddress: origin.remoteAddress,
+      secure: origin.secure,
       limits: this.options.limits,
       // Serialised stanzas (UTF-16 units) queued for a client that is not polling before it is cut off.
       maxQueuedChars: (this.options.shaping ?? UNSHAPED).maxOutputBytes,
@@ -224,9 +231,33 @@ export class BoshEndpoint {
     session.start(rid, reply, streamHeader(attrs));
   }
 
-  private isSecure(req: IncomingMessage): boolean {
-    return this.options.originOf(req).secure;
+  private originOf(req: IncomingMessage): ClientOrigin {
+    return this.options.originOf({ headers: forwardingHeaders(req.rawHeaders), socket: req.socket });
   }
+}
+
+function ignore(): void {}
+
+/** A header's value from Node's rawHeaders (name, value, name, value...); repeated headers joined with ', ' as req.headers does. */
+function rawHeader(raw: readonly string[], lowerCaseName: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() !== lowerCaseName) continue;
+    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1] as string}`;
+  }
+  return value;
+}
+
+/** The forwarding headers client-origin.ts reads, as a short-lived object instead of req.headers. */
+function forwardingHeaders(raw: readonly string[]): RequestView['headers'] {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (!FORWARDING.has(name)) continue;
+    const previous = headers[name];
+    headers[name] = previous === undefined ? (raw[i + 1] as string) : `${previous}, ${raw[i + 1] as string}`;
+  }
+  return headers;
 }
 
 /** A terminal binding condition for a request that belongs to no session (XEP-0124 §17.2; §17.1 for legacy clients). */

@@ -124,7 +124,8 @@ export class ClientOriginRule {
 }
 
 /** Headers that mark a request as relayed by a proxy. */
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip'] as const;
+/** The request headers `ofRequest` reads. */
+export const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip'] as const;
 const SECURE_SCHEMES = new Set(['https', 'wss']);
 
 function joined(value: string | string[] | undefined): string | undefined {
