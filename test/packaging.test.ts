@@ -222,14 +222,56 @@ async function healthcheck(replayed: Replayed, httpPort: number): Promise<number
 /** Top-level names below a directory. */
 const entries = async (dir: string): Promise<string[]> => (await readdir(dir)).sort();
 
+/** Makes a context in `work` (after `edit`, if given), replays the Dockerfile on it; the seconds it took. */
+async function contextAndReplay(stages: Stage[], work: string, version: string, edit?: (context: string) => Promise<void>): Promise<{ replayed: Replayed; seconds: number }> {
+  // Nothing above the replay may lend it packages: Node would find a node_modules in any parent directory.
+  for (let dir = work; dir !== dirname(dir); dir = dirname(dir)) assert.ok(!existsSync(join(dirname(dir), 'node_modules')), `${dirname(dir)}/node_modules would leak into the replay`);
+  const context = join(work, 'context');
+  const started = Date.now();
+  await makeContext(context);
+  await edit?.(context);
+  const replayed = await replay(stages, context, work, { VERSION: version });
+  return { replayed, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Moves pino from dependencies to devDependencies in a context, and its lock file with it, as a developer would. */
+async function pinoDevOnly(context: string): Promise<void> {
+  const manifest = await readJson<PackageJson>(join(context, 'package.json'));
+  assert.ok(manifest.dependencies.pino, 'pino is a runtime dependency today');
+  manifest.devDependencies = { ...manifest.devDependencies, pino: manifest.dependencies.pino };
+  delete manifest.dependencies.pino;
+  await writeFile(join(context, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  // The lock file follows package.json (else npm ci refuses, which the lock check covers).
+  await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: context, env: cleanEnv({ npm_config_prefer_offline: 'true' }) });
+}
+
 describe('the image (docker/Dockerfile), replayed without Docker', function () {
   this.timeout(600_000);
   let stages: Stage[];
   let pkg: PackageJson;
+  // Both replays (the image, and a copy with pino dev-only) start at once: each is mostly one child process
+  // (npm ci, tsc) at a time, so together they keep two cores busy. The tests that need one await it.
+  let imageWork = '';
+  let devOnlyWork = '';
+  let imageReplay: Promise<{ replayed: Replayed; seconds: number }>;
+  let devOnlyReplay: Promise<{ replayed: Replayed; seconds: number }>;
 
   before(async () => {
     stages = parseDockerfile(await readFile(DOCKERFILE, 'utf8'));
     pkg = await readJson<PackageJson>(join(ROOT, 'package.json'));
+    imageWork = await mkdtemp(join(tmpdir(), 'ratatosk-image-'));
+    devOnlyWork = await mkdtemp(join(tmpdir(), 'ratatosk-image-dev-only-'));
+    imageReplay = contextAndReplay(stages, imageWork, pkg.version);
+    devOnlyReplay = contextAndReplay(stages, devOnlyWork, pkg.version, pinoDevOnly);
+    // Awaited by the tests that use them; until then a failure must not count as an unhandled rejection.
+    imageReplay.catch(() => undefined);
+    devOnlyReplay.catch(() => undefined);
+  });
+
+  after(async () => {
+    // A replay still running (a test failed before awaiting it) finishes before its folder goes.
+    await Promise.allSettled([imageReplay, devOnlyReplay]);
+    for (const work of [imageWork, devOnlyWork]) if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('has a build stage and a runtime stage: non-root user, the data directory as a volume, health check, stop signal, labels', () => {
@@ -308,7 +350,6 @@ describe('the image (docker/Dockerfile), replayed without Docker', function () {
   });
 
   describe('the replayed build and the pruned tree it serves from', function () {
-    let work: string;
     let replayed: Replayed;
     let dataDir: string;
     let served: Served | undefined;
@@ -316,22 +357,16 @@ describe('the image (docker/Dockerfile), replayed without Docker', function () {
     const streamErrors: string[] = [];
 
     before(async function () {
-      work = await mkdtemp(join(tmpdir(), 'ratatosk-image-'));
-      // Nothing above the replay may lend it packages: Node would find a node_modules in any parent directory.
-      for (let dir = work; dir !== dirname(dir); dir = dirname(dir)) assert.ok(!existsSync(join(dirname(dir), 'node_modules')), `${dirname(dir)}/node_modules would leak into the replay`);
-      const context = join(work, 'context');
-      const started = Date.now();
-      await makeContext(context);
-      replayed = await replay(stages, context, work, { VERSION: pkg.version });
-      console.log(`      replay: ${((Date.now() - started) / 1000).toFixed(1)} s (${replayed.timings.map((t) => `${t.run.split(' ').slice(0, 3).join(' ')}: ${t.seconds.toFixed(1)} s`).join('; ')})`);
-      dataDir = join(work, 'data');
+      const done = await imageReplay;
+      replayed = done.replayed;
+      console.log(`      replay: ${done.seconds.toFixed(1)} s (${replayed.timings.map((t) => `${t.run.split(' ').slice(0, 3).join(' ')}: ${t.seconds.toFixed(1)} s`).join('; ')})`);
+      dataDir = join(imageWork, 'data');
       await mkdir(dataDir);
     });
 
     after(async function () {
       await client?.stop();
       if (served && served.child.exitCode === null) served.child.kill('SIGKILL');
-      if (work) await rm(work, { recursive: true, force: true });
     });
 
     it('holds only the runtime files: dist without tests, production packages, bin, migrations (the core\'s and the modules\'), package.json', async () => {
@@ -417,24 +452,12 @@ describe('the image (docker/Dockerfile), replayed without Docker', function () {
   });
 
   it('fails to start when a package dist/ imports is only a dev dependency (pino moved to devDependencies in a copy)', async function () {
-    const work = await mkdtemp(join(tmpdir(), 'ratatosk-image-dev-only-'));
-    try {
-      const context = join(work, 'context');
-      await makeContext(context);
-      const manifest = await readJson<PackageJson>(join(context, 'package.json'));
-      assert.ok(manifest.dependencies.pino, 'pino is a runtime dependency today');
-      manifest.devDependencies = { ...manifest.devDependencies, pino: manifest.dependencies.pino };
-      delete manifest.dependencies.pino;
-      await writeFile(join(context, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-      // As a developer would: the lock file follows package.json (else npm ci refuses, which the lock check covers).
-      await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: context, env: cleanEnv({ npm_config_prefer_offline: 'true' }) });
-      const replayedDev = await replay(stages, context, work, { VERSION: pkg.version });
-      assert.ok(!existsSync(join(replayedDev.runtime.root, 'node_modules', 'pino')), 'the pruned tree has no pino');
-      const dataDir = join(work, 'data');
-      await mkdir(dataDir);
-      await assert.rejects(serveImage(replayedDev, dataDir), /serve exited \(1\) before it was ready[\s\S]*Cannot find package 'pino'/);
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
+    const { replayed: replayedDev } = await devOnlyReplay;
+    const manifest = await readJson<PackageJson>(join(devOnlyWork, 'context', 'package.json'));
+    assert.ok(manifest.devDependencies.pino && !manifest.dependencies.pino, 'the copy has pino among the dev dependencies only');
+    assert.ok(!existsSync(join(replayedDev.runtime.root, 'node_modules', 'pino')), 'the pruned tree has no pino');
+    const dataDir = join(devOnlyWork, 'data');
+    await mkdir(dataDir);
+    await assert.rejects(serveImage(replayedDev, dataDir), /serve exited \(1\) before it was ready[\s\S]*Cannot find package 'pino'/);
   });
 });
