@@ -45,6 +45,8 @@ const ratio = (value: number | null | undefined, base: number | null | undefined
   value != null && base != null && base > 0 ? (value / base).toFixed(2) : '–';
 
 const rounds = readdirSync(dir).filter((name) => /^r\d+$/.test(name)).sort();
+const commitFile = path.join(dir, 'commit.txt');
+if (existsSync(commitFile)) console.log(`${readFileSync(commitFile, 'utf8').trim()}\n`);
 console.log('| Round | Transport | Server | µs CPU / delivered msg | × relay | × better peer | Delivered / sent (steady) | p99 latency (ms) | Server CPU | Started, load (1/5/15 min) |');
 console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---|');
 const verdicts: string[] = [];
