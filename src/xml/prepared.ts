@@ -4,10 +4,16 @@ import { escapeAttr, type Element } from './element.js';
 import { NS } from './ns.js';
 
 export class PreparedStanza {
+  /**
+   * Called with each stanza serialised for a fan-out: tests and benches count the serialisations of a
+   * fan-out through it (one per fan-out, whatever the number of recipients). Empty in a running server.
+   */
+  static readonly observers = new Set<(element: Element) => void>();
   private readonly head: string;
   private readonly tail: string;
 
   constructor(readonly element: Element) {
+    for (const observe of PreparedStanza.observers) observe(element);
     const { to, xmlns } = element.attrs;
     delete element.attrs.to;
     // Standalone frames (WebSocket, BOSH) need the namespace; on TCP it repeats the stream's default.

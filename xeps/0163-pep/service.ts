@@ -7,6 +7,7 @@ import { StanzaError } from '../../src/errors.js';
 import type { BoundSession, ModuleContextWith } from '../../src/modules/api.js';
 import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import { PreparedStanza } from '../../src/xml/prepared.js';
 import { applyOptions, checkPreconditions, pubsubError, type OptionValues } from './options.js';
 import type { PepSettings } from './settings.js';
 import type { NodeConfig, PepItem, PepStore } from './store/types.js';
@@ -58,9 +59,12 @@ export class PepService {
     ctx.cluster.onRequest(NOTIFY_TOPIC, async (body) => {
       if (!isRemoteNotify(body)) return false;
       const what = parseElement(body.event);
+      let prepared: PreparedStanza | undefined;
       for (const jid of body.jids) {
         const session = ctx.sessions.get(jid);
-        if (session?.presence.available && (await this.wantsNotify(jid, body.node))) this.sendEvent(session, body.from, what);
+        if (!session?.presence.available || !(await this.wantsNotify(jid, body.node))) continue;
+        prepared ??= new PreparedStanza(eventMessage(body.from, what));
+        ctx.deliverPrepared(session, prepared);
       }
       return true;
     });
@@ -159,9 +163,13 @@ export class PepService {
   private async notify(owner: string, node: string, config: NodeConfig, what: Element): Promise<void> {
     const from = `${owner}@${this.ctx.domain}`;
     const elsewhere = new Map<string, string[]>();
+    // Serialised once for every resource here; each copy is addressed to its full JID (one id for all).
+    let prepared: PreparedStanza | undefined;
     for (const reader of await this.readers(owner, config)) {
       for (const session of this.ctx.sessions.resources(reader)) {
-        if (session.presence.available && (await this.wantsNotify(session.jid.toString(), node))) this.sendEvent(session, from, what);
+        if (!session.presence.available || !(await this.wantsNotify(session.jid.toString(), node))) continue;
+        prepared ??= new PreparedStanza(eventMessage(from, what));
+        this.ctx.deliverPrepared(session, prepared);
       }
       for (const record of await this.ctx.sessions.remote(reader)) {
         if (record.available) elsewhere.set(record.node, [...(elsewhere.get(record.node) ?? []), record.jid.toString()]);
@@ -173,8 +181,10 @@ export class PepService {
     }
   }
 
+
   private sendEvent(session: BoundSession, from: string, what: Element): void {
-    const message = xml('message', { from, to: session.jid.toString(), type: 'headline', id: randomBytes(9).toString('base64url') }, xml('event', { xmlns: NS.pubsubEvent }, what));
+    const message = eventMessage(from, what);
+    message.attrs.to = session.jid.toString();
     this.ctx.deliver(session, message);
   }
 
@@ -192,4 +202,9 @@ export class PepService {
       if (last) this.sendEvent(session, from, xml('items', { node }, itemElement(last)));
     }
   }
+}
+
+/** A notification (XEP-0163 §4.3) from the owner's bare JID, without 'to'. */
+function eventMessage(from: string, what: Element): Element {
+  return xml('message', { from, type: 'headline', id: randomBytes(9).toString('base64url') }, xml('event', { xmlns: NS.pubsubEvent }, what));
 }

@@ -7,6 +7,7 @@ import { Jid } from '../../src/jid.js';
 import type { BoundSession, ModuleContextWith, RosterItem, SessionRecord, SubscriptionState } from '../../src/modules/api.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import { PreparedStanza } from '../../src/xml/prepared.js';
 
 /** Session flag: the resource asked for the roster, so it is "interested" and gets roster pushes (§2.1.6). */
 export const ROSTER_INTEREST = 'roster';
@@ -112,10 +113,13 @@ export class Im {
     void this.ctx.emit('roster:changed', username, 'removed' in item ? { jid: item.jid, subscription: 'remove' } : item);
     const bare = this.userJid(username).toString();
     const query = (): Element => xml('query', { xmlns: NS.roster, ver: String(version) }, child);
+    // One serialisation for all of them, each copy addressed to its resource's full JID. One id for all
+    // copies is enough: an id needs to be unique within a stream, and the answers are not waited for.
+    let prepared: PreparedStanza | undefined;
     for (const session of this.ctx.sessions.resources(bare)) {
       if (!session.flags.has(ROSTER_INTEREST)) continue;
-      const id = `push-${randomBytes(6).toString('base64url')}`;
-      session.send(xml('iq', { type: 'set', id, to: session.jid.toString() }, query()));
+      prepared ??= new PreparedStanza(xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('base64url')}` }, query()));
+      session.sendText(prepared.for(session.jid.toString()));
     }
     // The interested resources on other nodes: their node checks the flag and addresses each copy.
     this.ctx.sessions.remote(bare).then(
