@@ -17,6 +17,10 @@ import { connect, type TestClient } from './support/clients.js';
 import { runCliProcess, type CliResult } from './support/cli.js';
 import { rawConnect, STREAM_OPEN } from './support/raw.js';
 import { ScramConnection } from './support/scram-client.js';
+import { deriveCredentials } from '../src/auth/credentials.js';
+import { loadConfig } from '../src/config/index.js';
+import { MODULE_CONFIGS, MODULE_STORES } from '../src/main.js';
+import { openStores } from '../src/storage/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COMMANDS = 'http://jabber.org/protocol/commands';
@@ -172,6 +176,16 @@ describe('reload: SIGHUP and `ratatosk reload` on a running `ratatosk serve`', f
     await writeFile(certFile, first.cert);
     await writeFile(keyFile, first.key);
     await writeConfig({});
+    // The accounts, in the store the server is about to open (fewer CLI processes on a busy machine).
+    const config = loadConfig({ file: configFile, env: {}, modules: MODULE_CONFIGS });
+    const stores = await openStores(config, { modules: MODULE_STORES });
+    try {
+      for (const [user, password] of [['alice', 'wonderland'], ['bob', 'builder']] as const) {
+        assert.ok(await stores.accounts.create(user, await deriveCredentials(password, config.auth.scramIterations, config.auth.scramHashes)));
+      }
+    } finally {
+      await stores.close();
+    }
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('RATATOSK_')) env[key] = value;
     // The environment wins over the file at start and at each reload.
@@ -180,8 +194,6 @@ describe('reload: SIGHUP and `ratatosk reload` on a running `ratatosk serve`', f
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const ready = await logLine(0, (l) => l.msg === 'Ratatosk is ready', 60_000);
     Object.assign(ports, { c2s: ready.c2s, c2sTls: ready.c2sTls, http: ready.http });
-    const added = await Promise.all([ratatosk('user', 'add', 'alice@localhost', '--password', 'wonderland'), ratatosk('user', 'add', 'bob@localhost', '--password', 'builder')]);
-    for (const result of added) assert.equal(result.code, 0, result.stderr);
     const target = { ports, domain: 'localhost' };
     alice = await connect(target, { transport: 'tcp', username: 'alice', password: 'wonderland', resource: 'a' });
     bob = await connect(target, { transport: 'tcp', username: 'bob', password: 'builder', resource: 'b' });
@@ -238,6 +250,15 @@ describe('reload: SIGHUP and `ratatosk reload` on a running `ratatosk serve`', f
   it('a file that does not load changes nothing: the CLI says why (exit 1), SIGHUP logs it; the server and the session go on', async function () {
     // The CLI reads the file too (for the data directory): it names the mistake before asking the server.
     await writeConfig({ maxConnections: 2 }, 'registration_typo = true');
+    try {
+      await badFiles();
+    } finally {
+      await writeConfig({ maxConnections: 10 });
+    }
+  });
+
+  /** What the test above does with its bad files. */
+  const badFiles = async (): Promise<void> => {
     const typo = await ratatosk('reload');
     assert.equal(typo.code, 1, typo.stdout);
     assert.match(typo.stderr, /configuration not reloaded \(a running server keeps its settings\): unknown key "registration_typo"/);
@@ -262,15 +283,13 @@ describe('reload: SIGHUP and `ratatosk reload` on a running `ratatosk serve`', f
     await ask(alice, 'push3', xml('enable', { xmlns: 'urn:xmpp:push:0', jid: 'push.example.org', node: 'n3' }));
     await logLine(after, (l) => l.msg === 'push enabled');
     await sessionsAlive('after a bad file');
-    await writeConfig({ maxConnections: 10 });
-  });
+  };
 
   it('registration.allow: new streams offer in-band registration after a reload, and stop offering it after the next', async function () {
     assert.doesNotMatch(await newStream(), REGISTER_FEATURE);
     await writeConfig({ allowRegistration: true });
-    const on = await ratatosk('reload');
-    assert.equal(on.code, 0, on.stderr);
-    assert.match(on.stdout, /^applied: registration\.allow\n/);
+    const on = await hangUp();
+    assert.deepEqual(on.applied, ['registration.allow']);
     assert.match(await newStream(), REGISTER_FEATURE);
 
     await writeConfig({ allowRegistration: false });
@@ -286,8 +305,8 @@ describe('reload: SIGHUP and `ratatosk reload` on a running `ratatosk serve`', f
     assert.ok(refused.getChild('error')?.getChild('forbidden'), refused.toString());
 
     await writeConfig({ admins: ['alice@localhost', 'bob@localhost'] });
-    const reloaded = await ratatosk('reload');
-    assert.equal(reloaded.stdout.split('\n')[0], 'applied: admins');
+    const reloaded = await hangUp();
+    assert.deepEqual(reloaded.applied, ['admins']);
     const allowed = await ask(bob, 'adm2', command(), 'localhost');
     assert.equal(allowed.attrs.type, 'result', allowed.toString());
     assert.equal(allowed.getChild('command', COMMANDS)?.attrs.status, 'completed');
@@ -302,7 +321,8 @@ describe('reload: SIGHUP and `ratatosk reload` on a running `ratatosk serve`', f
 
     const result = await ratatosk('reload');
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, `applied: nothing\nTLS certificate: now ${next.fingerprint}\nneeds a restart: c2s.port (the old values stay in force until then)\n`);
+    // Only the files changed: no key is applied (c2s.port, changed by an earlier test, still needs a restart).
+    assert.equal(result.stdout.split('\n').slice(0, 2).join('\n'), `applied: nothing\nTLS certificate: now ${next.fingerprint}`);
     assert.equal(await servedFingerprint(ports.c2sTls), next.fingerprint);
     assert.equal(await startTlsFingerprint(ports.c2s), next.fingerprint);
 

@@ -86,7 +86,7 @@ describe('systemd unit (deploy/ratatosk.service)', function () {
     service = s;
   });
 
-  it('runs serve as a dedicated user, with the environment file, a high LimitNOFILE and Restart=on-failure; no ExecReload yet', async () => {
+  it('runs serve as a dedicated user, with the environment file, a high LimitNOFILE and Restart=on-failure; ExecReload sends SIGHUP', async () => {
     assert.equal(one('User'), 'ratatosk');
     assert.equal(one('Group'), 'ratatosk');
     assert.match(one('ExecStart') ?? '', /^\/usr\/bin\/node \/opt\/ratatosk\/bin\/ratatosk\.js serve$/);
@@ -96,8 +96,7 @@ describe('systemd unit (deploy/ratatosk.service)', function () {
     assert.ok(Number(one('LimitNOFILE')) >= 65536, `LimitNOFILE=${one('LimitNOFILE')}`);
     assert.equal(one('KillSignal'), 'SIGTERM');
     assert.ok(Number.parseInt(one('TimeoutStopSec') ?? '0', 10) >= 10, 'time for the graceful shutdown');
-    assert.equal(service.has('ExecReload'), false);
-    assert.match(unitText, /# No ExecReload: Ratatosk has no live reload yet/);
+    assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');
     assert.deepEqual(unit.get('Install')?.get('WantedBy'), ['multi-user.target']);
     // Options that would break V8's JIT or the listeners stay out; the data directory is the writable state directory.
     assert.equal(service.has('MemoryDenyWriteExecute'), false);
@@ -160,7 +159,7 @@ describe('systemd unit (deploy/ratatosk.service)', function () {
     }
   });
 
-  it('serve starts with the example environment and exits 0 on the KillSignal well within TimeoutStopSec', async function () {
+  it('serve starts with the example environment, reloads on ExecReload\'s SIGHUP, and exits 0 on the KillSignal well within TimeoutStopSec', async function () {
     const env = parseEnvFile(await readFile(ENV_FILE, 'utf8'));
     const dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-unit-data-'));
     try {
@@ -195,6 +194,22 @@ describe('systemd unit (deploy/ratatosk.service)', function () {
           reject(new Error(`serve exited with ${code} before it was ready:\n${stderr}`));
         });
       });
+      // ExecReload: the signal it sends reloads the configuration; the process keeps running.
+      const reloadSignal = /kill -(\w+) \$MAINPID/.exec(one('ExecReload') ?? '')?.[1];
+      assert.equal(reloadSignal, 'HUP');
+      child.kill(`SIG${reloadSignal}` as NodeJS.Signals);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reload in 20 s:\n${stderr}`)), 20_000);
+        const check = (): void => {
+          if (!stderr.includes('"msg":"configuration reloaded')) return;
+          clearTimeout(timer);
+          child.stderr.off('data', check);
+          resolve();
+        };
+        child.stderr.on('data', check);
+        check();
+      });
+      assert.equal(child.exitCode, null);
       const timeoutSeconds = Number.parseInt(one('TimeoutStopSec') ?? '0', 10);
       const started = Date.now();
       child.kill((one('KillSignal') ?? 'SIGTERM') as NodeJS.Signals);
