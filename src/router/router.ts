@@ -269,6 +269,13 @@ export class Router {
   }
 
   private async messageToBare(stanza: Element, bare: Jid, type: string, from: Jid): Promise<void> {
+    // One node and one resource, available with a non-negative priority (most chat): what §8.5.2.1.1 chooses
+    // below, without building the candidate lists.
+    const sole = type === 'error' || type === 'groupchat' || this.remoteFor(stanza) ? undefined : this.deps.sessions.sole(bare.toString());
+    if (sole !== undefined && sole.presence.available && sole.presence.priority >= 0) {
+      if (this.deliver(sole, stanza)) await this.delivered(stanza, bare, [sole.jid.toString()]);
+      return;
+    }
     // One node (or a stanza past its hops): no lookup to wait for.
     const all = this.remoteFor(stanza) ? await this.candidates(stanza, bare) : this.localCandidates(bare);
     if (all.length === 0 && !(await this.deps.accounts.exists(bare.local))) {

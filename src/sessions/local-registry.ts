@@ -36,6 +36,14 @@ export class LocalSessionRegistry {
     return this.byFull.get(fullJid);
   }
 
+  /** The bare JID's session when it has exactly one here (the common case routing checks first), else undefined. */
+  sole(bareJid: string): BoundSession | undefined {
+    const resources = this.byBare.get(bareJid);
+    if (resources === undefined || resources.size !== 1) return undefined;
+    for (const session of resources.values()) return session;
+    return undefined;
+  }
+
   resources(bareJid: string): BoundSession[] {
     const resources = this.byBare.get(bareJid);
     return resources ? [...resources.values()] : [];

@@ -9,6 +9,7 @@ import type { StreamEvents, StreamTransport, Undelivered } from '../stream/trans
 import type { Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { XmlStreamParser, type ParserLimits } from '../xml/parser.js';
+import { serialize } from '../xml/serialize.js';
 import type { ChannelBinding } from '../stream/sasl/types.js';
 import { tlsChannelBinding } from './channel-binding.js';
 import { connectionOrigin } from './client-origin.js';
@@ -112,7 +113,7 @@ export class TcpTransport implements StreamTransport, TurnWriter {
   }
 
   send(stanza: Element): void {
-    if (this.accepts(stanza)) this.write(stanza.toString());
+    if (this.accepts(stanza)) this.write(serialize(stanza));
   }
 
   sendText(stanza: string): void {

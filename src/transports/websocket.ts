@@ -12,6 +12,7 @@ import { parseFrame } from '../xml/framed-parser.js';
 import { NS } from '../xml/ns.js';
 import { decodeUtf8 } from '../xml/utf8.js';
 import type { ParserLimits } from '../xml/parser.js';
+import { serialize } from '../xml/serialize.js';
 import type { ClientOrigin } from './client-origin.js';
 import { keepUndelivered } from './tcp.js';
 import { flushAtTurnEnd, type TurnWriter } from './turn-writes.js';
@@ -117,9 +118,9 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
     if (stanza.attrs.xmlns === undefined && !stanza.name.includes(':')) {
       const framed = new Element(stanza.name, { ...stanza.attrs, xmlns: NS.client });
       framed.children = stanza.children;
-      return this.write(framed.toString());
+      return this.write(serialize(framed));
     }
-    this.write(stanza.toString());
+    this.write(serialize(stanza));
   }
 
   sendText(stanza: string): void {
