@@ -8,6 +8,13 @@
 //   - one fan-out: router.deliverToBareJids, the stanza serialised once and each copy addressed to its
 //     session's full JID (what it does now).
 // An incoming filter that lets everything through stands in for the privacy module's per-copy check.
+//
+// Then the other fan-outs of issue #18, each the old way (a new element per recipient, serialised by its
+// session) against the PreparedStanza way (serialised once, one copy per recipient by concatenation):
+//   - a roster push (RFC 6121 §2.1.6) to a user's 2, 5 or 10 interested resources (xeps/rfc6121-im/shared.ts);
+//   - a PEP notification (XEP-0163 §4.3) to 10, 100 or 1,000 readers' resources (xeps/0163-pep/service.ts),
+//     through the router's deliver / deliverPrepared (incoming filters per copy).
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import type { CoreHooks } from '../../src/hooks/core-hooks.js';
@@ -20,6 +27,7 @@ import type { BoundSession, SessionPresence } from '../../src/sessions/types.js'
 import type { AccountStore } from '../../src/storage/types.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import { PreparedStanza } from '../../src/xml/prepared.js';
 
 const CONTACTS = [10, 100, 1000];
 const BROADCASTS = 2000;
@@ -80,5 +88,49 @@ for (const contacts of CONTACTS) {
     console.log(`  ${name.padEnd(34)} ${(perCopy[Math.floor(RUNS / 2)] ?? 0).toFixed(0).padStart(6)} ns per copy [${(perCopy[0] ?? 0).toFixed(0)}–${(perCopy[RUNS - 1] ?? 0).toFixed(0)}]`);
   }
   for (const s of [...sessions.all()]) sessions.remove(s);
+}
+/** Median ns per copy of RUNS runs of `rounds` calls of `run`, each making `copies` copies. */
+function measure(name: string, copies: number, run: () => void): void {
+  const perCopy: number[] = [];
+  const rounds = Math.max(10, Math.round((BROADCASTS * 10) / copies));
+  for (let r = 0; r < RUNS; r++) {
+    const start = performance.now();
+    for (let b = 0; b < rounds; b++) run();
+    perCopy.push(((performance.now() - start) * 1e6) / (rounds * copies));
+  }
+  perCopy.sort((a, b) => a - b);
+  console.log(`  ${name.padEnd(34)} ${(perCopy[Math.floor(RUNS / 2)] ?? 0).toFixed(0).padStart(6)} ns per copy [${(perCopy[0] ?? 0).toFixed(0)}–${(perCopy[RUNS - 1] ?? 0).toFixed(0)}]`);
+}
+
+const rosterItem = xml('item', { jid: 'nurse@localhost', name: 'Nurse', subscription: 'both' }, xml('group', {}, 'Servants'));
+for (const count of [2, 5, 10]) {
+  const resources = Array.from({ length: count }, (_, i) => session(Jid.parse(`juliet@localhost/r${i}`)));
+  const query = (): Element => xml('query', { xmlns: NS.roster, ver: '42' }, rosterItem);
+  console.log(`roster push to ${count} resources`);
+  measure('per resource: new iq, send', count, () => {
+    for (const s of resources) s.send(xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('base64url')}`, to: s.jid.toString() }, query()));
+  });
+  measure('prepared: one iq, sendText', count, () => {
+    const prepared = new PreparedStanza(xml('iq', { type: 'set', id: `push-${randomBytes(6).toString('base64url')}` }, query()));
+    for (const s of resources) s.sendText(prepared.for(s.jid.toString()));
+  });
+}
+
+const nick = xml('items', { node: 'http://jabber.org/protocol/nick' }, xml('item', { id: 'current' }, xml('nick', { xmlns: 'http://jabber.org/protocol/nick' }, 'Juliet')));
+for (const count of CONTACTS) {
+  const readers = Array.from({ length: count }, (_, i) => session(Jid.parse(`reader${i}@localhost/phone`)));
+  const event = (): Element => xml('message', { from: 'juliet@localhost', type: 'headline', id: randomBytes(9).toString('base64url') }, xml('event', { xmlns: NS.pubsubEvent }, nick));
+  console.log(`PEP notification to ${count} readers`);
+  measure('per reader: new message, deliver', count, () => {
+    for (const s of readers) {
+      const message = event();
+      message.attrs.to = s.jid.toString();
+      router.deliver(s, message);
+    }
+  });
+  measure('prepared: deliverPrepared', count, () => {
+    const prepared = new PreparedStanza(event());
+    for (const s of readers) router.deliverPrepared(s, prepared);
+  });
 }
 console.log(`(checksum ${sink % 997})`);
