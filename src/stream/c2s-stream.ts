@@ -535,6 +535,8 @@ export class C2sStream implements StreamEvents {
     this.sasl = undefined;
     // An admitted attempt already counts as a failure until it succeeds (auth/throttle.ts).
     this.loginTicket = undefined;
+    // The stream may have ended while the mechanism worked (a stream error meanwhile): nothing more is written.
+    if (this.phase === 'closed') return;
     this.transport.send(error.toElement());
     if (error.condition !== 'aborted' && ++this.saslFailures >= MAX_SASL_ATTEMPTS) this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
   }
