@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { BoshEndpoint } from '../../src/transports/bosh.js';
 import { NS } from '../../src/xml/ns.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { counted, fuzzParams } from './support.js';
+import { counted, FUZZ_TIMEOUT, fuzzParams } from './support.js';
 
 /** XEP-0124 §17.2 */
 const CONDITIONS = new Set(['bad-request', 'host-gone', 'host-unknown', 'improper-addressing', 'internal-server-error', 'item-not-found',
@@ -94,7 +94,7 @@ function checkAnswer(answer: Answer): void {
 }
 
 describe('fuzz: BOSH request handler', function () {
-  this.timeout(180_000);
+  this.timeout(FUZZ_TIMEOUT);
   let server: TestServer;
   let endpoint: BoshEndpoint;
   let http: Server;

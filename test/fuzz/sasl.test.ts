@@ -10,7 +10,7 @@ import { StandInCredentials } from '../../src/auth/stand-in.js';
 import { SaslError, type SaslFailureCondition } from '../../src/errors.js';
 import { MECHANISMS } from '../../src/stream/sasl/index.js';
 import type { ChannelBinding, CredentialSource, MechanismContext, MechanismFactory, SaslMechanism, SaslStep } from '../../src/stream/sasl/types.js';
-import { counted, fuzzParams } from './support.js';
+import { counted, FUZZ_TIMEOUT, fuzzParams } from './support.js';
 
 /** RFC 6120 §6.5 */
 const CONDITIONS: ReadonlySet<SaslFailureCondition> = new Set<SaslFailureCondition>(['aborted', 'account-disabled', 'credentials-expired',
@@ -96,7 +96,7 @@ async function honestFinal(hash: ScramHash, password: string, bare: string, gs2:
 }
 
 describe('fuzz: SASL mechanisms', function () {
-  this.timeout(120_000);
+  this.timeout(FUZZ_TIMEOUT);
 
   it('arbitrary initial and following responses: a challenge, or a defined <failure/> condition; never success', async () => {
     await fc.assert(fc.asyncProperty(mechanismArb, fc.boolean(), fc.option(bytesArb), fc.array(bytesArb, { maxLength: 3 }), async (factory, withChannel, initial, steps) => {

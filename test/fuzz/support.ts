@@ -10,6 +10,9 @@ if (requested !== undefined && !(Number.isInteger(requested) && requested > 0)) 
 export const FUZZ_SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED)
   : requested === undefined ? 0x5eed18 : Math.floor(Math.random() * 0x7fffffff);
 
+/** Mocha timeout of a fuzz suite: none in an on-demand run, whose length is asked for. */
+export const FUZZ_TIMEOUT = requested === undefined ? 120_000 : 0;
+
 let total = 0;
 let announced = false;
 

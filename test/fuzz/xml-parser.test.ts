@@ -12,7 +12,7 @@ import { parseFrame } from '../../src/xml/framed-parser.js';
 import { NS } from '../../src/xml/ns.js';
 import { XmlStreamParser, type ParserLimits } from '../../src/xml/parser.js';
 import { MAX_HEADER_BYTES, MAX_NAME_CHARS } from '../../src/xml/tokenizer.js';
-import { counted, fuzzParams, splitAt } from './support.js';
+import { counted, FUZZ_TIMEOUT, fuzzParams, splitAt } from './support.js';
 
 const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${NS.stream}' to='localhost' version='1.0'>`;
 
@@ -281,7 +281,7 @@ function stanzasOf(data: Buffer, limits: ParserLimits): string[] {
 const ROOMY: ParserLimits = { maxStanzaBytes: 1 << 20, maxDepth: 64 };
 
 describe('fuzz: XML parser', function () {
-  this.timeout(120_000);
+  this.timeout(FUZZ_TIMEOUT);
 
   it('arbitrary bytes: only StreamErrors, the same events whatever the chunking, bounded memory', () => {
     fc.assert(fc.property(
