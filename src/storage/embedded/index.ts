@@ -19,6 +19,13 @@ import type { EmbeddedEnv, UserDataOwner } from './env.js';
 
 /** Room for the sub-databases of the core's stores and the modules' (rooms, vcards, ...). */
 const MAX_DBS = 64;
+/**
+ * Address space reserved for the map, not disk or memory: the file grows only as data is written. Without it
+ * lmdb-js starts small and maps the file again at twice the size each time it fills, keeping the older
+ * mappings, so the same pages count several times in the RSS (map-size.test.ts). lmdb-js still grows the map
+ * past this size if a store ever needs more.
+ */
+const MAP_SIZE = 2 ** 36;
 
 interface SharedEnv {
   env: RootDatabase<unknown, string>;
@@ -39,7 +46,7 @@ function acquire(path: string): SharedEnv {
     existing.users++;
     return existing;
   }
-  const env = open<unknown, string>({ path, maxDbs: MAX_DBS, cache: false, compression: false });
+  const env = open<unknown, string>({ path, maxDbs: MAX_DBS, mapSize: MAP_SIZE, cache: false, compression: false });
   const entry: SharedEnv = { env, accounts: env.openDB<unknown, string>({ name: 'accounts', cache: false }), users: 1 };
   shared.set(path, entry);
   return entry;
