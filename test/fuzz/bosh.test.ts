@@ -142,18 +142,21 @@ describe('fuzz: BOSH request handler', function () {
         // A request the session holds is answered when the next one comes (hold 1) or after 'wait'.
         await Promise.race([answer, new Promise((resolve) => setTimeout(resolve, 5))]);
       }
-      // The client's terminate; a rid some request above used already is answered with a recoverable error (§17.3): the next one.
-      let end: Answer;
-      let rid = last + 1;
-      do {
-        end = await send(port, 'POST', 'text/xml; charset=utf-8', Buffer.from(`<body rid='${rid++}' sid='${sid}' type='terminate' xmlns='${NS.httpbind}'><presence type='unavailable'/></body>`));
+      // The client's terminate. This model of the session's rids can be off by one where a request above was refused
+      // without ending the session (a rid used twice is answered with a recoverable error, §17.3; a rid skipped leaves
+      // a gap the session waits for, §14.3): the terminate is sent again with the rids around, as a client would resend.
+      let end: Answer | undefined;
+      for (const rid of [last + 1, last, last + 2, last - 1, last + 3]) {
+        end = await send(port, 'POST', 'text/xml; charset=utf-8', Buffer.from(`<body rid='${rid}' sid='${sid}' type='terminate' xmlns='${NS.httpbind}'><presence type='unavailable'/></body>`));
         checkAnswer(end);
-      } while (/\stype='error'/.test(end.body) && rid < last + 8);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (endpoint.size === 0) break;
+      }
       for (const answer of await Promise.all(pending)) checkAnswer(answer);
       for (const [other, otherRid] of others) checkAnswer(await send(port, 'POST', 'text/xml', Buffer.from(`<body rid='${otherRid + 1}' sid='${other}' type='terminate' xmlns='${NS.httpbind}'/>`)));
       // Every session ends: at the terminate, or (after a bad rid or sid) when the endpoint ended it itself.
       for (let i = 0; i < 200 && (endpoint.size > 0 || server.server.sessions.size > 0); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-      assert.equal(endpoint.size, 0, `no BOSH session left after terminate (answered ${end.status} ${end.body.slice(0, 200)}; before: ${(await Promise.all(pending)).map((a) => `${a.status} ${a.body.slice(0, 120)}`).join(' | ')})`);
+      assert.equal(endpoint.size, 0, `no BOSH session left after terminate (answered ${end?.status} ${end?.body.slice(0, 200)}; before: ${(await Promise.all(pending)).map((a) => `${a.status} ${a.body.slice(0, 120)}`).join(' | ')})`);
       assert.equal(server.server.sessions.size, 0, 'no bound session left after terminate');
     }), fuzzParams(100));
     assert.ok(created > 0);
