@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Plots a soak's DIR/samples.csv into DIR/soak.png with gnuplot (three panels: memory, sessions/fds/handles, lag).
+# Plots a soak's DIR/samples.csv into DIR/soak.png with gnuplot (three panels: memory, sessions/fds/handles, lag
+# on a log scale, so one long stall does not flatten the rest).
 #   loadtest/soak/plot.sh DIR [TITLE]
 set -euo pipefail
 DIR="$1"
@@ -15,7 +16,7 @@ t0 = float(sys.argv[2])
 print(*[round((p.get(k, t0) - t0) / 60, 2) for k in ("steady", "drain")])' "$DIR/generator.json" "$T0")
 
 gnuplot <<EOF
-set terminal pngcairo size 1100,1100 font "DejaVu Sans,10"
+set terminal pngcairo size 1000,960 font "DejaVu Sans,9"
 set output "$DIR/soak.png"
 set datafile separator ","
 set datafile missing ""
@@ -29,6 +30,7 @@ set ylabel "MiB"
 set yrange [0:*]
 plot "$CSV" using ((\$1 - $T0) / 60):(column("rss_kib") / 1024) with lines lw 2 title "RSS", \
      "" using ((\$1 - $T0) / 60):(column("rss_anon_kib") / 1024) with lines title "RSS anon", \
+     "" using ((\$1 - $T0) / 60):(column("rss_file_kib") / 1024) with lines title "RSS file", \
      "" using ((\$1 - $T0) / 60):(column("heap_total") / 1048576) with lines title "heap total", \
      "" using ((\$1 - $T0) / 60):(column("heap_used") / 1048576) with lines lw 2 title "heap used", \
      "" using ((\$1 - $T0) / 60):(column("external") / 1048576) with lines title "external"
@@ -37,7 +39,9 @@ plot "$CSV" using ((\$1 - $T0) / 60):(column("server_sessions")) with lines lw 2
      "" using ((\$1 - $T0) / 60):(column("fds")) with lines title "open fds", \
      "" using ((\$1 - $T0) / 60):(column("handles")) with lines title "active handles", \
      "" using ((\$1 - $T0) / 60):(column("muc_members")) with lines title "MUC occupants"
-set ylabel "ms"
+set ylabel "ms (log)"
+set logscale y
+set yrange [1:*]
 plot "$CSV" using ((\$1 - $T0) / 60):(column("lag_p99_s") * 1000) with lines lw 2 title "server event-loop lag p99", \
      "" using ((\$1 - $T0) / 60):(column("lag_mean_s") * 1000) with lines title "server lag mean", \
      "" using ((\$1 - $T0) / 60):(column("gen_lag_p99_ms")) with lines title "generator lag p99"
