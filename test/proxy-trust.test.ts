@@ -29,7 +29,7 @@ async function via(options: TestProxyOptions): Promise<number> {
 }
 
 /** Logs in with @xmpp/client; resolves with the node's session address, rejects when the login fails. */
-async function login(server: TestServer, service: string, timeoutMs = 8000): Promise<string> {
+async function login(server: TestServer, service: string, timeoutMs = 15000): Promise<string> {
   const xmpp = client({ service, domain: 'localhost', username: 'alice', password: 'secret', resource: `r${Math.random().toString(36).slice(2)}` });
   xmpp.reconnect.stop();
   xmpp.on('error', () => undefined);

@@ -18,6 +18,8 @@ export interface ServerMetricsSources {
   sessions: LocalSessionRegistry;
 }
 
+const NOT_A_NUMBER = / Nan$/gm;
+
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly traffic = new StanzaTraffic();
@@ -49,6 +51,9 @@ export class ServerMetrics {
 
   /** The Prometheus text exposition of every metric. */
   async exposition(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    // prom-client writes a not-a-number value (the event-loop delay before its first sample) as "Nan"; the text
+    // format spells it "NaN", and stricter parsers than Prometheus's own refuse the other spelling.
+    const body = (await this.registry.metrics()).replace(NOT_A_NUMBER, ' NaN');
+    return { contentType: this.registry.contentType, body };
   }
 }
