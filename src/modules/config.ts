@@ -52,7 +52,7 @@ export interface ModuleConfigSpec<C> {
   readonly env: Readonly<Record<string, ModuleEnvVar>>;
   /**
    * Keys of the table a reload (SIGHUP, `ratatosk reload`) applies to the running module: it reads them from
-   * ctx.settings when it uses them, or rebuilds what it made of them in ctx.onSettingsChange. A change to any
+   * ctx.settings when it uses them, or rebuilds what it made of them in ctx.onSettingsChange. A change to every
    * other key is reported as needing a restart. Absent: none.
    */
   readonly reloadable?: readonly string[];

@@ -49,7 +49,7 @@ export function registerQueueMetrics(registry: Registry, connections: () => Iter
   });
   new Gauge({
     name: 'ratatosk_outbound_queued_bytes_max',
-    help: 'The most bytes waiting for any one client connection, by transport',
+    help: 'The most bytes waiting for a single client connection, by transport',
     labelNames: ['transport'] as const,
     registers: [registry],
     collect() {

@@ -1,4 +1,4 @@
-// Latency of store operations (the offline store, the message archive, any module store), by store and
+// Latency of store operations (the offline store, the message archive, module stores), by store and
 // operation. timedStore wraps a store so that every method returning a promise is timed, without the
 // store or its callers changing.
 import { performance } from 'node:perf_hooks';
