@@ -26,9 +26,11 @@ export function registerSessionMetrics(registry: Registry, nodeId: string, sessi
   });
 }
 
+type QueueSums = Record<TransportKind, { total: number; max: number }>;
+
 export function registerQueueMetrics(registry: Registry, connections: () => Iterable<QueuedConnection>): void {
-  const scan = (): Record<TransportKind, { total: number; max: number }> => {
-    const sums: Record<TransportKind, { total: number; max: number }> = { tcp: { total: 0, max: 0 }, websocket: { total: 0, max: 0 }, bosh: { total: 0, max: 0 } };
+  const scan = (): QueueSums => {
+    const sums: QueueSums = { tcp: { total: 0, max: 0 }, websocket: { total: 0, max: 0 }, bosh: { total: 0, max: 0 } };
     for (const connection of connections()) {
       const bytes = connection.queuedBytes?.() ?? 0;
       const sum = sums[connection.kind];
@@ -37,24 +39,28 @@ export function registerQueueMetrics(registry: Registry, connections: () => Iter
     }
     return sums;
   };
-  new Gauge({
-    name: 'ratatosk_outbound_queued_bytes',
-    help: 'Bytes accepted for clients and not yet sent (socket and WebSocket write buffers, BOSH queues), by transport',
-    labelNames: ['transport'] as const,
-    registers: [registry],
-    collect() {
-      const sums = scan();
-      for (const transport of TRANSPORTS) this.set({ transport }, sums[transport].total);
-    },
-  });
-  new Gauge({
-    name: 'ratatosk_outbound_queued_bytes_max',
-    help: 'The most bytes waiting for a single client connection, by transport',
-    labelNames: ['transport'] as const,
-    registers: [registry],
-    collect() {
-      const sums = scan();
-      for (const transport of TRANSPORTS) this.set({ transport }, sums[transport].max);
-    },
-  });
+  // Both gauges are collected within one scrape (prom-client awaits them in turn, before any setImmediate runs):
+  // the connections are walked once for the two.
+  let scraped: QueueSums | undefined;
+  const sumsOfThisScrape = (): QueueSums => {
+    if (scraped === undefined) {
+      scraped = scan();
+      setImmediate(() => (scraped = undefined));
+    }
+    return scraped;
+  };
+  const queueGauge = (name: string, help: string, pick: (sum: { total: number; max: number }) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['transport'] as const,
+      registers: [registry],
+      collect() {
+        const sums = sumsOfThisScrape();
+        for (const transport of TRANSPORTS) this.set({ transport }, pick(sums[transport]));
+      },
+    });
+  };
+  queueGauge('ratatosk_outbound_queued_bytes', 'Bytes accepted for clients and not yet sent (socket and WebSocket write buffers, BOSH queues), by transport', (sum) => sum.total);
+  queueGauge('ratatosk_outbound_queued_bytes_max', 'The most bytes waiting for a single client connection, by transport', (sum) => sum.max);
 }
