@@ -18,7 +18,7 @@ const item = (order: number, fields: Partial<PrivacyItem>): PrivacyItem => ({ ac
 const items = Array.from({ length: 20 }, (_, i) => item(i, { type: 'jid', value: `enemy${i}@example.com` }));
 items.push(item(100, { type: 'group', value: 'Enemies' }));
 const roster = new Map<string, RosterEntry>(Array.from({ length: 1000 }, (_, i) => [`c${i}@localhost`, { subscription: 'both', groups: ['Friends'] }]));
-const busy: Policy = { blocked: new BlockList([...Array.from({ length: 500 }, (_, i) => `b${i}@spam.example`), 'spam.org']), list: compileList('busy', items), roster };
+const busy: Policy = { blocked: BlockList.of([...Array.from({ length: 500 }, (_, i) => `b${i}@spam.example`), 'spam.org']), list: compileList('busy', items), roster };
 const open: Policy = { blocked: BlockList.EMPTY, list: undefined, roster: undefined };
 const senders = Array.from({ length: 1000 }, (_, i) => `c${i}@localhost/phone-${i % 7}`);
 const stanza = xml('message', { type: 'chat' });

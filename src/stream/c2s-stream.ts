@@ -518,6 +518,8 @@ export class C2sStream implements StreamEvents {
     if (step.authzid && Jid.tryParse(step.authzid)?.toString() !== expected) return this.saslFailure(new SaslError('invalid-authzid'));
     this.deps.logins.succeeded('sasl', this.sasl?.name);
     this.sasl = undefined;
+    // The SASL2 offer in the features made one; it serves only the unauthenticated phase (~2 KiB per session).
+    this.sasl2State = undefined;
     this.username = step.username;
     this.loginTicket?.succeeded();
     this.loginTicket = undefined;
@@ -566,6 +568,8 @@ export class C2sStream implements StreamEvents {
         this.loginTicket?.succeeded();
         this.loginTicket = undefined;
         this.phase = 'authenticated';
+        // The exchange under way holds its own reference; the stream needs none past this phase.
+        this.sasl2State = undefined;
         this.transport.setLimits({ maxStanzaBytes: this.deps.config.c2s.maxStanzaSize });
         this.debug('authenticated with SASL2', { user: username });
       },

@@ -19,8 +19,11 @@ export interface SessionPrivacy {
   active: string | undefined;
   /** Full JIDs whose available presence reached this session: they get unavailable when blocked. */
   readonly presenceFrom: Set<string>;
-  /** JIDs this session sent directed available presence to (RFC 6121 §4.6): they count as presence recipients. */
-  readonly directedTo: Set<string>;
+  /**
+   * JIDs this session sent directed available presence to (RFC 6121 §4.6): they count as presence recipients.
+   * Made by the first directed presence: most sessions send none.
+   */
+  directedTo: Set<string> | undefined;
 }
 
 export function track(set: Set<string>, jid: string, available: boolean): void {
@@ -148,7 +151,7 @@ export class PrivacyCache {
     const user = this.users.get(username) ?? loaded;
     this.users.set(username, user);
     this.offline.delete(username);
-    if (!user.sessions.has(session)) user.sessions.set(session, { active: undefined, presenceFrom: new Set(), directedTo: new Set() });
+    if (!user.sessions.has(session)) user.sessions.set(session, { active: undefined, presenceFrom: new Set(), directedTo: undefined });
     return user;
   }
 
@@ -288,7 +291,7 @@ export class PrivacyCache {
       const items = await this.stores.privacy.getList(username, names.default);
       if (items) defaultList = compileList(names.default, items);
     }
-    return { blocked: new BlockList(blocked), defaultList };
+    return { blocked: BlockList.of(blocked), defaultList };
   }
 
   private remember(username: string, policy: Policy): void {

@@ -164,7 +164,10 @@ export class PrivacyGuard {
   directed(session: BoundSession, stanza: Element, to: Jid): void {
     if (this.isOwn(to, session)) return;
     const state = this.cache.get(session.jid.local)?.sessions.get(session);
-    if (state) track(state.directedTo, to.toString(), stanza.attrs.type === undefined);
+    if (!state) return;
+    const available = stanza.attrs.type === undefined;
+    if (available) state.directedTo ??= new Set();
+    if (state.directedTo) track(state.directedTo, to.toString(), available);
   }
 
   /**

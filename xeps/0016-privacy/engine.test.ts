@@ -143,7 +143,7 @@ describe('XEP-0016 engine', function () {
 
   describe('the block list', function () {
     it('matches the four JID forms', function () {
-      const blocked = new BlockList(['tybalt@example.com', 'iago@shakespeare.lit/pda', 'example.org/bot', 'spam.example']);
+      const blocked = BlockList.of(['tybalt@example.com', 'iago@shakespeare.lit/pda', 'example.org/bot', 'spam.example']);
       assert.equal(blocked.matches(peer('tybalt@example.com/pda')), true);
       assert.equal(blocked.matches(peer('iago@shakespeare.lit/pda')), true);
       assert.equal(blocked.matches(peer('iago@shakespeare.lit/home')), false);
@@ -157,7 +157,7 @@ describe('XEP-0016 engine', function () {
 
     it('comes before the privacy list: an allow item does not lift a block', function () {
       const list = compileList('open', [jidItem('tybalt@example.com', { action: 'allow' })]);
-      const policy = { blocked: new BlockList(['tybalt@example.com']), list, roster: undefined };
+      const policy = { blocked: BlockList.of(['tybalt@example.com']), list, roster: undefined };
       assert.equal(decide(policy, 'in', 'message', peer('tybalt@example.com/pda')), 'blocked');
       assert.equal(decide(policy, 'out', 'notification', peer('tybalt@example.com')), 'blocked');
       assert.equal(decide({ ...policy, blocked: BlockList.EMPTY }, 'in', 'message', peer('tybalt@example.com')), 'allow');

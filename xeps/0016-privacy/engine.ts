@@ -205,6 +205,12 @@ export function evaluateList(list: CompiledList, direction: Direction, kind: Sta
 /** The XEP-0191 block list as sets per JID form, so a check is a handful of Set lookups. */
 export class BlockList {
   static readonly EMPTY = new BlockList([]);
+
+  /** The list of `jids`: the shared empty list when there are none (most users block nobody, ~0.6 KiB each). */
+  static of(jids: readonly string[]): BlockList {
+    return jids.length === 0 ? BlockList.EMPTY : new BlockList(jids);
+  }
+
   /** The blocked JIDs, sorted, as stored. */
   readonly jids: readonly string[];
   private readonly full = new Set<string>();
@@ -212,7 +218,7 @@ export class BlockList {
   private readonly domainResource = new Set<string>();
   private readonly domains = new Set<string>();
 
-  constructor(jids: readonly string[]) {
+  private constructor(jids: readonly string[]) {
     this.jids = [...new Set(jids)].sort();
     for (const value of this.jids) {
       const m = jidMatcher(value);
@@ -234,12 +240,12 @@ export class BlockList {
 
   /** A new list with `jids` added or removed. */
   with(jids: readonly string[]): BlockList {
-    return new BlockList([...this.jids, ...jids]);
+    return BlockList.of([...this.jids, ...jids]);
   }
 
   without(jids: readonly string[]): BlockList {
     const removed = new Set(jids);
-    return new BlockList(this.jids.filter((j) => !removed.has(j)));
+    return BlockList.of(this.jids.filter((j) => !removed.has(j)));
   }
 
   matches(peer: Peer): boolean {

@@ -29,7 +29,7 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
       for (const item of (await roster.get(session.jid.local)).items) if (hasFrom(item.subscription)) targets.add(item.jid);
     }
     if (scope.directed) {
-      for (const jid of im.book(session).directed) {
+      for (const jid of im.book(session).directed ?? []) {
         const bare = Jid.tryParse(jid)?.bareString();
         if (bare === undefined || !targets.has(bare)) targets.add(jid);
       }
@@ -98,7 +98,7 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
       const wasOnline = book.online;
       book.online = false;
       await broadcast(session, stanza, { contacts: wasOnline, directed: true });
-      book.directed.clear();
+      book.directed = undefined;
       return;
     }
     const initial = !book.online;
@@ -118,10 +118,11 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
   // §4.6.3: remember who got directed presence, to tell them when the session goes away.
   ctx.hook('presence:directed', (session, stanza, to) => {
     if (to.bareString() === session.jid.bareString()) return;
-    const directed = im.book(session).directed;
+    const book = im.book(session);
     const key = to.toString();
-    directed.delete(key);
+    book.directed?.delete(key);
     if (stanza.attrs.type === 'unavailable') return;
+    const directed = (book.directed ??= new Set());
     directed.add(key);
     if (directed.size > MAX_DIRECTED) {
       const oldest = directed.values().next();
@@ -143,14 +144,14 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
     const book = im.book(session);
     const wasOnline = book.online;
     book.online = false;
-    if (!wasOnline && book.directed.size === 0) return;
+    if (!wasOnline && (book.directed?.size ?? 0) === 0) return;
     // A session that replaced this one under the same full JID and is already available speaks for itself,
     // whether here or on another node.
     const successor = ctx.sessions.get(session.jid.toString());
     let replaced = successor !== undefined && successor !== session && successor.presence.available;
     if (!replaced && wasOnline) replaced = (await ctx.sessions.remote(session.jid.bareString())).some((r) => r.jid.equals(session.jid) && r.available);
     await broadcast(session, xml('presence', { type: 'unavailable', from: session.jid.toString() }), { contacts: wasOnline && !replaced, directed: true });
-    book.directed.clear();
+    book.directed = undefined;
   });
 
   /** Unavailable presence from the user's lost full JIDs that are not bound and available again anywhere. */

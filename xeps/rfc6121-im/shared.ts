@@ -25,8 +25,8 @@ export interface PresenceBook {
   online: boolean;
   /** Priority of its last available presence. */
   priority: number;
-  /** JIDs that received directed available presence from it (§4.6.3), in sending order. */
-  readonly directed: Set<string>;
+  /** JIDs that received directed available presence from it (§4.6.3), in sending order; made by the first. */
+  directed: Set<string> | undefined;
 }
 
 /**
@@ -75,7 +75,7 @@ export class Im {
   book(session: BoundSession): PresenceBook {
     let book = this.books.get(session);
     if (!book) {
-      book = { online: false, priority: 0, directed: new Set() };
+      book = { online: false, priority: 0, directed: undefined };
       this.books.set(session, book);
     }
     return book;
