@@ -65,6 +65,20 @@ describe('Jid (RFC 7622)', () => {
       assert.equal(a.bare().toString(), 'romeo@example.net');
     });
 
+    it('keeps a JID in use however many others pass, and lets go of those not seen again', () => {
+      const used = Jid.parse('nurse@example.com/balcony');
+      const once = Jid.parse('tybalt@example.com/street');
+      // Many logins come and go (a full JID each), while one address stays in use.
+      for (let i = 0; i < 5_000; i++) {
+        Jid.parse(`guest${i}@example.com/r${i}`);
+        if (i % 500 === 0) assert.equal(Jid.parse('nurse@example.com/balcony'), used);
+      }
+      assert.equal(Jid.parse('nurse@example.com/balcony'), used);
+      const again = Jid.parse('tybalt@example.com/street');
+      assert.notEqual(again, once, 'a JID not seen for thousands of parses is parsed anew, not kept');
+      assert.ok(again.equals(once));
+    });
+
     it('keeps refusing an invalid JID however often it is seen', () => {
       for (let i = 0; i < 3; i++) assert.throws(() => Jid.parse('"juliet"@example.com'), JidError);
     });
