@@ -61,11 +61,20 @@ const heap0 = median(column(baseline, 'heap_used'));
 const sessionsOf = (r: Row): number | undefined => num(r, 'server_sessions') ?? num(r, 'online');
 
 const anon0 = median(column(baseline, 'rss_anon_kib'));
+// The heap without the code spaces (heap_code_used: the JIT's machine code, which grows as more of the program
+// gets optimised, whatever the number of sessions); absent in samples of older runs.
+const withoutCode = (r: Row): number | undefined => {
+  const heap = num(r, 'heap_used');
+  const code = num(r, 'heap_code_used');
+  return heap === undefined || code === undefined ? undefined : heap - code;
+};
+const heapNoCode0 = median(defined(baseline.map(withoutCode)));
 
 interface PerSession {
   rss_bytes: number | null;
   rss_anon_bytes: number | null;
   heap_bytes: number | null;
+  heap_without_code_bytes: number | null;
   sessions: number | null;
   samples: number;
 }
@@ -83,7 +92,12 @@ function perSession(rs: Row[]): PerSession {
     const n = sessionsOf(r);
     return v === undefined || heap0 === undefined || !n ? undefined : (v - heap0) / n;
   }));
-  return { rss_bytes: round(median(rss)), rss_anon_bytes: round(median(anon)), heap_bytes: round(median(heap)), sessions: round(median(defined(rs.map(sessionsOf)))), samples: rs.length };
+  const heapNoCode = defined(rs.map((r) => {
+    const v = withoutCode(r);
+    const n = sessionsOf(r);
+    return v === undefined || heapNoCode0 === undefined || !n ? undefined : (v - heapNoCode0) / n;
+  }));
+  return { rss_bytes: round(median(rss)), rss_anon_bytes: round(median(anon)), heap_bytes: round(median(heap)), heap_without_code_bytes: round(median(heapNoCode)), sessions: round(median(defined(rs.map(sessionsOf)))), samples: rs.length };
 }
 
 const start = perSession(first);
@@ -102,7 +116,8 @@ const summary = {
     end,
     rss_ratio: ratio(start.rss_bytes, end.rss_bytes),
     rss_anon_ratio: ratio(start.rss_anon_bytes, end.rss_anon_bytes),
-    heap_ratio: ratio(start.heap_bytes, end.heap_bytes) },
+    heap_ratio: ratio(start.heap_bytes, end.heap_bytes),
+    heap_without_code_ratio: ratio(start.heap_without_code_bytes, end.heap_without_code_bytes) },
   steady: {
     rss_kib_max: max(column(steady, 'rss_kib')) ?? null,
     heap_used_max: max(column(steady, 'heap_used')) ?? null,
@@ -154,9 +169,9 @@ writeFileSync(`${dir}/summary.json`, JSON.stringify(summary, null, 2) + '\n');
 const kib = (b: number | null): string => (b === null ? 'n/a' : `${(b / 1024).toFixed(1)} KiB`);
 const pct = (r: number | null): string => (r === null ? 'n/a' : `${((r - 1) * 100).toFixed(1)} %`);
 console.log(`soak ${dir}: ${summary.steady_s} s steady, sessions ${summary.steady.sessions_min}..${summary.steady.sessions_max}`);
-console.log(`  memory per session, start (first ${WINDOW} s): RSS ${kib(start.rss_bytes)} (anon ${kib(start.rss_anon_bytes)}), heap used ${kib(start.heap_bytes)} (${start.samples} samples, ~${start.sessions} sessions)`);
-console.log(`  memory per session, end   (last ${WINDOW} s):  RSS ${kib(end.rss_bytes)} (anon ${kib(end.rss_anon_bytes)}), heap used ${kib(end.heap_bytes)} (${end.samples} samples, ~${end.sessions} sessions)`);
-console.log(`  end vs start: RSS ${pct(summary.per_session.rss_ratio)} (anon ${pct(summary.per_session.rss_anon_ratio)}), heap ${pct(summary.per_session.heap_ratio)} (target: within 10 %)`);
+console.log(`  memory per session, start (first ${WINDOW} s): RSS ${kib(start.rss_bytes)} (anon ${kib(start.rss_anon_bytes)}), heap used ${kib(start.heap_bytes)} (without code ${kib(start.heap_without_code_bytes)}) (${start.samples} samples, ~${start.sessions} sessions)`);
+console.log(`  memory per session, end   (last ${WINDOW} s):  RSS ${kib(end.rss_bytes)} (anon ${kib(end.rss_anon_bytes)}), heap used ${kib(end.heap_bytes)} (without code ${kib(end.heap_without_code_bytes)}) (${end.samples} samples, ~${end.sessions} sessions)`);
+console.log(`  end vs start: RSS ${pct(summary.per_session.rss_ratio)} (anon ${pct(summary.per_session.rss_anon_ratio)}), heap ${pct(summary.per_session.heap_ratio)} (without code ${pct(summary.per_session.heap_without_code_ratio)}) (target: within 10 %)`);
 const mib = (b: number | null): string => (b === null || !Number.isFinite(b) ? 'n/a' : `${(b / 1048576).toFixed(1)} MiB`);
 console.log(`  heap used: median ${mib(summary.steady.heap_used_median_first)} -> ${mib(summary.steady.heap_used_median_last)}, lowest ${mib(summary.steady.heap_used_min_first)} -> ${mib(summary.steady.heap_used_min_last)}`);
 console.log(`  RSS max ${summary.steady.rss_kib_max} KiB; event-loop lag p99 max ${summary.steady.lag_p99_ms_max} ms, median ${summary.steady.lag_p99_ms_median} ms`);
