@@ -49,6 +49,33 @@ describe('HookBus', () => {
     assert.equal(logged.length, 2);
   });
 
+  it('emitNow runs handlers that return at once without a promise, and from the first promise on, as emit does', async () => {
+    const hooks = bus();
+    const trail: string[] = [];
+    hooks.on('seen', (t) => void t.push('first'), 10);
+    hooks.on('seen', () => {
+      throw new Error('boom now');
+    }, 5);
+    hooks.on('seen', (t) => void t.push('last'), -1);
+    assert.equal(hooks.emitNow('seen', trail), undefined, 'no handler returned a promise');
+    assert.deepEqual(trail, ['first', 'last'], 'all ran before emitNow returned; the throwing one was skipped');
+    assert.ok(logged.some((line) => line.includes('boom now')));
+    assert.equal(bus().emitNow('seen', trail), undefined, 'no handlers at all');
+
+    hooks.on('seen', async (t) => {
+      await later(undefined);
+      t.push('waited');
+      throw new Error('boom later');
+    }, 0);
+    trail.length = 0;
+    const rest = hooks.emitNow('seen', trail);
+    assert.ok(rest instanceof Promise);
+    assert.deepEqual(trail, ['first'], 'the handlers after the one that returned a promise wait for it');
+    await rest;
+    assert.deepEqual(trail, ['first', 'waited', 'last']);
+    assert.ok(logged.some((line) => line.includes('boom later')));
+  });
+
   it('fire returns the first answer, from a plain value or a promise, and stops there', async () => {
     const hooks = bus();
     const asked: string[] = [];

@@ -67,6 +67,38 @@ export class HookBus<M extends { [K in keyof M]: Handler }> {
     }
   }
 
+  /**
+   * emit without a promise when no handler returns one (the hot path: a message most listeners pass over):
+   * undefined once every handler has run, else a promise of the rest, run in order as emit runs them.
+   */
+  emitNow<K extends keyof M>(name: K, ...args: Parameters<M[K]>): Promise<void> | undefined {
+    const list = this.handlers.get(name);
+    if (!list) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const reg = list[i] as Registration;
+      try {
+        const result = (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args);
+        if (isThenable(result)) return this.emitRest(name, list, i, result, args);
+      } catch (err) {
+        this.log.error({ err, hook: String(name), module: reg.owner }, 'hook handler failed; skipped');
+      }
+    }
+    return undefined;
+  }
+
+  /** emitNow's continuation: waits for handler `index`'s result, then calls the handlers after it. */
+  private async emitRest<K extends keyof M>(name: K, list: readonly Registration[], index: number, pending: PromiseLike<unknown>, args: Parameters<M[K]>): Promise<void> {
+    for (let i = index; i < list.length; i++) {
+      const reg = list[i] as Registration;
+      try {
+        const result = i === index ? pending : (reg.handler as (...a: Parameters<M[K]>) => unknown)(...args);
+        if (isThenable(result)) await result;
+      } catch (err) {
+        this.log.error({ err, hook: String(name), module: reg.owner }, 'hook handler failed; skipped');
+      }
+    }
+  }
+
   /** Threads the first argument (the accumulator) through every handler; each returns the new value. */
   async fold<K extends keyof M>(name: K, ...args: Parameters<M[K]>): Promise<Parameters<M[K]>[0]> {
     const list = this.handlers.get(name);

@@ -95,31 +95,51 @@ export class Router {
     };
   }
 
-  /** A stanza from a bound client session: 'from' is stamped with the session's full JID. */
-  async fromClient(session: BoundSession, stanza: Element): Promise<void> {
+  /**
+   * A stanza from a bound client session: 'from' is stamped with the session's full JID. Undefined when it was
+   * routed to the end at once (a chat message to a session here, with no listener that waits); else a promise
+   * of the rest. Either way, the caller takes the session's next stanza only after it (RFC 6120 §10.1).
+   */
+  fromClient(session: BoundSession, stanza: Element): Promise<void> | undefined {
     const timer = this.deps.routing;
     const startedAt = timer ? timer.start() : 0;
     stanza.attrs.from = session.jid.toString();
     try {
-      for (const filter of this.filters) if (filter.outgoing && !filter.outgoing(stanza, session)) return;
+      for (const filter of this.filters) if (filter.outgoing && !filter.outgoing(stanza, session)) return undefined;
     } catch (err) {
-      return this.reject(stanza, session.jid, err);
+      this.reject(stanza, session.jid, err);
+      return undefined;
     }
-    await this.route(stanza, session.jid, session);
-    timer?.routed(startedAt);
-    if (stanza.name === 'message' && this.deps.hooks.has('message:sent')) await this.deps.hooks.emit('message:sent', stanza, session);
+    const routing = this.dispatch(stanza, session.jid, session);
+    if (routing !== undefined) return routing.then(() => this.sent(stanza, session, startedAt));
+    return this.sent(stanza, session, startedAt);
+  }
+
+  /** The end of fromClient: the routing timed, then 'message:sent'. */
+  private sent(stanza: Element, session: BoundSession, startedAt: number): Promise<void> | undefined {
+    this.deps.routing?.routed(startedAt);
+    if (stanza.name === 'message' && this.deps.hooks.has('message:sent')) return this.deps.hooks.emitNow('message:sent', stanza, session);
+    return undefined;
   }
 
   /** Routes a stanza whose sender is already established (server, module, component, other node). */
   async route(stanza: Element, from: Jid, origin?: BoundSession): Promise<void> {
+    await this.dispatch(stanza, from, origin);
+  }
+
+  /** route, without a promise when nothing had to be waited for; an error is answered to the sender, never thrown. */
+  private dispatch(stanza: Element, from: Jid, origin?: BoundSession): Promise<void> | undefined {
+    let routing: Promise<void> | undefined;
     try {
-      if (stanza.name === 'message') await this.routeMessage(stanza, from);
-      else if (stanza.name === 'presence') await this.routePresence(stanza, from, origin);
-      else if (stanza.name === 'iq') await this.routeIq(stanza, from, origin);
+      if (stanza.name === 'message') routing = this.routeMessage(stanza, from);
+      else if (stanza.name === 'presence') routing = this.routePresence(stanza, from, origin);
+      else if (stanza.name === 'iq') routing = this.routeIq(stanza, from, origin);
       else throw new StanzaError('bad-request', `unknown stanza <${stanza.name}/>`);
     } catch (err) {
       this.reject(stanza, from, err);
+      return undefined;
     }
+    return routing?.catch((err: unknown) => this.reject(stanza, from, err));
   }
 
   /** Routes a stanza another node handed over: it holds the addressee here, or the stanza fell back. */
@@ -243,39 +263,44 @@ export class Router {
 
   // ---- message (RFC 6121 §8.5.2.1.1, §8.5.2.2.1, §8.5.3) ----
 
-  private async routeMessage(stanza: Element, from: Jid): Promise<void> {
+  /** Synchronous up to a session here (the common case); a promise when something must be waited for. */
+  private routeMessage(stanza: Element, from: Jid): Promise<void> | undefined {
     const type = MESSAGE_TYPES.has(stanza.attrs.type ?? '') ? (stanza.attrs.type as string) : 'normal';
     const to = this.parseTo(stanza) ?? from.bare();
-    if (to.domain !== this.deps.domain) {
-      await this.toOtherDomain(stanza, from, to);
-      return;
-    }
+    if (to.domain !== this.deps.domain) return this.toOtherDomain(stanza, from, to).then(() => undefined);
     if (to.local === '') {
       // Messages to the server itself: no module claims them yet.
-      if (type === 'error' || type === 'headline') return;
+      if (type === 'error' || type === 'headline') return undefined;
       throw new StanzaError('service-unavailable');
     }
     if (!to.isBare) {
       const session = this.deps.sessions.get(to.toString());
-      if (session) {
-        if (this.deliver(session, stanza)) await this.delivered(stanza, to, [to.toString()]);
-        return;
-      }
-      if (await this.forwardToOwner(stanza, from, to)) return;
-      if (type === 'error' || type === 'headline') return;
-      if (type === 'groupchat') throw new StanzaError('service-unavailable');
+      if (session) return this.deliver(session, stanza) ? this.delivered(stanza, to, [to.toString()]) : undefined;
+      return this.messageToAbsentResource(stanza, from, to, type);
     }
+    return this.messageToBare(stanza, to, type, from);
+  }
+
+  /** A message to a full JID not bound here: to the node that holds it, else as to the bare JID (§8.5.3.2.1). */
+  private async messageToAbsentResource(stanza: Element, from: Jid, to: Jid, type: string): Promise<void> {
+    if (await this.forwardToOwner(stanza, from, to)) return;
+    if (type === 'error' || type === 'headline') return;
+    if (type === 'groupchat') throw new StanzaError('service-unavailable');
     await this.messageToBare(stanza, to.bare(), type, from);
   }
 
-  private async messageToBare(stanza: Element, bare: Jid, type: string, from: Jid): Promise<void> {
+  private messageToBare(stanza: Element, bare: Jid, type: string, from: Jid): Promise<void> | undefined {
     // One node and one resource, available with a non-negative priority (most chat): what §8.5.2.1.1 chooses
     // below, without building the candidate lists.
     const sole = type === 'error' || type === 'groupchat' || this.remoteFor(stanza) ? undefined : this.deps.sessions.sole(bare.toString());
     if (sole !== undefined && sole.presence.available && sole.presence.priority >= 0) {
-      if (this.deliver(sole, stanza)) await this.delivered(stanza, bare, [sole.jid.toString()]);
-      return;
+      return this.deliver(sole, stanza) ? this.delivered(stanza, bare, [sole.jid.toString()]) : undefined;
     }
+    return this.messageToResources(stanza, bare, type, from);
+  }
+
+  /** §8.5.2 in full: the candidates here and on other nodes, offline storage when none is available. */
+  private async messageToResources(stanza: Element, bare: Jid, type: string, from: Jid): Promise<void> {
     // One node (or a stanza past its hops): no lookup to wait for.
     const all = this.remoteFor(stanza) ? await this.candidates(stanza, bare) : this.localCandidates(bare);
     if (all.length === 0 && !(await this.deps.accounts.exists(bare.local))) {
@@ -298,8 +323,8 @@ export class Router {
   }
 
   /** Tells listeners which of a local user's resources §8.5 gave a message to (none: stored for later). */
-  private async delivered(stanza: Element, user: Jid, resources: readonly string[]): Promise<void> {
-    if (this.deps.hooks.has('message:delivered')) await this.deps.hooks.emit('message:delivered', stanza, user.bare(), resources);
+  private delivered(stanza: Element, user: Jid, resources: readonly string[]): Promise<void> | undefined {
+    return this.deps.hooks.emitNow('message:delivered', stanza, user.bare(), resources);
   }
 
   // ---- presence (RFC 6121 §4.6, §8.5.2.1.3, §8.5.3.2.3) ----

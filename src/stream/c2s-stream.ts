@@ -151,14 +151,16 @@ export class C2sStream implements StreamEvents {
       // Nothing is waiting: start at once rather than a promise hop later. Only once bound, where handling
       // a stanza never restarts the stream (and so never resets the parser that is calling us).
       this.backlog.add(bytes);
-      let work: Promise<void>;
+      let work: Promise<void> | undefined;
       try {
         work = this.handleBound(element);
       } catch (err) {
         this.workFailed(err);
         return;
       }
-      this.queue = work.then(this.workDone, this.workFailed);
+      // Handled to the end already (a chat message to a session here): no promise, and the backlog is empty again.
+      if (work === undefined) this.backlog.done();
+      else this.queue = work.then(this.workDone, this.workFailed);
       return;
     }
     this.enqueue(() => this.handle(element), bytes);
@@ -676,40 +678,47 @@ export class C2sStream implements StreamEvents {
     await this.deps.hooks.emit('session:bound', session);
   }
 
-  private async handleBound(element: Element): Promise<void> {
+  /** Undefined when the element was handled to the end at once; else a promise of the rest. */
+  private handleBound(element: Element): Promise<void> | undefined {
     const session = this.session;
-    if (!session) return;
-    if (!isStanza(element)) {
-      if (await this.streamElement(element)) return;
-      return this.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a stanza`));
-    }
+    if (!session) return undefined;
+    if (!isStanza(element)) return this.handleBoundElement(element);
     this.deps.traffic.in(element.name);
-    await this.handleStanza(session, element);
+    const handling = this.handleStanza(session, element);
+    if (handling !== undefined) return handling.then(() => session.countHandled());
     session.countHandled();
+    return undefined;
   }
 
-  private async handleStanza(session: ClientSession, element: Element): Promise<void> {
+  /** A top-level element that is not a stanza, once bound: its namespace's handler, else the stream ends. */
+  private async handleBoundElement(element: Element): Promise<void> {
+    if (await this.streamElement(element)) return;
+    this.fail(new StreamError('unsupported-stanza-type', `<${element.name}/> is not a stanza`));
+  }
+
+  private handleStanza(session: ClientSession, element: Element): Promise<void> | undefined {
     const to = element.attrs.to;
     // RFC 3921 §3 addresses the session request to the server; Tsung and others leave 'to' out.
     if (element.name === 'iq' && element.attrs.type === 'set' && (to === undefined || Jid.tryParse(to)?.toString() === this.deps.config.domain)) {
       // Answers to stanzas go through the session's output like any stanza (stream management counts them).
       if (element.getChild('session', NS.session)) {
         session.send(xml('iq', { type: 'result', id: element.attrs.id, from: to }));
-        return;
+        return undefined;
       }
       if (element.getChild('bind', NS.bind)) {
         session.send(bounce(element, new StanzaError('not-allowed', 'a resource is already bound')));
-        return;
+        return undefined;
       }
     }
     const from = element.attrs.from;
     if (from !== undefined) {
       const claimed = Jid.tryParse(from);
       if (!claimed || !(claimed.equals(session.jid) || claimed.equals(session.jid.bare()))) {
-        return this.fail(new StreamError('invalid-from', `'from' must be ${session.jid.toString()}`));
+        this.fail(new StreamError('invalid-from', `'from' must be ${session.jid.toString()}`));
+        return undefined;
       }
     }
-    await this.deps.router.fromClient(session, element);
+    return this.deps.router.fromClient(session, element);
   }
 
   // Called by the session object for afterwards-initiated closes.
