@@ -76,6 +76,8 @@ export type { AccountStore, RosterItem, RosterStore, SubscriptionState } from '.
 export interface SessionView {
   get(fullJid: string): BoundSession | undefined;
   resources(bareJid: string): BoundSession[];
+  /** Whether some session of the bare JID here carries the flag (BoundSession.flags), without listing them. */
+  anyWithFlag(bareJid: string, flag: string): boolean;
   all(): Iterable<BoundSession>;
   readonly size: number;
   /** The bare JID's resources on other nodes of the cluster (none when this node runs alone). */

@@ -76,6 +76,7 @@ export class ModuleHost {
     this.sessionView = {
       get: (fullJid) => sessions.get(fullJid),
       resources: (bareJid) => sessions.resources(bareJid),
+      anyWithFlag: (bareJid, flag) => sessions.anyWithFlag(bareJid, flag),
       all: () => sessions.all(),
       get size() {
         return sessions.size;

@@ -49,6 +49,14 @@ export class LocalSessionRegistry {
     return resources ? [...resources.values()] : [];
   }
 
+  /** Whether some session of the bare JID here carries the flag; no array is made (Carbons asks for every message). */
+  anyWithFlag(bareJid: string, flag: string): boolean {
+    const resources = this.byBare.get(bareJid);
+    if (resources === undefined) return false;
+    for (const session of resources.values()) if (session.flags.has(flag)) return true;
+    return false;
+  }
+
   hasResource(bareJid: string, resource: string): boolean {
     return this.byBare.get(bareJid)?.has(resource) ?? false;
   }

@@ -26,7 +26,7 @@ export function carbonCopy(direction: Direction, original: Element, user: string
  * may hold some. Checked first by the hooks, which every message passes.
  */
 export function mayCopy(ctx: ModuleContextWith<'cluster'>, bare: string): boolean {
-  return ctx.sessions.clustered || ctx.sessions.resources(bare).some((s) => s.flags.has(CARBONS_ENABLED));
+  return ctx.sessions.clustered || ctx.sessions.anyWithFlag(bare, CARBONS_ENABLED);
 }
 
 /** Sends the copy of `original` to `user`'s Carbons-enabled resources other than those in `skip` (full JIDs). */
