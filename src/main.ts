@@ -27,6 +27,7 @@ import type { Stores } from './storage/types.js';
 import { StreamError } from './errors.js';
 import { C2sStream, type C2sDeps } from './stream/c2s-stream.js';
 import { StreamElementRegistry } from './stream/stream-elements.js';
+import { ConnectionEvents } from './stream/connection-events.js';
 import { AddressLimiter, connectionShaping } from './stream/limits.js';
 import { mechanismsFor } from './stream/sasl/index.js';
 import { accountCredentialSource } from './auth/credential-source.js';
@@ -150,18 +151,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     const refused = typeof ticket === 'string' ? new StreamError('policy-violation', ticket) : undefined;
     const stream = new C2sStream(transport, streamDeps, typeof ticket === 'string' ? undefined : () => ticket.authenticated());
     openStreams.set(stream, transport);
-    transport.attach({
-      // A BOSH session is refused in the answer to its creation request, which is held from its stream start.
-      onStreamStart: (attrs, name) => (refused ? stream.fail(refused) : stream.onStreamStart(attrs, name)),
-      onElement: (element, bytes) => stream.onElement(element, bytes),
-      onStreamEnd: () => stream.onStreamEnd(),
-      onStreamError: (error) => stream.onStreamError(error),
-      onDisconnect: (undelivered) => {
-        openStreams.delete(stream);
-        if (typeof ticket !== 'string') ticket.release();
-        stream.onDisconnect(undelivered);
-      },
-    });
+    transport.attach(new ConnectionEvents(stream, typeof ticket === 'string' ? undefined : ticket, refused, openStreams));
     // RFC 6120 §4.9.3.18: the stream is opened and closed with policy-violation at once.
     if (refused && transport.kind !== 'bosh') {
       log.debug({ remote: transport.remoteAddress, transport: transport.kind }, refused.text ?? 'connection refused');

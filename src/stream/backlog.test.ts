@@ -26,4 +26,22 @@ describe('Backlog', function () {
     backlog.done();
     assert.equal(backlog.empty, true);
   });
+
+  it('takes sizes off oldest first, through a burst and after it drains', function () {
+    const backlog = new Backlog({ maxItems: 1000, maxBytes: 100 });
+    for (let round = 0; round < 2; round++) {
+      backlog.add(10);
+      backlog.add(20);
+      backlog.add(30);
+      assert.equal(backlog.refuse(40), undefined, '60 waiting');
+      assert.ok(backlog.refuse(41), '60 + 41 passes the cap');
+      backlog.done();
+      assert.equal(backlog.refuse(50), undefined, 'the 10 went first: 50 waiting');
+      assert.ok(backlog.refuse(51));
+      backlog.done();
+      assert.ok(backlog.refuse(71), 'the 20 went next: 30 waiting');
+      backlog.done();
+      assert.equal(backlog.empty, true);
+    }
+  });
 });

@@ -149,26 +149,37 @@ export class AddressLimiter {
     counts.all++;
     counts.preAuth++;
     this.open.set(address, counts);
-    let preAuth = true;
-    let released = false;
-    return {
-      authenticated: () => {
-        if (!preAuth || released) return;
-        preAuth = false;
-        counts.preAuth--;
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        counts.all--;
-        if (preAuth) counts.preAuth--;
-        if (counts.all === 0) this.open.delete(address);
-      },
-    };
+    return new Ticket(this.open, address, counts);
   }
 
   count(address: string): { all: number; preAuth: number } {
     const c = this.open.get(address);
     return { all: c?.all ?? 0, preAuth: c?.preAuth ?? 0 };
+  }
+}
+
+/** An AddressTicket as an object of its own, not two closures: every connection holds one for its life. */
+class Ticket implements AddressTicket {
+  private preAuth = true;
+  private released = false;
+
+  constructor(
+    private readonly open: Map<string, { all: number; preAuth: number }>,
+    private readonly address: string,
+    private readonly counts: { all: number; preAuth: number },
+  ) {}
+
+  authenticated(): void {
+    if (!this.preAuth || this.released) return;
+    this.preAuth = false;
+    this.counts.preAuth--;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.counts.all--;
+    if (this.preAuth) this.counts.preAuth--;
+    if (this.counts.all === 0) this.open.delete(this.address);
   }
 }
