@@ -47,7 +47,6 @@ export interface C2sDeps {
 
 /** SASL attempts allowed on one stream before it is closed (RFC 6120 §6.4.5 suggests 2 to 5). */
 const MAX_SASL_ATTEMPTS = 5;
-const STANZA_NAMES = new Set(['message', 'presence', 'iq']);
 /** How long a session handed over to another node forwards what reaches it here, at most (README of src/cluster). */
 const HANDED_OVER_FORWARD_MS = 30_000;
 
@@ -794,7 +793,10 @@ export class C2sStream implements StreamEvents {
 
 /** RFC 6120 §8: message, presence and iq in the content namespace; anything else at the top level is not a stanza. */
 function isStanza(element: Element): boolean {
-  return STANZA_NAMES.has(element.name) && (element.attrs.xmlns === undefined || element.attrs.xmlns === NS.client);
+  const name = element.name;
+  if (name !== 'message' && name !== 'presence' && name !== 'iq') return false;
+  const xmlns = element.attrs.xmlns;
+  return xmlns === undefined || xmlns === NS.client;
 }
 
 /** SASL data (RFC 6120 §6.4.2): '=' is an empty response; otherwise strict base64 only. */
