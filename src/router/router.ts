@@ -212,7 +212,10 @@ export class Router {
   // ---- other nodes ----
 
   private remoteFor(stanza: Element): RemoteSessions | undefined {
-    return (this.hops.get(stanza) ?? 0) < MAX_HOPS ? this.deps.remote : undefined;
+    const remote = this.deps.remote;
+    // Alone (no cluster), no hop count to look up for every message.
+    if (remote === undefined) return undefined;
+    return (this.hops.get(stanza) ?? 0) < MAX_HOPS ? remote : undefined;
   }
 
   /** Hands a stanza for a full JID not bound here to the node that holds it; false when no node does. */
