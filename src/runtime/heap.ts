@@ -11,8 +11,8 @@ import { setFlagsFromString } from 'node:v8';
  * The old generation may grow 20 % past what the last full collection kept before the next one (V8 picks a
  * factor of up to 4 by itself). A held BOSH request lives up to `wait` seconds, long enough to be promoted, so
  * idle BOSH sessions fill the old generation with dead requests at a steady rate; with V8's own factor the
- * process swung between 282 and 507 MiB at 10,000 idle sessions, with 20 % between 247 and 308 MiB
- * (loadtest/RESULTS.md, "Idle BOSH session memory, measured").
+ * median RSS of 10,000 idle sessions depended on where the one full collection of the window fell (21.1 and
+ * 26.6 KiB per session), with 20 % it was 18.2 (loadtest/RESULTS.md, "Idle BOSH session memory, measured").
  */
 export function tuneHeapForServer(): void {
   setFlagsFromString('--compact-on-every-full-gc');
