@@ -44,9 +44,9 @@ const BODY = 'Wherefore art thou Romeo? Deny thy father and refuse thy name.';
 
 const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-/** utime and stime of a process, ms. */
-async function cpu(pid: number): Promise<{ user: number; system: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+/** utime and stime of a process (every thread), or of one of its threads, ms. */
+async function cpu(pid: number, thread?: number): Promise<{ user: number; system: number }> {
+  const stat = await readFile(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: (Number(fields[11]) * 1000) / ticks, system: (Number(fields[12]) * 1000) / ticks };
 }
@@ -250,10 +250,13 @@ async function main(): Promise<void> {
     await send(0, warmupCount);
     await waitDelivered(warmupCount, 10_000);
     const before = await cpu(server.pid);
+    // The main thread alone: the event loop, where the JavaScript runs (the rest is GC helpers and libuv's pool).
+    const mainBefore = await cpu(server.pid, server.pid);
     const wallStart = performance.now();
     await send(warmupCount, total);
     await waitDelivered(total, 30_000);
     const after = await cpu(server.pid);
+    const mainAfter = await cpu(server.pid, server.pid);
     const wall = (performance.now() - wallStart) / 1000;
     const measured = delivered - warmupCount;
     const closed = clients.filter((c) => c.closed !== undefined).length;
@@ -264,7 +267,8 @@ async function main(): Promise<void> {
     const us = (ms: number): string => ((ms * 1000) / measured).toFixed(1);
     console.log(
       `${PAIRS} pairs, ${RATE}/s for ${SECONDS} s (${measured} messages, ${wall.toFixed(1)} s): server CPU per delivered message ` +
-        `user ${us(after.user - before.user)} µs, system ${us(after.system - before.system)} µs, total ${us(after.user - before.user + after.system - before.system)} µs`,
+        `user ${us(after.user - before.user)} µs, system ${us(after.system - before.system)} µs, total ${us(after.user - before.user + after.system - before.system)} µs; ` +
+        `main thread user ${us(mainAfter.user - mainBefore.user)} µs, system ${us(mainAfter.system - mainBefore.system)} µs`,
     );
   } finally {
     for (const c of clients) c.close();
