@@ -1,7 +1,7 @@
 // Reads a soak's samples.csv and generator.json (loadtest/soak/run wrote them into DIR) and writes DIR/summary.json
 // and a few lines to stdout:
 //
-//   npx tsx loadtest/soak/summary.ts DIR [--window 300]
+//   npx tsx loadtest/soak/summary.ts DIR [--window 300] [--warmup 0]
 //
 // Memory per session (README.md, "What the figures mean"): for every sample,
 //   (VmRSS − baseline RSS) / sessions   and   (heap used − baseline heap used) / sessions,
@@ -9,16 +9,19 @@
 // ratatosk_sessions gauge (the generator's own count when the server has none). The start figure is the median
 // of those per-sample values over the first --window seconds of the steady phase, the end figure the median over
 // its last --window seconds: medians of many samples, so no single garbage-collection moment decides either.
+// --warmup S starts the first window S seconds into the steady phase instead (the young generation grows to its
+// largest size and the JIT compiles the hot code in the first minutes; README.md says what each figure shows).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { window: { type: 'string', default: '300' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { window: { type: 'string', default: '300' }, warmup: { type: 'string', default: '0' } } });
 const dir = positionals[0];
 if (dir === undefined) {
-  process.stderr.write('usage: summary.ts DIR [--window SECONDS]\n');
+  process.stderr.write('usage: summary.ts DIR [--window SECONDS] [--warmup SECONDS]\n');
   process.exit(2);
 }
 const WINDOW = Number(values.window);
+const WARMUP = Number(values.warmup);
 
 type Row = Record<string, string>;
 const [header, ...lines] = readFileSync(`${dir}/samples.csv`, 'utf8').trim().split('\n');
@@ -54,7 +57,7 @@ const baseline = rows.filter((r) => r.phase === 'baseline');
 const steady = rows.filter((r) => r.phase === 'steady');
 const steadyStart = generator.phases.steady ?? 0;
 const steadyEnd = generator.phases.drain ?? Infinity;
-const first = steady.filter((r) => Number(r.t) < steadyStart + WINDOW);
+const first = steady.filter((r) => Number(r.t) >= steadyStart + WARMUP && Number(r.t) < steadyStart + WARMUP + WINDOW);
 const last = steady.filter((r) => Number(r.t) >= steadyEnd - WINDOW);
 const rss0 = median(column(baseline, 'rss_kib'));
 const heap0 = median(column(baseline, 'heap_used'));
@@ -109,6 +112,7 @@ const lastAfter = after.slice(-3);
 const summary = {
   dir,
   window_s: WINDOW,
+  warmup_s: WARMUP,
   steady_s: Math.round(steadyEnd - steadyStart),
   baseline: { rss_kib: rss0 ?? null, rss_anon_kib: anon0 ?? null, heap_used: heap0 ?? null, fds: median(column(baseline, 'fds')) ?? null, handles: median(column(baseline, 'handles')) ?? null },
   per_session: {
@@ -164,12 +168,12 @@ const summary = {
     errors: c.mucErrors,
   },
 };
-writeFileSync(`${dir}/summary.json`, JSON.stringify(summary, null, 2) + '\n');
+writeFileSync(`${dir}/summary${WARMUP > 0 ? `-warmup-${WARMUP}` : ''}.json`, JSON.stringify(summary, null, 2) + '\n');
 
 const kib = (b: number | null): string => (b === null ? 'n/a' : `${(b / 1024).toFixed(1)} KiB`);
 const pct = (r: number | null): string => (r === null ? 'n/a' : `${((r - 1) * 100).toFixed(1)} %`);
 console.log(`soak ${dir}: ${summary.steady_s} s steady, sessions ${summary.steady.sessions_min}..${summary.steady.sessions_max}`);
-console.log(`  memory per session, start (first ${WINDOW} s): RSS ${kib(start.rss_bytes)} (anon ${kib(start.rss_anon_bytes)}), heap used ${kib(start.heap_bytes)} (without code ${kib(start.heap_without_code_bytes)}) (${start.samples} samples, ~${start.sessions} sessions)`);
+console.log(`  memory per session, start (${WINDOW} s from ${WARMUP} s into the steady phase): RSS ${kib(start.rss_bytes)} (anon ${kib(start.rss_anon_bytes)}), heap used ${kib(start.heap_bytes)} (without code ${kib(start.heap_without_code_bytes)}) (${start.samples} samples, ~${start.sessions} sessions)`);
 console.log(`  memory per session, end   (last ${WINDOW} s):  RSS ${kib(end.rss_bytes)} (anon ${kib(end.rss_anon_bytes)}), heap used ${kib(end.heap_bytes)} (without code ${kib(end.heap_without_code_bytes)}) (${end.samples} samples, ~${end.sessions} sessions)`);
 console.log(`  end vs start: RSS ${pct(summary.per_session.rss_ratio)} (anon ${pct(summary.per_session.rss_anon_ratio)}), heap ${pct(summary.per_session.heap_ratio)} (without code ${pct(summary.per_session.heap_without_code_ratio)}) (target: within 10 %)`);
 const mib = (b: number | null): string => (b === null || !Number.isFinite(b) ? 'n/a' : `${(b / 1048576).toFixed(1)} MiB`);
