@@ -9,7 +9,6 @@ import { pino } from 'pino';
 import type { Config } from '../../src/config/types.js';
 import type { CoreHooks } from '../../src/hooks/core-hooks.js';
 import { HookBus } from '../../src/hooks/bus.js';
-import { Jid } from '../../src/jid.js';
 import { DiscoRegistry } from '../../src/modules/disco-registry.js';
 import { ModuleHost } from '../../src/modules/host.js';
 import { IqRegistry } from '../../src/router/iq-registry.js';
@@ -18,6 +17,7 @@ import { LocalSessionRegistry } from '../../src/sessions/local-registry.js';
 import type { BoundSession } from '../../src/sessions/types.js';
 import type { AccountStore, Stores } from '../../src/storage/types.js';
 import { xml } from '../../src/xml/element.js';
+import { standInSession } from '../../src/sessions/stand-in-session.js';
 import carbons from '../../xeps/0280-carbons/index.js';
 import { CARBONS_ENABLED } from '../../xeps/0280-carbons/copies.js';
 
@@ -26,19 +26,11 @@ const RUNS = 5;
 let sink = 0;
 
 function session(jid: string, enabled: boolean): BoundSession {
-  return {
-    id: jid,
-    jid: Jid.parse(jid),
-    transport: 'tcp',
-    remoteAddress: '127.0.0.1',
-    startedAt: Date.now(),
-    presence: { available: true, priority: 0 },
-    lastActivity: Date.now(),
-    flags: new Set(enabled ? [CARBONS_ENABLED] : []),
+  return standInSession(jid, {
+    flags: enabled ? [CARBONS_ENABLED] : [],
     send: (stanza) => void (sink += stanza.toString().length),
     sendText: (text) => void (sink += text.length),
-    close: () => undefined,
-  };
+  });
 }
 
 async function measure(name: string, withModule: boolean, resourcesEach: number, enabled: boolean): Promise<void> {

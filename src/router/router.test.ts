@@ -4,29 +4,17 @@
 import assert from 'node:assert/strict';
 import type { CoreHooks } from '../hooks/core-hooks.js';
 import { HookBus } from '../hooks/bus.js';
-import { Jid } from '../jid.js';
 import { createLogger } from '../observability/log.js';
 import { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession } from '../sessions/types.js';
 import type { AccountStore } from '../storage/types.js';
 import { xml, type Element } from '../xml/element.js';
+import { standInSession } from '../sessions/stand-in-session.js';
 import { IqRegistry } from './iq-registry.js';
 import { Router } from './router.js';
 
 function session(jid: string, received: Element[]): BoundSession {
-  return {
-    id: jid,
-    jid: Jid.parse(jid),
-    transport: 'tcp',
-    remoteAddress: '127.0.0.1',
-    startedAt: Date.now(),
-    presence: { available: true, priority: 0 },
-    lastActivity: Date.now(),
-    flags: new Set(),
-    send: (stanza) => void received.push(stanza),
-    sendText: () => undefined,
-    close: () => undefined,
-  };
+  return standInSession(jid, { send: (stanza) => void received.push(stanza) });
 }
 
 function setup(): { router: Router; hooks: HookBus<CoreHooks>; juliet: BoundSession; toRomeo: Element[]; toJuliet: Element[] } {
