@@ -425,16 +425,18 @@ const events = {
 
 const SAMPLES = `${OUT}/samples.csv`;
 const COLUMNS = [
-  't', 'phase', 'rss_kib', 'rss_anon_kib', 'rss_file_kib', 'fds', 'heap_used', 'heap_code_used', 'heap_total', 'external', 'array_buffers', 'lag_p99_s', 'lag_mean_s', 'handles',
+  't', 'phase', 'rss_kib', 'rss_anon_kib', 'rss_file_kib', 'fds', 'heap_used', 'heap_code_used', 'heap_new_used', 'heap_total', 'external', 'array_buffers', 'lag_p99_s', 'lag_mean_s', 'handles',
   'server_sessions', 'online', 'stable', 'churn', 'muc_members', ...Object.keys(counters), 'chat_pending', 'muc_owed', 'gen_lag_p99_ms', 'gen_rss_kib',
 ];
 writeFileSync(SAMPLES, COLUMNS.join(',') + '\n');
 const generatorLag = monitorEventLoopDelay({ resolution: 20 });
 generatorLag.enable();
 
-/** The code spaces' used bytes as one figure of their own. */
+/** The code spaces' used bytes as one figure of their own, and the young generation's (new space). */
 function codeAware(name: string, labels: string): string {
-  return name === 'nodejs_heap_space_size_used_bytes' && /space="code(_large_object)?"/.test(labels) ? 'heap_code_used' : name;
+  if (name !== 'nodejs_heap_space_size_used_bytes') return name;
+  if (/space="code(_large_object)?"/.test(labels)) return 'heap_code_used';
+  return /space="new"/.test(labels) ? 'heap_new_used' : name;
 }
 
 async function metrics(): Promise<Map<string, number>> {
@@ -485,7 +487,7 @@ async function sample(): Promise<void> {
   for (const s of owedCopies.values()) owed += s.size;
   const row = [
     (started / 1000).toFixed(1), phase, fmt(rss), fmt(anon), fmt(file), fmt(fds),
-    fmt(m.get('nodejs_heap_size_used_bytes')), fmt(m.get('heap_code_used')), fmt(m.get('nodejs_heap_size_total_bytes')), fmt(m.get('nodejs_external_memory_bytes')),
+    fmt(m.get('nodejs_heap_size_used_bytes')), fmt(m.get('heap_code_used')), fmt(m.get('heap_new_used')), fmt(m.get('nodejs_heap_size_total_bytes')), fmt(m.get('nodejs_external_memory_bytes')),
     fmt(m.get('nodejs_array_buffers_bytes')),
     fmt(m.get('nodejs_eventloop_lag_p99_seconds')), fmt(m.get('nodejs_eventloop_lag_mean_seconds')), fmt(m.get('nodejs_active_handles_total')),
     fmt(m.get('ratatosk_sessions')), String(online.length), String(online.filter((o) => o.kind === 'stable').length), String(churnQueue.length),
