@@ -16,7 +16,7 @@ function pair(): { ours: Registry; theirs: Registry; counting: CountingHistogram
 }
 
 describe('CountingHistogram (ratatosk_routing_seconds)', function () {
-  it('exposes what prom-client exposes for the same observations, before any, after some and after a reset', async function () {
+  it('exposes what prom-client exposes for the same observations, before the first, after some and after a reset', async function () {
     const { ours, theirs, counting, reference } = pair();
     assert.equal(await ours.metrics(), await theirs.metrics(), 'no observation yet');
     for (const value of OBSERVED) {
