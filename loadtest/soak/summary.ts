@@ -59,62 +59,49 @@ const steadyStart = generator.phases.steady ?? 0;
 const steadyEnd = generator.phases.drain ?? Infinity;
 const first = steady.filter((r) => Number(r.t) >= steadyStart + WARMUP && Number(r.t) < steadyStart + WARMUP + WINDOW);
 const last = steady.filter((r) => Number(r.t) >= steadyEnd - WINDOW);
-const rss0 = median(column(baseline, 'rss_kib'));
-const heap0 = median(column(baseline, 'heap_used'));
 const sessionsOf = (r: Row): number | undefined => num(r, 'server_sessions') ?? num(r, 'online');
 
-const anon0 = median(column(baseline, 'rss_anon_kib'));
-// The heap without the code spaces (heap_code_used: the JIT's machine code, which grows as more of the program
-// gets optimised, whatever the number of sessions); absent in samples of older runs.
-const withoutCode = (r: Row): number | undefined => {
-  const heap = num(r, 'heap_used');
-  const code = num(r, 'heap_code_used');
-  return heap === undefined || code === undefined ? undefined : heap - code;
+/** A figure of one sample, in bytes; undefined where the sample lacks it (older runs have fewer columns). */
+type Figure = (r: Row) => number | undefined;
+const difference = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : a - b);
+const fromKib = (name: string): Figure => (r) => {
+  const v = num(r, name);
+  return v === undefined ? undefined : v * 1024;
 };
-const heapNoCode0 = median(defined(baseline.map(withoutCode)));
+const bytes = (name: string): Figure => (r) => num(r, name);
+// The heap without the code spaces (heap_code_used: the JIT's machine code, which grows as more of the program
+// gets optimised, whatever the number of sessions).
+const withoutCode: Figure = (r) => difference(num(r, 'heap_used'), num(r, 'heap_code_used'));
 // What the heap retains: without the code spaces and without the young generation (new space), whose fill swings
 // by up to its whole size between scavenges and holds what is about to be collected (heap_new_used).
-const retained = (r: Row): number | undefined => {
-  const heap = withoutCode(r);
-  const young = num(r, 'heap_new_used');
-  return heap === undefined || young === undefined ? undefined : heap - young;
-};
-const retained0 = median(defined(baseline.map(retained)));
+const retained: Figure = (r) => difference(withoutCode(r), num(r, 'heap_new_used'));
+const FIGURES = {
+  rss_bytes: fromKib('rss_kib'),
+  rss_anon_bytes: fromKib('rss_anon_kib'),
+  heap_bytes: bytes('heap_used'),
+  heap_without_code_bytes: withoutCode,
+  heap_retained_bytes: retained,
+} satisfies Record<string, Figure>;
+type FigureName = keyof typeof FIGURES;
+/** Each figure's baseline: its median over the samples before the first login. */
+const baselines = Object.fromEntries(
+  Object.entries(FIGURES).map(([name, figure]) => [name, median(defined(baseline.map(figure)))]),
+) as Record<FigureName, number | undefined>;
 
-interface PerSession {
-  rss_bytes: number | null;
-  rss_anon_bytes: number | null;
-  heap_bytes: number | null;
-  heap_without_code_bytes: number | null;
-  heap_retained_bytes: number | null;
-  sessions: number | null;
-  samples: number;
-}
+type PerSession = Record<FigureName, number | null> & { sessions: number | null; samples: number };
 function perSession(rs: Row[]): PerSession {
-  const kibPerSession = (name: string, base: number | undefined): number[] =>
-    defined(rs.map((r) => {
-      const v = num(r, name);
-      const n = sessionsOf(r);
-      return v === undefined || base === undefined || !n ? undefined : ((v - base) * 1024) / n;
-    }));
-  const rss = kibPerSession('rss_kib', rss0);
-  const anon = kibPerSession('rss_anon_kib', anon0);
-  const heap = defined(rs.map((r) => {
-    const v = num(r, 'heap_used');
-    const n = sessionsOf(r);
-    return v === undefined || heap0 === undefined || !n ? undefined : (v - heap0) / n;
-  }));
-  const heapNoCode = defined(rs.map((r) => {
-    const v = withoutCode(r);
-    const n = sessionsOf(r);
-    return v === undefined || heapNoCode0 === undefined || !n ? undefined : (v - heapNoCode0) / n;
-  }));
-  const kept = defined(rs.map((r) => {
-    const v = retained(r);
-    const n = sessionsOf(r);
-    return v === undefined || retained0 === undefined || !n ? undefined : (v - retained0) / n;
-  }));
-  return { rss_bytes: round(median(rss)), rss_anon_bytes: round(median(anon)), heap_bytes: round(median(heap)), heap_without_code_bytes: round(median(heapNoCode)), heap_retained_bytes: round(median(kept)), sessions: round(median(defined(rs.map(sessionsOf)))), samples: rs.length };
+  const figures = Object.fromEntries(
+    (Object.keys(FIGURES) as FigureName[]).map((name) => {
+      const base = baselines[name];
+      const values = defined(rs.map((r) => {
+        const n = sessionsOf(r);
+        const over = difference(FIGURES[name](r), base);
+        return over === undefined || !n ? undefined : over / n;
+      }));
+      return [name, round(median(values))];
+    }),
+  ) as Record<FigureName, number | null>;
+  return { ...figures, sessions: round(median(defined(rs.map(sessionsOf)))), samples: rs.length };
 }
 
 const start = perSession(first);
@@ -128,7 +115,7 @@ const summary = {
   window_s: WINDOW,
   warmup_s: WARMUP,
   steady_s: Math.round(steadyEnd - steadyStart),
-  baseline: { rss_kib: rss0 ?? null, rss_anon_kib: anon0 ?? null, heap_used: heap0 ?? null, fds: median(column(baseline, 'fds')) ?? null, handles: median(column(baseline, 'handles')) ?? null },
+  baseline: { rss_kib: median(column(baseline, 'rss_kib')) ?? null, rss_anon_kib: median(column(baseline, 'rss_anon_kib')) ?? null, heap_used: baselines.heap_bytes ?? null, fds: median(column(baseline, 'fds')) ?? null, handles: median(column(baseline, 'handles')) ?? null },
   per_session: {
     start,
     end,

@@ -165,9 +165,8 @@ export class PrivacyGuard {
     if (this.isOwn(to, session)) return;
     const state = this.cache.get(session.jid.local)?.sessions.get(session);
     if (!state) return;
-    const available = stanza.attrs.type === undefined;
-    if (available) state.directedTo ??= new Set();
-    if (state.directedTo) track(state.directedTo, to.toString(), available);
+    if (stanza.attrs.type === undefined) track((state.directedTo ??= new Set()), to.toString(), true);
+    else state.directedTo?.delete(to.toString());
   }
 
   /**
