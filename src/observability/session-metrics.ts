@@ -39,7 +39,7 @@ export function registerQueueMetrics(registry: Registry, connections: () => Iter
     }
     return sums;
   };
-  // Both gauges are collected within one scrape (prom-client awaits them in turn, before any setImmediate runs):
+  // Both gauges are collected within one scrape (prom-client awaits them in turn, before a setImmediate callback can run):
   // the connections are walked once for the two.
   let scraped: QueueSums | undefined;
   const sumsOfThisScrape = (): QueueSums => {
