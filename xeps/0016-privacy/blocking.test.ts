@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
 import { describeBackends } from '../../test/support/backends.js';
+import { createRoom, enter, SERVICE } from '../0045-muc/test-kit.js';
 import type { TestServer } from '../../test/support/server.js';
 import {
   BLOCKING, BLOCKING_ERRORS, chat, Clients, contacts, drain, errorOf, freshUsers, isError, isMessage, isPresence, isPush, jid, quiet, refused, request,
@@ -130,6 +131,27 @@ describeBackends('XEP-0191 Blocking Command', (backend) => {
     const current = await r.next(isPresence(j.jid));
     assert.equal(current.getChildText('show'), 'away');
     await j.next(isPresence(r.jid));
+  });
+
+  it('§3.3: blocking a room withdraws its occupants\' presence while the user is in it, and nothing once the user has left', async function () {
+    const { juliet, romeo } = await freshUsers(server, 'juliet', 'romeo');
+    const j = await clients.login(juliet, 'chamber');
+    const r = await clients.login(romeo, 'orchard');
+    const room = `crypt-${juliet}@${SERVICE}`;
+    await createRoom(r, room, 'romeo');
+
+    // In the room: the block owes juliet unavailable presence for romeo's occupant JID.
+    await enter(j, room, 'juliet');
+    await request(j, 'set', block(room));
+    await j.next(isPresence(`${room}/romeo`, 'unavailable'));
+    await request(j, 'set', unblock(room));
+
+    // Out of the room (XEP-0045 §7.14), romeo's occupant presence is no longer juliet's to withdraw.
+    await enter(j, room, 'juliet');
+    await j.xmpp.send(xml('presence', { to: `${room}/juliet`, type: 'unavailable' }));
+    await j.next(isPresence(`${room}/juliet`, 'unavailable'));
+    await request(j, 'set', block(room));
+    await quiet(j, isPresence(`${room}/romeo`, 'unavailable'));
   });
 
   it('§3.4 Examples 10-12: unblocking one JID pushes it and lets its stanzas through again', async function () {

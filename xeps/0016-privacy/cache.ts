@@ -5,6 +5,8 @@
 // and the 'roster:changed' hook, and dropped when their last session on this node ends; then the
 // default policy moves to a small LRU that serves offline delivery and subscription checks.
 import type { BoundSession, RosterItem, RosterStore } from '../../src/modules/api.js';
+import type { Element } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
 import type { BlockListStore, PrivacyStore } from './store/types.js';
 import { BlockList, compileList, type CompiledList, type Policy, type RosterEntry } from './engine.js';
 
@@ -29,6 +31,25 @@ export interface SessionPrivacy {
 export function track(set: Set<string>, jid: string, available: boolean): void {
   if (!available) set.delete(jid);
   else if (set.size < MAX_TRACKED) set.add(jid);
+}
+
+/**
+ * Keeps `set` to the full JIDs whose available presence the session holds. A room's unavailable self-presence
+ * (XEP-0045 §7.14, §9.6, §9.8, §10.9: status 110) takes the session out of the room, and the room sends no
+ * unavailable for the other occupants then, so their entries go with it; a nick change (status 303) does not.
+ */
+export function trackPresence(set: Set<string>, stanza: Element): void {
+  const from = stanza.attrs.from;
+  if (from === undefined) return;
+  const available = stanza.attrs.type === undefined;
+  track(set, from, available);
+  if (available || set.size === 0) return;
+  const codes = stanza.getChild('x', NS.mucUser)?.getChildren('status').map((status) => status.attrs.code);
+  if (codes === undefined || !codes.includes('110') || codes.includes('303')) return;
+  const slash = from.indexOf('/');
+  if (slash < 0) return;
+  const room = from.slice(0, slash + 1);
+  for (const jid of set) if (jid.startsWith(room)) set.delete(jid);
 }
 
 /** The privacy state of one user with sessions on this node. */
@@ -58,7 +79,8 @@ export class UserPrivacy {
 
   /** Nothing is blocked nor listed for the session: the filter's fast path, with no Policy built per stanza. */
   isOpenFor(session: BoundSession): boolean {
-    return this.blocked.size === 0 && this.listFor(session) === undefined;
+    // No compiled list in use means listFor finds none, whatever the session: no session lookup then.
+    return this.blocked.size === 0 && (this.lists.size === 0 || this.listFor(session) === undefined);
   }
 
   /** The policy of a session, or of the user as a whole (default list) without one. */

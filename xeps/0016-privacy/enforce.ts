@@ -6,7 +6,7 @@ import { Jid } from '../../src/jid.js';
 import type { BoundSession, ModuleContext } from '../../src/modules/api.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { rosterMap, track, type PrivacyCache, type UserPrivacy } from './cache.js';
+import { rosterMap, track, trackPresence, type PrivacyCache, type UserPrivacy } from './cache.js';
 import { classify, decide, isOpen, peerFrom, peerOf, type Direction, type Peer, type Policy, type Verdict } from './engine.js';
 
 /** Stanzas held for one user while their lists load; more are refused with a 'wait' error. */
@@ -82,7 +82,7 @@ export class PrivacyGuard {
     }
     if (kind === 'notification') {
       const state = user.sessions.get(session);
-      if (state) track(state.presenceFrom, from, stanza.attrs.type === undefined);
+      if (state) trackPresence(state.presenceFrom, stanza);
     }
     return true;
   }
