@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { loadConfig } from '../../src/config/index.js';
 import { StanzaError } from '../../src/errors.js';
 import { MODULE_CONFIGS } from '../../src/main.js';
@@ -121,6 +123,22 @@ describe('XEP-0045 history and rate limits', function () {
     for (let i = 0; i < 5000; i++) many.push(entry(i, 10));
     assert.equal(many.size, 1000);
     assert.equal(many.select({ maxStanzas: 1 }, 50)[0]?.at, 4999);
+  });
+
+  it('§7.2.13: a message pushed out of the history is no longer held', async function () {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    const history = new History(2, 1000);
+    const held: Array<WeakRef<object>> = [];
+    for (let i = 0; i < 10; i++) {
+      const next = entry(i, 10);
+      held.push(new WeakRef(next.stanza));
+      history.push(next);
+    }
+    // A WeakRef keeps its target until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    collect();
+    assert.deepEqual(held.map((ref) => ref.deref() !== undefined), [false, false, false, false, false, false, false, false, true, true]);
   });
 
   it('§7.2.14: selects by maxstanzas, maxchars (whole stanzas), seconds and since, within the room\'s cap', function () {

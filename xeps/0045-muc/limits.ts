@@ -66,7 +66,8 @@ export function parseHistoryRequest(history: Element | undefined, now = Date.now
 
 /** A room's recent messages, oldest first, bounded by count and by total characters. */
 export class History {
-  private entries: HistoryEntry[] = [];
+  /** Slots before `head` are emptied as messages drop out, so a dropped stanza is not kept until the next trim. */
+  private entries: Array<HistoryEntry | undefined> = [];
   private head = 0;
   private chars = 0;
 
@@ -84,6 +85,7 @@ export class History {
       const dropped = this.entries[this.head];
       if (dropped === undefined) break;
       this.chars -= dropped.chars;
+      this.entries[this.head] = undefined;
       this.head++;
     }
     // Drop the consumed prefix now and then instead of shifting on every push.
