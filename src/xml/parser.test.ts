@@ -279,6 +279,17 @@ describe('XmlStreamParser', () => {
       assert.equal(el?.getText(), '<b> & "q" \' © é \u{1F600}');
     });
 
+    it('reads names of the lengths of the common stanza names exactly (to, id, type, xmlns, message, presence)', () => {
+      // The parser gives the common names as literals; names of the same length that differ must stay themselves.
+      const input = "<message to='a' tx='b' id='c' ie='d' type='e' tyqe='f' from='g' frum='h' xmlnz='i' xml:lang='j' xml:land='k'>" +
+        "<iq/><ix/><body/><bodz/><presence/><presense/><messagf/></message>";
+      const [el] = parse(input).elements();
+      assert.deepEqual(Object.keys(el?.attrs ?? {}), ['to', 'tx', 'id', 'ie', 'type', 'tyqe', 'from', 'frum', 'xmlnz', 'xml:lang', 'xml:land', 'xmlns']);
+      assert.deepEqual(Object.values(el?.attrs ?? {}), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', NS.client]);
+      assert.deepEqual(el?.children.map((c) => (c instanceof Element ? c.name : c)), ['iq', 'ix', 'body', 'bodz', 'presence', 'presense', 'messagf']);
+      assert.equal(el?.name, 'message');
+    });
+
     it('keeps the other quote character literally inside attribute values', () => {
       const [el] = parse(`<m a="it's" b='say "hi"' c='>'/>`).elements();
       assert.deepEqual(el?.attrs, { a: "it's", b: 'say "hi"', c: '>', xmlns: NS.client });
