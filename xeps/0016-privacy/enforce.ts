@@ -63,7 +63,7 @@ export class PrivacyGuard {
   incoming(stanza: Element, session: BoundSession, replay = false): boolean {
     const username = session.jid.local;
     const user = this.cache.get(username);
-    if (!replay && (!user || this.held.has(username))) return this.hold(stanza, session);
+    if (!replay && (!user || (this.held.size !== 0 && this.held.has(username)))) return this.hold(stanza, session);
     if (!user) return false;
     const from = stanza.attrs.from;
     if (from === undefined || from === this.ctx.domain) return true;
