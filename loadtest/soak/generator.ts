@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '3600' },
     baseline: { type: 'string', default: '30' },
     settle: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '600' },
     after: { type: 'string', default: '60' },
     'sample-seconds': { type: 'string', default: '10' },
   },
@@ -581,8 +582,11 @@ for (const [i, room] of roomJids.entries()) {
 await Promise.all(stables.slice(ROOMS, MUC_MEMBERS).map((entry, i) => join(entry, roomJids[i % ROOMS] as string)));
 mark('settle');
 await sleep(num('settle') * 1000);
-mark('steady');
-const until = performance.now() + DURATION_S * 1000;
+// The warm-up carries the steady load itself; the measured hour starts when it ends (README.md, "What the figures mean").
+const WARMUP_S = num('warmup');
+mark(WARMUP_S > 0 ? 'warmup' : 'steady');
+const steadyMark = WARMUP_S > 0 ? setTimeout(() => mark('steady'), WARMUP_S * 1000) : undefined;
+const until = performance.now() + (WARMUP_S + DURATION_S) * 1000;
 const turnover = setInterval(mucTurnover, MUC_TURNOVER_MS);
 await Promise.all([
   churnLoop(until),
@@ -591,6 +595,7 @@ await Promise.all([
   steadyRate(MUC_RATE, until, sendGroupchat),
 ]);
 clearInterval(turnover);
+clearTimeout(steadyMark);
 mark('drain');
 for (let waited = 0; waited < 30_000 && (pendingChat.size > 0 || owedCopies.size > 0); waited += 100) await sleep(100);
 const unaccounted = { chat: pendingChat.size, muc: [...owedCopies.values()].reduce((n, s) => n + s.size, 0) };

@@ -106,6 +106,10 @@ function perSession(rs: Row[]): PerSession {
 
 const start = perSession(first);
 const end = perSession(last);
+// The generator's warm-up (the steady load before the measured hour): its first window is where the start
+// figure was taken before there was one, reported beside the defined figure.
+const warmupStart = generator.phases.warmup;
+const loadStart = warmupStart === undefined ? undefined : perSession(rows.filter((r) => r.phase === 'warmup' && Number(r.t) < warmupStart + WINDOW));
 const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || a === 0 ? null : Number((b / a).toFixed(3)));
 const c = generator.counters;
 const after = rows.filter((r) => r.phase === 'after');
@@ -123,7 +127,14 @@ const summary = {
     rss_anon_ratio: ratio(start.rss_anon_bytes, end.rss_anon_bytes),
     heap_ratio: ratio(start.heap_bytes, end.heap_bytes),
     heap_without_code_ratio: ratio(start.heap_without_code_bytes, end.heap_without_code_bytes),
-    heap_retained_ratio: ratio(start.heap_retained_bytes, end.heap_retained_bytes) },
+    heap_retained_ratio: ratio(start.heap_retained_bytes, end.heap_retained_bytes),
+    from_load_start: loadStart && {
+      start: loadStart,
+      warmup_s: Math.round(steadyStart - (warmupStart ?? steadyStart)),
+      rss_ratio: ratio(loadStart.rss_bytes, end.rss_bytes),
+      heap_ratio: ratio(loadStart.heap_bytes, end.heap_bytes),
+      heap_retained_ratio: ratio(loadStart.heap_retained_bytes, end.heap_retained_bytes),
+    } },
   steady: {
     rss_kib_max: max(column(steady, 'rss_kib')) ?? null,
     heap_used_max: max(column(steady, 'heap_used')) ?? null,
@@ -178,6 +189,10 @@ console.log(`soak ${dir}: ${summary.steady_s} s steady, sessions ${summary.stead
 console.log(`  memory per session, start (${WINDOW} s from ${WARMUP} s into the steady phase): RSS ${kib(start.rss_bytes)} (anon ${kib(start.rss_anon_bytes)}), heap used ${kib(start.heap_bytes)} (without code ${kib(start.heap_without_code_bytes)}, retained ${kib(start.heap_retained_bytes)}) (${start.samples} samples, ~${start.sessions} sessions)`);
 console.log(`  memory per session, end   (last ${WINDOW} s):  RSS ${kib(end.rss_bytes)} (anon ${kib(end.rss_anon_bytes)}), heap used ${kib(end.heap_bytes)} (without code ${kib(end.heap_without_code_bytes)}, retained ${kib(end.heap_retained_bytes)}) (${end.samples} samples, ~${end.sessions} sessions)`);
 console.log(`  end vs start: RSS ${pct(summary.per_session.rss_ratio)} (anon ${pct(summary.per_session.rss_anon_ratio)}), heap ${pct(summary.per_session.heap_ratio)} (without code ${pct(summary.per_session.heap_without_code_ratio)}, without code and young generation ${pct(summary.per_session.heap_retained_ratio)}) (target: within 10 %)`);
+const fromLoad = summary.per_session.from_load_start;
+if (fromLoad) {
+  console.log(`  beside it, from the first ${WINDOW} s of the load (before the ${fromLoad.warmup_s} s warm-up): RSS ${kib(fromLoad.start.rss_bytes)}, heap used ${kib(fromLoad.start.heap_bytes)} (retained ${kib(fromLoad.start.heap_retained_bytes)}); end vs that: RSS ${pct(fromLoad.rss_ratio)}, heap ${pct(fromLoad.heap_ratio)}, retained ${pct(fromLoad.heap_retained_ratio)}`);
+}
 const mib = (b: number | null): string => (b === null || !Number.isFinite(b) ? 'n/a' : `${(b / 1048576).toFixed(1)} MiB`);
 console.log(`  heap used: median ${mib(summary.steady.heap_used_median_first)} -> ${mib(summary.steady.heap_used_median_last)}, lowest ${mib(summary.steady.heap_used_min_first)} -> ${mib(summary.steady.heap_used_min_last)}`);
 console.log(`  RSS max ${summary.steady.rss_kib_max} KiB; event-loop lag p99 max ${summary.steady.lag_p99_ms_max} ms, median ${summary.steady.lag_p99_ms_median} ms`);
