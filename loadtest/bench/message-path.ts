@@ -5,12 +5,14 @@
 // a fixed total rate; every message must arrive. CPU is the server's utime and stime from /proc/<pid>/stat
 // over the measured phase (after a warm-up), per delivered message.
 //
-//   npm run build && npx tsx loadtest/bench/message-path.ts [--pairs 50] [--rate 2000] [--seconds 20] [--warmup 3] [--cpu-prof DIR] [--root DIR]
+//   npm run build && npx tsx loadtest/bench/message-path.ts [--pairs 50] [--rate 2000] [--seconds 20] [--warmup 3] [--cpu-prof DIR] [--root DIR | --floor]
 //
 // --root: a directory holding bin/ratatosk.js and dist/ of another build (e.g. `tsc -p tsconfig.build.json --outDir
 // DIR/dist` with bin/, package.json and a node_modules link beside it), to measure without touching ./dist.
+// --floor: the same clients and messages against the do-nothing relay (loadtest/floor, compiled with tsc as
+// loadtest/run does) instead of Ratatosk: the yardstick of issue #18's "1.25 times the relay", on this path.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     'cpu-prof': { type: 'string' },
     root: { type: 'string', default: join(import.meta.dirname, '..', '..') },
+    floor: { type: 'boolean', default: false },
   },
 });
 const PAIRS = Number(values.pairs);
@@ -95,11 +98,42 @@ async function startServer(root: string, dataDir: string): Promise<Server> {
   return { child, pid: child.pid, c2s };
 }
 
+/** The relay (loadtest/floor/server.ts) compiled into `dataDir` and started there; it accepts any password. */
+async function startFloor(dataDir: string): Promise<Server> {
+  const repo = join(import.meta.dirname, '..', '..');
+  const out = join(dataDir, 'floor');
+  await rm(out, { recursive: true, force: true });
+  execFileSync('npx', ['tsc', '--outDir', out, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node',
+    '--skipLibCheck', '--ignoreConfig', join(repo, 'loadtest', 'floor', 'server.ts')], { cwd: repo, stdio: 'inherit' });
+  await writeFile(join(out, 'package.json'), '{"type":"module"}');
+  await symlink(join(repo, 'node_modules'), join(out, 'node_modules'));
+  const c2s = await freePort();
+  const args = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  const child = spawn(process.execPath, [...args, join(out, 'server.js'), '--host', '127.0.0.1', '--port', String(c2s), '--domain', DOMAIN], { cwd: dataDir, stdio: ['ignore', 'inherit', 'inherit'] });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the relay exited during start-up (${child.exitCode})`);
+    const listening = await new Promise<boolean>((resolve) => {
+      const probe = net.connect({ host: '127.0.0.1', port: c2s });
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (listening) break;
+    if (Date.now() > deadline) throw new Error('the relay did not listen within 30 s');
+    await sleep(100);
+  }
+  if (child.pid === undefined) throw new Error('the relay has no pid');
+  return { child, pid: child.pid, c2s };
+}
+
 /** startServer, again on other ports when one was taken meanwhile (another process on this machine may pick ports too). */
 async function startServerRetrying(root: string, dataDir: string): Promise<Server> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startServer(root, dataDir);
+      return values.floor ? await startFloor(dataDir) : await startServer(root, dataDir);
     } catch (err) {
       if (attempt >= 3) throw err;
     }
@@ -266,7 +300,7 @@ async function main(): Promise<void> {
     }
     const us = (ms: number): string => ((ms * 1000) / measured).toFixed(1);
     console.log(
-      `${PAIRS} pairs, ${RATE}/s for ${SECONDS} s (${measured} messages, ${wall.toFixed(1)} s): server CPU per delivered message ` +
+      `${values.floor ? 'relay (loadtest/floor): ' : ''}${PAIRS} pairs, ${RATE}/s for ${SECONDS} s (${measured} messages, ${wall.toFixed(1)} s): server CPU per delivered message ` +
         `user ${us(after.user - before.user)} µs, system ${us(after.system - before.system)} µs, total ${us(after.user - before.user + after.system - before.system)} µs; ` +
         `main thread user ${us(mainAfter.user - mainBefore.user)} µs, system ${us(mainAfter.system - mainBefore.system)} µs`,
     );
