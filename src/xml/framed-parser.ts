@@ -26,7 +26,8 @@ export function parseFrame(text: string, limits: ParserLimits): Element {
   // Parsing calls no outside code, so one tokenizer serves every frame.
   const core = shared ??= new Tokenizer(ignore, limits, false, NS.client);
   core.reset();
-  core.setLimits(limits);
+  // Each connection's limits object is replaced, never changed in place, when a limit changes.
+  core.useLimits(limits);
   core.feed(text);
   return core.finish();
 }

@@ -239,7 +239,7 @@ type Prefixes = Record<string, string> | null;
  * one by one. Document mode: exactly one element, read with finish().
  */
 export class Tokenizer {
-  private limits: ParserLimits;
+  private limits: Readonly<ParserLimits>;
   private state = S_PROLOG;
   /** Open elements, the root included. */
   private depth = 0;
@@ -296,6 +296,11 @@ export class Tokenizer {
 
   setLimits(limits: Partial<ParserLimits>): void {
     this.limits = { ...this.limits, ...limits };
+  }
+
+  /** Reads with `limits` as they are, without a copy: for a caller that holds a complete set it does not change. */
+  useLimits(limits: Readonly<ParserLimits>): void {
+    this.limits = limits;
   }
 
   /** Forget everything; expect a new stream header (stream mode) or document. */
