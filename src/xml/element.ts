@@ -1,7 +1,12 @@
 // The element model is ltx's (xmppjs/ltx): small, fast, and the one xmpp.js uses.
-import { Element, escapeXML, escapeXMLText, parse } from 'ltx';
+import { Element, escapeXMLText, parse } from 'ltx';
+import { escapeAttr, writeElement } from './serialize.js';
 
-export { Element };
+// Element#toString (and every ltx writer) goes through serialize(), so that what is stored, routed between
+// nodes or sent over BOSH is escaped as the TCP and WebSocket output is (serialize.ts says where ltx differs).
+Element.prototype.write = writeElement;
+
+export { Element, escapeAttr };
 export type Attrs = Record<string, string>;
 type Child = Element | string | undefined | null | false;
 
@@ -14,7 +19,6 @@ export function xml(name: string, attrs?: Record<string, string | number | undef
   return el;
 }
 
-export const escapeAttr = escapeXML;
 export const escapeText = escapeXMLText;
 
 /** Parses one element the server serialised itself (stored stanzas); never use it on data from the wire. */

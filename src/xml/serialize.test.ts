@@ -1,9 +1,19 @@
-// serialize() must give exactly what ltx's Element#toString gives: checked on hand-picked elements (escaping in
-// attributes and text, numbers, empty elements, prefixes, a subclass that writes itself) and on random trees.
+// serialize() must give exactly what ltx's own Element#write gives, except for tab, newline and carriage return in
+// attribute values, which it writes as character references (XML 1.0 §3.3.3): checked on hand-picked elements
+// (escaping in attributes and text, numbers, empty elements, prefixes, a subclass that writes itself) and on random
+// trees; and Element#toString writes what serialize() writes.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Element, xml } from './element.js';
-import { serialize } from './serialize.js';
+import { parseFrame } from './framed-parser.js';
+import { ltxWrite, serialize } from './serialize.js';
+
+/** The text ltx itself would write. */
+function byLtx(element: Element): string {
+  let out = '';
+  ltxWrite.call(element, (part: string) => (out += part));
+  return out;
+}
 
 class Shouting extends Element {
   override write(writer: (part: string) => void): void {
@@ -13,16 +23,18 @@ class Shouting extends Element {
 
 const text = fc.string({ unit: fc.constantFrom('a', 'b', ' ', '&', '<', '>', '"', "'", 'é', '😀', '\n') });
 const name = fc.constantFrom('message', 'body', 'x', 'stream:features', 'q:query', 'a-b.c_d');
-const attrs = fc.dictionary(fc.constantFrom('to', 'from', 'id', 'type', 'xmlns', 'xml:lang', 'h'), text, { maxKeys: 4 });
-const tree = fc.letrec<{ element: Element }>((tie) => ({
+const attrText = (withBreaks: boolean) => fc.string({ unit: fc.constantFrom('a', 'b', ' ', '&', '<', '>', '"', "'", 'é', '😀', ...(withBreaks ? ['\n', '\t', '\r'] : [])) });
+const treeOf = (attrValue: fc.Arbitrary<string>) => fc.letrec<{ element: Element }>((tie) => ({
   element: fc
-    .tuple(name, attrs, fc.array(fc.oneof({ depthSize: 'small' }, text, tie('element')), { maxLength: 4 }))
+    .tuple(name, fc.dictionary(fc.constantFrom('to', 'from', 'id', 'type', 'xml:lang', 'h'), attrValue, { maxKeys: 4 }), fc.array(fc.oneof({ depthSize: 'small' }, text, tie('element')), { maxLength: 4 }))
     .map(([n, a, children]) => {
       const el = new Element(n, a);
       for (const child of children) el.cnode(child as Element);
       return el;
     }),
 })).element;
+const tree = treeOf(attrText(false));
+const treeWithBreaks = treeOf(attrText(true));
 
 describe('serialize', () => {
   it('equals ltx on hand-picked elements', () => {
@@ -40,12 +52,38 @@ describe('serialize', () => {
     withUnset.attrs.from = undefined;
     withUnset.attrs.id = null;
     cases.push(withUnset);
-    for (const el of cases) assert.equal(serialize(el), el.toString());
+    for (const el of cases) assert.equal(serialize(el), byLtx(el));
   });
 
-  it('equals ltx on random trees', () => {
+  it('equals ltx on random trees without tab, newline or carriage return in attribute values', () => {
     fc.assert(
-      fc.property(tree, (el) => serialize(el) === el.toString()),
+      fc.property(tree, (el) => serialize(el) === byLtx(el)),
+      { numRuns: 200 },
+    );
+  });
+
+  it('writes tab, newline and carriage return in attribute values as character references (XML 1.0 §3.3.3)', () => {
+    const el = xml('message', { to: 'a@b', id: 'x\ty\nz\r' }, xml('body', null, 'line 1\nline 2'));
+    assert.equal(serialize(el), '<message to="a@b" id="x&#9;y&#10;z&#13;"><body>line 1\nline 2</body></message>');
+    assert.equal(el.toString(), serialize(el));
+  });
+
+  it('round-trips attribute values through the stream parser, which turns a literal tab or newline into a space', () => {
+    fc.assert(
+      fc.property(treeWithBreaks, (el) => {
+        const text = serialize(el).replaceAll(/<(\/?)[a-z]+:/g, '<$1');
+        const read = parseFrame(text, { maxStanzaBytes: 1 << 20, maxDepth: 100 });
+        const want = new Map(Object.entries(el.attrs).filter(([k]) => k !== 'xmlns'));
+        for (const [k, v] of want) assert.equal(read.attrs[k], v, `attribute ${k}`);
+        return true;
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('Element#toString writes what serialize() writes', () => {
+    fc.assert(
+      fc.property(treeWithBreaks, (el) => el.toString() === serialize(el)),
       { numRuns: 200 },
     );
   });
