@@ -136,8 +136,10 @@ describe('fuzz: BOSH request handler', function () {
         const sidAttr = r.sid === 'real' ? ` sid='${sid}'` : r.sid === 'unknown' ? " sid='nosuchsession'" : '';
         const body = r.raw ?? Buffer.from(`<body${rid === undefined ? '' : ` rid='${rid}'`}${sidAttr}${r.attrs} xmlns='${NS.httpbind}' xmlns:xmpp='${NS.xbosh}'>${r.payload}</body>`);
         const answer = send(port, r.method, r.contentType, r.method === 'GET' || r.method === 'HEAD' ? Buffer.alloc(0) : body);
-        // A body without sid is a session creation request: that session is terminated below too.
-        if (r.sid === 'none' && r.raw === null && rid !== undefined) void answer.then((a) => { const other = /\ssid=['"]([^'"]+)['"]/.exec(a.body)?.[1]; if (other) others.set(other, Number(rid)); });
+        // A body without sid is a session creation request: that session is terminated below too. Its rid is the
+        // one in the body, which may come from the arbitrary attributes rather than the model.
+        const sentRid = /\srid=['"](\d+)['"]/.exec(body.toString())?.[1];
+        if (r.sid === 'none' && r.raw === null && sentRid !== undefined) void answer.then((a) => { const other = /\ssid=['"]([^'"]+)['"]/.exec(a.body)?.[1]; if (other) others.set(other, Number(sentRid)); });
         pending.push(answer);
         // A request the session holds is answered when the next one comes (hold 1) or after 'wait'.
         await Promise.race([answer, new Promise((resolve) => setTimeout(resolve, 5))]);
