@@ -1,7 +1,8 @@
 // The table of loadtest/compare: µs of server CPU per delivered message for every run under DIR
 // (DIR/r<round>/<transport>/<target>/summary.json), with each figure's ratio to the relay (floor) and to the
 // better peer (the lower of Prosody and ejabberd) of the same round and transport, and the machine load before
-// each run (DIR/load.txt). Markdown, for loadtest/RESULTS.md.
+// each run (DIR/load.txt). Markdown, for loadtest/RESULTS.md. `floor-xml` (the relay that also parses and writes
+// back each message) shows what that least XML work adds to the relay.
 //
 //   node --import tsx loadtest/compare-table.ts DIR
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ interface Summary {
 }
 
 const TRANSPORTS = ['tcp', 'websocket', 'bosh'];
-const TARGETS = ['ratatosk', 'floor', 'prosody', 'ejabberd'];
+const TARGETS = ['ratatosk', 'floor', 'floor-xml', 'prosody', 'ejabberd'];
 const PEERS = ['prosody', 'ejabberd'];
 
 const loads = new Map<string, string>();
@@ -73,12 +74,14 @@ for (const round of rounds) {
       );
     }
     const own = runs.get('ratatosk')?.cpu_us_per_msg;
+    const withXml = runs.get('floor-xml')?.cpu_us_per_msg;
     if (own != null && floor != null && betterPeer !== undefined) {
       const toFloor = own / floor;
       const toPeer = own / betterPeer;
+      const xmlFloor = withXml != null ? `; the relay with the XML work alone is ${(withXml / floor).toFixed(2)}× the relay` : '';
       verdicts.push(
         `${round} ${transport}: Ratatosk ${own} µs = ${toFloor.toFixed(2)}× the relay (target ≤ 1.25: ${toFloor <= 1.25 ? 'met' : 'not met'}), ` +
-          `${toPeer.toFixed(2)}× the better peer (target ≤ 0.5: ${toPeer <= 0.5 ? 'met' : 'not met'})`,
+          `${toPeer.toFixed(2)}× the better peer (target ≤ 0.5: ${toPeer <= 0.5 ? 'met' : 'not met'})${xmlFloor}`,
       );
     }
   }

@@ -6,7 +6,7 @@
 // libuv and V8 charge any Node server on this machine (README.md); loadtest/run --target floor runs it.
 //
 //   node --import tsx loadtest/floor/server.ts --host 127.0.0.1 --port 5222 --http-port 5280 --domain tsung.test \
-//     --users 1000 --roster-size 10
+//     --users 1000 --roster-size 10 [--xml-work 1]
 import http from 'node:http';
 import { boshHandler } from './bosh.js';
 import { online, type FloorOptions } from './session.js';
@@ -21,7 +21,7 @@ interface Options extends FloorOptions {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { host: '127.0.0.1', port: 5222, httpPort: 0, domain: 'localhost', users: 0, rosterSize: 0 };
+  const options: Options = { host: '127.0.0.1', port: 5222, httpPort: 0, domain: 'localhost', users: 0, rosterSize: 0, xmlWork: false };
   const numbers: Record<string, 'port' | 'httpPort' | 'users' | 'rosterSize'> = {
     '--port': 'port',
     '--http-port': 'httpPort',
@@ -35,11 +35,12 @@ function parseOptions(argv: string[]): Options {
     const numeric = numbers[flag];
     if (flag === '--host') options.host = value;
     else if (flag === '--domain') options.domain = value;
+    else if (flag === '--xml-work' && (value === '0' || value === '1')) options.xmlWork = value === '1';
     else if (numeric !== undefined) {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number`);
       options[numeric] = n;
-    } else throw new Error(`unknown option ${flag} (--host, --port, --http-port, --domain, --users, --roster-size)`);
+    } else throw new Error(`unknown option ${flag} (--host, --port, --http-port, --domain, --users, --roster-size, --xml-work 0|1)`);
   }
   for (const [flag, port] of [['--port', options.port], ['--http-port', options.httpPort]] as const) {
     if (port > 65535 || (flag === '--port' && port < 1)) throw new Error(`${flag} must be 1-65535`);
