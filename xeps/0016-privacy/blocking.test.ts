@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { xml } from '@xmpp/client';
 import type { Element } from 'ltx';
 import { describeBackends } from '../../test/support/backends.js';
-import { createRoom, enter, SERVICE } from '../0045-muc/test-kit.js';
+import type { TestClient } from '../../test/support/clients.js';
 import type { TestServer } from '../../test/support/server.js';
 import {
   BLOCKING, BLOCKING_ERRORS, chat, Clients, contacts, drain, errorOf, freshUsers, isError, isMessage, isPresence, isPush, jid, quiet, refused, request,
@@ -15,6 +15,12 @@ const blocklist = (): Element => xml('blocklist', { xmlns: BLOCKING });
 const block = (...jids: string[]): Element => xml('block', { xmlns: BLOCKING }, ...jids.map((j) => xml('item', { jid: j })));
 const unblock = (...jids: string[]): Element => xml('unblock', { xmlns: BLOCKING }, ...jids.map((j) => xml('item', { jid: j })));
 const items = (el: Element | undefined): string[] => (el?.getChildren('item') ?? []).map((i) => i.attrs.jid as string);
+
+/** XEP-0045 §7.2: enters `room` as `nick` and waits for the self-presence (status 110). */
+async function enterRoom(client: TestClient, room: string, nick: string): Promise<void> {
+  await client.xmpp.send(xml('presence', { to: `${room}/${nick}` }, xml('x', { xmlns: 'http://jabber.org/protocol/muc' })));
+  await client.next((s) => isPresence(`${room}/${nick}`)(s) && s.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChildren('status').some((c) => c.attrs.code === '110') === true);
+}
 
 describeBackends('XEP-0191 Blocking Command', (backend) => {
   let server: TestServer;
@@ -137,17 +143,19 @@ describeBackends('XEP-0191 Blocking Command', (backend) => {
     const { juliet, romeo } = await freshUsers(server, 'juliet', 'romeo');
     const j = await clients.login(juliet, 'chamber');
     const r = await clients.login(romeo, 'orchard');
-    const room = `crypt-${juliet}@${SERVICE}`;
-    await createRoom(r, room, 'romeo');
+    const room = `crypt-${juliet}@conference.localhost`;
+    // An instant room (XEP-0045 §10.1.2), so that others may enter.
+    await enterRoom(r, room, 'romeo');
+    await request(r, 'set', xml('query', { xmlns: 'http://jabber.org/protocol/muc#owner' }, xml('x', { xmlns: 'jabber:x:data', type: 'submit' })), room);
 
     // In the room: the block owes juliet unavailable presence for romeo's occupant JID.
-    await enter(j, room, 'juliet');
+    await enterRoom(j, room, 'juliet');
     await request(j, 'set', block(room));
     await j.next(isPresence(`${room}/romeo`, 'unavailable'));
     await request(j, 'set', unblock(room));
 
     // Out of the room (XEP-0045 §7.14), romeo's occupant presence is no longer juliet's to withdraw.
-    await enter(j, room, 'juliet');
+    await enterRoom(j, room, 'juliet');
     await j.xmpp.send(xml('presence', { to: `${room}/juliet`, type: 'unavailable' }));
     await j.next(isPresence(`${room}/juliet`, 'unavailable'));
     await request(j, 'set', block(room));
