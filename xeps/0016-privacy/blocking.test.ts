@@ -159,6 +159,9 @@ describeBackends('XEP-0191 Blocking Command', (backend) => {
     await j.xmpp.send(xml('presence', { to: `${room}/juliet`, type: 'unavailable' }));
     await j.next(isPresence(`${room}/juliet`, 'unavailable'));
     await request(j, 'set', block(room));
+    // Positive control: juliet's session still gets what is hers, after the block.
+    await r.xmpp.send(chat(j.jid, 'still here'));
+    await j.next(isMessage(r.jid, 'still here'));
     await quiet(j, isPresence(`${room}/romeo`, 'unavailable'));
   });
 
