@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { addressMatcher, ClientOriginRule, nodeAddress, parseForwarded, rememberProxyHeader, type RequestView } from './client-origin.js';
+import { addressMatcher, ClientOriginRule, MATCHER_MEMO_SIZE, nodeAddress, parseForwarded, rememberProxyHeader, type RequestView } from './client-origin.js';
 import { requestOrigin } from './host-meta.js';
 import { parseProxyHeader } from './proxy-protocol.js';
 
@@ -20,6 +20,20 @@ describe('client origin', function () {
     for (const a of ['10.1.2.3', '::ffff:10.200.0.1', '192.168.1.5', 'fd12::1']) assert.equal(trusted(a), true, a);
     for (const a of ['127.0.0.1', '::1', '192.168.1.6', '11.0.0.1', '2001:db8::1', 'unknown', '']) assert.equal(trusted(a), false, a);
     assert.equal(addressMatcher([])('127.0.0.1'), false);
+  });
+
+  it('addressMatcher answers the same when asked again, also after its memo of answers filled and was forgotten', function () {
+    const trusted = addressMatcher(['10.0.0.0/8']);
+    const askTwice = (a: string, expected: boolean): void => {
+      assert.equal(trusted(a), expected, a);
+      assert.equal(trusted(a), expected, `${a}, again`);
+    };
+    askTwice('10.0.0.1', true);
+    askTwice('11.0.0.1', false);
+    for (let i = 0; i <= MATCHER_MEMO_SIZE; i++) askTwice(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, true);
+    for (let i = 0; i <= MATCHER_MEMO_SIZE; i++) askTwice(`11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, false);
+    askTwice('::ffff:10.9.9.9', true);
+    askTwice('not an address', false);
   });
 
   it('TLS on the socket is secure, from anyone', function () {
