@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
  * Not `--compact-on-every-full-gc`, which this function also set until 2026-12-07: with the growing factor above,
  * 10,000 idle BOSH sessions took 18.0 and 18.1 KiB each without it and 18.1 with it, while it made every full
  * collection under load some 90 ms longer and cost a fifth of the CPU per BOSH message (loadtest/RESULTS.md,
- * "The heap flags, one at a time").
+ * "BOSH since round 3, and the heap flags one at a time").
  */
 export function tuneHeapForServer(): void {
   setFlagsFromString('--heap-growing-percent=20');

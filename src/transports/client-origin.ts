@@ -57,7 +57,7 @@ export function addressMatcher(entries: readonly string[]): (address: string) =>
   }
   // BlockList.check builds a SocketAddress per call (2.7 % of the server's profile at 200 BOSH msg/s, where
   // every request asks it about its peer), while a server's peers are few and keep asking: answers are kept,
-  // and all forgotten at once when the memo is full (peers behind a trusted proxy name any address they like).
+  // and all forgotten at once when the memo is full (peers behind a trusted proxy may name whatever address they like).
   const answers = new Map<string, boolean>();
   return (raw: string): boolean => {
     const known = answers.get(raw);
