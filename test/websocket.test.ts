@@ -255,3 +255,100 @@ describe('RFC 7395 XMPP over WebSocket', function () {
     assert.equal(bound.attrs.xmlns, 'jabber:client');
   });
 });
+
+describe('WebSocket keepalive pings (c2s.tcp_keepalive)', function () {
+  this.timeout(20_000);
+  let server: TestServer;
+  let url: string;
+  const sockets: WebSocket[] = [];
+
+  before(async function () {
+    server = await startTestServer({ c2s: { tcpKeepalive: 1 } });
+    await server.addUser('juliet', 'r0m30myr0m30');
+    url = `ws://127.0.0.1:${server.ports.http}/xmpp-websocket`;
+  });
+
+  afterEach(function () {
+    for (const ws of sockets.splice(0)) ws.terminate();
+  });
+
+  after(async function () {
+    await server?.stop();
+  });
+
+  /** A raw client that counts the server's pings; `answerPings: false` leaves them unanswered, as a dead peer would. */
+  const client = async (answerPings = true): Promise<{ ws: WebSocket; pings: () => number; closed: Promise<number> }> => {
+    const ws = new WebSocket(url, ['xmpp'], { autoPong: answerPings });
+    sockets.push(ws);
+    let pings = 0;
+    ws.on('ping', () => pings++);
+    ws.on('error', () => undefined);
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return { ws, pings: () => pings, closed };
+  };
+
+  /** Opens the stream and logs in with PLAIN, then binds: a session that may send stanzas. */
+  const loggedIn = async (ws: WebSocket): Promise<void> => {
+    const frames: string[] = [];
+    const waiters: Array<() => void> = [];
+    ws.on('message', (data: RawData) => {
+      frames.push(rawText(data));
+      for (const wake of waiters.splice(0)) wake();
+    });
+    const frame = async (pattern: RegExp): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const index = frames.findIndex((f) => pattern.test(f));
+        if (index >= 0) return void frames.splice(0, index + 1);
+        if (Date.now() > deadline) throw new Error(`no frame matching ${String(pattern)}; got ${frames.join(' ')}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
+    };
+    ws.send(OPEN);
+    await frame(/<mechanisms /);
+    ws.send(`<auth xmlns="${SASL}" mechanism="PLAIN">${Buffer.from('\0juliet\0r0m30myr0m30').toString('base64')}</auth>`);
+    await frame(/^<success /);
+    ws.send(OPEN);
+    await frame(/<bind /);
+    ws.send(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>`);
+    await frame(/id="b"/);
+  };
+
+  it('pings a silent client and keeps it while it answers; a client that keeps sending is not pinged meanwhile', async function () {
+    const silent = await client();
+    const chatty = await client();
+    await loggedIn(chatty.ws);
+    const pingsAtStart = chatty.pings();
+    let sent = 0;
+    const talk = setInterval(() => {
+      chatty.ws.send(`<iq type='get' id='p${sent++}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    }, 250);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 4500));
+    } finally {
+      clearInterval(talk);
+    }
+    assert.ok(silent.pings() >= 1, `the silent client got ${silent.pings()} pings in 4.5 s of a 1-s keepalive`);
+    assert.equal(silent.ws.readyState, WebSocket.OPEN, 'a client that answers pings stays connected');
+    assert.equal(chatty.pings() - pingsAtStart, 0, `the client that sent ${sent} stanzas was pinged`);
+    assert.equal(chatty.ws.readyState, WebSocket.OPEN);
+  });
+
+  it('drops a client that leaves its ping unanswered', async function () {
+    const dead = await client(false);
+    const answering = await client();
+    const started = Date.now();
+    const code = await Promise.race([dead.closed, new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 8000))]);
+    assert.notEqual(code, 'still open', 'the client that never answers a ping is still connected after 8 s');
+    assert.ok(dead.pings() >= 1);
+    assert.ok(Date.now() - started >= 1000, 'dropped before a full keepalive period passed');
+    assert.equal(answering.ws.readyState, WebSocket.OPEN, 'the client that answers stays');
+  });
+});

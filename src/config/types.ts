@@ -31,7 +31,7 @@ export interface Config {
     /** Seconds of silence before the server pings a client (XEP-0199), and before it gives up. */
     pingInterval: number;
     pingTimeout: number;
-    /** TCP keepalive delay in seconds. */
+    /** TCP keepalive delay in seconds; also the WebSocket ping period (a client silent for a period is pinged). */
     tcpKeepalive: number;
     /** Addresses/CIDR blocks whose connections to 5222/5223 must start with a PROXY protocol header. */
     proxyProtocolFrom: string[];

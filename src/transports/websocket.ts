@@ -39,7 +39,10 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
   private limits: ParserLimits;
   private events: StreamEvents | undefined;
   private closing = false;
-  private alive = true;
+  /** A frame or a pong arrived since the keepalive timer last ran. */
+  private heard = true;
+  /** A ping went out at the last tick and nothing has been heard since. */
+  private pinged = false;
   private readonly undelivered: Undelivered[] = [];
   private readonly pinger: NodeJS.Timeout;
   /** Frames written this turn; they leave together when it ends (turn-writes.ts). */
@@ -60,9 +63,16 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
     this.remoteAddress = origin.remoteAddress;
     this.secure = origin.secure;
     this.limits = { ...options.limits };
+    // A client that sent something since the last tick is there: only a silent one is pinged (RFC 6455 §5.5.2),
+    // and one silent through a whole period after its ping is gone.
     this.pinger = setInterval(() => {
-      if (!this.alive) return ws.terminate();
-      this.alive = false;
+      if (this.heard) {
+        this.heard = false;
+        this.pinged = false;
+        return;
+      }
+      if (this.pinged) return ws.terminate();
+      this.pinged = true;
       ws.ping();
     }, options.keepaliveSeconds * 1000);
     this.pinger.unref();
@@ -74,7 +84,7 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
 
   attach(events: StreamEvents): void {
     this.events = events;
-    this.ws.on('pong', () => (this.alive = true));
+    this.ws.on('pong', () => (this.heard = true));
     this.ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     this.ws.on('close', () => {
       clearInterval(this.pinger);
@@ -85,7 +95,7 @@ export class WebSocketTransport implements StreamTransport, TurnWriter {
   }
 
   private onFrame(data: RawData, isBinary: boolean): void {
-    this.alive = true;
+    this.heard = true;
     const events = this.events;
     if (!events || this.closing) return;
     if (isBinary) return events.onStreamError(new StreamError('not-well-formed', 'XMPP frames must be text (RFC 7395 §3.2)'));
