@@ -406,8 +406,11 @@ const events = {
   },
   onLost(session: LoadSession, reason: string): void {
     counters.lost++;
-    countReason(lostReasons, reason);
     const entry = bySession.get(session);
+    // Which transport lost it, and who: a single loss in an hour is otherwise impossible to trace.
+    const transport = entry ? transportOf(entry.index) : 'unknown transport';
+    countReason(lostReasons, `${transport}: ${reason}`);
+    log(`session lost: ${session.bare}/soak${entry?.index ?? '?'} (${entry?.kind ?? 'not yet online'}, ${transport}${entry?.member ? `, in ${entry.member.room}` : ''}): ${reason}`);
     if (!entry) return;
     remove(entry);
     // The stable population stays stable: the user logs in again.
