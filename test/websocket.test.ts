@@ -34,8 +34,9 @@ class FramePeer {
     ws.on('error', () => undefined);
   }
 
-  static async open(url: string, protocols: string[] | undefined = ['xmpp']): Promise<FramePeer> {
-    const ws = protocols ? new WebSocket(url, protocols) : new WebSocket(url);
+  /** `answerPings: false`: the server's pings stay unanswered, as with a peer that is gone. */
+  static async open(url: string, protocols: string[] | undefined = ['xmpp'], answerPings = true): Promise<FramePeer> {
+    const ws = protocols ? new WebSocket(url, protocols, { autoPong: answerPings }) : new WebSocket(url, { autoPong: answerPings });
     const peer = new FramePeer(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);
@@ -260,7 +261,7 @@ describe('WebSocket keepalive pings (c2s.tcp_keepalive)', function () {
   this.timeout(20_000);
   let server: TestServer;
   let url: string;
-  const sockets: WebSocket[] = [];
+  const peers: FramePeer[] = [];
 
   before(async function () {
     server = await startTestServer({ c2s: { tcpKeepalive: 1 } });
@@ -269,66 +270,44 @@ describe('WebSocket keepalive pings (c2s.tcp_keepalive)', function () {
   });
 
   afterEach(function () {
-    for (const ws of sockets.splice(0)) ws.terminate();
+    for (const p of peers.splice(0)) p.terminate();
   });
 
   after(async function () {
     await server?.stop();
   });
 
-  /** A raw client that counts the server's pings; `answerPings: false` leaves them unanswered, as a dead peer would. */
-  const client = async (answerPings = true): Promise<{ ws: WebSocket; pings: () => number; closed: Promise<number> }> => {
-    const ws = new WebSocket(url, ['xmpp'], { autoPong: answerPings });
-    sockets.push(ws);
+  /** A client that counts the server's pings; `answerPings: false` leaves them unanswered, as a dead peer would. */
+  const client = async (answerPings = true): Promise<{ peer: FramePeer; pings: () => number }> => {
+    const peer = await FramePeer.open(url, ['xmpp'], answerPings);
+    peers.push(peer);
     let pings = 0;
-    ws.on('ping', () => pings++);
-    ws.on('error', () => undefined);
-    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    return { ws, pings: () => pings, closed };
+    peer.ws.on('ping', () => pings++);
+    return { peer, pings: () => pings };
   };
 
-  /** Opens the stream and logs in with PLAIN, then binds: a session that may send stanzas. */
-  const loggedIn = async (ws: WebSocket): Promise<void> => {
-    const frames: string[] = [];
-    const waiters: Array<() => void> = [];
-    ws.on('message', (data: RawData) => {
-      frames.push(rawText(data));
-      for (const wake of waiters.splice(0)) wake();
-    });
-    const frame = async (pattern: RegExp): Promise<void> => {
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const index = frames.findIndex((f) => pattern.test(f));
-        if (index >= 0) return void frames.splice(0, index + 1);
-        if (Date.now() > deadline) throw new Error(`no frame matching ${String(pattern)}; got ${frames.join(' ')}`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-    };
-    ws.send(OPEN);
-    await frame(/<mechanisms /);
-    ws.send(`<auth xmlns="${SASL}" mechanism="PLAIN">${Buffer.from('\0juliet\0r0m30myr0m30').toString('base64')}</auth>`);
-    await frame(/^<success /);
-    ws.send(OPEN);
-    await frame(/<bind /);
-    ws.send(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>`);
-    await frame(/id="b"/);
+  /** Opens the stream, logs in with PLAIN and binds: a session that may send stanzas. */
+  const logIn = async (peer: FramePeer): Promise<void> => {
+    peer.send(OPEN);
+    await peer.expect(/^<open /);
+    await peer.expect(/<mechanisms /);
+    peer.send(`<auth xmlns="${SASL}" mechanism="PLAIN">${Buffer.from('\0juliet\0r0m30myr0m30').toString('base64')}</auth>`);
+    await peer.expect(/^<success /);
+    peer.send(OPEN);
+    await peer.expect(/^<open /);
+    await peer.expect(/<bind /);
+    peer.send(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>`);
+    await peer.expect(/id="b"/);
   };
 
   it('pings a silent client and keeps it while it answers; a client that keeps sending is not pinged meanwhile', async function () {
     const silent = await client();
     const chatty = await client();
-    await loggedIn(chatty.ws);
+    await logIn(chatty.peer);
     const pingsAtStart = chatty.pings();
     let sent = 0;
     const talk = setInterval(() => {
-      chatty.ws.send(`<iq type='get' id='p${sent++}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+      chatty.peer.send(`<iq type='get' id='p${sent++}' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
     }, 250);
     try {
       await new Promise((resolve) => setTimeout(resolve, 4500));
@@ -336,19 +315,22 @@ describe('WebSocket keepalive pings (c2s.tcp_keepalive)', function () {
       clearInterval(talk);
     }
     assert.ok(silent.pings() >= 1, `the silent client got ${silent.pings()} pings in 4.5 s of a 1-s keepalive`);
-    assert.equal(silent.ws.readyState, WebSocket.OPEN, 'a client that answers pings stays connected');
+    assert.equal(silent.peer.ws.readyState, WebSocket.OPEN, 'a client that answers pings stays connected');
     assert.equal(chatty.pings() - pingsAtStart, 0, `the client that sent ${sent} stanzas was pinged`);
-    assert.equal(chatty.ws.readyState, WebSocket.OPEN);
+    assert.equal(chatty.peer.ws.readyState, WebSocket.OPEN);
   });
 
   it('drops a client that leaves its ping unanswered', async function () {
     const dead = await client(false);
     const answering = await client();
     const started = Date.now();
-    const code = await Promise.race([dead.closed, new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 8000))]);
-    assert.notEqual(code, 'still open', 'the client that never answers a ping is still connected after 8 s');
+    const closed = await dead.peer.closed(8000).then(
+      () => true,
+      () => false,
+    );
+    assert.ok(closed, 'the client that never answers a ping is still connected after 8 s');
     assert.ok(dead.pings() >= 1);
     assert.ok(Date.now() - started >= 1000, 'dropped before a full keepalive period passed');
-    assert.equal(answering.ws.readyState, WebSocket.OPEN, 'the client that answers stays');
+    assert.equal(answering.peer.ws.readyState, WebSocket.OPEN, 'the client that answers stays');
   });
 });
