@@ -97,7 +97,7 @@ const targetFor = (transport: LoadTransport): LoadTarget => ({
   domain: DOMAIN,
   timeoutMs: 60_000,
   rosterSize: ROSTER_SIZE,
-  bosh: { path: '/http-bind', wait: 60, hold: 1, agent },
+  bosh: { path: '/http-bind', wait: 60, hold: 1, agent, onResend: (reason) => countReason(boshResends, reason) },
 });
 
 // ---- counters ----
@@ -129,6 +129,8 @@ const counters = {
 };
 const failureReasons = new Map<string, number>();
 const lostReasons = new Map<string, number>();
+/** BOSH requests sent again, same rid, after a reset pooled connection (see bosh-wire.ts). */
+const boshResends = new Map<string, number>();
 const mucErrorSamples: string[] = [];
 const countReason = (map: Map<string, number>, reason: string): void => void map.set(reason.slice(0, 160), (map.get(reason.slice(0, 160)) ?? 0) + 1);
 
@@ -627,6 +629,7 @@ const generatorSummary = {
   muc_owed_at_session_loss: mucOwedAtLoss,
   login_failure_reasons: Object.fromEntries(failureReasons),
   lost_reasons: Object.fromEntries(lostReasons),
+  bosh_resends: Object.fromEntries(boshResends),
   muc_error_samples: mucErrorSamples,
 };
 writeFileSync(`${OUT}/generator.json`, JSON.stringify(generatorSummary, null, 2) + '\n');

@@ -34,6 +34,8 @@ const generator = JSON.parse(readFileSync(`${dir}/generator.json`, 'utf8')) as {
   muc_owed_at_session_loss: number;
   login_failure_reasons: Record<string, number>;
   lost_reasons: Record<string, number>;
+  /** Absent in runs before the generator resent BOSH requests. */
+  bosh_resends?: Record<string, number>;
 };
 
 const num = (row: Row, column: string): number | undefined => {
@@ -164,7 +166,7 @@ const summary = {
     fds: median(column(lastAfter, 'fds')) ?? null,
     handles: median(column(lastAfter, 'handles')) ?? null,
   },
-  logins: { done: c.logins, failed: c.loginFailures, lost_sessions: c.lost, logouts: c.logouts, failure_reasons: generator.login_failure_reasons, lost_reasons: generator.lost_reasons },
+  logins: { done: c.logins, failed: c.loginFailures, lost_sessions: c.lost, logouts: c.logouts, failure_reasons: generator.login_failure_reasons, lost_reasons: generator.lost_reasons, bosh_resends: generator.bosh_resends ?? {} },
   chat: { sent: c.chatSent, delivered: c.chatDelivered, bounced: c.chatBounced, duplicates: c.chatDuplicates, unknown: c.chatUnknown, unaccounted: generator.unaccounted.chat },
   presence: { updates_sent: c.presenceSent, received: c.presenceReceived },
   muc: {

@@ -22,7 +22,12 @@ export interface BoshTarget {
   /** Requests the server may hold at once (§7.1 'hold'). */
   hold: number;
   agent: http.Agent;
+  /** Called when a request is sent again after its pooled connection was reset (see `post`). */
+  onResend?: (reason: string) => void;
 }
+
+/** How many times one request is sent again after a reset pooled connection before the session counts as lost. */
+const RESENDS_PER_REQUEST = 3;
 
 /** One keep-alive agent for a whole run: sockets are reused across requests and sessions. */
 export function boshAgent(): http.Agent {
@@ -60,6 +65,16 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
   const post = (attrs: string, payload: string, onBody: (body: Element) => void): void => {
     const text = `<body xmlns='${NS.httpbind}'${attr('rid', rid++)}${attrs}${payload === '' ? '/>' : `>${payload}</body>`}`;
     open++;
+    const written = new Promise<void>((resolve) => send(text, onBody, 0, resolve));
+    previousWritten = written;
+  };
+
+  // One attempt at a request. A keep-alive connection the server closes as idle can be picked from the pool at that
+  // very moment; the request on it is reset before the server reads it. Browsers and Strophe.js send such a request
+  // again with the same rid, which XEP-0124 §14.3 allows (the server answers a repeated rid from its cache), so
+  // this client does too, instead of losing the session to a race of HTTP's own making.
+  const send = (text: string, onBody: (body: Element) => void, resends: number, onWritten: () => void): void => {
+    let answered = false;
     const request = http.request(
       {
         host: target.host,
@@ -70,6 +85,7 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
         headers: { 'Content-Type': 'text/xml; charset=utf-8', 'Content-Length': Buffer.byteLength(text) },
       },
       (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
@@ -98,15 +114,23 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
     // Small bodies on a reused connection: without this, Nagle waits for the server's delayed ACK (~200 ms).
     request.on('socket', (socket) => socket.setNoDelay(true));
     inFlight.add(request);
-    request.setTimeout(requestTimeoutMs, () => fail(new Error(`BOSH request ${rid - 1} unanswered after ${requestTimeoutMs / 1000} s`)));
-    request.on('error', (err) => fail(err));
-    const written = new Promise<void>((resolve) => {
-      request.once('finish', resolve);
-      request.once('close', resolve);
+    request.setTimeout(requestTimeoutMs, () => fail(new Error(`BOSH request ${ridOf(text)} unanswered after ${requestTimeoutMs / 1000} s`)));
+    request.on('error', (err: NodeJS.ErrnoException) => {
+      inFlight.delete(request);
+      if (ended) return;
+      if (!answered && request.reusedSocket && err.code === 'ECONNRESET' && resends < RESENDS_PER_REQUEST) {
+        target.onResend?.(`${err.code} on a reused connection`);
+        return send(text, onBody, resends + 1, () => undefined);
+      }
+      fail(err);
     });
-    void previousWritten.then(() => request.end(text));
-    previousWritten = written;
+    request.once('finish', onWritten);
+    request.once('close', onWritten);
+    if (resends > 0) request.end(text);
+    else void previousWritten.then(() => request.end(text));
   };
+
+  const ridOf = (text: string): string => /rid='(\d+)'/.exec(text)?.[1] ?? '?';
 
   const deliver = (body: Element): void => {
     for (const child of body.getChildElements()) inbox.push({ kind: 'element', element: child });

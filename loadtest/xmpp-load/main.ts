@@ -135,6 +135,8 @@ const options = parseOptions();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const wallSeconds = (): number => Date.now() / 1000;
 const agent = options.transport === 'bosh' ? boshAgent() : undefined;
+/** Requests sent again after a reset pooled connection, by reason (see bosh-wire.ts). */
+const boshResends = new Map<string, number>();
 const targets: LoadTarget[] = options.ports.map((port) => ({
   transport: options.transport,
   host: options.host,
@@ -142,7 +144,7 @@ const targets: LoadTarget[] = options.ports.map((port) => ({
   domain: options.domain,
   timeoutMs: options.loginTimeoutSeconds * 1000,
   rosterSize: options.rosterSize,
-  bosh: { path: '/http-bind', wait: options.boshWait, hold: options.boshHold, agent: agent ?? boshAgent() },
+  bosh: { path: '/http-bind', wait: options.boshWait, hold: options.boshHold, agent: agent ?? boshAgent(), onResend: (reason) => count(boshResends, reason) },
   streamManagement: options.streamManagement,
   ackEvery: options.ackEvery,
   pingAfterMessage: options.pingAfterMessage,
@@ -345,6 +347,7 @@ const results = {
   login_total_ms: loginTotalMs,
   login_failures: Object.fromEntries(loginFailures),
   lost_sessions: Object.fromEntries(lostSessions),
+  bosh_resends: Object.fromEntries(boshResends),
   messages: { sent, delivered, bounced, unaccounted: pending.size, duplicates, unknown },
   stream_management: streamManagement,
   latency_ms: latencyMs,

@@ -30,6 +30,8 @@ interface Results {
   login_ms: number[];
   login_failures: Record<string, number>;
   lost_sessions: Record<string, number>;
+  /** Absent in runs before the generator resent BOSH requests. */
+  bosh_resends?: Record<string, number>;
   messages: { sent: number; delivered: number; bounced: number; unaccounted: number; duplicates: number; unknown: number };
   latency_ms: number[];
 }
@@ -109,6 +111,7 @@ const summary = {
   rss_steady_mib: round(rssSteadyKiB / 1024),
   kib_per_idle_session: round(steadySessions > 0 ? (rssSteadyKiB - rssIdleKiB) / steadySessions : NaN),
   anon_kib_per_idle_session: round(steadySessions > 0 ? (rssAnonSteadyKiB - rssAnonIdleKiB) / steadySessions : NaN),
+  bosh_resends: Object.values(run.bosh_resends ?? {}).reduce((a, b) => a + b, 0),
   errors,
 };
 if (args.json !== undefined) writeFileSync(args.json, JSON.stringify(summary, null, 2) + '\n');
@@ -125,5 +128,5 @@ console.log(
     `delivered ${show(summary.delivered_per_s)} msg/s (${delivered}/${sent}), ` +
     `msg latency mean ${show(summary.msg_latency_ms_mean, ' ms')} p99 ${show(summary.msg_latency_ms_p99, ' ms')}, ` +
     `server RSS ${show(summary.server_rss_mib, ' MiB')} CPU mean ${show(summary.server_cpu_pct_mean, ' %')} peak ${show(summary.server_cpu_pct_peak, ' %')}, ` +
-    `${show(summary.kib_per_session, ' KiB')}/session (peak); ${steadyPart}; errors ${errors.length === 0 ? 'none' : errors.join('; ')}`,
+    `${show(summary.kib_per_session, ' KiB')}/session (peak); ${steadyPart}; ${summary.bosh_resends > 0 ? `BOSH requests resent ${summary.bosh_resends}; ` : ''}errors ${errors.length === 0 ? 'none' : errors.join('; ')}`,
 );
