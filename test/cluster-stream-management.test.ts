@@ -94,7 +94,7 @@ describe('XEP-0198 resumption on another cluster node', function () {
     this.timeout(120_000);
     redis = await startRedis(this);
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-cluster-sm-'));
-    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'henry', 'ida', 'jo', 'kim', 'lou', 'max', 'ned');
+    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'henry', 'ida', 'jo', 'kim', 'lou', 'max', 'ned', 'olga', 'pat', 'quinn', 'rita', 'sam');
     await befriend(dataDir, 'alice', 'bob');
     await befriend(dataDir, 'henry', 'ida');
     await befriend(dataDir, 'kim', 'lou');
@@ -235,6 +235,64 @@ describe('XEP-0198 resumption on another cluster node', function () {
     await back.expect(/<body>6<\/body>/);
     back.write(`<r xmlns='${SM}'/>`);
     await back.expect(/<a xmlns="urn:xmpp:sm:3" h="1"\/>/);
+  });
+
+  /** Cuts `managed`'s connection on n1 and resumes it on n2; the new stream. */
+  const resumeOnN2 = async (username: string, previd: string, stream: RawStream): Promise<RawStream> => {
+    stream.destroy();
+    await delay(300);
+    const back = await rawAuthenticated(node(1), username);
+    back.write(`<resume xmlns='${SM}' previd='${previd}' h='0'/>`);
+    await back.expect(/<resumed xmlns="urn:xmpp:sm:3"/, 8000);
+    await until(async () => (await recordOf(`${username}@localhost`, 'phone'))?.node === 'n2', 'the directory to name n2');
+    return back;
+  };
+  const isResult = (id: string): RegExp => new RegExp(`<iq [^>]*(id="${id}"[^>]*type="result"|type="result"[^>]*id="${id}")`);
+
+  it('directed presence moves with the session (RFC 6121 §4.6.3): its recipient gets unavailable when the session ends on n2', async function () {
+    const olga = await rawManaged(node(0), 'olga', 'phone');
+    const pat = await login(node(0), 'pat', 'desk');
+    olga.stream.write(`<presence/>`);
+    olga.stream.write(`<presence to='pat@localhost/desk'/>`);
+    // Not a contact of Olga's: Pat sees her only through the directed presence.
+    await pat.next((s) => s.is('presence') && s.attrs.from === olga.jid && s.attrs.type === undefined);
+    const back = await resumeOnN2('olga', olga.previd, olga.stream);
+    const gone = pat.next((s) => s.is('presence') && s.attrs.from === olga.jid && s.attrs.type === 'unavailable', 8000);
+    back.write('</stream:stream>');
+    await gone;
+  });
+
+  it('the active privacy list moves with the session (XEP-0016 §2.4): on n2 it still refuses what it refused on n1', async function () {
+    const quinn = await rawManaged(node(0), 'quinn', 'phone');
+    const rita = await login(node(1), 'rita', 'desk');
+    const sam = await login(node(1), 'sam', 'desk');
+    quinn.stream.write(
+      `<iq type='set' id='pl-1'><query xmlns='jabber:iq:privacy'><list name='quiet'>` +
+        `<item type='jid' value='rita@localhost' action='deny' order='1'><message/></item><item action='allow' order='2'/>` +
+        `</list></query></iq>`,
+    );
+    await quinn.stream.expect(isResult('pl-1'));
+    // Active for this session only: the default list (none) would let Rita through.
+    quinn.stream.write(`<iq type='set' id='pl-2'><query xmlns='jabber:iq:privacy'><active name='quiet'/></query></iq>`);
+    await quinn.stream.expect(isResult('pl-2'));
+    const refused = async (body: string): Promise<void> => {
+      await rita.xmpp.send(message(quinn.jid, body));
+      const error = await rita.next((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.id === `m${body}`);
+      assert.ok(error.getChild('error')?.getChild('service-unavailable'), `Rita's ${body} answered service-unavailable`);
+    };
+    // On n1: Rita refused, Sam (sending after her) let through.
+    await refused('r1');
+    await sam.xmpp.send(message(quinn.jid, 's1'));
+    await quinn.stream.expect(/<body>s1<\/body>/);
+    assert.doesNotMatch(quinn.stream.received, /<body>r1<\/body>/);
+
+    const back = await resumeOnN2('quinn', quinn.previd, quinn.stream);
+    await refused('r2');
+    await sam.xmpp.send(message(quinn.jid, 's2'));
+    await back.expect(/<body>s2<\/body>/);
+    assert.doesNotMatch(back.received, /<body>r2<\/body>/, 'the list still applies on n2');
+    back.write(`<iq type='get' id='pl-3'><query xmlns='jabber:iq:privacy'/></iq>`);
+    await back.expect(/<active name="quiet"\/>/);
   });
 
   it('a session whose old connection on n1 is still open is taken over: that connection gets conflict', async function () {

@@ -39,8 +39,8 @@ export interface CoreHooks {
   'session:hibernating': (session: BoundSession) => void;
   /** A session was resumed on a new stream (its <resumed/> and re-sent stanzas are out). */
   'session:resumed': (session: BoundSession) => void;
-  /** A session handed over to another node (StreamSession.handOver) left this node: it lives on there, so no 'session:closed'. */
-  'session:handed-over': (session: BoundSession) => void;
+  /** A session handed over to node `to` (StreamSession.handOver) left this node: it lives on there, so no 'session:closed'. */
+  'session:handed-over': (session: BoundSession, to: string) => void;
   /**
    * A stanza was given to a session kept bound without a connection ('session:hibernating'): it waits in the
    * session's output stages, and the client learns of it only if it resumes. Fired on the node holding the

@@ -8,6 +8,7 @@ import type { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { DomainHandler, StanzaFilter } from '../router/router.js';
 import type { IqHandler, IqTarget, IqType } from '../router/iq-registry.js';
+import type { SessionHandOverPart } from '../sessions/handover-parts.js';
 import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import type { Bind2Handler, Sasl2Extension, StreamElementHandler } from '../stream/stream-elements.js';
 import type { Stores } from '../storage/types.js';
@@ -40,6 +41,7 @@ export type { Bind2Handler, Sasl2Extension, Sasl2Mechanism, Sasl2MechanismGate, 
 export type { Outbound, OutputStage, OutputStageHandle } from '../sessions/output.js';
 export type { StreamSession } from '../sessions/types.js';
 export { readSessionState, type SessionState } from '../sessions/handover.js';
+export type { SessionHandOverPart } from '../sessions/handover-parts.js';
 // IQ targets (ModuleContext.onIq) and what service discovery is made of (addIdentity, addDiscoProvider...).
 export { ANY_DOMAIN, type DomainIqTarget, type IqHandler, type IqRequest, type IqTarget, type IqType } from '../router/iq-registry.js';
 export type { DiscoIdentity, DiscoInfo, DiscoItem, DiscoProvider, DiscoRequest } from './disco-registry.js';
@@ -153,6 +155,11 @@ export interface ModuleContext<C = unknown, S = unknown> {
   onSasl2Inline(namespace: string, extension: Sasl2Extension): void;
   /** A Bind2 inline feature (XEP-0386 §2.3), announced in <bind/>; what `handler` sends goes in <bound/>. */
   onBind2Inline(namespace: string, handler: Bind2Handler): void;
+  /**
+   * Moves what the module keeps of a session outside its flags when another node of the cluster takes the
+   * session over (XEP-0198 resumption there): `export` on the owning node, `adopt` on the taking one.
+   */
+  onSessionHandOver(part: SessionHandOverPart): void;
   /** Serves another domain (a component, the MUC service). */
   addDomain(domain: string, handler: DomainHandler): void;
   /** Routes a stanza from `from` (default: the server); resolves once it is delivered, stored or bounced. */

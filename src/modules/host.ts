@@ -330,6 +330,7 @@ export class ModuleHost {
       onStreamElement: (namespace, handler) => cleanups.push(streamElements.register(namespace, handler)),
       onSasl2Inline: (namespace, extension) => cleanups.push(streamElements.login.registerSasl2(namespace, extension)),
       onBind2Inline: (namespace, handler) => cleanups.push(streamElements.login.registerBind2(namespace, handler)),
+      onSessionHandOver: (part) => cleanups.push(streamElements.handOver.register(name, part)),
       addDomain: (domain, handler) => cleanups.push(router.addDomain(domain, handler)),
       send: (stanza, from?: Jid) => router.route(stanza, from ?? router.serverJid),
       sendToBareJids: (stanza, bareJids, from?: Jid) => router.deliverToBareJids(stanza, from ?? router.serverJid, bareJids),

@@ -10,12 +10,18 @@ describe('session hand-over state', () => {
     presence: { available: true, priority: 5, stanza: '<presence xmlns="jabber:client"/>' },
     flags: ['roster'],
     held: ['<message xmlns="jabber:client"/>'],
+    modules: { im: { directed: ['room@conference.example.org/al'] }, privacy: { active: 'work' } },
   };
 
   it('reads a state as StreamSession.handOver writes it, through JSON', () => {
     assert.deepEqual(readSessionState(JSON.parse(JSON.stringify(valid))), valid);
     const { stanza: _, ...without } = valid.presence;
     assert.deepEqual(readSessionState({ ...valid, presence: without }), { ...valid, presence: without });
+  });
+
+  it('reads a state from a node that moves no module state (an earlier version) as one with none', () => {
+    const { modules: _, ...older } = valid;
+    assert.deepEqual(readSessionState(older), { ...older, modules: {} });
   });
 
   it('refuses what is not one, saying why', () => {
@@ -28,6 +34,7 @@ describe('session hand-over state', () => {
       [{ ...valid, presence: { available: true, priority: 0, stanza: 1 } }, /presence stanza/],
       [{ ...valid, flags: [1] }, /flags/],
       [{ ...valid, held: 'x' }, /held/],
+      [{ ...valid, modules: ['im'] }, /module state/],
     ];
     for (const [value, reason] of cases) {
       const result = readSessionState(value);

@@ -26,6 +26,8 @@ export interface SessionState {
    * as XEP-0198's queue, is not among them), oldest first, serialised: the new node gives them to the session.
    */
   readonly held: readonly string[];
+  /** What modules keep of the session outside `flags` (handover-parts.ts), by module name. */
+  readonly modules: Readonly<Record<string, unknown>>;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -34,13 +36,15 @@ const isStrings = (value: unknown): value is string[] => Array.isArray(value) &&
 /** The state, or a reason it is not one. */
 export function readSessionState(value: unknown): SessionState | string {
   if (!isObject(value)) return 'not an object';
-  const { jid, sid, handled, presence, flags, held } = value;
+  const { jid, sid, handled, presence, flags, held, modules } = value;
   if (typeof jid !== 'string' || Jid.tryParse(jid)?.isBare !== false) return 'jid is not a full JID';
   if (typeof sid !== 'string' || sid === '') return 'no sid';
   if (typeof handled !== 'number' || !Number.isInteger(handled) || handled < 0 || handled >= 2 ** 32) return 'bad handled count';
   if (!isObject(presence) || typeof presence.available !== 'boolean' || typeof presence.priority !== 'number' || !Number.isInteger(presence.priority)) return 'bad presence';
   if (presence.stanza !== undefined && typeof presence.stanza !== 'string') return 'bad presence stanza';
   if (!isStrings(flags) || !isStrings(held)) return 'bad flags or held stanzas';
+  // A node of an earlier version sends none.
+  if (modules !== undefined && !isObject(modules)) return 'bad module state';
   return {
     jid,
     sid,
@@ -48,5 +52,6 @@ export function readSessionState(value: unknown): SessionState | string {
     presence: { available: presence.available, priority: presence.priority, ...(presence.stanza !== undefined ? { stanza: presence.stanza } : {}) },
     flags,
     held,
+    modules: modules ?? {},
   };
 }

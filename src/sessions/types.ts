@@ -58,11 +58,12 @@ export interface StreamSession extends BoundSession {
    * if it still has one (`conflict`) and waits for the stanzas being handled; then, in one step, `exportStages`
    * takes what a module's stages hold and removes them (returning undefined declines: the session is kept as
    * it was), the other stages' held stanzas go into the state, and from then on everything given to the session
-   * goes to `forward`. The session stays in the local registry, forwarding, until close(), which removes it
-   * without 'session:closed' (it lives on elsewhere) and fires 'session:handed-over'. Undefined when the session
-   * ended or was taken meanwhile, or `exportStages` declined.
+   * goes to `forward`. The state carries what modules keep of the session (src/sessions/handover-parts.ts).
+   * The session stays in the local registry, forwarding, until close(), which removes it without
+   * 'session:closed' (it lives on elsewhere) and fires 'session:handed-over' with `to`, the taking node.
+   * Undefined when the session ended or was taken meanwhile, or `exportStages` declined.
    */
-  handOver<T>(forward: (stanza: Outbound) => void, exportStages: () => T | undefined): Promise<{ state: SessionState; exported: T } | undefined>;
+  handOver<T>(to: string, forward: (stanza: Outbound) => void, exportStages: () => T | undefined): Promise<{ state: SessionState; exported: T } | undefined>;
 }
 
 /**

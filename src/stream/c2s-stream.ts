@@ -309,13 +309,23 @@ export class C2sStream implements StreamEvents {
       }
     }
     for (const flag of state.flags) session.flags.add(flag);
+    this.deps.streamElements.handOver.adoptAll(session, state.modules, (module, err) =>
+      this.log.warn({ err, module, jid: state.jid }, 'a module could not take back its state of a session handed over from another node'),
+    );
     this.hibernated = session;
     return session;
   }
 
-  /** A session handed over to another node leaves the registry without 'session:closed': it lives on there. */
-  forgetMoved(session: ClientSession): void {
-    if (this.deps.sessions.remove(session)) void this.deps.hooks.emit('session:handed-over', session);
+  /** A session handed over to node `to` leaves the registry without 'session:closed': it lives on there. */
+  forgetMoved(session: ClientSession, to: string): void {
+    if (this.deps.sessions.remove(session)) void this.deps.hooks.emit('session:handed-over', session, to);
+  }
+
+  /** What modules keep of a session being handed over (src/sessions/handover-parts.ts). */
+  exportModuleState(session: ClientSession): Record<string, unknown> {
+    return this.deps.streamElements.handOver.exportAll(session, (module, err) =>
+      this.log.warn({ err, module, jid: session.jid.toString() }, 'a module could not give its state of a session handed over; it stays behind'),
+    );
   }
 
   /** A resumption took the session from this stream and then failed (its new stream died): it is kept again. */
@@ -818,6 +828,8 @@ class ClientSession implements StreamSession {
   /** Handed over to another node (handOver): everything given to the session goes there. */
   private forwarding: ((stanza: Outbound) => void) | undefined;
   private forwardingTimer: NodeJS.Timeout | undefined;
+  /** The node the session was handed over to (handOver). */
+  private movedTo = '';
   /** The connection stanzas are written to; none while the session is kept for resumption. */
   private edge: StreamTransport | undefined;
   private kind: TransportKind;
@@ -883,12 +895,12 @@ class ClientSession implements StreamSession {
   close(error?: StreamError): void {
     if (this.forwarding) {
       clearTimeout(this.forwardingTimer);
-      return this.stream.forgetMoved(this);
+      return this.stream.forgetMoved(this, this.movedTo);
     }
     this.stream.closeSession(this, error);
   }
 
-  async handOver<T>(forward: (stanza: Outbound) => void, exportStages: () => T | undefined): Promise<{ state: SessionState; exported: T } | undefined> {
+  async handOver<T>(to: string, forward: (stanza: Outbound) => void, exportStages: () => T | undefined): Promise<{ state: SessionState; exported: T } | undefined> {
     if (this.detached || this.forwarding) return undefined;
     const stream = this.stream;
     await stream.letGo(this);
@@ -901,6 +913,7 @@ class ClientSession implements StreamSession {
     }
     const held = this.output.release().map((stanza) => (typeof stanza === 'string' ? stanza : stanza.toString()));
     this.forwarding = forward;
+    this.movedTo = to;
     this.detached = true;
     // The new node's directory registration ends this (a `close` order); should it never come, forwarding still ends.
     this.forwardingTimer = setTimeout(() => this.close(), HANDED_OVER_FORWARD_MS);
@@ -913,6 +926,7 @@ class ClientSession implements StreamSession {
       presence: { available, priority, ...(stanza ? { stanza: stanza.toString() } : {}) },
       flags: [...this.flags],
       held,
+      modules: stream.exportModuleState(this),
     };
     return { state, exported };
   }

@@ -4,6 +4,7 @@
 // answer (before bind: not-authorized; after: unsupported-stanza-type).
 import type { StreamError } from '../errors.js';
 import type { SessionState } from '../sessions/handover.js';
+import { SessionHandOverParts } from '../sessions/handover-parts.js';
 import type { BoundSession, StreamSession, TransportKind } from '../sessions/types.js';
 import type { Element } from '../xml/element.js';
 
@@ -45,6 +46,8 @@ export class StreamElementRegistry {
   private readonly handlers = new Map<string, StreamElementHandler>();
   /** What modules add to the SASL2 and Bind2 login (below). */
   readonly login = new LoginExtensionRegistry();
+  /** What modules move with a session another node takes over (src/sessions/handover-parts.ts). */
+  readonly handOver = new SessionHandOverParts();
 
   /** Registers the handler of a namespace; returns the function that removes it. */
   register(namespace: string, handler: StreamElementHandler): () => void {

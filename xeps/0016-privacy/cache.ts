@@ -28,6 +28,24 @@ export interface SessionPrivacy {
   directedTo: Set<string> | undefined;
 }
 
+/** A session's privacy state as it moves to another node with the session (src/sessions/handover-parts.ts). */
+export interface MovedSessionPrivacy {
+  readonly active?: string;
+  readonly presenceFrom?: readonly string[];
+  readonly directedTo?: readonly string[];
+}
+
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.length <= MAX_TRACKED && value.every((v) => typeof v === 'string');
+
+/** The state `exportSession` gave on another node, or undefined when it is not one. */
+export function readMovedSessionPrivacy(value: unknown): MovedSessionPrivacy | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { active, presenceFrom, directedTo } = value as Record<string, unknown>;
+  if (active !== undefined && (typeof active !== 'string' || active === '')) return undefined;
+  if ((presenceFrom !== undefined && !isStringList(presenceFrom)) || (directedTo !== undefined && !isStringList(directedTo))) return undefined;
+  return { ...(active !== undefined ? { active } : {}), ...(presenceFrom ? { presenceFrom } : {}), ...(directedTo ? { directedTo } : {}) };
+}
+
 export function track(set: Set<string>, jid: string, available: boolean): void {
   if (!available) set.delete(jid);
   else if (set.size < MAX_TRACKED) set.add(jid);
@@ -148,6 +166,8 @@ export class PrivacyCache {
   private readonly building = new Map<string, UserPrivacy>();
   private readonly locks = new Map<string, Promise<void>>();
   private readonly closed = new WeakSet<BoundSession>();
+  /** Sessions taken over from another node whose state is not attached yet: what they had there. */
+  private readonly adopted = new Map<BoundSession, MovedSessionPrivacy>();
   /** Default policies of users with no session here, least recently used first. */
   private readonly offline = new Map<string, Policy>();
   /** Counts roster changes, to tell whether one happened during an offline read. */
@@ -164,6 +184,10 @@ export class PrivacyCache {
   async attach(session: BoundSession): Promise<UserPrivacy> {
     const username = session.jid.local;
     const loaded = await this.load(username);
+    const moved = this.adopted.get(session);
+    // XEP-0016 §2.4: the active list the session chose on its old node still applies, unless it was deleted since.
+    const active = moved?.active === undefined ? undefined : await this.listNamed(loaded, moved.active);
+    this.adopted.delete(session);
     if (this.closed.has(session)) {
       // Ended while its user's state loaded.
       if (loaded.sessions.size === 0 && this.users.get(username) === loaded) this.users.delete(username);
@@ -173,13 +197,51 @@ export class PrivacyCache {
     const user = this.users.get(username) ?? loaded;
     this.users.set(username, user);
     this.offline.delete(username);
-    if (!user.sessions.has(session)) user.sessions.set(session, { active: undefined, presenceFrom: new Set(), directedTo: undefined });
+    if (!user.sessions.has(session)) {
+      if (active) user.lists.set(active.name, active);
+      const directedTo = moved?.directedTo && moved.directedTo.length > 0 ? new Set(moved.directedTo) : undefined;
+      user.sessions.set(session, { active: active?.name, presenceFrom: new Set(moved?.presenceFrom), directedTo });
+    }
     return user;
+  }
+
+  /** A list of the user's, compiled, with the roster snapshot it needs; undefined when there is none by that name. */
+  private async listNamed(user: UserPrivacy, name: string): Promise<CompiledList | undefined> {
+    let list = user.lists.get(name);
+    if (!list) {
+      const items = await this.stores.privacy.getList(user.username, name);
+      if (!items) return undefined;
+      list = compileList(name, items);
+    }
+    if (list.needsRoster) await this.ensureRoster(user);
+    return list;
+  }
+
+  /** A session taken over from another node: what it had there applies once it is attached (attach). */
+  adopt(session: BoundSession, moved: MovedSessionPrivacy): void {
+    this.adopted.set(session, moved);
+  }
+
+  /** Whether the session came from another node and its state is not attached yet: its stanzas wait. */
+  adopting(session: BoundSession): boolean {
+    return this.adopted.size !== 0 && this.adopted.has(session);
+  }
+
+  /** A session's state as it moves to another node; undefined when there is nothing to move. */
+  exportSession(session: BoundSession): MovedSessionPrivacy | undefined {
+    const state = this.users.get(session.jid.local)?.sessions.get(session);
+    if (!state || (state.active === undefined && state.presenceFrom.size === 0 && (state.directedTo?.size ?? 0) === 0)) return undefined;
+    return {
+      ...(state.active !== undefined ? { active: state.active } : {}),
+      ...(state.presenceFrom.size > 0 ? { presenceFrom: [...state.presenceFrom] } : {}),
+      ...(state.directedTo && state.directedTo.size > 0 ? { directedTo: [...state.directedTo] } : {}),
+    };
   }
 
   /** Removes a session; the user's state goes with their last session. */
   detach(session: BoundSession): void {
     this.closed.add(session);
+    this.adopted.delete(session);
     const username = session.jid.local;
     const user = this.users.get(username);
     if (!user || !user.sessions.delete(session)) return;

@@ -63,7 +63,7 @@ export class PrivacyGuard {
   incoming(stanza: Element, session: BoundSession, replay = false): boolean {
     const username = session.jid.local;
     const user = this.cache.get(username);
-    if (!replay && (!user || (this.held.size !== 0 && this.held.has(username)))) return this.hold(stanza, session);
+    if (!replay && (!user || (this.held.size !== 0 && this.held.has(username)) || this.cache.adopting(session))) return this.hold(stanza, session);
     if (!user) return false;
     const from = stanza.attrs.from;
     if (from === undefined || from === this.ctx.domain) return true;
@@ -124,6 +124,11 @@ export class PrivacyGuard {
     this.held.delete(username);
     for (const { session, stanza } of queue) {
       if (this.ctx.sessions.get(session.jid.toString()) !== session) continue;
+      // Held behind another session of the user: this one, taken over from another node, may still be attaching.
+      if (err === undefined && this.cache.adopting(session)) {
+        this.hold(stanza, session);
+        continue;
+      }
       if (err !== undefined) {
         this.bounceOnce(stanza, new StanzaError('internal-server-error', 'privacy lists are unavailable; try again later', 'wait'));
         continue;

@@ -4,7 +4,7 @@
 import { defineModule } from '../../src/modules/api.js';
 import { NS } from '../../src/xml/ns.js';
 import { Blocking } from './blocking.js';
-import { PrivacyCache } from './cache.js';
+import { PrivacyCache, readMovedSessionPrivacy } from './cache.js';
 import { PrivacyGuard } from './enforce.js';
 import { PrivacyLists } from './privacy-lists.js';
 import { privacyStores } from './store/index.js';
@@ -44,6 +44,17 @@ export default defineModule({
     });
     ctx.hook('session:bound', (session) => guard.bound(session), FIRST);
     ctx.hook('session:closed', (session) => guard.closed(session));
+    // A session another node took over (XEP-0198 resumption there) keeps its active list and what its presence
+    // rules track; this node forgets it.
+    ctx.onSessionHandOver({
+      export: (session) => cache.exportSession(session),
+      adopt: (session, value) => {
+        const moved = readMovedSessionPrivacy(value);
+        if (moved === undefined) throw new Error('unreadable privacy state of a session handed over');
+        cache.adopt(session, moved);
+      },
+    });
+    ctx.hook('session:handed-over', (session) => guard.closed(session));
     ctx.hook('presence:directed', (session, stanza, to) => guard.directed(session, stanza, to));
     ctx.hook('presence:subscription', (stanza, from, to, origin) => guard.subscription(stanza, from, to, origin), FIRST);
     ctx.hook('message:offline', (stanza, to) => guard.offline(stanza, to), FIRST);

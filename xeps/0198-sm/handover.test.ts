@@ -39,7 +39,7 @@ describe('XEP-0198 hand-over', () => {
     assert.deepEqual(readTakeOverRequest({ previd: 'a.b', account: 'alice', deadline: 1 }), { previd: 'a.b', account: 'alice', deadline: 1 });
     assert.equal(readTakeOverRequest({ previd: 'a.b', account: 'alice' }), undefined);
     assert.deepEqual(readTakeOverReply({ ok: false }), { ok: false });
-    const session = { jid: 'a@example.org/r', sid: 's', handled: 0, presence: { available: false, priority: 0 }, flags: [], held: [] };
+    const session = { jid: 'a@example.org/r', sid: 's', handled: 0, presence: { available: false, priority: 0 }, flags: [], held: [], modules: { im: { directed: ['b@example.org/x'] } } };
     const good = { ok: true, session, queue: { acked: 3, items: [{ stanza: '<message/>', at: 1 }] }, inboundBase: 0 };
     assert.deepEqual(readTakeOverReply(good), good);
     assert.match(readTakeOverReply(null) as string, /object/);

@@ -188,6 +188,7 @@ export default defineModule({
         for (const stanza of early) forward(node, jid, stanza);
       });
       const taken = await m.session.handOver(
+        node,
         (stanza) => (waiting ? waiting.push(stanza) : forward(node, jid, stanza)),
         () => {
           // Too late for the resuming node, or ended or closing meanwhile: it stays here.

@@ -130,6 +130,21 @@ export function setupPresence(im: Im, offline: OfflineDelivery): void {
     }
   });
 
+  // §4.6.3 across nodes: a session another node takes over (XEP-0198 resumption there) keeps its recipients of
+  // directed presence, so that they learn when it ends on that node.
+  ctx.onSessionHandOver({
+    export: (session) => {
+      const directed = im.peekBook(session)?.directed;
+      return directed && directed.size > 0 ? { directed: [...directed] } : undefined;
+    },
+    adopt: (session, value) => {
+      const directed = typeof value === 'object' && value !== null && 'directed' in value ? value.directed : undefined;
+      if (!Array.isArray(directed) || directed.length > MAX_DIRECTED) throw new Error('unreadable directed-presence recipients of a session handed over');
+      const jids = directed.filter((jid): jid is string => typeof jid === 'string' && Jid.tryParse(jid) !== undefined);
+      if (jids.length > 0) im.book(session).directed = new Set(jids);
+    },
+  });
+
   // A session taken over from another node (XEP-0198 resumption there) is bound here already available: its
   // contacts saw its presence, and must see it end. A session bound by a client is not available yet.
   ctx.hook('session:bound', (session) => {

@@ -81,6 +81,11 @@ export class Im {
     return book;
   }
 
+  /** The session's book if it has one (book() makes one). */
+  peekBook(session: BoundSession): PresenceBook | undefined {
+    return this.books.get(session);
+  }
+
   /** A JID of an account on this server (not the server itself, not another domain). */
   isLocalUser(jid: Jid): boolean {
     return jid.domain === this.ctx.domain && jid.local !== '';
