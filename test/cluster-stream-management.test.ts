@@ -18,6 +18,7 @@ import { connect, serviceUrl, type TestClient } from './support/clients.js';
 import { addUsers, befriend, startNode, type NodeProcess } from './support/cluster.js';
 import { plainAuth, rawLogin, RawStream, STREAM_HEADER } from './support/raw-stream.js';
 import { startRedis, type RedisInstance } from './support/redis.js';
+import { until } from './support/until.js';
 
 const PASSWORD = 'secret';
 const SM = 'urn:xmpp:sm:3';
@@ -45,13 +46,6 @@ describe('XEP-0198 resumption on another cluster node', function () {
     const client = await connect(at, { transport: 'tcp', username, password: PASSWORD, resource });
     clients.push(client);
     return client;
-  };
-  const until = async (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 8000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await delay(25);
-    }
   };
   const recordOf = async (bare: string, resource: string): Promise<{ node: string; sid: string } | null> => {
     const value = await r().hget(`rt:{${bare}}:res`, resource);

@@ -18,6 +18,7 @@ import { connect, type TestClient } from './support/clients.js';
 import { addUsers, befriend, startNode, type NodeProcess } from './support/cluster.js';
 import { rawLogin, type RawStream } from './support/raw-stream.js';
 import { startRedis, type RedisInstance } from './support/redis.js';
+import { until } from './support/until.js';
 
 const PASSWORD = 'secret';
 const ROSTER = 'jabber:iq:roster';
@@ -58,13 +59,6 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     const { stream } = await rawLogin(at.ports.c2s, username, PASSWORD, resource);
     raws.push(stream);
     return stream;
-  };
-  const until = async (check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   };
 
   before(async function () {
@@ -108,7 +102,7 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     const r = (redis as RedisInstance).client();
     await login(node(0), 'alice', 'discovery');
     await login(node(1), 'bob', 'discovery');
-    await until(async () => Number(await r.zscore('rt:nodes', 'n1')) >= 1 && Number(await r.zscore('rt:nodes', 'n2')) >= 1, 5000, 'connection counts in rt:nodes');
+    await until(async () => Number(await r.zscore('rt:nodes', 'n1')) >= 1 && Number(await r.zscore('rt:nodes', 'n2')) >= 1, 'connection counts in rt:nodes', 5000, 50);
     const response = await fetch(`http://127.0.0.1:${node(0).ports.http}/.well-known/host-meta.json`);
     const jrd = (await response.json()) as { links: Array<{ rel: string; href: string }> };
     const websocket = jrd.links.find((l) => l.rel === 'urn:xmpp:alt-connections:websocket');
@@ -211,7 +205,7 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     await older.waitClosed();
     const record = await (redis as RedisInstance).client().hget('rt:{erin@localhost}:res', 'phone');
     assert.equal(JSON.parse(record ?? '{}').node, 'n2');
-    await until(async () => !(await (redis as RedisInstance).client().sismember('rt:node:{n1}:sessions', 'erin@localhost/phone')), 3000, 'n1 to forget erin/phone');
+    await until(async () => !(await (redis as RedisInstance).client().sismember('rt:node:{n1}:sessions', 'erin@localhost/phone')), 'n1 to forget erin/phone', 3000, 50);
   });
 
   it('sends a fan-out to several resources on one node as ONE publish carrying the list of targets', async function () {

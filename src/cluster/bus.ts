@@ -38,7 +38,11 @@ export interface StanzaMessage extends Sequenced {
   readonly flag?: string;
   /** 'deliver': each copy addressed ('to') to its session's full JID. */
   readonly readdress?: boolean;
-  /** 'deliver': when none of the targets is there any longer, route it again (other resources, offline storage). */
+  /**
+   * 'deliver': when none of the targets is still there, route it again (other resources, offline storage).
+   * With `readdress`, per target: each target not bound on the receiving node has its copy, addressed to it,
+   * routed again there (a session handed over to another node is found where it is now).
+   */
   readonly fallback?: boolean;
   readonly stanza: Element;
 }

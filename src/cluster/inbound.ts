@@ -1,12 +1,13 @@
 // What this node does with a message from another node's publish: end a session another node
 // took over, route a stanza for a full JID held here, or hand a stanza to listed local sessions
-// through the same incoming filters as every other stanza (privacy lists, blocking).
+// through the same incoming filters as every other stanza (privacy lists, blocking); with `fallback`,
+// route again what finds its targets gone (README.md, "Channels and messages").
 import { StreamError, type StanzaError } from '../errors.js';
 import { Jid } from '../jid.js';
 import type { Logger } from '../observability/log.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession } from '../sessions/types.js';
-import type { Element } from '../xml/element.js';
+import { readdressed, type Element } from '../xml/element.js';
 import { PreparedStanza } from '../xml/prepared.js';
 import type { CloseMessage, StanzaMessage } from './bus.js';
 
@@ -46,19 +47,24 @@ export function handleBusMessage(message: StanzaMessage | CloseMessage, deps: In
     void deps.router.routeForwarded(message.stanza, from, message.hops);
     return;
   }
-  if (deliverHere(message, deps) === 0 && message.fallback) void deps.router.routeForwarded(message.stanza, from, message.hops);
+  if (deliverHere(message, from, deps) === 0 && message.fallback && !message.readdress) void deps.router.routeForwarded(message.stanza, from, message.hops);
 }
 
 /**
  * Hands the stanza to the targets still bound here; returns how many of them are. Readdressed copies (a MUC
- * or presence fan-out) are serialised once for all of them.
+ * or presence fan-out) are serialised once for all of them. A readdressed fan-out with `fallback` routes the
+ * copy of each target not bound here again, addressed to it: a session handed over to another node (XEP-0198
+ * resumption there) is found where the directory now names (the router's hop bound stops a loop).
  */
-function deliverHere(message: StanzaMessage, deps: InboundDeps): number {
+function deliverHere(message: StanzaMessage, from: Jid, deps: InboundDeps): number {
   let present = 0;
   let prepared: PreparedStanza | undefined;
   for (const target of message.targets) {
     const session = deps.sessions.get(target);
-    if (!session) continue;
+    if (!session) {
+      if (message.readdress && message.fallback) void deps.router.routeForwarded(readdressed(message.stanza, target), from, message.hops);
+      continue;
+    }
     present++;
     if (message.flag !== undefined && !session.flags.has(message.flag)) continue;
     if (message.readdress) deps.router.deliverPrepared(session, (prepared ??= new PreparedStanza(message.stanza)));

@@ -24,7 +24,11 @@ export interface DeliverOptions {
   readdress?: boolean;
   /**
    * When the stanza reaches none of the targets (gone meanwhile, or their node is down), route it again
-   * from scratch: the bare JID's other resources, offline storage, or an error to the sender.
+   * from scratch: the bare JID's other resources, offline storage, or an error to the sender. With
+   * `readdress` it is per target and on the receiving node only: each target not bound there (a session handed
+   * over to another node, XEP-0198 resumption there) gets its copy, addressed to it, routed again from there
+   * (the directory names the node that holds it now); a message this node gives up is logged, not rerouted
+   * (README.md, "Channels and messages").
    */
   fallback?: boolean;
 }
@@ -197,7 +201,8 @@ export class ClusterSessions implements RemoteSessions {
       ...(options.fallback ? { fallback: true } : {}),
       stanza,
     };
-    this.outbox(node).send(message, options.fallback ? (reason) => this.fallBack(stanza, from, hops, reason) : undefined);
+    // A readdressed fan-out's fallback is the receiving node's (inbound.ts); given up here, it is only logged, as before.
+    this.outbox(node).send(message, options.fallback && !options.readdress ? (reason) => this.fallBack(stanza, from, hops, reason) : undefined);
   }
 
   /** Tells `node` to end its session `sid` on `jid` with `conflict`: the JID was bound again here. */

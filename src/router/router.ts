@@ -12,7 +12,7 @@ import type { RoutingTimer } from '../observability/routing-metrics.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession, SessionRecord } from '../sessions/types.js';
 import { StoreUnavailableError, type AccountStore } from '../storage/types.js';
-import { Element } from '../xml/element.js';
+import { Element, readdressed } from '../xml/element.js';
 import { PreparedStanza } from '../xml/prepared.js';
 import type { DomainIqTarget, IqRegistry, IqTarget, IqType } from './iq-registry.js';
 
@@ -496,11 +496,4 @@ function requestPayload(stanza: Element): Element {
   const children = stanza.children.filter((c): c is Element => c instanceof Element);
   if (children.length !== 1 || !children[0]) throw new StanzaError('bad-request', `an iq ${type} must have exactly one child element`);
   return children[0];
-}
-
-/** A shallow copy of `stanza` addressed to `to` (the children are shared). */
-function readdressed(stanza: Element, to: string): Element {
-  const copy = new Element(stanza.name, { ...stanza.attrs, to });
-  copy.children = stanza.children;
-  return copy;
 }

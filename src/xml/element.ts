@@ -21,6 +21,13 @@ export function xml(name: string, attrs?: Record<string, string | number | undef
 
 export const escapeText = escapeXMLText;
 
+/** A shallow copy of `stanza` addressed to `to` (the children are shared): one recipient's copy of a fan-out. */
+export function readdressed(stanza: Element, to: string): Element {
+  const copy = new Element(stanza.name, { ...stanza.attrs, to });
+  copy.children = stanza.children;
+  return copy;
+}
+
 /** Parses one element the server serialised itself (stored stanzas); never use it on data from the wire. */
 export function parseElement(text: string): Element {
   return parse(text);

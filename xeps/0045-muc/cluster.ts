@@ -28,6 +28,9 @@ interface NodeBatch {
  * Collects the remote copies of one turn of the event loop and publishes them at its end, per node, in the
  * order the room produced them for each recipient. The room reuses one element for many recipients (only
  * 'to' changes), so a copy joins the entry of the same element when that keeps every recipient's order.
+ * Each is published with `fallback`: a session that is no longer on the node this host believes (handed over
+ * to another node by XEP-0198 resumption there) has its copy routed on from that node to where it is now
+ * (src/cluster/README.md, "Channels and messages").
  */
 export class RemoteFanout {
   private readonly batches = new Map<string, NodeBatch>();
@@ -63,7 +66,7 @@ export class RemoteFanout {
   flush(): void {
     this.scheduled = false;
     for (const [node, batch] of this.batches) {
-      for (const entry of batch.entries) this.cluster.deliverToNode(node, entry.targets, entry.stanza, { readdress: true });
+      for (const entry of batch.entries) this.cluster.deliverToNode(node, entry.targets, entry.stanza, { readdress: true, fallback: true });
     }
     this.batches.clear();
   }
@@ -138,6 +141,11 @@ export class RoomsAbroad {
     if (rooms.size === 0) this.stays.delete(fullJid);
   }
 
+  /** The rooms a local session is in elsewhere, read only (a session handed over to another node takes them along). */
+  staysOf(fullJid: string): Array<{ roomJid: string; nick: string; host: string }> {
+    return [...(this.stays.get(fullJid) ?? [])].map(([roomJid, { nick, host }]) => ({ roomJid, nick, host }));
+  }
+
   /** The rooms a session that ended was in elsewhere; it is forgotten. */
   leave(fullJid: string): Array<{ roomJid: string; nick: string }> {
     const rooms = this.stays.get(fullJid);
@@ -158,6 +166,37 @@ export class RoomsAbroad {
     }
     return lost;
   }
+}
+
+/**
+ * The module's part of a session handed over to another node (XEP-0198 resumption there; src/cluster/README.md,
+ * "Session hand-over"): every room the session is in, with its nickname and the node hosting the room.
+ */
+export interface HandedOverStay {
+  readonly room: string;
+  readonly nick: string;
+  readonly host: string;
+}
+
+export interface MucHandOver {
+  readonly rooms: HandedOverStay[];
+}
+
+/** A hand-over part read back from JSON: the well-formed stays, and how many entries were not (or -1: not a part at all). */
+export function readHandOver(value: unknown): { stays: HandedOverStay[]; rejected: number } {
+  if (typeof value !== 'object' || value === null || !('rooms' in value) || !Array.isArray(value.rooms)) return { stays: [], rejected: -1 };
+  const stays: HandedOverStay[] = [];
+  let rejected = 0;
+  for (const entry of value.rooms as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) {
+      rejected++;
+      continue;
+    }
+    const { room, nick, host } = entry as Record<string, unknown>;
+    if (typeof room === 'string' && room !== '' && typeof nick === 'string' && nick !== '' && typeof host === 'string' && host !== '') stays.push({ room, nick, host });
+    else rejected++;
+  }
+  return { stays, rejected };
 }
 
 /** §11.2 (332) for one session: it is out of a room whose service went away with its node. */

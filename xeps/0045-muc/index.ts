@@ -1,8 +1,8 @@
 // XEP-0045 Multi-User Chat: the service at muc.domain ([muc], settings.ts; default conference.<domain>), announced in
 // the server's disco#items (§6.1), its own and its rooms' discovery through the disco module (discovery.ts); rooms,
 // occupants and their traffic in service.ts and the files it dispatches to; in a cluster each room is hosted by one
-// node (cluster.ts, README "Across nodes"); the operator's `room destroy` through the 'muc:destroy-room' hook; §11.2
-// (332) when the module stops.
+// node (cluster.ts, README "Across nodes"), and a session resumed on another node (XEP-0198) takes its rooms along;
+// the operator's `room destroy` through the 'muc:destroy-room' hook; §11.2 (332) when the module stops.
 import { Jid } from '../../src/jid.js';
 import { defineModule } from '../../src/modules/api.js';
 import { limitsFrom } from './config.js';
@@ -13,6 +13,9 @@ import './hooks.js';
 import { mucConfig } from './settings.js';
 import { mucStores } from './store/index.js';
 import { roomDestroy, roomList } from './commands.js';
+
+/** Hook priority above the cluster's directory listener (src/cluster/session-sync.ts, 1000). */
+const BEFORE_DIRECTORY = 2000;
 
 export default defineModule({
   name: 'muc',
@@ -45,6 +48,11 @@ export default defineModule({
     ctx.addItem({ jid: domain, name: 'Chatrooms' });
     registerDiscovery(muc);
     ctx.hook('session:closed', (session) => muc.sessionClosed(session));
+    // XEP-0198 resumption on another node moves the session, and its rooms with it (src/cluster/README.md,
+    // "Session hand-over"). The old owner's listener runs first, before the directory's (priority 1000, which
+    // waits for Redis): from the moment the session leaves this node, rooms here send its copies to `to`.
+    ctx.onSessionHandOver({ export: (session) => muc.exportSession(session), adopt: (session, value) => muc.adoptSession(session, value) });
+    ctx.hook('session:handed-over', (session, to) => muc.handedOver(session, to), BEFORE_DIRECTORY);
     ctx.hook('cluster:node-down', (node) => muc.nodeDown(node));
     ctx.hook('muc:destroy-room', async (roomJid, reason) => {
       const room = muc.rooms.get(roomJid);

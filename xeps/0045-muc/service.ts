@@ -11,7 +11,7 @@ import type { RoomStore, StoredRoom } from './store/types.js';
 import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { handleAdmin } from './admin.js';
-import { OccupantNodes, RemoteFanout, RoomsAbroad, serviceGonePresence } from './cluster.js';
+import { OccupantNodes, readHandOver, RemoteFanout, RoomsAbroad, serviceGonePresence, type HandedOverStay, type MucHandOver } from './cluster.js';
 import { defaultRoomConfig, restoredConfig, storedConfig, type MucLimits } from './config.js';
 import { exit, handlePresence, isDeliveryError } from './join.js';
 import { handleMessage } from './messages.js';
@@ -353,6 +353,56 @@ export class MucService implements RoomHost {
       const unavailable = xml('presence', { from: fullJid, to: `${roomJid}/${nick}`, type: 'unavailable' });
       this.handle(unavailable, session.jid, Jid.parse(`${roomJid}/${nick}`)).catch((err: unknown) => this.ctx.log.warn({ err, room: roomJid }, 'could not tell a room on another node that an occupant left'));
     }
+  }
+
+  // ---- a session handed over to another node (XEP-0198 resumption there; src/cluster/README.md) ----
+
+  /**
+   * On the owning node, in the step that detaches the session: the rooms it is in, those hosted here (this
+   * node as host) and those hosted elsewhere (RoomsAbroad); undefined when it is in none.
+   */
+  exportSession(session: BoundSession): MucHandOver | undefined {
+    const fullJid = session.jid.toString();
+    const rooms: HandedOverStay[] = [];
+    for (const room of this.joined.get(fullJid) ?? []) {
+      const occupant = room.occupantByJid(fullJid);
+      if (occupant !== undefined && this.rooms.get(room.jid) === room) rooms.push({ room: room.jid, nick: occupant.nick, host: this.ctx.config.nodeId });
+    }
+    for (const { roomJid, nick, host } of this.abroad.staysOf(fullJid)) rooms.push({ room: roomJid, nick, host });
+    return rooms.length === 0 ? undefined : { rooms };
+  }
+
+  /**
+   * On the taking node, before the session is bound here: a room hosted here now delivers to it directly; a
+   * room hosted on another node (the old owner included) is one this node tells when the session ends (§7.14).
+   */
+  adoptSession(session: BoundSession, value: unknown): void {
+    const fullJid = session.jid.toString();
+    const { stays, rejected } = readHandOver(value);
+    if (rejected === -1) this.ctx.log.warn({ jid: fullJid }, 'the MUC state of a session handed over from another node is not {rooms: [...]}; ignored');
+    else if (rejected > 0) this.ctx.log.warn({ jid: fullJid, rejected }, 'malformed rooms in the MUC state of a session handed over from another node; ignored');
+    const here = this.ctx.config.nodeId;
+    for (const { room, nick, host } of stays) {
+      if (Jid.tryParse(room)?.domain !== this.domain) {
+        this.ctx.log.warn({ jid: fullJid, room }, 'a session handed over from another node names a room of another service; ignored');
+        continue;
+      }
+      // Hosted here: the session is local now, no longer filed under the node it left.
+      if (this.rooms.has(room)) this.occupantNodes.delete(fullJid);
+      // Hosted elsewhere (the old owner included): this node now tells the host when the session ends.
+      else if (host !== here) this.abroad.note(fullJid, room, nick, undefined, host);
+      // Else a room the other node saw hosted here, gone since (emptied, destroyed): nothing to leave.
+    }
+  }
+
+  /**
+   * On the old owner, as the session leaves for node `to`: rooms hosted here keep it as an occupant there (no
+   * exit, §7.14 does not apply: the session lives on); its stays in rooms elsewhere are now `to`'s to end.
+   */
+  handedOver(session: BoundSession, to: string): void {
+    const fullJid = session.jid.toString();
+    if (this.joined.has(fullJid)) this.occupantNodes.set(fullJid, to);
+    this.abroad.leave(fullJid);
   }
 
   /** §11.2: the service is going away; each occupant gets one unavailable self-presence with 332. */
