@@ -1,10 +1,11 @@
 // XEP-0045 rooms keep a session that XEP-0198 resumption moved to another cluster node (src/cluster/README.md,
 // "Session hand-over"; xeps/0045-muc/README.md, "Across nodes"): three node processes on one private
 // redis-server and one embedded store. A raw client on n1 enters a room, has its TCP socket destroyed and
-// resumes on n2; the room is hosted on n1 (the old owner), on n3 (a third node, whose copies still go to n1
-// and are routed on from there), or on n2 (the taker). In each case the room's traffic reaches the session on
+// resumes on n2; the room is hosted on n1 (the old owner), on n3 (a third node, whose copies go to n1 and are
+// routed on from there until n2's notice arrives), or on n2 (the taker). In each case the room's traffic reaches the session on
 // n2, the room keeps it as an occupant, and when the session ends on n2 the room hears of it (§7.14). Node
-// deaths: n2 tells the moved session when n3, hosting its room, dies (332); n2's room keeps it when n1 dies.
+// deaths: n2 tells the moved session when n3, hosting its room, dies (332); n2's room keeps it when n1 dies, and
+// so does a third node's room, told of the move, when the old owner (n4) dies.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,8 +60,8 @@ describe('MUC membership moves with a session resumed on another cluster node (X
     stream.write(`<presence to='${room}/${nick}' id='${id}'><x xmlns='${MUC}'/></presence>`);
     await stream.expect(new RegExp(`<presence [^>]*id="${id}"[^>]*>.*?<status code="110"/>.*?</presence>`, 's'));
   };
-  /** Destroys the raw client's socket on n1 (no closing handshake) and resumes its session on n2, once n1 let it go. */
-  const resumeOnN2 = async (username: string, previd: string, stream: RawStream): Promise<RawStream> => {
+  /** Destroys the raw client's socket on its node (n1 unless said) and resumes its session on n2, once that node let it go. */
+  const resumeOnN2 = async (username: string, previd: string, stream: RawStream, owner = 'n1'): Promise<RawStream> => {
     stream.destroy();
     await delay(300);
     const back = await RawStream.connect(node(1).ports.c2s);
@@ -79,8 +80,8 @@ describe('MUC membership moves with a session resumed on another cluster node (X
       return value === null ? undefined : (JSON.parse(value) as { node: string }).node;
     };
     await until(async () => (await record()) === 'n2', 'the directory to name n2');
-    // n1 let the session go ('session:handed-over' there): from now on nothing on n1 holds it.
-    await until(async () => (await r().sismember('rt:node:{n1}:sessions', jid)) === 0, "n1's set to drop the JID");
+    // The owner let the session go ('session:handed-over' there): from now on nothing there holds it.
+    await until(async () => (await r().sismember(`rt:node:{${owner}}:sessions`, jid)) === 0, `${owner}'s set to drop the JID`);
     return back;
   };
   /** Collects what `client` receives from the room about `occupantJid` leaving. */
@@ -102,7 +103,7 @@ describe('MUC membership moves with a session resumed on another cluster node (X
     this.timeout(120_000);
     redis = await startRedis(this);
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-cluster-handover-muc-'));
-    await addUsers(dataDir, PASSWORD, 'anna', 'ben', 'cleo', 'dan', 'eve', 'finn', 'gus', 'hal');
+    await addUsers(dataDir, PASSWORD, 'anna', 'ben', 'cleo', 'dan', 'eve', 'finn', 'gus', 'hal', 'ivy', 'jay', 'kim');
     nodes.push(...(await Promise.all(['n1', 'n2', 'n3'].map((id) => startNode({ id, redisUrl: (redis as RedisInstance).url, dataDir })))));
   });
 
@@ -222,5 +223,35 @@ describe('MUC membership moves with a session resumed on another cluster node (X
     back.write('</stream:stream>');
     await until(() => eveGone.length === 1, "Eve's exit when her session ends on n2");
     assert.ok(!statuses(eveGone[0] as Element).includes(333));
+  });
+  it('a room on a third node is told of the move: when the old owner dies, it keeps the moved session and removes only that node\'s own (333)', async function () {
+    this.timeout(NODE_DOWN_BOUND_MS + 30_000);
+    const [n4, n5] = await Promise.all(['n4', 'n5'].map((id) => startNode({ id, redisUrl: (redis as RedisInstance).url, dataDir })));
+    nodes.push(n4 as NodeProcess, n5 as NodeProcess);
+    const room = roomName('told-host');
+    const kim = await login(n5 as NodeProcess, 'kim');
+    await createRoom(kim, room, 'Kim');
+    assert.equal(await r().get(`rt:place:{${room}}`), 'n5');
+    const jay = await rawManaged(n4 as NodeProcess, 'jay');
+    await rawEnter(jay.stream, room, 'Jay');
+    // Ivy stays on n4: the positive control that the room saw n4 go.
+    const ivy = await login(n4 as NodeProcess, 'ivy');
+    await ivy.xmpp.send(xml('presence', { to: `${room}/Ivy` }, xml('x', { xmlns: MUC })));
+    await kim.next(isPresence(`${room}/Ivy`));
+    const jayGone = departures(kim, `${room}/Jay`);
+    const ivyGone = departures(kim, `${room}/Ivy`);
+    const back = await resumeOnN2('jay', jay.previd, jay.stream, 'n4');
+    await groupchat(kim, room, 'after the move', 'k-1');
+    await back.expect(bodyPattern(room, 'Kim', 'after the move'), 5000);
+
+    // n4 dies. Without the notice n5 still files Jay under n4 and removes him with Ivy.
+    await (n4 as NodeProcess).kill();
+    await until(() => ivyGone.length === 1, "Ivy's removal when n4 is seen dead", NODE_DOWN_BOUND_MS);
+    assert.ok(statuses(ivyGone[0] as Element).includes(333), 'Ivy removed as a ghost (333)');
+    await delay(300);
+    assert.deepEqual(jayGone.map(String), [], 'Kim saw Jay stay');
+    await groupchat(kim, room, 'after n4 died', 'k-2');
+    await back.expect(bodyPattern(room, 'Kim', 'after n4 died'), 5000);
+    assert.deepEqual(await occupantsOf(kim, room), [`${room}/Jay`, `${room}/Kim`]);
   });
 });

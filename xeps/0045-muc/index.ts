@@ -8,7 +8,7 @@ import { defineModule } from '../../src/modules/api.js';
 import { limitsFrom } from './config.js';
 import { registerDiscovery } from './discovery.js';
 import { RANK } from './room.js';
-import { MucService } from './service.js';
+import { MucService, OCCUPANT_MOVED } from './service.js';
 import './hooks.js';
 import { mucConfig } from './settings.js';
 import { mucStores } from './store/index.js';
@@ -53,6 +53,7 @@ export default defineModule({
     // waits for Redis): from the moment the session leaves this node, rooms here send its copies to `to`.
     ctx.onSessionHandOver({ export: (session) => muc.exportSession(session), adopt: (session, value) => muc.adoptSession(session, value) });
     ctx.hook('session:handed-over', (session, to) => muc.handedOver(session, to), BEFORE_DIRECTORY);
+    ctx.cluster.onRequest(OCCUPANT_MOVED, (body) => muc.occupantMoved(body));
     ctx.hook('cluster:node-down', (node) => muc.nodeDown(node));
     ctx.hook('muc:destroy-room', async (roomJid, reason) => {
       const room = muc.rooms.get(roomJid);

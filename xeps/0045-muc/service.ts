@@ -52,6 +52,10 @@ export interface DestroyDetails {
   password?: string;
 }
 
+/** The cluster request topic of occupantMoved, and how long the sender waits for its answer. */
+export const OCCUPANT_MOVED = 'muc:occupant-moved';
+const OCCUPANT_MOVED_WAIT_MS = 5000;
+
 export class MucService implements RoomHost {
   readonly rooms = new Map<string, Room>();
   readonly output: RoomOutput;
@@ -382,6 +386,7 @@ export class MucService implements RoomHost {
     if (rejected === -1) this.ctx.log.warn({ jid: fullJid }, 'the MUC state of a session handed over from another node is not {rooms: [...]}; ignored');
     else if (rejected > 0) this.ctx.log.warn({ jid: fullJid, rejected }, 'malformed rooms in the MUC state of a session handed over from another node; ignored');
     const here = this.ctx.config.nodeId;
+    const hosts = new Set<string>();
     for (const { room, nick, host } of stays) {
       if (Jid.tryParse(room)?.domain !== this.domain) {
         this.ctx.log.warn({ jid: fullJid, room }, 'a session handed over from another node names a room of another service; ignored');
@@ -390,9 +395,31 @@ export class MucService implements RoomHost {
       // Hosted here: the session is local now, no longer filed under the node it left.
       if (this.rooms.has(room)) this.occupantNodes.delete(fullJid);
       // Hosted elsewhere (the old owner included): this node now tells the host when the session ends.
-      else if (host !== here) this.abroad.note(fullJid, room, nick, undefined, host);
+      else if (host !== here) {
+        this.abroad.note(fullJid, room, nick, undefined, host);
+        hosts.add(host);
+      }
       // Else a room the other node saw hosted here, gone since (emptied, destroyed): nothing to leave.
     }
+    // The hosts file the session under the node it left; told, they send its copies here and no longer count it
+    // among that node's sessions should that node die (§18.1.2). Until then the old node routes copies on.
+    for (const host of hosts) {
+      this.ctx.cluster
+        .request(host, OCCUPANT_MOVED, { jid: fullJid, node: here }, OCCUPANT_MOVED_WAIT_MS, () => undefined)
+        .catch((err: unknown) => this.ctx.log.warn({ err, host, jid: fullJid }, 'could not tell a room host that an occupant session moved here'));
+    }
+  }
+
+  /** A room host hears that an occupant session moved to `node` (adoptSession there). */
+  occupantMoved(body: unknown): null {
+    const { jid, node } = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    if (typeof jid !== 'string' || typeof node !== 'string' || node === '') {
+      this.ctx.log.warn({ body }, 'unreadable notice of an occupant session that moved; ignored');
+      return null;
+    }
+    // Only occupants of rooms hosted here that are not local (a local session needs no node).
+    if (this.joined.has(jid) && this.ctx.sessions.get(jid) === undefined) this.occupantNodes.set(jid, node);
+    return null;
   }
 
   /**
