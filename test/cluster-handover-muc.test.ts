@@ -15,7 +15,7 @@ import type { Element } from 'ltx';
 import { ALIVE_TTL_MS, SWEEP_JITTER_MS, SWEEP_MS } from '../src/cluster/node-registry.js';
 import { connect, type TestClient } from './support/clients.js';
 import { addUsers, startNode, type NodeProcess } from './support/cluster.js';
-import { plainAuth, rawLogin, RawStream, STREAM_HEADER } from './support/raw-stream.js';
+import { rawAuthenticated, rawLogin, SM_FEATURE, type RawStream } from './support/raw-stream.js';
 import { startRedis, type RedisInstance } from './support/redis.js';
 import { until } from './support/until.js';
 import { createRoom, DISCO_ITEMS, groupchat, iq, isPresence, MUC, SERVICE, statuses, xml } from '../xeps/0045-muc/test-kit.js';
@@ -64,14 +64,8 @@ describe('MUC membership moves with a session resumed on another cluster node (X
   const resumeOnN2 = async (username: string, previd: string, stream: RawStream, owner = 'n1'): Promise<RawStream> => {
     stream.destroy();
     await delay(300);
-    const back = await RawStream.connect(node(1).ports.c2s);
+    const back = await rawAuthenticated(node(1).ports.c2s, username, PASSWORD, SM_FEATURE);
     raws.push(back);
-    back.write(STREAM_HEADER());
-    await back.expect(/<\/stream:features>/);
-    back.write(plainAuth(username, PASSWORD));
-    await back.expect(/<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"\/>/);
-    back.write(STREAM_HEADER());
-    await back.expect(/<sm xmlns="urn:xmpp:sm:3"\/>.*?<\/stream:features>/s);
     back.write(`<resume xmlns='${SM}' previd='${previd}' h='0'/>`);
     await back.expect(/<resumed xmlns="urn:xmpp:sm:3"/, 8000);
     const jid = `${username}@localhost/phone`;

@@ -16,7 +16,7 @@ import { loadConfig } from '../src/config/index.js';
 import { openStores } from '../src/storage/index.js';
 import { connect, serviceUrl, type TestClient } from './support/clients.js';
 import { addUsers, befriend, startNode, type NodeProcess } from './support/cluster.js';
-import { plainAuth, rawLogin, RawStream, STREAM_HEADER } from './support/raw-stream.js';
+import { rawAuthenticated as authenticated, rawLogin, RawStream, SM_FEATURE } from './support/raw-stream.js';
 import { startRedis, type RedisInstance } from './support/redis.js';
 import { until } from './support/until.js';
 
@@ -69,14 +69,8 @@ describe('XEP-0198 resumption on another cluster node', function () {
   };
   /** A raw stream on `at`, authenticated and restarted, ready for <resume/> or bind. */
   const rawAuthenticated = async (at: NodeProcess, username: string): Promise<RawStream> => {
-    const stream = await RawStream.connect(at.ports.c2s);
+    const stream = await authenticated(at.ports.c2s, username, PASSWORD, SM_FEATURE);
     raws.push(stream);
-    stream.write(STREAM_HEADER());
-    await stream.expect(/<\/stream:features>/);
-    stream.write(plainAuth(username, PASSWORD));
-    await stream.expect(/<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"\/>/);
-    stream.write(STREAM_HEADER());
-    await stream.expect(/<sm xmlns="urn:xmpp:sm:3"\/>.*?<\/stream:features>/s);
     return stream;
   };
   const bindWorks = async (stream: RawStream, resource: string): Promise<void> => {

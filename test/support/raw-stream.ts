@@ -152,18 +152,31 @@ export interface RawLogin {
   jid: string;
 }
 
+/** XEP-0198's stream feature: after authentication, a session may be resumed. */
+export const SM_FEATURE = /<sm xmlns="urn:xmpp:sm:3"\/>/;
+
 /**
- * Opens a stream, authenticates with PLAIN (the server must not require TLS) and binds `resource`.
- * The cursor is left after the bind result.
+ * Opens a stream, authenticates with PLAIN (the server must not require TLS) and restarts it; resolves at the
+ * restarted stream's features once they include `feature` (the cursor is left after them): the point where a
+ * client binds, or resumes a session (XEP-0198 §5).
  */
-export async function rawLogin(port: number, username: string, password: string, resource: string): Promise<RawLogin> {
+export async function rawAuthenticated(port: number, username: string, password: string, feature = /<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"\/>/): Promise<RawStream> {
   const stream = await RawStream.connect(port);
   stream.write(STREAM_HEADER());
   await stream.expect(/<mechanism>PLAIN<\/mechanism>.*?<\/stream:features>/s);
   stream.write(plainAuth(username, password));
   await stream.expect(/<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"\/>/);
   stream.write(STREAM_HEADER());
-  await stream.expect(/<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"\/>.*?<\/stream:features>/s);
+  await stream.expect(new RegExp(`${feature.source}.*?<\\/stream:features>`, 's'));
+  return stream;
+}
+
+/**
+ * Opens a stream, authenticates with PLAIN (the server must not require TLS) and binds `resource`.
+ * The cursor is left after the bind result.
+ */
+export async function rawLogin(port: number, username: string, password: string, resource: string): Promise<RawLogin> {
+  const stream = await rawAuthenticated(port, username, password);
   stream.write(`<iq type='set' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
   const [, jid = ''] = await stream.expect(/<iq type="result" id="bind-1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>([^<]+)<\/jid><\/bind><\/iq>/);
   return { stream, jid };

@@ -54,7 +54,7 @@ export default defineModule({
       id: 'XEP-0198',
       title: 'Stream Management',
       version: '1.6',
-      scope: 'client streams: enable with and without resumption, r/a acknowledgements with 2^32 wrap-around, resume re-sending what the client did not acknowledge (with XEP-0203 delay stamps), also on another node of a cluster (the owner hands the session over), resumption timeout; an ended session\'s unacknowledged stanzas routed as undelivered; no resumption on BOSH',
+      scope: 'client streams: enable with and without resumption, r/a acknowledgements with 2^32 wrap-around, resume re-sending what the client did not acknowledge (with XEP-0203 delay stamps), also on another node of a cluster (the owner hands the session over, with its directed-presence recipients, active privacy list and MUC rooms), resumption timeout; an ended session\'s unacknowledged stanzas routed as undelivered; no resumption on BOSH',
       status: 'partial',
     },
   ],
