@@ -93,6 +93,25 @@ describe('MUC membership moves with a session resumed on another cluster node (X
   const bodyPattern = (room: string, from: string, body: string): RegExp =>
     new RegExp(`<message [^>]*from="${escape(`${room}/${from}`)}"[^>]*type="groupchat"[^>]*>.*?<body>${escape(body)}</body>`, 's');
 
+  /**
+   * A groupchat message reaches the raw client on its node (the positive control), its session moves to n2, and
+   * the next message from the same speaker reaches it there; the stream on n2.
+   */
+  const moveWhileListening = async (
+    speaker: TestClient,
+    speakerNick: string,
+    room: string,
+    moving: { username: string; previd: string; stream: RawStream },
+    owner = 'n1',
+  ): Promise<RawStream> => {
+    await groupchat(speaker, room, 'before the move', `${speakerNick}-before`);
+    await moving.stream.expect(bodyPattern(room, speakerNick, 'before the move'));
+    const back = await resumeOnN2(moving.username, moving.previd, moving.stream, owner);
+    await groupchat(speaker, room, 'after the move', `${speakerNick}-after`);
+    await back.expect(bodyPattern(room, speakerNick, 'after the move'), 5000);
+    return back;
+  };
+
   before(async function () {
     this.timeout(120_000);
     redis = await startRedis(this);
@@ -125,13 +144,8 @@ describe('MUC membership moves with a session resumed on another cluster node (X
     await ben.next(isPresence(`${room}/Anna`));
     const gone = departures(ben, `${room}/Anna`);
     // Positive control: on n1, the room's traffic reaches her.
-    await groupchat(ben, room, 'before the move', 'b-1');
-    await anna.stream.expect(bodyPattern(room, 'Ben', 'before the move'));
-
-    const back = await resumeOnN2('anna', anna.previd, anna.stream);
-    await groupchat(ben, room, 'after the move', 'b-2');
-    // Without the hand-over part the room on n1 finds her neither here nor elsewhere and drops her (333).
-    await back.expect(bodyPattern(room, 'Ben', 'after the move'), 5000);
+    // After the move: without the hand-over part the room on n1 finds her neither here nor elsewhere and drops her (333).
+    const back = await moveWhileListening(ben, 'Ben', room, { username: 'anna', ...anna });
     assert.deepEqual(await occupantsOf(ben, room), [`${room}/Anna`, `${room}/Ben`], 'still an occupant');
     // She still speaks in the room from n2 (§7.4: a non-occupant would get not-acceptable).
     back.write(`<message to='${room}' type='groupchat' id='a-2'><body>from n2</body></message>`);
@@ -195,12 +209,7 @@ describe('MUC membership moves with a session resumed on another cluster node (X
     await finn.next(isPresence(`${room}/Gus`));
     const eveGone = departures(finn, `${room}/Eve`);
     const gusGone = departures(finn, `${room}/Gus`);
-    await groupchat(finn, room, 'before the move', 'f-1');
-    await eve.stream.expect(bodyPattern(room, 'Finn', 'before the move'));
-
-    const back = await resumeOnN2('eve', eve.previd, eve.stream);
-    await groupchat(finn, room, 'after the move', 'f-2');
-    await back.expect(bodyPattern(room, 'Finn', 'after the move'), 5000);
+    const back = await moveWhileListening(finn, 'Finn', room, { username: 'eve', ...eve });
 
     // n1 dies (kill -9). The room removes the occupants whose sessions were there (§18.1.2, 333): Gus, not Eve,
     // whose session is on n2 now. Without the hand-over part the room still files her under n1.

@@ -63,9 +63,10 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
   };
 
   const post = (attrs: string, payload: string, onBody: (body: Element) => void): void => {
-    const text = `<body xmlns='${NS.httpbind}'${attr('rid', rid++)}${attrs}${payload === '' ? '/>' : `>${payload}</body>`}`;
+    const requestRid = rid++;
+    const text = `<body xmlns='${NS.httpbind}'${attr('rid', requestRid)}${attrs}${payload === '' ? '/>' : `>${payload}</body>`}`;
     open++;
-    const written = new Promise<void>((resolve) => send(text, onBody, 0, resolve));
+    const written = new Promise<void>((resolve) => send(requestRid, text, onBody, 0, resolve));
     previousWritten = written;
   };
 
@@ -73,7 +74,7 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
   // very moment; the request on it is reset before the server reads it. Browsers and Strophe.js send such a request
   // again with the same rid, which XEP-0124 §14.3 allows (the server answers a repeated rid from its cache), so
   // this client does too, instead of losing the session to a race of HTTP's own making.
-  const send = (text: string, onBody: (body: Element) => void, resends: number, onWritten: () => void): void => {
+  const send = (requestRid: number, text: string, onBody: (body: Element) => void, resends: number, onWritten: () => void): void => {
     let answered = false;
     const request = http.request(
       {
@@ -114,13 +115,13 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
     // Small bodies on a reused connection: without this, Nagle waits for the server's delayed ACK (~200 ms).
     request.on('socket', (socket) => socket.setNoDelay(true));
     inFlight.add(request);
-    request.setTimeout(requestTimeoutMs, () => fail(new Error(`BOSH request ${ridOf(text)} unanswered after ${requestTimeoutMs / 1000} s`)));
+    request.setTimeout(requestTimeoutMs, () => fail(new Error(`BOSH request ${requestRid} unanswered after ${requestTimeoutMs / 1000} s`)));
     request.on('error', (err: NodeJS.ErrnoException) => {
       inFlight.delete(request);
       if (ended) return;
       if (!answered && request.reusedSocket && err.code === 'ECONNRESET' && resends < RESENDS_PER_REQUEST) {
         target.onResend?.(`${err.code} on a reused connection`);
-        return send(text, onBody, resends + 1, () => undefined);
+        return send(requestRid, text, onBody, resends + 1, () => undefined);
       }
       fail(err);
     });
@@ -129,8 +130,6 @@ export function boshWire(target: BoshTarget, inbox: Inbox, onConnect: () => void
     if (resends > 0) request.end(text);
     else void previousWritten.then(() => request.end(text));
   };
-
-  const ridOf = (text: string): string => /rid='(\d+)'/.exec(text)?.[1] ?? '?';
 
   const deliver = (body: Element): void => {
     for (const child of body.getChildElements()) inbox.push({ kind: 'element', element: child });
