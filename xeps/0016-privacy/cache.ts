@@ -9,6 +9,7 @@ import type { Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import type { BlockListStore, PrivacyStore } from './store/types.js';
 import { BlockList, compileList, type CompiledList, type Policy, type RosterEntry } from './engine.js';
+import { SmallStringSet } from './small-set.js';
 
 export type RosterChange = RosterItem | { jid: string; subscription: 'remove' };
 
@@ -20,7 +21,7 @@ export interface SessionPrivacy {
   /** The session's active list (XEP-0016 §2.4); undefined means the default list applies. */
   active: string | undefined;
   /** Full JIDs whose available presence reached this session: they get unavailable when blocked. */
-  readonly presenceFrom: Set<string>;
+  readonly presenceFrom: SmallStringSet;
   /**
    * JIDs this session sent directed available presence to (RFC 6121 §4.6): they count as presence recipients.
    * Made by the first directed presence: most sessions send none.
@@ -46,7 +47,14 @@ export function readMovedSessionPrivacy(value: unknown): MovedSessionPrivacy | u
   return { ...(active !== undefined ? { active } : {}), ...(presenceFrom ? { presenceFrom } : {}), ...(directedTo ? { directedTo } : {}) };
 }
 
-export function track(set: Set<string>, jid: string, available: boolean): void {
+/** What track() needs of a set: both a session's Set of directed-presence recipients and its SmallStringSet. */
+interface TrackedJids {
+  readonly size: number;
+  add(jid: string): unknown;
+  delete(jid: string): boolean;
+}
+
+export function track(set: TrackedJids, jid: string, available: boolean): void {
   if (!available) set.delete(jid);
   else if (set.size < MAX_TRACKED) set.add(jid);
 }
@@ -56,7 +64,7 @@ export function track(set: Set<string>, jid: string, available: boolean): void {
  * (XEP-0045 §7.14, §9.6, §9.8, §10.9: status 110) takes the session out of the room, and the room sends no
  * unavailable for the other occupants then, so their entries go with it; a nick change (status 303) does not.
  */
-export function trackPresence(set: Set<string>, stanza: Element): void {
+export function trackPresence(set: SmallStringSet, stanza: Element): void {
   const from = stanza.attrs.from;
   if (from === undefined) return;
   const available = stanza.attrs.type === undefined;
@@ -200,7 +208,7 @@ export class PrivacyCache {
     if (!user.sessions.has(session)) {
       if (active) user.lists.set(active.name, active);
       const directedTo = moved?.directedTo && moved.directedTo.length > 0 ? new Set(moved.directedTo) : undefined;
-      user.sessions.set(session, { active: active?.name, presenceFrom: new Set(moved?.presenceFrom), directedTo });
+      user.sessions.set(session, { active: active?.name, presenceFrom: new SmallStringSet(moved?.presenceFrom), directedTo });
     }
     return user;
   }
