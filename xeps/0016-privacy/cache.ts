@@ -26,7 +26,7 @@ export interface SessionPrivacy {
    * JIDs this session sent directed available presence to (RFC 6121 §4.6): they count as presence recipients.
    * Made by the first directed presence: most sessions send none.
    */
-  directedTo: Set<string> | undefined;
+  directedTo: SmallStringSet | undefined;
 }
 
 /** A session's privacy state as it moves to another node with the session (src/sessions/handover-parts.ts). */
@@ -47,14 +47,7 @@ export function readMovedSessionPrivacy(value: unknown): MovedSessionPrivacy | u
   return { ...(active !== undefined ? { active } : {}), ...(presenceFrom ? { presenceFrom } : {}), ...(directedTo ? { directedTo } : {}) };
 }
 
-/** What track() needs of a set: both a session's Set of directed-presence recipients and its SmallStringSet. */
-interface TrackedJids {
-  readonly size: number;
-  add(jid: string): unknown;
-  delete(jid: string): boolean;
-}
-
-export function track(set: TrackedJids, jid: string, available: boolean): void {
+export function track(set: SmallStringSet, jid: string, available: boolean): void {
   if (!available) set.delete(jid);
   else if (set.size < MAX_TRACKED) set.add(jid);
 }
@@ -207,7 +200,7 @@ export class PrivacyCache {
     this.offline.delete(username);
     if (!user.sessions.has(session)) {
       if (active) user.lists.set(active.name, active);
-      const directedTo = moved?.directedTo && moved.directedTo.length > 0 ? new Set(moved.directedTo) : undefined;
+      const directedTo = moved?.directedTo && moved.directedTo.length > 0 ? new SmallStringSet(moved.directedTo) : undefined;
       user.sessions.set(session, { active: active?.name, presenceFrom: new SmallStringSet(moved?.presenceFrom), directedTo });
     }
     return user;

@@ -8,6 +8,7 @@ import { Element, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
 import { rosterMap, track, trackPresence, type PrivacyCache, type UserPrivacy } from './cache.js';
 import { classify, decide, isOpen, peerFrom, peerOf, type Direction, type Peer, type Policy, type Verdict } from './engine.js';
+import { SmallStringSet } from './small-set.js';
 
 /** Stanzas held for one user while their lists load; more are refused with a 'wait' error. */
 const MAX_HELD = 500;
@@ -170,7 +171,7 @@ export class PrivacyGuard {
     if (this.isOwn(to, session)) return;
     const state = this.cache.get(session.jid.local)?.sessions.get(session);
     if (!state) return;
-    if (stanza.attrs.type === undefined) track((state.directedTo ??= new Set()), to.toString(), true);
+    if (stanza.attrs.type === undefined) track((state.directedTo ??= new SmallStringSet()), to.toString(), true);
     else state.directedTo?.delete(to.toString());
   }
 

@@ -1,7 +1,7 @@
-// A set of strings held in a plain array while it is small, in a Set once it grows. Every session keeps one
-// (the full JIDs whose presence reached it, cache.ts), and most hold a handful: at ten entries a Set's hash
-// table costs about 350 bytes, the array under 100. Past SMALL entries the linear scans would cost more than
-// the memory saves, so the entries move to a Set and stay there.
+// A set of strings held in a plain array while it is small, in a Set once it grows. Every session keeps one or two
+// (the full JIDs whose presence reached it, and those it sent directed presence to: cache.ts), and most hold a
+// handful: at ten entries a Set's hash table costs about 350 bytes, the array under 100. Past SMALL entries the
+// linear scans would cost more than the memory saves, so the entries move to a Set and stay there.
 
 /** Entries kept in the array; one more moves them to a Set. */
 const SMALL = 16;
