@@ -16,6 +16,7 @@ import { adminCommandsOf } from './modules/commands.js';
 import { DiscoRegistry } from './modules/disco-registry.js';
 import { ModuleHost } from './modules/host.js';
 import { createLogger, type Logger } from './observability/log.js';
+import type { MemoryFavouring } from './observability/event-loop-metrics.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { metricsEndpoint } from './observability/metrics-endpoint.js';
 import { IqRegistry } from './router/iq-registry.js';
@@ -83,6 +84,8 @@ export interface StartOptions {
   log?: Logger;
   /** How a reload reads the configuration again: as at start (the same file, environment and modules). */
   loadConfig?: () => Config;
+  /** The process's idle-memory mode (src/runtime/idle-memory.ts), which `ratatosk serve` runs: shown in /metrics. */
+  memoryFavouring?: MemoryFavouring;
 }
 
 /** Undoes one step of a start-up that failed later (a port in use, an unreachable database...). */
@@ -121,6 +124,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   // Prometheus metrics (README "Metrics"), served at /metrics below.
   const metrics = new ServerMetrics({ nodeId: config.nodeId, sessions });
   if (stores.engine.kind === 'postgres') metrics.watchPool(stores.engine.db.pool);
+  if (options.memoryFavouring) metrics.watchMemoryFavouring(options.memoryFavouring);
   const iqs = new IqRegistry();
   const disco = new DiscoRegistry();
   const streamElements = new StreamElementRegistry();

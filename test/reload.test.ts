@@ -1,8 +1,8 @@
 // Reloading the configuration of a running `ratatosk serve` (a real child process) with SIGHUP and with
 // `ratatosk reload`: the log level reaches loggers made at start, limits reach new connections, the in-band
 // registration switch, the admin list and the TLS certificate (direct TLS, STARTTLS and tls-server-end-point)
-// change, other keys are reported as needing a restart, a bad file changes nothing, and a logged-in session
-// keeps sending and receiving throughout.
+// change, the idle-memory mode turns off, other keys are reported as needing a restart, a bad file changes
+// nothing, and a logged-in session keeps sending and receiving throughout.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -17,6 +17,7 @@ import { connect, type TestClient } from './support/clients.js';
 import { runCliProcess, type CliResult } from './support/cli.js';
 import { rawConnect, STREAM_OPEN } from './support/raw.js';
 import { ScramConnection } from './support/scram-client.js';
+import { until } from './support/until.js';
 import { deriveCredentials } from '../src/auth/credentials.js';
 import { loadConfig } from '../src/config/index.js';
 import { MODULE_CONFIGS, MODULE_STORES } from '../src/main.js';
@@ -344,4 +345,23 @@ describe('reload: SIGHUP and `ratatosk reload` on a running `ratatosk serve`', f
     }
     await sessionsAlive('after a new certificate');
   });
+
+  it('memory.favour_when_idle: an idle `serve` favours memory (/metrics), a reload turns that off; the session goes on', async function () {
+    const favoured = async (): Promise<number | undefined> => {
+      const res = await fetch(`http://127.0.0.1:${ports.http}/metrics`);
+      assert.equal(res.status, 200);
+      const line = (await res.text()).split('\n').find((l) => l.startsWith('ratatosk_memory_favoured '));
+      return line === undefined ? undefined : Number(line.split(' ')[1]);
+    };
+    // The mode looks at the loop every 5 s and switches after one idle interval.
+    await until(async () => (await favoured()) === 1, 'memory favoured once the server is idle', 15_000, 250);
+
+    await writeConfig({}, '[memory]\nfavour_when_idle = false');
+    const reloaded = await hangUp();
+    assert.equal(reloaded.msg, 'configuration reloaded', JSON.stringify(reloaded));
+    assert.deepEqual(reloaded.applied, ['memory.favour_when_idle']);
+    await until(async () => (await favoured()) === 0, 'speed again after the reload', 8_000, 250);
+    await sessionsAlive('after memory.favour_when_idle = false');
+  });
 });
+

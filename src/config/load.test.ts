@@ -78,6 +78,7 @@ describe('loadConfig', () => {
           readBurst: 1048576, stanzaRate: 100, stanzaBurst: 200, maxBacklogBytes: 1048576, maxOutputBytes: 4194304,
         },
         metrics: { allow: ['127.0.0.0/8', '::1'] },
+        memory: { favourWhenIdle: true },
       });
     });
 
@@ -109,9 +110,9 @@ describe('loadConfig', () => {
         const key = /^#\s*(\w+) =/.exec(line);
         if (key?.[1]) documented.add(section ? `${section}.${key[1]}` : key[1]);
       }
-      for (const table of ['', 'c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits', 'metrics']) {
+      for (const table of ['', 'c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits', 'metrics', 'memory']) {
         for (const key of knownKeys(table)) {
-          if (['c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits', 'metrics'].includes(key) && table === '') continue;
+          if (['c2s', 'http', 'admin', 'tls', 'database', 'redis', 'auth', 'limits', 'metrics', 'memory'].includes(key) && table === '') continue;
           const full = table ? `${table}.${key}` : key;
           assert.ok(documented.has(full), `${full} is not documented in ratatosk.example.toml`);
         }
@@ -231,6 +232,7 @@ describe('loadConfig', () => {
           RATATOSK_REDIS_CLUSTER: 'r1:6379,r2:6379',
           RATATOSK_ALLOW_REGISTRATION: 'YES',
           RATATOSK_TRUSTED_PROXIES: '192.168.0.0/16',
+          RATATOSK_MEMORY_FAVOUR_WHEN_IDLE: 'false',
         },
         modules: MODULE_CONFIGS,
       });
@@ -244,6 +246,7 @@ describe('loadConfig', () => {
       assert.deepEqual(config.tls, { cert: 'c.pem', key: 'k.pem' });
       assert.equal(config.database.url, 'postgresql://localhost/r');
       assert.deepEqual(config.redis.cluster, ['r1:6379', 'r2:6379']);
+      assert.equal(config.memory.favourWhenIdle, false);
       assert.deepEqual(config.sections?.registration, { allow: true }, "a module's variable (XEP-0077's) sets its table");
     });
 

@@ -215,6 +215,11 @@ const metricsShape = {
   allow: z.array(addressOrCidr, expect('a list of IP addresses or CIDR blocks')).default([...LOOPBACK_RANGES]),
 };
 
+/** [memory]: how the process trades memory against speed (src/runtime/idle-memory.ts). */
+const memoryShape = {
+  favour_when_idle: bool.default(true),
+};
+
 const topShape = {
   domain: domain.default('localhost'),
   data_dir: text.default('./data'),
@@ -231,6 +236,7 @@ const topShape = {
   auth: table(authShape).prefault({}),
   limits: table(limitsShape).prefault({}),
   metrics: table(metricsShape).prefault({}),
+  memory: table(memoryShape).prefault({}),
 };
 
 export const fileSchema = table(topShape);
@@ -247,6 +253,7 @@ const TABLE_KEYS: Record<string, readonly string[]> = {
   auth: Object.keys(authShape),
   limits: Object.keys(limitsShape),
   metrics: Object.keys(metricsShape),
+  memory: Object.keys(memoryShape),
 };
 
 /** The keys a table accepts ('' is the top level), for "did you mean" hints. */
@@ -394,6 +401,7 @@ export function toConfig(f: FileConfig): Config {
       maxOutputBytes: f.limits.max_output_bytes,
     },
     metrics: { allow: f.metrics.allow },
+    memory: { favourWhenIdle: f.memory.favour_when_idle },
     auth: {
       scramIterations: f.auth.scram_iterations,
       scramHashes: [...new Set(f.auth.scram_hashes)],

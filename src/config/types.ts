@@ -67,6 +67,8 @@ export interface Config {
   };
   /** Who may read /metrics (Prometheus) on the HTTP port: addresses and CIDR blocks; loopback by default. */
   metrics: { allow: string[] };
+  /** While the event loop is nearly idle, V8 favours memory over speed (src/runtime/idle-memory.ts). */
+  memory: { favourWhenIdle: boolean };
   tls: { cert?: string; key?: string };
   database: {
     url?: string;

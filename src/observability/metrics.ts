@@ -4,7 +4,7 @@
 // small modules beside this one.
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
-import { registerEventLoopUtilisation } from './event-loop-metrics.js';
+import { registerEventLoopUtilisation, registerMemoryFavouring, type MemoryFavouring } from './event-loop-metrics.js';
 import { loginRecorder, type LoginRecorder } from './login-metrics.js';
 import { registerPoolMetrics, type PoolCounts } from './postgres-metrics.js';
 import { redisObserver, type RedisObserver } from './redis-metrics.js';
@@ -42,6 +42,11 @@ export class ServerMetrics {
   /** The client connections, for the outbound queue gauges. */
   watchConnections(connections: () => Iterable<QueuedConnection>): void {
     registerQueueMetrics(this.registry, connections);
+  }
+
+  /** The process's idle-memory mode (`ratatosk serve` runs one). */
+  watchMemoryFavouring(mode: MemoryFavouring): void {
+    registerMemoryFavouring(this.registry, mode);
   }
 
   /** The PostgreSQL pool, for the pool gauges (only with the PostgreSQL back end). */

@@ -32,6 +32,7 @@ export const CORE_RELOADABLE: readonly string[] = [
   'c2s.auth_timeout',
   'tls.cert',
   'tls.key',
+  'memory',
 ];
 
 const isCoreReloadable = (path: string): boolean => CORE_RELOADABLE.some((key) => path === key || path.startsWith(`${key}.`));

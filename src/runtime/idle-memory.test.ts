@@ -1,0 +1,94 @@
+// The idle-memory mode: when it favours memory, and what that does to a real process's heap.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_IDLE_MEMORY_POLICY, favourMemoryNext, startIdleMemoryMode } from './idle-memory.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface ChildSummary {
+  physicalAtIdleStart: number;
+  physicalAtEnd: number;
+  favoured: boolean;
+  idlePeriods: number;
+}
+
+/** Runs test/fixtures/idle-memory-child.ts (busy, then idle with a trickle of allocations) with the mode on or off. */
+function runChild(mode: 'on' | 'off'): Promise<ChildSummary> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/idle-memory-child.ts', mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('SUMMARY '));
+      if (code !== 0 || line === undefined) reject(new Error(`child (${mode}) exited ${code}:\n${out}\n${err}`));
+      else resolve(JSON.parse(line.slice('SUMMARY '.length)) as ChildSummary);
+    });
+  });
+}
+
+const spin = (ms: number): void => {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // a busy event loop
+  }
+};
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('idle memory mode (src/runtime/idle-memory.ts)', function () {
+  it('favours memory below the idle share, speed from the busy share, and keeps its state in between', function () {
+    const policy = DEFAULT_IDLE_MEMORY_POLICY;
+    assert.equal(favourMemoryNext(false, 0.05, policy), true);
+    assert.equal(favourMemoryNext(true, 0.05, policy), true);
+    assert.equal(favourMemoryNext(true, 0.3, policy), false);
+    assert.equal(favourMemoryNext(false, 0.9, policy), false);
+    assert.equal(favourMemoryNext(true, 0.2, policy), true);
+    assert.equal(favourMemoryNext(false, 0.2, policy), false);
+    assert.equal(favourMemoryNext(false, 0.15, policy), false);
+  });
+
+  it('switches with the loop: memory after an idle interval, speed after a busy one, nothing while disabled', async function () {
+    let enabled = true;
+    const mode = startIdleMemoryMode(() => enabled, { checkEveryMs: 200, idleBelow: 0.15, busyFrom: 0.3 });
+    try {
+      await sleep(450);
+      assert.equal(mode.favoured, true, 'idle loop: memory favoured');
+      assert.equal(mode.idlePeriods, 1);
+      // The check that was due during the spin runs as soon as the loop is free, and sees it busy; the next one is
+      // a whole interval later.
+      spin(500);
+      await sleep(50);
+      assert.equal(mode.favoured, false, 'busy loop: speed again');
+      await sleep(450);
+      assert.equal(mode.favoured, true, 'idle again');
+      assert.equal(mode.idlePeriods, 2);
+      enabled = false;
+      await sleep(450);
+      assert.equal(mode.favoured, false, 'disabled: speed, although idle');
+    } finally {
+      mode.stop();
+    }
+    assert.equal(mode.favoured, false);
+  });
+
+  it('a process that goes idle after a burst gives its heap back with the mode on, and keeps it with the mode off', async function () {
+    this.timeout(60_000);
+    const [on, off] = await Promise.all([runChild('on'), runChild('off')]);
+    assert.equal(on.favoured, true);
+    assert.ok(on.idlePeriods >= 1);
+    const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+    assert.ok(
+      on.physicalAtEnd < on.physicalAtIdleStart / 2,
+      `mode on: heap ${mib(on.physicalAtIdleStart)} when idle began, ${mib(on.physicalAtEnd)} at the end`,
+    );
+    // The control: the same process and trickle without the mode keeps what the burst left.
+    assert.equal(off.favoured, false);
+    assert.ok(
+      off.physicalAtEnd >= off.physicalAtIdleStart / 2,
+      `mode off: heap ${mib(off.physicalAtIdleStart)} when idle began, ${mib(off.physicalAtEnd)} at the end`,
+    );
+  });
+});
