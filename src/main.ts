@@ -16,8 +16,8 @@ import { adminCommandsOf } from './modules/commands.js';
 import { DiscoRegistry } from './modules/disco-registry.js';
 import { ModuleHost } from './modules/host.js';
 import { createLogger, type Logger } from './observability/log.js';
-import type { MemoryFavouring } from './observability/event-loop-metrics.js';
 import { ServerMetrics } from './observability/metrics.js';
+import { startIdleMemoryMode } from './runtime/idle-memory.js';
 import { metricsEndpoint } from './observability/metrics-endpoint.js';
 import { IqRegistry } from './router/iq-registry.js';
 import { Router } from './router/router.js';
@@ -84,8 +84,11 @@ export interface StartOptions {
   log?: Logger;
   /** How a reload reads the configuration again: as at start (the same file, environment and modules). */
   loadConfig?: () => Config;
-  /** The process's idle-memory mode (src/runtime/idle-memory.ts), which `ratatosk serve` runs: shown in /metrics. */
-  memoryFavouring?: MemoryFavouring;
+  /**
+   * Run the idle-memory mode (src/runtime/idle-memory.ts) while this server runs, as `ratatosk serve` does. It
+   * switches a V8 setting of the whole process, so tests, which run several servers in one process, leave it off.
+   */
+  idleMemory?: boolean;
 }
 
 /** Undoes one step of a start-up that failed later (a port in use, an unreachable database...). */
@@ -124,7 +127,11 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   // Prometheus metrics (README "Metrics"), served at /metrics below.
   const metrics = new ServerMetrics({ nodeId: config.nodeId, sessions });
   if (stores.engine.kind === 'postgres') metrics.watchPool(stores.engine.db.pool);
-  if (options.memoryFavouring) metrics.watchMemoryFavouring(options.memoryFavouring);
+  const idleMemory = options.idleMemory ? startIdleMemoryMode(() => config.memory.favourWhenIdle, { stanzasIn: () => metrics.traffic.receivedTotal, sessions: () => sessions.size }) : undefined;
+  if (idleMemory !== undefined) {
+    undo.push(() => idleMemory.stop());
+    metrics.watchMemoryFavouring(idleMemory);
+  }
   const iqs = new IqRegistry();
   const disco = new DiscoRegistry();
   const streamElements = new StreamElementRegistry();
@@ -318,6 +325,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
       await throttle.close();
       await authRedis?.close();
       await stores.close();
+      idleMemory?.stop();
       log.info('stopped');
     },
   };

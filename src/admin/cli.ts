@@ -13,11 +13,9 @@ import { ServerError } from '../errors.js';
 import type { ModuleConfigSpec } from '../modules/config.js';
 import type { NamedModuleStores } from '../modules/storage.js';
 import { tuneHeapForServer } from '../runtime/heap.js';
-import { startIdleMemoryMode, type IdleMemoryMode } from '../runtime/idle-memory.js';
 import { openStores } from '../storage/index.js';
 import { VERSION } from '../version.js';
 import { StoreUnavailableError } from '../storage/types.js';
-import type { MemoryFavouring } from '../observability/event-loop-metrics.js';
 import { findServer, removeStale, sendCommand } from './api-client.js';
 import {
   checkInput,
@@ -47,7 +45,7 @@ export interface CliIo {
 }
 
 /** `loadConfig` reads the configuration again as `serve` read it, for a reload (SIGHUP, `ratatosk reload`). */
-export type StartServer = (config: Config, options: { loadConfig: () => Config; memoryFavouring?: MemoryFavouring }) => Promise<{ stop(): Promise<void>; reload?(): Promise<unknown> }>;
+export type StartServer = (config: Config, options: { loadConfig: () => Config; idleMemory?: boolean }) => Promise<{ stop(): Promise<void>; reload?(): Promise<unknown> }>;
 
 /** What the CLI needs of the modules; only the composition root knows them. */
 export interface CliModules {
@@ -308,21 +306,17 @@ async function serve(config: Config, loadAgain: () => Config, io: CliIo): Promis
   // SIGHUP would end the process by default: it reloads instead (the server logs the outcome; a bad file
   // changes nothing). One that arrives during start-up finds the configuration just read.
   let server: Awaited<ReturnType<StartServer>> | undefined;
-  let idleMemory: IdleMemoryMode | undefined;
   const onHangUp = (): void => void server?.reload?.().catch(() => undefined);
   signals.on('SIGHUP', onHangUp);
   try {
     const start = io.startServer ?? (await import('../main.js')).startServer;
     tuneHeapForServer();
-    // Process-wide like the heap setting above, so started here rather than by startServer, which tests run
-    // in-process; the configuration object is the one a reload writes into.
-    idleMemory = startIdleMemoryMode(() => config.memory.favourWhenIdle);
-    server = await start(config, { loadConfig: loadAgain, memoryFavouring: idleMemory });
+    // The process is this server's alone, so it may switch V8 between memory and speed (src/runtime/idle-memory.ts).
+    server = await start(config, { loadConfig: loadAgain, idleMemory: true });
     await shutdown;
     await server.stop();
     return 0;
   } finally {
-    idleMemory?.stop();
     signals.off('SIGHUP', onHangUp);
   }
 }

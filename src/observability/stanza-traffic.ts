@@ -10,6 +10,12 @@ export class StanzaTraffic {
   private readonly received: Tally = { message: 0, presence: 0, iq: 0 };
   private readonly sent: Tally = { message: 0, presence: 0, iq: 0 };
 
+  /** Stanzas clients have sent since the start, of every kind. */
+  get receivedTotal(): number {
+    const { received } = this;
+    return received.message + received.presence + received.iq;
+  }
+
   /** A stanza a client sent (its element name). */
   in(name: string): void {
     if (name === 'message' || name === 'presence' || name === 'iq') this.received[name]++;

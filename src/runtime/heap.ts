@@ -15,6 +15,8 @@ import { setFlagsFromString } from 'node:v8';
  * collection under load some 90 ms longer and cost a fifth of the CPU per BOSH message (loadtest/RESULTS.md,
  * "BOSH since round 3, and the heap flags one at a time").
  *
+ * What the growing factor could not do, returning a burst's slack soon after it ends, `idle-memory.ts` does.
+ *
  * Not a smaller young generation either: `--max-semi-space-size` cannot be set from here once the heap exists,
  * and on the command line 1, 2, 4 and 8 MiB gave 19.1, 18.0, 16.5-18.1 and 17.2 KiB, no better than the default.
  */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_IDLE_MEMORY_POLICY, favourMemoryNext, startIdleMemoryMode } from './idle-memory.js';
+import { DEFAULT_IDLE_MEMORY_POLICY, favourMemoryNext, startIdleMemoryMode, type IntervalSample, type ServerActivity } from './idle-memory.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -30,6 +30,9 @@ function runChild(mode: 'on' | 'off'): Promise<ChildSummary> {
   });
 }
 
+/** A node whose clients send nothing. */
+const SILENT: ServerActivity = { stanzasIn: () => 0, sessions: () => 0 };
+
 const spin = (ms: number): void => {
   const until = performance.now() + ms;
   while (performance.now() < until) {
@@ -41,18 +44,34 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 describe('idle memory mode (src/runtime/idle-memory.ts)', function () {
   it('favours memory below the idle share, speed from the busy share, and keeps its state in between', function () {
     const policy = DEFAULT_IDLE_MEMORY_POLICY;
-    assert.equal(favourMemoryNext(false, 0.05, policy), true);
-    assert.equal(favourMemoryNext(true, 0.05, policy), true);
-    assert.equal(favourMemoryNext(true, 0.3, policy), false);
-    assert.equal(favourMemoryNext(false, 0.9, policy), false);
-    assert.equal(favourMemoryNext(true, 0.2, policy), true);
-    assert.equal(favourMemoryNext(false, 0.2, policy), false);
-    assert.equal(favourMemoryNext(false, 0.15, policy), false);
+    const loop = (utilisation: number): IntervalSample => ({ utilisation, stanzasPerSecond: 0, sessions: 10_000 });
+    assert.equal(favourMemoryNext(false, loop(0.05), policy), true);
+    assert.equal(favourMemoryNext(true, loop(0.05), policy), true);
+    assert.equal(favourMemoryNext(true, loop(0.3), policy), false);
+    assert.equal(favourMemoryNext(false, loop(0.9), policy), false);
+    assert.equal(favourMemoryNext(true, loop(0.2), policy), true);
+    assert.equal(favourMemoryNext(false, loop(0.2), policy), false);
+    assert.equal(favourMemoryNext(false, loop(0.15), policy), false);
+  });
+
+  it('an idle loop whose clients send more than a stanza per session per minute (or 10 a second) is busy', function () {
+    const policy = DEFAULT_IDLE_MEMORY_POLICY;
+    const sample = (stanzasPerSecond: number, sessions: number): IntervalSample => ({ utilisation: 0.05, stanzasPerSecond, sessions });
+    // 10,000 silent BOSH sessions, and the same with a ping from each every five minutes: idle.
+    assert.equal(favourMemoryNext(false, sample(0, 10_000), policy), true);
+    assert.equal(favourMemoryNext(false, sample(33, 10_000), policy), true);
+    assert.equal(favourMemoryNext(false, sample(166, 10_000), policy), true);
+    assert.equal(favourMemoryNext(true, sample(170, 10_000), policy), false);
+    // 1,000 users sending 200 messages a second in all (loadtest/compare's BOSH run): busy.
+    assert.equal(favourMemoryNext(true, sample(200, 1_000), policy), false);
+    // A small node: up to 10 a second is quiet.
+    assert.equal(favourMemoryNext(false, sample(10, 5), policy), true);
+    assert.equal(favourMemoryNext(true, sample(11, 5), policy), false);
   });
 
   it('switches with the loop: memory after an idle interval, speed after a busy one, nothing while disabled', async function () {
     let enabled = true;
-    const mode = startIdleMemoryMode(() => enabled, { checkEveryMs: 200, idleBelow: 0.15, busyFrom: 0.3 });
+    const mode = startIdleMemoryMode(() => enabled, SILENT, { ...DEFAULT_IDLE_MEMORY_POLICY, checkEveryMs: 200 });
     try {
       await sleep(450);
       assert.equal(mode.favoured, true, 'idle loop: memory favoured');
@@ -72,6 +91,23 @@ describe('idle memory mode (src/runtime/idle-memory.ts)', function () {
       mode.stop();
     }
     assert.equal(mode.favoured, false);
+  });
+
+  it("counts the clients' stanzas between checks: a stream of them keeps an idle loop at speed", async function () {
+    let stanzas = 0;
+    const mode = startIdleMemoryMode(() => true, { stanzasIn: () => stanzas, sessions: () => 100 }, { ...DEFAULT_IDLE_MEMORY_POLICY, checkEveryMs: 200 });
+    const feeding = setInterval(() => (stanzas += 10), 20); // 500 a second
+    try {
+      await sleep(650);
+      assert.equal(mode.favoured, false, 'stanzas flowing: speed');
+      assert.equal(mode.idlePeriods, 0);
+      clearInterval(feeding);
+      await sleep(450);
+      assert.equal(mode.favoured, true, 'the stream stopped: memory');
+    } finally {
+      clearInterval(feeding);
+      mode.stop();
+    }
   });
 
   it('a process that goes idle after a burst gives its heap back with the mode on, and keeps it with the mode off', async function () {
