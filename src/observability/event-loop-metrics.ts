@@ -3,18 +3,19 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Gauge, type Registry } from 'prom-client';
 
-/** Whether V8 favours memory now, while the loop is idle (src/runtime/idle-memory.ts). */
+/** Whether V8 favours memory now, while the node is idle (src/runtime/idle-memory.ts). */
 export interface MemoryFavouring {
   readonly favoured: boolean;
 }
 
-export function registerMemoryFavouring(registry: Registry, mode: MemoryFavouring): void {
+/** `mode()` is the running mode, or undefined where none runs (a server started in a test process): 0. */
+export function registerMemoryFavouring(registry: Registry, mode: () => MemoryFavouring | undefined): void {
   new Gauge({
     name: 'ratatosk_memory_favoured',
-    help: '1 while the event loop is idle and V8 favours memory over speed ([memory] favour_when_idle), else 0',
+    help: '1 while the node is idle and V8 favours memory over speed ([memory] favour_when_idle), else 0',
     registers: [registry],
     collect() {
-      this.set(mode.favoured ? 1 : 0);
+      this.set(mode()?.favoured === true ? 1 : 0);
     },
   });
 }

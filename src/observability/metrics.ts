@@ -27,10 +27,12 @@ export class ServerMetrics {
   readonly routing: RoutingTimer;
   readonly timeStore: StoreTimer;
   readonly observeRedis: RedisObserver;
+  private memoryFavouring: MemoryFavouring | undefined;
 
   constructor(sources: ServerMetricsSources) {
     collectDefaultMetrics({ register: this.registry });
     registerEventLoopUtilisation(this.registry);
+    registerMemoryFavouring(this.registry, () => this.memoryFavouring);
     registerSessionMetrics(this.registry, sources.nodeId, sources.sessions);
     this.traffic.register(this.registry);
     this.logins = loginRecorder(this.registry);
@@ -46,7 +48,7 @@ export class ServerMetrics {
 
   /** The process's idle-memory mode (`ratatosk serve` runs one). */
   watchMemoryFavouring(mode: MemoryFavouring): void {
-    registerMemoryFavouring(this.registry, mode);
+    this.memoryFavouring = mode;
   }
 
   /** The PostgreSQL pool, for the pool gauges (only with the PostgreSQL back end). */

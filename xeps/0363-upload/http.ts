@@ -1,5 +1,5 @@
-// The HTTP side of XEP-0363 (§6): PUT to a slot's signed URL, GET and HEAD of what was uploaded, CORS for
-// the web client. A PUT that does not match its slot (signature, expiry, Content-Length, Content-Type, size
+// The HTTP side of XEP-0363 (§6): PUT to a slot's signed URL, GET and HEAD of what was uploaded (one byte range
+// of it on request, RFC 9110 §14: range.ts), CORS for the web client. A PUT that does not match its slot (signature, expiry, Content-Length, Content-Type, size
 // cap, quota) gets a 4xx and stores nothing; a second PUT to a slot gets 409.
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -7,6 +7,7 @@ import type { HttpHandler } from '../../src/modules/api.js';
 import type { UploadFiles } from './files.js';
 import { verifySlot } from './slots.js';
 import { UPLOAD_PATH, type UploadSettings } from './settings.js';
+import { ifRangeHolds, rangeFor } from './range.js';
 import { normaliseContentType } from './request.js';
 
 export interface UploadHttpDeps {
@@ -93,11 +94,13 @@ async function get(deps: UploadHttpDeps, req: IncomingMessage, res: ServerRespon
   const expires = stored.uploaded + deps.settings.expireDays * 86_400_000;
   const etag = `"${where.id}"`;
   const inline = INLINE_TYPES.has(stored.type);
+  const lastModified = new Date(stored.uploaded).toUTCString();
   const headers: OutgoingHttpHeaders = {
     ...cors,
     'Content-Type': stored.type,
     ETag: etag,
-    'Last-Modified': new Date(stored.uploaded).toUTCString(),
+    'Last-Modified': lastModified,
+    'Accept-Ranges': 'bytes',
     // What was uploaded to a slot never changes; it may be gone after it expires.
     'Cache-Control': `public, max-age=${Math.max(0, Math.floor((expires - Date.now()) / 1000))}, immutable`,
     'X-Content-Type-Options': 'nosniff',
@@ -109,9 +112,17 @@ async function get(deps: UploadHttpDeps, req: IncomingMessage, res: ServerRespon
     res.writeHead(304, headers);
     return void res.end();
   }
-  res.writeHead(200, { ...headers, 'Content-Length': stored.size });
+  const ifRange = req.headers['if-range'];
+  const wanted = ifRangeHolds(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified) ? rangeFor(req.headers.range, stored.size) : { kind: 'whole' as const };
+  if (wanted.kind === 'unsatisfiable') {
+    res.writeHead(416, { ...cors, 'Content-Range': `bytes */${stored.size}`, 'Content-Length': 0, 'Cache-Control': 'no-store' });
+    return void res.end();
+  }
+  const range = wanted.kind === 'partial' ? wanted.range : undefined;
+  if (range === undefined) res.writeHead(200, { ...headers, 'Content-Length': stored.size });
+  else res.writeHead(206, { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${stored.size}`, 'Content-Length': range.end - range.start + 1 });
   if (req.method === 'HEAD') return void res.end();
-  const stream = createReadStream(deps.files.contentPath(where.id));
+  const stream = createReadStream(deps.files.contentPath(where.id), range === undefined ? {} : { start: range.start, end: range.end });
   stream.on('error', (err) => {
     deps.log.warn({ err, slot: where.id }, 'upload: reading a stored file failed');
     res.destroy();

@@ -114,6 +114,57 @@ describe('XEP-0363 HTTP File Upload', function () {
     assert.equal((await put(granted.put, image, 'image/png')).status, 409);
   });
 
+  it('RFC 9110 §14: one byte range is 206 with Content-Range; a suffix, an open end, If-Range; several ranges or a bad header give the whole file; past the end is 416', async function () {
+    // A user of its own, so that the quota tests below find alice's and carol's usage as they expect.
+    await server.addUser('dave', 'secret');
+    const dave = await connect(server, { transport: 'tcp', username: 'dave', password: 'secret' });
+    const video = Buffer.from(Array.from({ length: 900 }, (_, i) => (i * 13) % 256));
+    const granted = await slot(dave, { filename: 'clip.webm', size: String(video.length), 'content-type': 'video/webm' });
+    await dave.stop();
+    assert.equal((await put(granted.put, video, 'video/webm')).status, 201);
+    const ranged = (range: string, extra: Record<string, string> = {}, method = 'GET'): Promise<Response> => fetch(granted.get, { method, headers: { Range: range, ...extra } });
+
+    const whole = await fetch(granted.get);
+    assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+    const etag = whole.headers.get('etag') ?? '';
+    const lastModified = whole.headers.get('last-modified') ?? '';
+    await whole.arrayBuffer();
+
+    for (const [range, start, end] of [['bytes=0-99', 0, 99], ['bytes=850-', 850, 899], ['bytes=-50', 850, 899], ['bytes=800-5000', 800, 899], ['bytes=-5000', 0, 899], ['BYTES = 10-10', 10, 10]] as const) {
+      const part = await ranged(range);
+      assert.equal(part.status, 206, range);
+      assert.equal(part.headers.get('content-range'), `bytes ${start}-${end}/900`, range);
+      assert.equal(part.headers.get('content-length'), String(end - start + 1), range);
+      assert.equal(part.headers.get('content-type'), 'video/webm', range);
+      assert.deepEqual(Buffer.from(await part.arrayBuffer()), video.subarray(start, end + 1), range);
+    }
+    const head = await ranged('bytes=100-199', {}, 'HEAD');
+    assert.equal(head.status, 206);
+    assert.equal(head.headers.get('content-range'), 'bytes 100-199/900');
+
+    // If-Range: the current ETag or Last-Modified honours the range; another validator gets the whole file.
+    assert.equal((await ranged('bytes=0-9', { 'If-Range': etag })).status, 206);
+    assert.equal((await ranged('bytes=0-9', { 'If-Range': lastModified })).status, 206);
+    for (const validator of ['"another"', `W/${etag}`, 'Mon, 01 Jan 2024 00:00:00 GMT']) {
+      const full = await ranged('bytes=0-9', { 'If-Range': validator });
+      assert.equal(full.status, 200, validator);
+      assert.equal((await full.arrayBuffer()).byteLength, 900, validator);
+    }
+    // Ignored (§14.2): several ranges, another unit, nonsense, a reversed range.
+    for (const range of ['bytes=0-9,20-29', 'items=0-9', 'bytes=x-9', 'bytes=9-0', 'bytes=5000-100', 'bytes=-']) {
+      const full = await ranged(range);
+      assert.equal(full.status, 200, range);
+      assert.deepEqual(Buffer.from(await full.arrayBuffer()), video, range);
+    }
+    // §15.5.17: none of the bytes exist.
+    for (const range of ['bytes=900-', 'bytes=5000-6000', 'bytes=-0']) {
+      const none = await ranged(range);
+      assert.equal(none.status, 416, range);
+      assert.equal(none.headers.get('content-range'), 'bytes */900', range);
+      assert.equal((await none.arrayBuffer()).byteLength, 0, range);
+    }
+  });
+
   it('a file that is not an image is offered as an attachment', async function () {
     const page = Buffer.from('<script>alert(1)</script>');
     const granted = await slot(alice, { filename: 'page.html', size: String(page.length), 'content-type': 'text/html' });
