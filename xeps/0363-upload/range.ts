@@ -26,8 +26,10 @@ export function rangeFor(header: string | undefined, size: number): RangeOutcome
   if (!match?.[1]) return WHOLE;
   const specs = match[1].split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (specs.length !== 1) return WHOLE;
-  const [first, last] = (specs[0] as string).split('-').map((s) => s.trim());
-  if (first === undefined || last === undefined || (first === '' && last === '')) return WHOLE;
+  const parts = (specs[0] as string).split('-').map((s) => s.trim());
+  if (parts.length !== 2) return WHOLE;
+  const [first = '', last = ''] = parts;
+  if (first === '' && last === '') return WHOLE;
   if ((first !== '' && !DIGITS.test(first)) || (last !== '' && !DIGITS.test(last))) return WHOLE;
   if (first === '') {
     // A suffix range (§14.1.1): the last N bytes.
