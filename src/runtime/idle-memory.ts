@@ -4,13 +4,13 @@
 // V8's memory reducer returns a heap's slack to the system (a compacting full collection that also shrinks the
 // young generation) once it believes the process idle: in a browser the embedder says so for a background tab,
 // otherwise V8 waits for a low allocation rate. Idle BOSH sessions never allocate that little (each held request
-// is answered and replaced within `wait` seconds), so after a burst of logins the slack stayed resident until an
-// ordinary collection came, 40-55 s later for 10,000 sessions, and the idle memory figure depended on when
+// is answered and replaced within `wait` seconds), so after a burst of logins the slack stayed resident until the
+// reducer ran anyway, 40-55 s later for 10,000 sessions, and the idle memory figure depended on when
 // (loadtest/RESULTS.md, "what the median catches" and "Idle BOSH memory: favouring memory while idle").
 // Node gives a process no way to send that notice, but V8 reads `--optimize-for-size` as it runs (its memory
 // reducer then starts without waiting for a low allocation rate), and a process may set it.
 //
-// It costs about 2 % of a core while on (a compacting collection every 20-45 s, and more young-generation
+// It costs 1-3 % of a core while on (a compacting collection every 20-45 s, and more young-generation
 // collections in a smaller young generation). Over a lightly loaded node routing 200-1,000 messages a second, whose
 // loop is as idle as one holding 10,000 silent BOSH sessions, that was 7-28 % more CPU per message, so a node whose
 // clients send more than about one stanza per session per minute is not idle, whatever its loop says.
