@@ -6,6 +6,9 @@ import pg from 'pg';
 import type { Stores } from '../types.js';
 import { openPostgresStores } from './index.js';
 
+/** SQLSTATE 40P01. */
+const DEADLOCK_DETECTED = '40P01';
+
 export const TEST_DATABASE_URL = process.env.RATATOSK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 let reachable: Promise<boolean> | undefined;
@@ -52,8 +55,21 @@ export async function createTestSchema(): Promise<{ schema: string; drop(): Prom
     async drop() {
       const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
       await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
+      try {
+        // Dropping a schema locks every object in it. A server of another suite still ending its own
+        // transactions can make that a deadlock, and PostgreSQL then aborts one of the two: the drop is tried again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+            return;
+          } catch (err) {
+            if ((err as { code?: string }).code !== DEADLOCK_DETECTED || attempt === 5) throw err;
+            await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+          }
+        }
+      } finally {
+        await c.end();
+      }
     },
   };
 }
