@@ -113,7 +113,8 @@ async function get(deps: UploadHttpDeps, req: IncomingMessage, res: ServerRespon
     return void res.end();
   }
   const ifRange = req.headers['if-range'];
-  const wanted = ifRangeHolds(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified) ? rangeFor(req.headers.range, stored.size) : { kind: 'whole' as const };
+  // A Range that If-Range voids is read as no Range at all: the whole file.
+  const wanted = rangeFor(ifRangeHolds(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified) ? req.headers.range : undefined, stored.size);
   if (wanted.kind === 'unsatisfiable') {
     res.writeHead(416, { ...cors, 'Content-Range': `bytes */${stored.size}`, 'Content-Length': 0, 'Cache-Control': 'no-store' });
     return void res.end();
