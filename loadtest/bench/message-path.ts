@@ -5,7 +5,7 @@
 // a fixed total rate; every message must arrive. CPU is the server's utime and stime from /proc/<pid>/stat
 // over the measured phase (after a warm-up), per delivered message.
 //
-//   npm run build && npx tsx loadtest/bench/message-path.ts [--pairs 50] [--rate 2000] [--seconds 20] [--warmup 3] [--cpu-prof DIR] [--root DIR | --floor]
+//   npm run build && npx tsx loadtest/bench/message-path.ts [--pairs 50] [--rate 2000] [--seconds 20] [--warmup 3] [--cpu-prof DIR] [--node-args="--trace-gc ..."] [--root DIR | --floor]
 //
 // --root: a directory holding bin/ratatosk.js and dist/ of another build (e.g. `tsc -p tsconfig.build.json --outDir
 // DIR/dist` with bin/, package.json and a node_modules link beside it), to measure without touching ./dist.
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     root: { type: 'string', default: join(import.meta.dirname, '..', '..') },
     floor: { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
   },
 });
 const PAIRS = Number(values.pairs);
@@ -44,6 +45,11 @@ const DOMAIN = 'bench.example';
 const PASSWORD = 'secret';
 const TICK_MS = 10;
 const BODY = 'Wherefore art thou Romeo? Deny thy father and refuse thy name.';
+
+/** --node-args: extra options for the server's node (e.g. "--trace-gc"), which NODE_OPTIONS does not all allow. */
+function nodeArgs(): string[] {
+  return values['node-args'].split(' ').filter((arg) => arg !== '');
+}
 
 const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
@@ -81,7 +87,7 @@ async function startServer(root: string, dataDir: string): Promise<Server> {
     RATATOSK_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
     RATATOSK_MAX_PRE_AUTH_PER_ADDRESS: '1000000',
   });
-  const args = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  const args = [...nodeArgs(), ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [])];
   const child = spawn(process.execPath, [...args, join(root, 'bin', 'ratatosk.js'), 'serve'], { cwd: dataDir, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -108,7 +114,7 @@ async function startFloor(dataDir: string): Promise<Server> {
   await writeFile(join(out, 'package.json'), '{"type":"module"}');
   await symlink(join(repo, 'node_modules'), join(out, 'node_modules'));
   const c2s = await freePort();
-  const args = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  const args = [...nodeArgs(), ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [])];
   const child = spawn(process.execPath, [...args, join(out, 'server.js'), '--host', '127.0.0.1', '--port', String(c2s), '--domain', DOMAIN], { cwd: dataDir, stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 30_000;
   for (;;) {
