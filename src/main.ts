@@ -125,7 +125,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   const hooks = new HookBus<CoreHooks>(log);
   const sessions = new LocalSessionRegistry();
   // Prometheus metrics (README "Metrics"), served at /metrics below.
-  const metrics = new ServerMetrics({ nodeId: config.nodeId, sessions });
+  const metrics = new ServerMetrics({ nodeId: config.nodeId, sessions, eventLoopSampleMs: config.metrics.eventLoopSampleMs });
   if (stores.engine.kind === 'postgres') metrics.watchPool(stores.engine.db.pool);
   const idleMemory = options.idleMemory ? startIdleMemoryMode(() => config.memory.favourWhenIdle, { stanzasIn: () => metrics.traffic.receivedTotal, sessions: () => sessions.size }) : undefined;
   if (idleMemory !== undefined) {

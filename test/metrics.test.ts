@@ -55,6 +55,7 @@ describe('Prometheus metrics', function () {
     assert.equal(first.get('ratatosk_sessions{transport="websocket",node="test"}'), 0);
     // The idle-memory mode is `ratatosk serve`'s (test/reload.test.ts sees it switch); a server in a test process has none.
     assert.equal(first.get('ratatosk_memory_favoured'), 0);
+    assert.equal(first.get('ratatosk_event_loop_sample_seconds'), 0.1, 'the loop delay is sampled every 100 ms unless [metrics] says otherwise');
     assert.equal(first.types.get('ratatosk_routing_seconds'), 'histogram');
     assert.equal(first.types.get('ratatosk_stanzas_total'), 'counter');
     const utilisation = first.get('ratatosk_event_loop_utilization') ?? -1;

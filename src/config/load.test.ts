@@ -77,7 +77,7 @@ describe('loadConfig', () => {
           maxConnectionsPerAddress: 100, maxPreAuthPerAddress: 20, readRatePreAuth: 10240, readBurstPreAuth: 32768, readRate: 102400,
           readBurst: 1048576, stanzaRate: 100, stanzaBurst: 200, maxBacklogBytes: 1048576, maxOutputBytes: 4194304,
         },
-        metrics: { allow: ['127.0.0.0/8', '::1'] },
+        metrics: { allow: ['127.0.0.0/8', '::1'], eventLoopSampleMs: 100 },
         memory: { favourWhenIdle: true },
       });
     });
@@ -233,6 +233,7 @@ describe('loadConfig', () => {
           RATATOSK_ALLOW_REGISTRATION: 'YES',
           RATATOSK_TRUSTED_PROXIES: '192.168.0.0/16',
           RATATOSK_MEMORY_FAVOUR_WHEN_IDLE: 'false',
+          RATATOSK_METRICS_EVENT_LOOP_SAMPLE_MS: '250',
         },
         modules: MODULE_CONFIGS,
       });
@@ -247,6 +248,7 @@ describe('loadConfig', () => {
       assert.equal(config.database.url, 'postgresql://localhost/r');
       assert.deepEqual(config.redis.cluster, ['r1:6379', 'r2:6379']);
       assert.equal(config.memory.favourWhenIdle, false);
+      assert.equal(config.metrics.eventLoopSampleMs, 250);
       assert.deepEqual(config.sections?.registration, { allow: true }, "a module's variable (XEP-0077's) sets its table");
     });
 
@@ -316,6 +318,12 @@ describe('loadConfig', () => {
       rejects(() => load({ env: { RATATOSK_ADMIN_PORT: '70000' } }), 'CONFIG_INVALID', 'admin.port', 'between -1 and 65535');
       const file = writeToml('[http]\nhost = "127.0.0.1"\nport = 8080\n[admin]\nport = 8080\n');
       rejects(() => load({ file }), 'CONFIG_INVALID', 'admin.port: must differ from http.port');
+    });
+
+    it('names metrics.event_loop_sample_ms and its variable when the interval is out of range', () => {
+      assert.equal(load({ file: writeToml('[metrics]\nevent_loop_sample_ms = 1000\n') }).metrics.eventLoopSampleMs, 1000);
+      rejects(() => load({ file: writeToml('[metrics]\nevent_loop_sample_ms = 0\n') }), 'CONFIG_INVALID', 'metrics.event_loop_sample_ms');
+      rejects(() => load({ env: { RATATOSK_METRICS_EVENT_LOOP_SAMPLE_MS: 'often' } }), 'CONFIG_INVALID', 'metrics.event_loop_sample_ms', 'RATATOSK_METRICS_EVENT_LOOP_SAMPLE_MS');
     });
 
     it('rejects an unknown key in [admin]', () => {

@@ -68,6 +68,7 @@ const ENV_VARS: Readonly<Record<string, ModuleEnvVar>> = {
   RATATOSK_MAX_CONNECTIONS_PER_ADDRESS: { path: ['limits', 'max_connections_per_address'], kind: 'integer' },
   RATATOSK_MAX_PRE_AUTH_PER_ADDRESS: { path: ['limits', 'max_pre_auth_per_address'], kind: 'integer' },
   RATATOSK_METRICS_ALLOW: { path: ['metrics', 'allow'], kind: 'list' },
+  RATATOSK_METRICS_EVENT_LOOP_SAMPLE_MS: { path: ['metrics', 'event_loop_sample_ms'], kind: 'integer' },
   RATATOSK_MEMORY_FAVOUR_WHEN_IDLE: { path: ['memory', 'favour_when_idle'], kind: 'boolean' },
 };
 

@@ -210,9 +210,13 @@ const limitsShape = {
   max_output_bytes: bytes.default(4194304),
 };
 
-/** [metrics]: who may read /metrics on the HTTP port (the client address as client-origin.ts believes it). */
+/**
+ * [metrics]: who may read /metrics on the HTTP port (the client address as client-origin.ts believes it), and how
+ * often the event loop's delay is sampled (src/observability/metrics.ts says why not every 10 ms).
+ */
 const metricsShape = {
   allow: z.array(addressOrCidr, expect('a list of IP addresses or CIDR blocks')).default([...LOOPBACK_RANGES]),
+  event_loop_sample_ms: integer(1, 60_000).default(100),
 };
 
 /** [memory]: how the process trades memory against speed (src/runtime/idle-memory.ts). */
@@ -400,7 +404,7 @@ export function toConfig(f: FileConfig): Config {
       maxBacklogBytes: f.limits.max_backlog_bytes,
       maxOutputBytes: f.limits.max_output_bytes,
     },
-    metrics: { allow: f.metrics.allow },
+    metrics: { allow: f.metrics.allow, eventLoopSampleMs: f.metrics.event_loop_sample_ms },
     memory: { favourWhenIdle: f.memory.favour_when_idle },
     auth: {
       scramIterations: f.auth.scram_iterations,

@@ -66,7 +66,11 @@ export interface Config {
     port: number;
   };
   /** Who may read /metrics (Prometheus) on the HTTP port: addresses and CIDR blocks; loopback by default. */
-  metrics: { allow: string[] };
+  metrics: {
+    allow: string[];
+    /** How often the event loop's delay is sampled for the nodejs_eventloop_lag_* gauges, ms. */
+    eventLoopSampleMs: number;
+  };
   /** While the event loop is nearly idle, V8 favours memory over speed (src/runtime/idle-memory.ts). */
   memory: { favourWhenIdle: boolean };
   tls: { cert?: string; key?: string };

@@ -1,5 +1,6 @@
 // Event-loop utilisation (perf_hooks): the share of time the loop was busy since the previous scrape.
-// prom-client's defaults give the loop's lag; this gives how close it is to saturation.
+// prom-client's defaults give the loop's lag; this gives how close it is to saturation, and the interval the lag
+// is sampled at, which prom-client's lag percentiles include.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Gauge, type Registry } from 'prom-client';
 
@@ -18,6 +19,16 @@ export function registerMemoryFavouring(registry: Registry, mode: () => MemoryFa
       this.set(mode()?.favoured === true ? 1 : 0);
     },
   });
+}
+
+/** The loop-delay sampling interval (metrics.ts), which every nodejs_eventloop_lag_* percentile includes. */
+export function registerEventLoopSampling(registry: Registry, intervalMs: number): void {
+  const gauge = new Gauge({
+    name: 'ratatosk_event_loop_sample_seconds',
+    help: 'Interval of the event-loop delay samples behind nodejs_eventloop_lag_* (each sample is this interval plus the delay)',
+    registers: [registry],
+  });
+  gauge.set(intervalMs / 1000);
 }
 
 export function registerEventLoopUtilisation(registry: Registry): void {
