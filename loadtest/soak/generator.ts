@@ -467,6 +467,15 @@ async function metrics(): Promise<Map<string, number>> {
   return found;
 }
 
+/**
+ * A loop-delay figure with the sampling interval taken out: each of prom-client's samples is the interval between
+ * two timer callbacks ([metrics] event_loop_sample_ms, exported as ratatosk_event_loop_sample_seconds).
+ */
+function lagBeyondSampling(m: ReadonlyMap<string, number>, name: string): number | undefined {
+  const lag = m.get(name);
+  return lag === undefined ? undefined : Math.max(0, lag - (m.get('ratatosk_event_loop_sample_seconds') ?? 0));
+}
+
 interface ProcFigures {
   rss?: number;
   anon?: number;
@@ -495,7 +504,7 @@ async function sample(): Promise<void> {
     (started / 1000).toFixed(1), phase, fmt(rss), fmt(anon), fmt(file), fmt(fds),
     fmt(m.get('nodejs_heap_size_used_bytes')), fmt(m.get('heap_code_used')), fmt(m.get('heap_new_used')), fmt(m.get('nodejs_heap_size_total_bytes')), fmt(m.get('nodejs_external_memory_bytes')),
     fmt(m.get('nodejs_array_buffers_bytes')),
-    fmt(m.get('nodejs_eventloop_lag_p99_seconds')), fmt(m.get('nodejs_eventloop_lag_mean_seconds')), fmt(m.get('nodejs_active_handles_total')),
+    fmt(lagBeyondSampling(m, 'nodejs_eventloop_lag_p99_seconds')), fmt(lagBeyondSampling(m, 'nodejs_eventloop_lag_mean_seconds')), fmt(m.get('nodejs_active_handles_total')),
     fmt(m.get('ratatosk_sessions')), String(online.length), String(online.filter((o) => o.kind === 'stable').length), String(churnQueue.length),
     String(members), ...Object.values(counters).map(String), String(pendingChat.size), String(owed),
     (generatorLag.percentile(99) / 1e6).toFixed(1), String(Math.round(process.memoryUsage().rss / 1024)),
