@@ -48,9 +48,10 @@ const PASSWORD = 'secret';
 const TICK_MS = 10;
 const BODY = 'Wherefore art thou Romeo? Deny thy father and refuse thy name.';
 
-/** --node-args: extra options for the server's node (e.g. "--trace-gc"), which NODE_OPTIONS does not all allow. */
+/** The server's node options: --node-args (e.g. "--trace-gc", which NODE_OPTIONS does not allow), then --cpu-prof's. */
 function nodeArgs(): string[] {
-  return values['node-args'].split(' ').filter((arg) => arg !== '');
+  const extra = values['node-args'].split(' ').filter((arg) => arg !== '');
+  return values['cpu-prof'] ? [...extra, '--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : extra;
 }
 
 const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -89,8 +90,7 @@ async function startServer(root: string, dataDir: string): Promise<Server> {
     RATATOSK_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
     RATATOSK_MAX_PRE_AUTH_PER_ADDRESS: '1000000',
   });
-  const args = [...nodeArgs(), ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [])];
-  const child = spawn(process.execPath, [...args, join(root, 'bin', 'ratatosk.js'), 'serve'], { cwd: dataDir, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs(), join(root, 'bin', 'ratatosk.js'), 'serve'], { cwd: dataDir, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited during start-up (${child.exitCode})`);
@@ -116,8 +116,7 @@ async function startFloor(dataDir: string): Promise<Server> {
   await writeFile(join(out, 'package.json'), '{"type":"module"}');
   await symlink(join(repo, 'node_modules'), join(out, 'node_modules'));
   const c2s = await freePort();
-  const args = [...nodeArgs(), ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [])];
-  const child = spawn(process.execPath, [...args, join(out, 'server.js'), '--host', '127.0.0.1', '--port', String(c2s), '--domain', DOMAIN,
+  const child = spawn(process.execPath, [...nodeArgs(), join(out, 'server.js'), '--host', '127.0.0.1', '--port', String(c2s), '--domain', DOMAIN,
     '--xml-work', values['floor-xml'] ? '1' : '0'], { cwd: dataDir, stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 30_000;
   for (;;) {

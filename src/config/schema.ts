@@ -211,12 +211,21 @@ const limitsShape = {
 };
 
 /**
- * [metrics]: who may read /metrics on the HTTP port (the client address as client-origin.ts believes it), and how
- * often the event loop's delay is sampled (src/observability/metrics.ts says why not every 10 ms).
+ * [metrics] event_loop_sample_ms: how often prom-client's loop-delay histogram (perf_hooks.monitorEventLoopDelay)
+ * samples, ms. Its own default, 10 ms, is a timer that wakes the event loop 100 times a second however idle the
+ * node is. On this project's test
+ * machine each wake-up cost 50-80 µs of CPU: 5-8 ms a second, as much as an idle node with 1,000 sessions spent
+ * on everything else, and 25 µs on each message at 200 messages a second (loadtest/RESULTS.md, "The loop-delay
+ * sampler"). Each sample is the interval between two timer callbacks, so prom-client's nodejs_eventloop_lag_*
+ * gauges read this interval plus the delay; ratatosk_event_loop_sample_seconds exports the interval so that a
+ * dashboard can subtract it.
  */
+export const DEFAULT_EVENT_LOOP_SAMPLE_MS = 100;
+
+/** [metrics]: who may read /metrics on the HTTP port (the client address as client-origin.ts believes it), and the above. */
 const metricsShape = {
   allow: z.array(addressOrCidr, expect('a list of IP addresses or CIDR blocks')).default([...LOOPBACK_RANGES]),
-  event_loop_sample_ms: integer(1, 60_000).default(100),
+  event_loop_sample_ms: integer(1, 60_000).default(DEFAULT_EVENT_LOOP_SAMPLE_MS),
 };
 
 /** [memory]: how the process trades memory against speed (src/runtime/idle-memory.ts). */

@@ -3,6 +3,7 @@
 // process and Node.js metrics keep their standard names; ours are named ratatosk_* and defined in the
 // small modules beside this one.
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { DEFAULT_EVENT_LOOP_SAMPLE_MS } from '../config/schema.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import { registerEventLoopSampling, registerEventLoopUtilisation, registerMemoryFavouring, type MemoryFavouring } from './event-loop-metrics.js';
 import { loginRecorder, type LoginRecorder } from './login-metrics.js';
@@ -16,20 +17,9 @@ import { storeTimer, type StoreTimer } from './store-metrics.js';
 export interface ServerMetricsSources {
   nodeId: string;
   sessions: LocalSessionRegistry;
-  /** [metrics] event_loop_sample_ms; DEFAULT_EVENT_LOOP_SAMPLE_MS when not given. */
+  /** [metrics] event_loop_sample_ms; its default when not given (a server in a test process). */
   eventLoopSampleMs?: number;
 }
-
-/**
- * How often prom-client's loop-delay histogram (perf_hooks.monitorEventLoopDelay) samples, ms. Its own default,
- * 10 ms, is a timer that wakes the event loop 100 times a second however idle the node is. On this project's test
- * machine each wake-up cost 50-80 µs of CPU: 5-8 ms a second, as much as an idle node with 1,000 sessions spent
- * on everything else, and 25 µs on each message at 200 messages a second (loadtest/RESULTS.md, "The loop-delay
- * sampler"). Each sample is the interval between two timer callbacks, so prom-client's nodejs_eventloop_lag_*
- * gauges read this interval plus the delay; ratatosk_event_loop_sample_seconds exports the interval so that a
- * dashboard can subtract it.
- */
-export const DEFAULT_EVENT_LOOP_SAMPLE_MS = 100;
 
 const NOT_A_NUMBER = / Nan$/gm;
 
