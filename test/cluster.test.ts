@@ -65,7 +65,7 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     this.timeout(120_000);
     redis = await startRedis(this);
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-cluster-'));
-    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'hank', 'ivan', 'judy', 'ken', 'lea');
+    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'hank', 'ivan', 'judy', 'ken', 'lea', 'mia', 'noah');
     await befriend(dataDir, 'grace', 'hank');
     await befriend(dataDir, 'ivan', 'judy');
     // One after the other: the first creates the shared certificate.
@@ -148,6 +148,39 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     await sender.xmpp.send(xml('message', { to: 'lea@localhost', type: 'chat', id: 'prio' }, xml('body', {}, 'to the highest priority')));
     await high.next((s) => s.is('message') && s.attrs.id === 'prio');
     await assert.rejects(low.next((s) => s.is('message') && s.attrs.id === 'prio', 500));
+  });
+
+  it('hands each stored offline message to one resource when two come online on two nodes at once (XEP-0160)', async function () {
+    const COUNT = 40;
+    const sender = await online(node(0), 'noah', 'n');
+    for (let i = 0; i < COUNT; i++) await sender.xmpp.send(xml('message', { to: 'mia@localhost', type: 'chat', id: `off-${i}` }, xml('body', {}, `stored ${i}`)));
+    // The server takes a session's stanzas in order (RFC 6120 §10.1): once the ping is answered, all were stored.
+    await sender.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+
+    const got = new Map<string, string[]>();
+    const resources = await Promise.all(
+      [node(1), node(2)].map(async (at, i) => {
+        const client = await login(at, 'mia', `r${i}`);
+        const mine: string[] = [];
+        got.set(`r${i}`, mine);
+        client.xmpp.on('stanza', (stanza: Element) => {
+          if (stanza.is('message') && stanza.attrs.id?.startsWith('off-')) mine.push(stanza.attrs.id);
+        });
+        return client;
+      }),
+    );
+    // Both available at the same instant: each node takes the queue for its own resource.
+    await Promise.all(resources.map((client) => client.xmpp.send(xml('presence'))));
+    const all = (): string[] => [...got.values()].flat();
+    await until(() => all().length >= COUNT, `${COUNT} stored messages delivered`, 10_000, 20);
+    // A second copy would come within the same moment; give it time to show.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const counts = [...got.entries()].map(([resource, ids]) => `${resource} ${ids.length}`).join(', ');
+    console.log(`      stored messages taken by two resources at once: ${counts}`);
+    assert.equal(all().length, COUNT, `each message once (${counts})`);
+    assert.deepEqual(new Set(all()), new Set(Array.from({ length: COUNT }, (_, i) => `off-${i}`)));
+    // Each resource got its share in the order they were sent.
+    for (const ids of got.values()) assert.deepEqual(ids, [...ids].sort((a, b) => Number(a.slice(4)) - Number(b.slice(4))));
   });
 
   it('sets up a subscription across nodes through the IM module and shows presence both ways, probes included (RFC 6121 §3, §4)', async function () {

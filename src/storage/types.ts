@@ -97,6 +97,19 @@ export interface OfflineStore {
   list(username: string, limit?: number): Promise<OfflineMessage[]>;
   remove(username: string, ids: readonly string[]): Promise<void>;
   count(username: string): Promise<number>;
+  /**
+   * Delivery: hands the oldest messages (up to `limit`) to `hand`, which delivers them at once and returns the ids
+   * it delivered; those leave the queue in the same step. A take of the same queue meanwhile, from this process or
+   * another node, waits until this one has ended and then sees only what is left, so no message is handed twice.
+   * If `hand` throws, or the process dies before the step ends, every message stays.
+   */
+  take(username: string, limit: number, hand: (messages: readonly OfflineMessage[]) => readonly string[]): Promise<OfflineTake>;
+}
+
+/** What a take saw and what left the queue. */
+export interface OfflineTake {
+  listed: number;
+  removed: number;
 }
 
 // ---- bulk provisioning (load tests, import) ----

@@ -61,26 +61,30 @@ export function setupOffline(im: Im): OfflineDelivery {
       queues.run(session.jid.local, async () => {
         const username = session.jid.local;
         const stillThere = (): boolean => ctx.sessions.get(session.jid.toString()) === session && session.presence.available;
-        // A few rounds: a message stored while the previous round ran is not left behind.
+        // A few rounds: a message stored while the previous round ran is not left behind. The store's take hands
+        // each message to one delivery only, whichever node runs it (two resources of the user coming online on
+        // two nodes at once split the queue between them instead of both getting it).
         for (let round = 0; round < 3; round++) {
-          const messages = await store.list(username, OFFLINE_LIMIT);
-          if (messages.length === 0) return;
-          const handed: string[] = [];
-          for (const message of messages) {
-            if (!stillThere()) break;
-            let stanza: Element;
-            try {
-              stanza = parseElement(message.stanza);
-            } catch (err) {
-              ctx.log.warn({ err, user: username, id: message.id }, 'stored offline message is not XML; dropped');
+          let handedAll = true;
+          const { listed } = await store.take(username, OFFLINE_LIMIT, (messages) => {
+            const handed: string[] = [];
+            for (const message of messages) {
+              if (!stillThere()) break;
+              let stanza: Element;
+              try {
+                stanza = parseElement(message.stanza);
+              } catch (err) {
+                ctx.log.warn({ err, user: username, id: message.id }, 'stored offline message is not XML; dropped');
+                handed.push(message.id);
+                continue;
+              }
+              ctx.deliver(session, stanza);
               handed.push(message.id);
-              continue;
             }
-            ctx.deliver(session, stanza);
-            handed.push(message.id);
-          }
-          if (handed.length > 0) await store.remove(username, handed);
-          if (handed.length < messages.length) return;
+            handedAll = handed.length === messages.length;
+            return handed;
+          });
+          if (listed === 0 || !handedAll) return;
         }
       }),
   };

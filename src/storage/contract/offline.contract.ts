@@ -139,6 +139,61 @@ export function offlineStoreContract(name: string, open: () => Promise<ContractF
       assert.equal(await offline().count('alice'), 1);
     });
 
+    it('take: hands the oldest up to the limit and removes exactly what was delivered', async () => {
+      for (let i = 1; i <= 5; i++) await offline().push('alice', msg(i), 100);
+      let seen: string[] = [];
+      // The session went away after two: the third and later stay, in order.
+      const first = await offline().take('alice', 4, (messages) => {
+        seen = messages.map((m) => m.stanza);
+        return messages.slice(0, 2).map((m) => m.id);
+      });
+      assert.deepEqual(first, { listed: 4, removed: 2 });
+      assert.deepEqual(seen, [1, 2, 3, 4].map(msg));
+      assert.deepEqual((await offline().list('alice')).map((m) => m.stanza), [3, 4, 5].map(msg));
+      // Ids that were not handed out (another user's, unknown, repeated) remove nothing more.
+      await offline().push('bob', msg('b'), 100);
+      const [bobs] = await offline().list('bob');
+      const second = await offline().take('alice', 100, (messages) => [messages[0]?.id ?? '', messages[0]?.id ?? '', bobs?.id ?? '', 'nonsense']);
+      assert.deepEqual(second, { listed: 3, removed: 1 });
+      assert.deepEqual((await offline().list('alice')).map((m) => m.stanza), [4, 5].map(msg));
+      assert.equal(await offline().count('bob'), 1);
+      assert.deepEqual(await offline().take('carol', 10, () => assert.fail('nothing to hand')), { listed: 0, removed: 0 });
+      assert.deepEqual(await offline().take('alice', 0, () => assert.fail('a limit of 0 hands nothing')), { listed: 0, removed: 0 });
+    });
+
+    it('take: a delivery that fails leaves every message, and its error is its own', async () => {
+      for (let i = 1; i <= 3; i++) await offline().push('alice', msg(i), 100);
+      const failure = new Error('the session broke');
+      await assert.rejects(
+        offline().take('alice', 10, () => {
+          throw failure;
+        }),
+        (err) => err === failure,
+      );
+      assert.deepEqual((await offline().list('alice')).map((m) => m.stanza), [1, 2, 3].map(msg));
+    });
+
+    it('take: racing takes of one queue hand every message once (two resources coming online at once)', async () => {
+      for (let i = 1; i <= 30; i++) await offline().push('alice', msg(i), 100);
+      // Connections to hand: the takes then start together instead of one after the other as each connects.
+      await Promise.all(Array.from({ length: 4 }, () => offline().count('alice')));
+      const handed: string[][] = [[], [], [], []];
+      const takes = await Promise.all(
+        handed.map((mine) =>
+          offline().take('alice', 100, (messages) => {
+            for (const m of messages) mine.push(m.stanza);
+            return messages.map((m) => m.id);
+          }),
+        ),
+      );
+      const all = handed.flat();
+      assert.equal(all.length, 30, `handed ${handed.map((h) => h.length).join(' + ')} messages in all; takes ${JSON.stringify(takes)}`);
+      assert.equal(new Set(all).size, 30, 'no message handed twice');
+      assert.equal(await offline().count('alice'), 0);
+      // Each take handed a run of the queue in order.
+      for (const mine of handed) assert.deepEqual(mine, [...mine].sort((a, b) => Number(/id="m(\d+)"/.exec(a)?.[1]) - Number(/id="m(\d+)"/.exec(b)?.[1])));
+    });
+
     it('keeps stanzas exactly as given', async () => {
       const odd = '<message xmlns="jabber:client"><body>ünïcödé 🦊 &amp; &lt;tags&gt;\n\ttabs</body></message>';
       const big = `<message><body>${'x'.repeat(200_000)}</body></message>`;

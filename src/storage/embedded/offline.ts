@@ -3,10 +3,11 @@
 // arrival order. `seq` comes from a counter in `offline_seq` that only ever grows (it survives
 // restarts and emptied queues), so an id is never handed out twice: a delivery that removes the
 // ids it listed cannot remove a message pushed after it. Pushes check the queue's size and
-// append in one write transaction, which LMDB serialises across processes.
+// append in one write transaction, which LMDB serialises across processes; so does a take, which reads,
+// hands out and removes in one synchronous write transaction (nodes sharing the store hand nothing twice).
 import type { Database } from 'lmdb';
 import { ServerError } from '../../errors.js';
-import type { OfflineMessage, OfflineStore } from '../types.js';
+import type { OfflineMessage, OfflineStore, OfflineTake } from '../types.js';
 import { guard, type EmbeddedEnv, type UserDataOwner } from './env.js';
 
 type OfflineKey = [string, number];
@@ -81,6 +82,40 @@ export class EmbeddedOfflineStore implements OfflineStore, UserDataOwner {
     await guard('offline remove', () => this.db.transaction(() => {
       for (const seq of seqs) void this.db.remove([username, seq]);
     }));
+  }
+
+  async take(username: string, limit: number, hand: (messages: readonly OfflineMessage[]) => readonly string[]): Promise<OfflineTake> {
+    if (!(limit > 0)) return { listed: 0, removed: 0 };
+    // A failure of `hand` is its own, not the store's: it is rethrown as it came, after the transaction was undone.
+    let handFailure: { error: unknown } | undefined;
+    try {
+      return await guard('offline take', () =>
+        this.db.transactionSync(() => {
+          const messages: OfflineMessage[] = [];
+          for (const { key, value } of this.db.getRange({ ...queueRange(username), limit: Math.trunc(limit) })) messages.push(parseRecord(username, key, value));
+          if (messages.length === 0) return { listed: 0, removed: 0 };
+          let handed: readonly string[];
+          try {
+            handed = hand(messages);
+          } catch (error) {
+            handFailure = { error };
+            throw error;
+          }
+          const listed = new Set(messages.map((m) => m.id));
+          let removed = 0;
+          for (const id of new Set(handed)) {
+            const seq = listed.has(id) ? parseId(id) : undefined;
+            if (seq === undefined) continue;
+            void this.db.remove([username, seq]);
+            removed++;
+          }
+          return { listed: messages.length, removed };
+        }),
+      );
+    } catch (err) {
+      if (handFailure !== undefined) throw handFailure.error;
+      throw err;
+    }
   }
 
   async count(username: string): Promise<number> {

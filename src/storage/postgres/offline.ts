@@ -1,7 +1,8 @@
 // Offline messages (XEP-0160) in PostgreSQL: table offline_messages of migration 0003. A push
 // counts the queue and inserts while holding the user's row lock, so concurrent pushes (from
-// any node) cannot together overfill a queue.
-import type { OfflineMessage, OfflineStore } from '../types.js';
+// any node) cannot together overfill a queue. A take locks the rows it hands out until it has
+// deleted them, so a take of the same queue on another node waits and then skips them.
+import type { OfflineMessage, OfflineStore, OfflineTake } from '../types.js';
 import { num, str, type Db } from './db.js';
 
 /** Ids are bigserial values; anything else cannot name a stored message. */
@@ -42,6 +43,23 @@ export class PostgresOfflineStore implements OfflineStore {
     const valid = ids.filter((id) => ID.test(id));
     if (valid.length === 0) return;
     await this.db.query('DELETE FROM offline_messages WHERE username = $1 AND id = ANY($2::bigint[])', [username, valid]);
+  }
+
+  async take(username: string, limit: number, hand: (messages: readonly OfflineMessage[]) => readonly string[]): Promise<OfflineTake> {
+    if (!(limit > 0)) return { listed: 0, removed: 0 };
+    return this.db.transaction(async (tx) => {
+      // A row another take has locked is waited for; once that take commits, a row it deleted is skipped.
+      const rows = await tx.query(
+        'SELECT id::text AS id, stanza, stored_at FROM offline_messages WHERE username = $1 ORDER BY offline_messages.id LIMIT $2 FOR UPDATE',
+        [username, Math.trunc(limit)],
+      );
+      const messages = rows.map((row) => ({ id: str(row, 'id'), stanza: str(row, 'stanza'), storedAt: num(row, 'stored_at') }));
+      if (messages.length === 0) return { listed: 0, removed: 0 };
+      const listed = new Set(messages.map((m) => m.id));
+      const handed = [...new Set(hand(messages))].filter((id) => listed.has(id));
+      if (handed.length > 0) await tx.query('DELETE FROM offline_messages WHERE username = $1 AND id = ANY($2::bigint[])', [username, handed]);
+      return { listed: messages.length, removed: handed.length };
+    });
   }
 
   async count(username: string): Promise<number> {
