@@ -4,7 +4,9 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { CliModules } from './admin/cli.js';
 import { commandRegistry, type Command } from './admin/commands.js';
+import { clusterSessionAdmin } from './admin/cluster-sessions.js';
 import { startAdminApi } from './admin/http-api.js';
+import { localSessionAdmin } from './admin/live.js';
 import { setUpAuth } from './auth/setup.js';
 import { nodeEndpoints, openCluster, shutdownError, type NodeRegistry } from './cluster/index.js';
 import { connectRedis, redisConfigured } from './cluster/redis-connection.js';
@@ -274,8 +276,15 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
 
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
   // Modules' commands reach their live part through the hooks (`room destroy` through 'muc:destroy-room').
+  // `session list|kick` see every node; this node answers the others' asking even with its own admin API off.
+  const sessionAdmin = clusterSessionAdmin({
+    nodeId: config.nodeId,
+    local: localSessionAdmin(sessions, config.nodeId),
+    ...(cluster.remote ? { cluster: { remote: cluster.remote, registry: cluster.registry } } : {}),
+  });
   const adminApi = await startAdminApi({
     config,
+    sessionAdmin,
     log,
     stores,
     sessions,
@@ -308,6 +317,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
       stopped = true;
       log.info('stopping');
       await adminApi.close();
+      sessionAdmin.stop();
       const tcpClosed = Promise.all(tcpServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       // RFC 6120 §4.9.3.19: clients move to the least-loaded other node when there is one.
       const elsewhere = await cluster.drain();

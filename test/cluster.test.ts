@@ -6,7 +6,7 @@
 // leave Redis; a node restarting under the same id clears its previous run; SIGTERM sends clients to
 // the least-loaded other node (see-other-host / see-other-uri), or system-shutdown for the last one.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { xml } from '@xmpp/client';
@@ -14,6 +14,7 @@ import type { Element } from 'ltx';
 import { WebSocket, type RawData } from 'ws';
 import { ALIVE_TTL_MS, SWEEP_JITTER_MS, SWEEP_MS } from '../src/cluster/node-registry.js';
 import { RETRY_FOR_MS } from '../src/cluster/outbox.js';
+import { runCliProcess, type CliResult } from './support/cli.js';
 import { connect, type TestClient } from './support/clients.js';
 import { addUsers, befriend, startNode, type NodeProcess } from './support/cluster.js';
 import { rawLogin, type RawStream } from './support/raw-stream.js';
@@ -36,6 +37,7 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
   this.timeout(20_000);
   let redis: RedisInstance | undefined;
   let dataDir = '';
+  let configFile = '';
   const nodes: NodeProcess[] = [];
   const clients: TestClient[] = [];
   const raws: RawStream[] = [];
@@ -69,7 +71,8 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     await befriend(dataDir, 'grace', 'hank');
     await befriend(dataDir, 'ivan', 'judy');
     // One after the other: the first creates the shared certificate.
-    for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir }));
+    // n3 alone runs the admin API, so the CLI on the shared data directory reaches it (tests of `session list|kick`).
+    for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir, env: id === 'n3' ? { RATATOSK_ADMIN_PORT: '0' } : {} }));
   });
 
   afterEach(async function () {
@@ -181,6 +184,42 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     assert.deepEqual(new Set(all()), new Set(Array.from({ length: COUNT }, (_, i) => `off-${i}`)));
     // Each resource got its share in the order they were sent.
     for (const ids of got.values()) assert.deepEqual(ids, [...ids].sort((a, b) => Number(a.slice(4)) - Number(b.slice(4))));
+  });
+
+  it('`session list` and `session kick` on one node see and close the sessions of every node', async function () {
+    configFile ||= join(dataDir, 'cli.toml');
+    await writeFile(configFile, '# settings come from RATATOSK_DATA_DIR and RATATOSK_DOMAIN\n');
+    const ratatosk = (...args: string[]): Promise<CliResult> => runCliProcess(configFile, dataDir, args);
+    const mine = (out: string): string[][] => out.trim().split('\n').map((line) => line.split('\t')).filter((row) => row[0]?.endsWith('/adm') === true);
+
+    await online(node(0), 'carol', 'adm', 3);
+    const dave = await login(node(1), 'dave', 'adm', 'tcp');
+    await online(node(2), 'erin', 'adm');
+    const list = await ratatosk('session', 'list');
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.stderr, '');
+    assert.deepEqual(
+      mine(list.stdout).map((row) => [row[0], row[1], row[4], row[5], row[6]]),
+      [
+        ['carol@localhost/adm', 'websocket', 'available', '3', 'n1'],
+        ['dave@localhost/adm', 'tcp', 'unavailable', '0', 'n2'],
+        ['erin@localhost/adm', 'websocket', 'available', '0', 'n3'],
+      ],
+    );
+    const onlyDave = await ratatosk('session', 'list', '--user', 'dave');
+    assert.deepEqual(onlyDave.stdout.trim().split('\n').map((line) => line.split('\t')[0]), ['dave@localhost/adm']);
+
+    // Dave is bound on n2; the CLI reaches n3, which has n2 close the stream.
+    const streamError = new Promise<{ condition?: string; text?: string }>((resolve) => {
+      dave.xmpp.on('error', (err: { condition?: string; text?: string }) => resolve(err));
+    });
+    const kicked = await ratatosk('session', 'kick', 'dave@localhost/adm', '--reason', 'moving racks');
+    assert.deepEqual([kicked.code, kicked.stdout, kicked.stderr], [0, 'kicked dave@localhost/adm\n', '']);
+    const error = await streamError;
+    assert.deepEqual([error.condition, error.text], ['policy-violation', 'moving racks']);
+    await until(async () => (await ratatosk('session', 'list', '--user', 'dave')).stdout === '', 'the kicked session to leave the list', 15_000, 200);
+    const again = await ratatosk('session', 'kick', 'dave@localhost/adm');
+    assert.deepEqual([again.code, again.stderr], [1, 'ratatosk: no session dave@localhost/adm on this server\n']);
   });
 
   it('sets up a subscription across nodes through the IM module and shows presence both ways, probes included (RFC 6121 §3, §4)', async function () {

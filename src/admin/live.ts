@@ -11,6 +11,7 @@ import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { BoundSession, TransportKind } from '../sessions/types.js';
 import type { Stores } from '../storage/types.js';
 import type { ReloadReport } from '../runtime/reload.js';
+import { clusterSessionAdmin, type ClusterSessionAdmin, type LocalSessionAdmin, type SessionListing } from './cluster-sessions.js';
 
 export interface LiveSession {
   /** The full JID. */
@@ -22,6 +23,8 @@ export interface LiveSession {
   /** 'available', 'chat', 'away', 'xa', 'dnd', or 'unavailable' before initial presence. */
   readonly availability: string;
   readonly priority: number;
+  /** The node the session is bound on. */
+  readonly node: string;
 }
 
 export interface LiveStats {
@@ -41,11 +44,11 @@ export interface LiveServer {
   readonly ports: Readonly<Record<string, number>>;
   /** Names of the running modules, in start order. */
   modules(): string[];
-  /** Bound sessions, sorted by JID; only those of one bare JID when given. */
-  sessions(bareJid?: string): LiveSession[];
+  /** Bound sessions on every node, sorted by node and JID; only those of one bare JID when given. */
+  sessions(bareJid?: string): Promise<SessionListing>;
   stats(): LiveStats;
-  /** Ends a session with a policy-violation stream error; false when no session has that full JID. */
-  kick(fullJid: string, reason?: string): boolean;
+  /** Ends a session, on whichever node, with a policy-violation stream error; false when no session has that full JID. */
+  kick(fullJid: string, reason?: string): Promise<boolean>;
   /** Asks the running modules' hooks (a module's command reaching its live part, as `room destroy`). */
   readonly fire?: FireHook;
   /** The login throttle's counters and locks (`auth locks`, `auth unlock`). */
@@ -64,6 +67,8 @@ export interface LiveServerParts {
   readonly fire?: FireHook;
   readonly loginThrottle?: LoginThrottle;
   readonly reload?: () => Promise<ReloadReport>;
+  /** Sessions across the cluster (clusterSessionAdmin); without it, this node's alone. */
+  readonly sessionAdmin?: ClusterSessionAdmin;
 }
 
 const SHOW_VALUES = new Set(['chat', 'away', 'xa', 'dnd']);
@@ -74,7 +79,7 @@ function availabilityOf(session: BoundSession): string {
   return show !== undefined && SHOW_VALUES.has(show) ? show : 'available';
 }
 
-function describe(session: BoundSession): LiveSession {
+function describe(session: BoundSession, node: string): LiveSession {
   return {
     jid: session.jid.toString(),
     transport: session.transport,
@@ -82,24 +87,16 @@ function describe(session: BoundSession): LiveSession {
     since: session.startedAt,
     availability: availabilityOf(session),
     priority: session.presence.priority,
+    node,
   };
 }
 
-export function createLiveServer(parts: LiveServerParts): LiveServer {
-  const { config, stores, sessions, modules } = parts;
-  const live: LiveServer = {
-    nodeId: config.nodeId,
-    startedAt: parts.startedAt,
-    storeKind: stores.kind,
-    ports: { ...parts.ports },
-    modules: () => modules.list().map((m) => m.name),
+/** This node's sessions as the admin commands see them (and as it describes them to other nodes). */
+export function localSessionAdmin(sessions: LocalSessionRegistry, nodeId: string): LocalSessionAdmin {
+  return {
     sessions(bareJid) {
       const found = bareJid === undefined ? [...sessions.all()] : sessions.resources(bareJid);
-      return found.map(describe).sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0));
-    },
-    stats() {
-      const memory = process.memoryUsage();
-      return { sessions: sessions.size, byTransport: sessions.countByTransport(), memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external } };
+      return found.map((session) => describe(session, nodeId));
     },
     kick(fullJid, reason) {
       const jid = Jid.tryParse(fullJid);
@@ -108,6 +105,24 @@ export function createLiveServer(parts: LiveServerParts): LiveServer {
       session.close(new StreamError('policy-violation', reason));
       return true;
     },
+  };
+}
+
+export function createLiveServer(parts: LiveServerParts): LiveServer {
+  const { config, stores, sessions, modules } = parts;
+  const sessionAdmin = parts.sessionAdmin ?? clusterSessionAdmin({ nodeId: config.nodeId, local: localSessionAdmin(sessions, config.nodeId) });
+  const live: LiveServer = {
+    nodeId: config.nodeId,
+    startedAt: parts.startedAt,
+    storeKind: stores.kind,
+    ports: { ...parts.ports },
+    modules: () => modules.list().map((m) => m.name),
+    sessions: (bareJid) => sessionAdmin.sessions(bareJid),
+    stats() {
+      const memory = process.memoryUsage();
+      return { sessions: sessions.size, byTransport: sessions.countByTransport(), memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external } };
+    },
+    kick: (fullJid, reason) => sessionAdmin.kick(fullJid, reason),
   };
   const withThrottle = parts.loginThrottle === undefined ? live : { ...live, loginThrottle: parts.loginThrottle };
   const withReload = parts.reload === undefined ? withThrottle : { ...withThrottle, reload: parts.reload };

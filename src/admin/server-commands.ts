@@ -11,35 +11,39 @@ import {
   type JsonValue,
   type ServerCommand,
 } from './command.js';
+import { NODE_ANSWER_MS } from './cluster-sessions.js';
 import type { LiveSession } from './live.js';
 import { reportLines } from '../runtime/reload.js';
 import { VERSION } from '../version.js';
 
 function sessionLine(s: LiveSession): string {
-  return [s.jid, s.transport, s.remoteAddress, new Date(s.since).toISOString(), s.availability, String(s.priority)].join('\t');
+  return [s.jid, s.transport, s.remoteAddress, new Date(s.since).toISOString(), s.availability, String(s.priority), s.node].join('\t');
 }
 
 function sessionData(s: LiveSession): JsonValue {
-  return { jid: s.jid, transport: s.transport, remoteAddress: s.remoteAddress, since: new Date(s.since).toISOString(), availability: s.availability, priority: s.priority };
+  return { jid: s.jid, transport: s.transport, remoteAddress: s.remoteAddress, since: new Date(s.since).toISOString(), availability: s.availability, priority: s.priority, node: s.node };
 }
 
 export const sessionList: ServerCommand = {
   name: 'session list',
   runs: 'server',
-  summary: 'List the sessions bound on the running server.',
+  summary: 'List the sessions bound on the running server (every node of a cluster).',
   usage: 'session list [--user <jid>]',
   details: [
     'One session a line, tab-separated: full JID, transport (tcp, websocket, bosh), remote address,',
     'bound since (UTC), availability (available, chat, away, xa, dnd, or unavailable before initial',
-    'presence) and presence priority. Needs a running server.',
+    'presence), presence priority and the node it is bound on. In a cluster every live node is asked; one',
+    'that does not answer within 3 s is named on stderr (its sessions missing, the others\' listed).',
+    'Needs a running server.',
   ],
   args: [],
   options: [{ name: 'user', takesValue: true, valueName: 'jid', summary: 'Only the sessions of this account (user@domain or user)' }],
   async run(ctx, input) {
     const user = stringOption(input, 'user');
     const bare = user === undefined ? undefined : parseUserJid(user, ctx.config.domain).jid;
-    const sessions = ctx.live.sessions(bare);
-    return { exitCode: 0, lines: sessions.map(sessionLine), data: { sessions: sessions.map(sessionData) } };
+    const { sessions, unanswered } = await ctx.live.sessions(bare);
+    for (const node of unanswered) ctx.notice(`ratatosk: node ${node} did not answer within ${NODE_ANSWER_MS / 1000} s: its sessions are not listed`);
+    return { exitCode: 0, lines: sessions.map(sessionLine), data: { sessions: sessions.map(sessionData), unanswered } };
   },
 };
 
@@ -49,8 +53,9 @@ export const sessionKick: ServerCommand = {
   summary: 'Disconnect one session.',
   usage: 'session kick <full-jid> [--reason <text>]',
   details: [
-    'Closes the session with the stream error <policy-violation/>, the reason as its text. A client',
-    'may reconnect at once unless its account is deleted or its password changed. Needs a running server.',
+    'Closes the session with the stream error <policy-violation/>, the reason as its text, on whichever',
+    'node of a cluster holds it. A client may reconnect at once unless its account is deleted or its',
+    'password changed. Needs a running server.',
   ],
   args: [{ name: 'full-jid', required: true, summary: 'user@domain/resource, as "session list" shows it' }],
   options: [{ name: 'reason', takesValue: true, valueName: 'text', summary: 'Text sent to the client with the stream error' }],
@@ -62,7 +67,7 @@ export const sessionKick: ServerCommand = {
     if (jid.domain !== served) throw new ServerError('WRONG_DOMAIN', `"${raw}" is not on this server: it serves ${served}`);
     const reason = stringOption(input, 'reason');
     const full = jid.toString();
-    if (!ctx.live.kick(full, reason === '' ? undefined : reason)) throw new ServerError('SESSION_NOT_FOUND', `no session ${full} on this server`);
+    if (!(await ctx.live.kick(full, reason === '' ? undefined : reason))) throw new ServerError('SESSION_NOT_FOUND', `no session ${full} on this server`);
     return { exitCode: 0, lines: [`kicked ${full}`], data: { jid: full } };
   },
 };

@@ -92,9 +92,9 @@ describe('MUC admin commands', () => {
         storeKind: 'embedded',
         ports: {},
         modules: () => [],
-        sessions: () => [],
+        sessions: () => Promise.resolve({ sessions: [], unanswered: [] }),
         stats: () => ({ sessions: 0, byTransport: { tcp: 0, websocket: 0, bosh: 0 }, memory: { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 } }),
-        kick: () => false,
+        kick: () => Promise.resolve(false),
         fire: (name, ...args) => hooks.fire(name, ...args),
       };
       const command = commandRegistry(MODULE_COMMANDS).get('room destroy');
