@@ -7,6 +7,7 @@ import { commandRegistry, type Command } from './admin/commands.js';
 import { clusterSessionAdmin } from './admin/cluster-sessions.js';
 import { startAdminApi } from './admin/http-api.js';
 import { localSessionAdmin } from './admin/live.js';
+import { followAccountDeletions } from './cluster/account-deletions.js';
 import { setUpAuth } from './auth/setup.js';
 import { nodeEndpoints, openCluster, shutdownError, type NodeRegistry } from './cluster/index.js';
 import { connectRedis, redisConfigured } from './cluster/redis-connection.js';
@@ -276,6 +277,14 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
 
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
   // Modules' commands reach their live part through the hooks (`room destroy` through 'muc:destroy-room').
+  const stopFollowingDeletions = followAccountDeletions({
+    nodeId: config.nodeId,
+    domain: config.domain,
+    hooks,
+    sessions,
+    log,
+    ...(cluster.remote ? { cluster: { remote: cluster.remote, registry: cluster.registry } } : {}),
+  });
   // `session list|kick` see every node; this node answers the others' asking even with its own admin API off.
   const sessionAdmin = clusterSessionAdmin({
     nodeId: config.nodeId,
@@ -295,6 +304,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     fire: (name, ...args) => hooks.fire(name, ...args),
     loginThrottle: throttle,
     reload: () => reloader.reload(),
+    accountDeleted: (username) => hooks.emit('account:deleted', username),
   });
 
   await cluster.announce(nodeEndpoints(config, { c2s: c2sPort, c2sTls: c2sTlsPort, http: httpPort }));
@@ -318,6 +328,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
       log.info('stopping');
       await adminApi.close();
       sessionAdmin.stop();
+      stopFollowingDeletions();
       const tcpClosed = Promise.all(tcpServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       // RFC 6120 §4.9.3.19: clients move to the least-loaded other node when there is one.
       const elsewhere = await cluster.drain();

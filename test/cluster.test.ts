@@ -67,7 +67,7 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     this.timeout(120_000);
     redis = await startRedis(this);
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-cluster-'));
-    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'hank', 'ivan', 'judy', 'ken', 'lea', 'mia', 'noah');
+    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'hank', 'ivan', 'judy', 'ken', 'lea', 'mia', 'noah', 'olga', 'pete', 'quinn');
     await befriend(dataDir, 'grace', 'hank');
     await befriend(dataDir, 'ivan', 'judy');
     // One after the other: the first creates the shared certificate.
@@ -220,6 +220,33 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     await until(async () => (await ratatosk('session', 'list', '--user', 'dave')).stdout === '', 'the kicked session to leave the list', 15_000, 200);
     const again = await ratatosk('session', 'kick', 'dave@localhost/adm');
     assert.deepEqual([again.code, again.stderr], [1, 'ratatosk: no session dave@localhost/adm on this server\n']);
+  });
+
+  it('an account deleted on one node (`user del`, in-band XEP-0077 §3.2) loses its sessions on every node', async function () {
+    configFile ||= join(dataDir, 'cli.toml');
+    await writeFile(configFile, '# settings come from RATATOSK_DATA_DIR and RATATOSK_DOMAIN\n');
+    const streamError = (client: TestClient): Promise<{ condition?: string; text?: string }> =>
+      new Promise((resolve) => client.xmpp.on('error', (err: { condition?: string; text?: string }) => resolve(err)));
+    const olgaHere = await online(node(0), 'olga', 'a');
+    const olgaThere = await online(node(1), 'olga', 'b');
+    const pete = await online(node(1), 'pete', 'p');
+    const ended = [streamError(olgaHere), streamError(olgaThere)];
+    // The CLI reaches n3, which holds none of Olga's sessions.
+    const deleted = await runCliProcess(configFile, dataDir, ['user', 'del', 'olga']);
+    assert.deepEqual([deleted.code, deleted.stdout, deleted.stderr], [0, 'deleted olga@localhost\n', '']);
+    for (const error of await Promise.all(ended)) assert.deepEqual([error.condition, error.text], ['not-authorized', 'the account was deleted']);
+    // The other account on the same node stays: it still gets its messages.
+    const sender = await online(node(2), 'quinn', 'q');
+    await sender.xmpp.send(xml('message', { to: 'pete@localhost/p', type: 'chat', id: 'still-here' }, xml('body', {}, 'still there?')));
+    await pete.next((s) => s.is('message') && s.attrs.id === 'still-here');
+
+    // In-band, from Quinn's session on n3: Quinn's other session, on n1, ends too.
+    const quinnElsewhere = await online(node(0), 'quinn', 'other');
+    const elsewhereEnded = streamError(quinnElsewhere);
+    const result = await sender.xmpp.iqCaller.request(xml('iq', { type: 'set', to: 'localhost' }, xml('query', { xmlns: 'jabber:iq:register' }, xml('remove'))));
+    assert.equal(result.attrs.type, 'result');
+    const error = await elsewhereEnded;
+    assert.deepEqual([error.condition, error.text], ['not-authorized', 'the account was deleted']);
   });
 
   it('sets up a subscription across nodes through the IM module and shows presence both ways, probes included (RFC 6121 §3, §4)', async function () {

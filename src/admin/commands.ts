@@ -81,11 +81,13 @@ const userDel: StoreCommand = {
   name: 'user del',
   summary: 'Delete an account and everything it owns.',
   usage: 'user del <jid>',
+  details: ["With a server running, the account's sessions end (on every node of a cluster) with <not-authorized/>."],
   args: [jidArg],
   options: [],
   async run(ctx, input) {
     const user = parseUserJid(requiredArg(input, 'jid', this), ctx.config.domain);
     if (!(await ctx.stores.accounts.delete(user.username))) throw new ServerError('USER_NOT_FOUND', `no such user: ${user.jid}`);
+    await ctx.live?.accountDeleted?.(user.username);
     return { exitCode: 0, lines: [`deleted ${user.jid}`], data: { jid: user.jid } };
   },
 };

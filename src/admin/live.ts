@@ -55,6 +55,8 @@ export interface LiveServer {
   readonly loginThrottle?: LoginThrottle;
   /** Reads the configuration again and applies what can change while running (`reload`). */
   readonly reload?: () => Promise<ReloadReport>;
+  /** After `user del`: the account's sessions end on every node and the modules forget it ('account:deleted'). */
+  readonly accountDeleted?: (username: string) => Promise<void>;
 }
 
 export interface LiveServerParts {
@@ -67,6 +69,7 @@ export interface LiveServerParts {
   readonly fire?: FireHook;
   readonly loginThrottle?: LoginThrottle;
   readonly reload?: () => Promise<ReloadReport>;
+  readonly accountDeleted?: (username: string) => Promise<void>;
   /** Sessions across the cluster (clusterSessionAdmin); without it, this node's alone. */
   readonly sessionAdmin?: ClusterSessionAdmin;
 }
@@ -126,5 +129,6 @@ export function createLiveServer(parts: LiveServerParts): LiveServer {
   };
   const withThrottle = parts.loginThrottle === undefined ? live : { ...live, loginThrottle: parts.loginThrottle };
   const withReload = parts.reload === undefined ? withThrottle : { ...withThrottle, reload: parts.reload };
-  return parts.fire === undefined ? withReload : { ...withReload, fire: parts.fire };
+  const withDeletions = parts.accountDeleted === undefined ? withReload : { ...withReload, accountDeleted: parts.accountDeleted };
+  return parts.fire === undefined ? withDeletions : { ...withDeletions, fire: parts.fire };
 }

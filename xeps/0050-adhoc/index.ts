@@ -1,6 +1,5 @@
 // XEP-0050 Ad-Hoc Commands on the server's JID: discovery through XEP-0030 nodes (§2.1-§2.2),
 // execution (§2.4); the commands are XEP-0133 Service Administration for the configured admins.
-import { StreamError } from '../../src/errors.js';
 import type { Jid } from '../../src/jid.js';
 import { defineModule } from '../../src/modules/api.js';
 import { xml } from '../../src/xml/element.js';
@@ -41,17 +40,13 @@ export default defineModule({
       scramHashes: ctx.config.auth.scramHashes,
       // Read at each use: a reload (SIGHUP, `ratatosk reload`) changes `admins` in place.
       isAdmin: (requester: Jid) => requester.domain === ctx.domain && ctx.config.admins.includes(requester.bareString()),
+      // XEP-0133 §4.2: deleting a user ends the user's sessions. The core does it on every node, after this turn
+      // (src/cluster/account-deletions.ts): an admin who deleted the own account still gets the result.
       accountsDeleted: async (usernames) => {
         for (const username of usernames) {
           ctx.log.info({ user: username }, 'account deleted by an administrator');
           await ctx.emit('account:deleted', username);
         }
-        const sessions = usernames.flatMap((username) => ctx.sessions.resources(`${username}@${ctx.domain}`));
-        // XEP-0133 §4.2: deleting a user ends the user's sessions. Not before this turn ends: an admin who
-        // deleted the own account still gets the result, which goes out with no I/O after this point.
-        setImmediate(() => {
-          for (const session of sessions) session.close(new StreamError('not-authorized', 'the account was deleted'));
-        });
       },
     });
     for (const command of commands) engine.add(command);

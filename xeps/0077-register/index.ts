@@ -1,7 +1,7 @@
 // XEP-0077 In-Band Registration (version 2.5): registration before authentication (§3.1, §3.1.1)
 // announced as a stream feature (§8), password change (§3.3) and cancellation (§3.2) for
 // logged-in users, and the disco feature (§11).
-import { StanzaError, StreamError, bounce } from '../../src/errors.js';
+import { StanzaError, bounce } from '../../src/errors.js';
 import { Jid } from '../../src/jid.js';
 import { defineModule, deriveCredentials, passwordProblem, type ModuleContext } from '../../src/modules/api.js';
 import { Element, xml } from '../../src/xml/element.js';
@@ -148,8 +148,7 @@ async function cancel(ctx: ModuleContext, { payload, stanza, from, session }: Iq
   if (!(await ctx.stores.accounts.delete(from.local))) throw new StanzaError('registration-required', 'there is no such account');
   ctx.log.info({ user: from.local }, 'account deleted in-band');
   session?.send(xml('iq', { type: 'result', id: stanza.attrs.id, to: from.toString(), from: stanza.attrs.to }));
-  const bare = from.bare().toString();
-  for (const s of ctx.sessions.resources(bare)) s.close(new StreamError('not-authorized', 'the account was deleted'));
+  // The core ends the account's sessions on every node (src/cluster/account-deletions.ts), after this turn.
   await ctx.emit('account:deleted', from.local);
   return undefined;
 }
