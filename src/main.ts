@@ -143,7 +143,7 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   undo.push(() => cluster.stop());
   const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote, routing: metrics.routing });
   const httpRoutes = new ModuleHttpRoutes();
-  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement, httpRoutes, metrics: { timeStore: metrics.timeStore } });
+  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement, exclusive: cluster.exclusive, httpRoutes, metrics: { timeStore: metrics.timeStore } });
   undo.push(() => modules.stopAll());
   await modules.startAll(BUILTIN_MODULES);
   await cluster.start(router);

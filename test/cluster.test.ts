@@ -67,7 +67,7 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     this.timeout(120_000);
     redis = await startRedis(this);
     dataDir = await mkdtemp(join(tmpdir(), 'ratatosk-cluster-'));
-    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'hank', 'ivan', 'judy', 'ken', 'lea', 'mia', 'noah', 'olga', 'pete', 'quinn');
+    await addUsers(dataDir, PASSWORD, 'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'hank', 'ivan', 'judy', 'ken', 'lea', 'mia', 'noah', 'olga', 'pete', 'quinn', 'rosa', 'sam', 'tess', 'uma');
     await befriend(dataDir, 'grace', 'hank');
     await befriend(dataDir, 'ivan', 'judy');
     // One after the other: the first creates the shared certificate.
@@ -295,6 +295,36 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     await second.stop();
     await carol.next(isPresence('dave@localhost/tablet', 'unavailable'));
     await dave.next(isPresence('dave@localhost/tablet', 'unavailable'));
+  });
+
+  it("a roster set on one node and a subscription answer on another, on the same item at once, lose neither change (RFC 6121 §2, §3)", async function () {
+    const rosa = await online(node(0), 'rosa', 'r');
+    // More of Rosa's resources on n1 keep her roster busy there without a pause (each sends renames at once).
+    const busy = [rosa, ...(await Promise.all(['r2', 'r3', 'r4'].map((resource) => login(node(0), 'rosa', resource))))];
+    const contacts = ['sam', 'tess', 'uma'];
+    const others = await Promise.all(contacts.map((name) => online(node(1), name, 'c')));
+    for (const [i, name] of contacts.entries()) {
+      await rosa.xmpp.send(xml('presence', { to: `${name}@localhost`, type: 'subscribe' }));
+      await (others[i] as TestClient).next(isPresence('rosa@localhost', 'subscribe'));
+    }
+    const RENAMES = 20;
+    const rename = (client: TestClient, name: string, n: number): Promise<Element> =>
+      client.xmpp.iqCaller.request(xml('iq', { type: 'set' }, xml('query', { xmlns: ROSTER }, xml('item', { jid: `${name}@localhost`, name: `${name} ${n}` }))));
+    const renaming = busy.map(async (client) => {
+      for (let n = 0; n < RENAMES; n++) await Promise.all(contacts.map((name) => rename(client, name, n)));
+    });
+    // The contacts approve on n2 while the renames run on n1.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.all(others.map((other) => other.xmpp.send(xml('presence', { to: 'rosa@localhost', type: 'subscribed' }))));
+    await Promise.all(renaming);
+    for (const name of contacts) await rosa.next(isPresence(`${name}@localhost`, 'subscribed'));
+    const roster = await rosa.xmpp.iqCaller.request(xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER })));
+    const items = new Map(roster.getChild('query', ROSTER)?.getChildren('item').map((item) => [item.attrs.jid as string, item]) ?? []);
+    for (const name of contacts) {
+      const item = items.get(`${name}@localhost`);
+      assert.deepEqual([item?.attrs.subscription, item?.attrs.ask], ['to', undefined], `${name}'s item: the approval kept (${item?.toString()})`);
+      assert.match(item?.attrs.name ?? '', new RegExp(`^${name} \\d+$`), `${name}'s item: a rename kept`);
+    }
   });
 
   it('ends the older session with conflict when its full JID is bound again on another node (RFC 6120 §7.7.2.2)', async function () {

@@ -9,6 +9,7 @@ import type { SessionDirectory } from '../sessions/directory.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
 import type { InboundRouter } from './inbound.js';
 import type { NodeEndpoints, NodeInfo, NodeRegistry } from './node-registry.js';
+import type { Exclusive } from './exclusive.js';
 import type { Placement } from './placement.js';
 import type { RemoteSessions } from './remote-sessions.js';
 
@@ -31,6 +32,8 @@ export interface Cluster {
   readonly remote: RemoteSessions | undefined;
   /** Which node hosts each cluster-wide singleton (MUC rooms). */
   readonly placement: Placement;
+  /** Read-modify-write work one at a time per name, across the cluster. */
+  readonly exclusive: Exclusive;
   /** Before listening: listen on the bus, clear what a previous run under this node id left, follow local sessions. */
   start(router: InboundRouter): Promise<void>;
   /** Once listening: publish the endpoints, heartbeat, sweep dead nodes. */

@@ -31,3 +31,6 @@ export const placeKey = (name: string): string => `rt:place:{${name}}`;
 
 /** Set: the singletons a node hosts, so that its claims can be dropped when it dies or restarts. */
 export const nodePlacesKey = (node: string): string => `rt:node:{${node}}:places`;
+
+/** String with a TTL: the holder (node and a random token) of exclusive work under a name; see redis-exclusive.ts. */
+export const lockKey = (name: string): string => `rt:lock:{${name}}`;

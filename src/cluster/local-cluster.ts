@@ -3,6 +3,7 @@
 // always did on one node.
 import type { Cluster, ClusterDeps } from './cluster.js';
 import { LocalBus } from './local-bus.js';
+import { LocalExclusive } from './exclusive.js';
 import { LocalPlacement } from './placement.js';
 import { SingleNodeRegistry } from './single-node-registry.js';
 import { MemoryDirectory } from '../sessions/memory-directory.js';
@@ -17,6 +18,7 @@ export function localCluster(deps: ClusterDeps): Cluster {
     registry,
     remote: undefined,
     placement: new LocalPlacement(nodeId),
+    exclusive: new LocalExclusive(),
     start: () => bus.listen(),
     announce: async (endpoints) => registry.join(endpoints),
     drain: async () => undefined,

@@ -9,6 +9,7 @@ import { RedisNodeRegistry } from './node-registry.js';
 import { RedisBus } from './redis-bus.js';
 import { connectRedis } from './redis-connection.js';
 import { RedisDirectory } from './redis-directory.js';
+import { RedisExclusive } from './redis-exclusive.js';
 import { RedisPlacement } from './redis-placement.js';
 import { ClusterSessions } from './remote-sessions.js';
 import { SessionSync } from './session-sync.js';
@@ -65,6 +66,7 @@ export async function redisCluster(deps: ClusterDeps): Promise<Cluster> {
     registry,
     remote,
     placement,
+    exclusive: new RedisExclusive(redis.client, nodeId, log, waitMs),
     async start(router) {
       remote.setFallbacks({ reroute: (stanza, from, hops) => void router.routeForwarded(stanza, from, hops), refuse: (stanza, from, error) => router.refuse(stanza, from, error) });
       await bus.listen((message) => {

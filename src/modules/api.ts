@@ -1,5 +1,6 @@
 // The module API: the only door from a protocol module into the core (as Prosody's moduleapi).
 // Every registration goes through the context so that stopping a module undoes all of it.
+import type { Exclusive } from '../cluster/exclusive.js';
 import type { Placement } from '../cluster/placement.js';
 import type { DeliverOptions } from '../cluster/remote-sessions.js';
 import type { Config } from '../config/types.js';
@@ -206,6 +207,11 @@ export type ServerSettings = Readonly<Pick<Config, 'nodeId' | 'admins' | 'auth' 
 export interface ClusterOperations {
   /** Which node hosts each cluster-wide singleton (a MUC room); on a node alone, always this one. */
   readonly placement: Placement;
+  /**
+   * Read-modify-write work one at a time per name on every node (a lock in Redis; on a node alone, a queue):
+   * names are the module's own, prefixed ("roster:<user>"). For a few store operations, never a wait for a client.
+   */
+  readonly exclusive: Exclusive;
   /**
    * Hands a stanza to sessions on other nodes (records from `sessions.remote`), one bus message per node,
    * through their incoming stanza filters; it is not routed again there. Nothing happens on a single node.

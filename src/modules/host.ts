@@ -1,4 +1,5 @@
 // Starts modules with their own contexts and undoes every registration when they stop.
+import { LocalExclusive, type Exclusive } from '../cluster/exclusive.js';
 import { LocalPlacement, type Placement } from '../cluster/placement.js';
 import type { RemoteSessions } from '../cluster/remote-sessions.js';
 import type { Config } from '../config/types.js';
@@ -35,6 +36,8 @@ export interface ModuleHostDeps {
   remote?: RemoteSessions;
   /** Which node hosts each cluster-wide singleton; absent: this node hosts everything. */
   placement?: Placement;
+  /** Exclusive work across the cluster; absent: one at a time on this node. */
+  exclusive?: Exclusive;
   /** What modules serve on the HTTP port (ctx.addHttpRoute); absent: a table no listener reads (tests without HTTP). */
   httpRoutes?: ModuleHttpRoutes;
   /** The server's metrics as modules see them (ctx.metrics); absent: nothing is measured (tests without metrics). */
@@ -65,12 +68,14 @@ export class ModuleHost {
   private readonly running = new Map<string, { definition: ModuleDefinition; cleanups: Cleanup[]; update?: SettingsUpdate }>();
   private readonly sessionView: SessionView;
   private readonly placement: Placement;
+  private readonly exclusive: Exclusive;
   private readonly streamElements: StreamElementRegistry;
   private readonly httpRoutes: ModuleHttpRoutes;
 
   constructor(private readonly deps: ModuleHostDeps) {
     const { sessions, remote } = deps;
     this.placement = deps.placement ?? new LocalPlacement(deps.config.nodeId);
+    this.exclusive = deps.exclusive ?? new LocalExclusive();
     this.streamElements = deps.streamElements ?? new StreamElementRegistry();
     this.httpRoutes = deps.httpRoutes ?? new ModuleHttpRoutes();
     this.sessionView = {
@@ -248,6 +253,7 @@ export class ModuleHost {
     const sender = (stanza: Element): Jid => Jid.tryParse(stanza.attrs.from) ?? router.serverJid;
     return {
       placement: this.placement,
+      exclusive: this.exclusive,
       deliverRemote: (targets, stanza, options) => remote?.deliver(targets, stanza, sender(stanza), 0, options),
       forward: (node, stanza, from, hops) => {
         if (!remote) throw new Error('forward: this node runs alone');

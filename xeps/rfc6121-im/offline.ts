@@ -4,7 +4,8 @@
 import type { BoundSession } from '../../src/modules/api.js';
 import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { KeyedQueue, readdress, type Im } from './shared.js';
+import { LocalExclusive } from '../../src/cluster/exclusive.js';
+import { readdress, type Im } from './shared.js';
 
 /** Messages kept per user; beyond it the sender gets service-unavailable (XEP-0160 §5). */
 export const OFFLINE_LIMIT = 100;
@@ -41,7 +42,8 @@ export function setupOffline(im: Im): OfflineDelivery {
   const { ctx } = im;
   // Every offline store operation timed for the metrics (ratatosk_store_operation_seconds{store="offline"}).
   const store = ctx.metrics.timeStore('offline', ctx.stores.offline);
-  const queues = new KeyedQueue();
+  // One delivery at a time per user on this node; across nodes the store's take keeps them apart.
+  const queues = new LocalExclusive();
   ctx.addFeature(NS.msgoffline);
 
   ctx.hook('message:offline', async (stanza, to) => {

@@ -29,29 +29,6 @@ export interface PresenceBook {
   directed: Set<string> | undefined;
 }
 
-/**
- * Runs read-modify-write work one at a time per key (a user's roster, a user's offline queue) on this node.
- * Work must not wait for other work queued under the same key, or it waits for ever.
- */
-export class KeyedQueue {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release = (): void => undefined;
-    const done = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => done);
-    this.tails.set(key, tail);
-    await previous;
-    try {
-      return await work();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
 /** A copy of `stanza` with some attributes replaced; the children are shared and must not be changed. */
 export function readdress(stanza: Element, attrs: Record<string, string>): Element {
   const copy = new Element(stanza.name, { ...stanza.attrs, ...attrs });
@@ -66,11 +43,16 @@ export function rosterItemElement(item: RosterItem): Element {
 }
 
 export class Im {
-  /** Serialises changes to one user's roster and subscription requests. */
-  readonly rosters = new KeyedQueue();
+  /**
+   * Serialises changes to one user's roster and subscription requests, across the cluster: two nodes changing
+   * the same item at once (a roster set on one, a subscription answer on the other) would otherwise lose one.
+   */
+  readonly rosters: { run<T>(username: string, work: () => Promise<T>): Promise<T> };
   private readonly books = new WeakMap<BoundSession, PresenceBook>();
 
-  constructor(readonly ctx: ModuleContextWith<'cluster'>) {}
+  constructor(readonly ctx: ModuleContextWith<'cluster'>) {
+    this.rosters = { run: (username, work) => ctx.cluster.exclusive.run(`roster:${username}`, work) };
+  }
 
   book(session: BoundSession): PresenceBook {
     let book = this.books.get(session);
