@@ -327,6 +327,14 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     }
   });
 
+  it('last activity (XEP-0012 §3) of a contact online on another node is 0 seconds', async function () {
+    const asker = await online(node(0), 'grace', 'g');
+    await online(node(1), 'hank', 'h');
+    // Hank has never logged out: without his session on n2 counted, n1 answers item-not-found.
+    const answer = await asker.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'hank@localhost' }, xml('query', { xmlns: 'jabber:iq:last' })));
+    assert.equal(answer.getChild('query', 'jabber:iq:last')?.attrs.seconds, '0');
+  });
+
   it('ends the older session with conflict when its full JID is bound again on another node (RFC 6120 §7.7.2.2)', async function () {
     const older = await raw(node(0), 'erin', 'phone');
     await raw(node(1), 'erin', 'phone');

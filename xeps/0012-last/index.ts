@@ -37,7 +37,8 @@ export default defineModule({
     ctx.onIq('get', 'bare', NS.last, 'query', async ({ from, to }) => {
       if (!(await mayKnow(to.local, from))) throw new StanzaError('forbidden', 'you are not subscribed to this user’s presence');
       // "If the user has at least one connected or available resource ... '0'."
-      if (ctx.sessions.resources(to.bareString()).length > 0) return lastQuery(0);
+      const bare = to.bareString();
+      if (ctx.sessions.resources(bare).length > 0 || (ctx.sessions.clustered && (await ctx.sessions.remote(bare)).length > 0)) return lastQuery(0);
       const last = await ctx.store.get(to.local);
       // The XEP names no error for a user who never logged out; the requester may know the account exists.
       if (last === undefined) throw new StanzaError('item-not-found', 'no logout of this user is on record');
