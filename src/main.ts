@@ -143,7 +143,13 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
   undo.push(() => cluster.stop());
   const router = new Router({ domain: config.domain, sessions, accounts: stores.accounts, hooks, iqs, log, remote: cluster.remote, routing: metrics.routing });
   const httpRoutes = new ModuleHttpRoutes();
-  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement, exclusive: cluster.exclusive, httpRoutes, metrics: { timeStore: metrics.timeStore } });
+  // `session list|kick` see every node; this node answers the others' asking even with its own admin API off.
+  const sessionAdmin = clusterSessionAdmin({
+    nodeId: config.nodeId,
+    local: localSessionAdmin(sessions, config.nodeId),
+    ...(cluster.remote ? { cluster: { remote: cluster.remote, registry: cluster.registry } } : {}),
+  });
+  const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement, exclusive: cluster.exclusive, sessionsEverywhere: () => sessionAdmin.sessions(), httpRoutes, metrics: { timeStore: metrics.timeStore } });
   undo.push(() => modules.stopAll());
   await modules.startAll(BUILTIN_MODULES);
   await cluster.start(router);
@@ -283,12 +289,6 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     hooks,
     sessions,
     log,
-    ...(cluster.remote ? { cluster: { remote: cluster.remote, registry: cluster.registry } } : {}),
-  });
-  // `session list|kick` see every node; this node answers the others' asking even with its own admin API off.
-  const sessionAdmin = clusterSessionAdmin({
-    nodeId: config.nodeId,
-    local: localSessionAdmin(sessions, config.nodeId),
     ...(cluster.remote ? { cluster: { remote: cluster.remote, registry: cluster.registry } } : {}),
   });
   const adminApi = await startAdminApi({

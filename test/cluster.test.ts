@@ -71,8 +71,8 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     await befriend(dataDir, 'grace', 'hank');
     await befriend(dataDir, 'ivan', 'judy');
     // One after the other: the first creates the shared certificate.
-    // n3 alone runs the admin API, so the CLI on the shared data directory reaches it (tests of `session list|kick`).
-    for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir, env: id === 'n3' ? { RATATOSK_ADMIN_PORT: '0' } : {} }));
+    // Alice administers the service (XEP-0133). n3 alone runs the admin API, so the CLI on the shared data directory reaches it (tests of `session list|kick`).
+    for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode({ id, redisUrl: redis.url, dataDir, env: { RATATOSK_ADMINS: 'alice@localhost', ...(id === 'n3' ? { RATATOSK_ADMIN_PORT: '0' } : {}) } }));
   });
 
   afterEach(async function () {
@@ -333,6 +333,26 @@ describe('Cluster on Redis: three node processes, one redis-server', function ()
     // Hank has never logged out: without his session on n2 counted, n1 answers item-not-found.
     const answer = await asker.xmpp.iqCaller.request(xml('iq', { type: 'get', to: 'hank@localhost' }, xml('query', { xmlns: 'jabber:iq:last' })));
     assert.equal(answer.getChild('query', 'jabber:iq:last')?.attrs.seconds, '0');
+  });
+
+  it('XEP-0133 online users (§4.15, §4.20) counts and lists the users of every node', async function () {
+    const COMMANDS = 'http://jabber.org/protocol/commands';
+    const NODE = 'http://jabber.org/protocol/admin#';
+    const alice = await online(node(0), 'alice', 'admin');
+    await online(node(1), 'bob', 'b');
+    await online(node(2), 'ken', 'k');
+    const fieldValues = (reply: Element, name: string): string[] =>
+      reply.getChild('command', COMMANDS)?.getChild('x', 'jabber:x:data')?.getChildren('field').find((f) => f.attrs.var === name)?.getChildren('value').map((v) => v.text()) ?? [];
+    const count = async (): Promise<string[]> =>
+      fieldValues(await alice.xmpp.iqCaller.request(xml('iq', { type: 'set', to: 'localhost' }, xml('command', { xmlns: COMMANDS, action: 'execute', node: `${NODE}get-online-users-num` }))), 'onlineusersnum');
+    // Sessions of the tests before may take a moment to leave their nodes on a loaded machine.
+    await until(async () => (await count())[0] === '3', 'three online users on three nodes', 8000, 200);
+    const stage = await alice.xmpp.iqCaller.request(xml('iq', { type: 'set', to: 'localhost' }, xml('command', { xmlns: COMMANDS, action: 'execute', node: `${NODE}get-online-users-list` })));
+    const sessionid = stage.getChild('command', COMMANDS)?.attrs.sessionid as string;
+    const list = await alice.xmpp.iqCaller.request(
+      xml('iq', { type: 'set', to: 'localhost' }, xml('command', { xmlns: COMMANDS, node: `${NODE}get-online-users-list`, sessionid }, xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, xml('field', { var: 'FORM_TYPE' }, xml('value', {}, 'http://jabber.org/protocol/admin')), xml('field', { var: 'max_items' }, xml('value', {}, 'none'))))),
+    );
+    assert.deepEqual(fieldValues(list, 'onlineuserjids'), ['alice@localhost', 'bob@localhost', 'ken@localhost']);
   });
 
   it('ends the older session with conflict when its full JID is bound again on another node (RFC 6120 §7.7.2.2)', async function () {

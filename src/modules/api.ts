@@ -87,6 +87,11 @@ export interface SessionView {
   remote(bareJid: string): Promise<SessionRecord[]>;
   /** Whether this node is part of a cluster (other nodes may hold sessions); false: remote() always finds none. */
   readonly clustered: boolean;
+  /**
+   * The full JIDs bound on every node (each node asked over the bus, as `ratatosk session list` does), and the
+   * live nodes that did not answer within 3 s. On a node alone, this node's sessions.
+   */
+  everywhere(): Promise<{ readonly fullJids: readonly string[]; readonly unanswered: readonly string[] }>;
 }
 
 /** What the server's modules registered for service discovery; `jid` defaults to the server's domain. */

@@ -38,6 +38,8 @@ export interface ModuleHostDeps {
   placement?: Placement;
   /** Exclusive work across the cluster; absent: one at a time on this node. */
   exclusive?: Exclusive;
+  /** Sessions on every node (src/admin/cluster-sessions.ts); absent: this node's. */
+  sessionsEverywhere?: () => Promise<{ sessions: readonly { jid: string }[]; unanswered: readonly string[] }>;
   /** What modules serve on the HTTP port (ctx.addHttpRoute); absent: a table no listener reads (tests without HTTP). */
   httpRoutes?: ModuleHttpRoutes;
   /** The server's metrics as modules see them (ctx.metrics); absent: nothing is measured (tests without metrics). */
@@ -88,6 +90,11 @@ export class ModuleHost {
       },
       remote: async (bareJid) => (remote ? remote.resources(bareJid) : []),
       clustered: remote !== undefined,
+      everywhere: async () => {
+        if (deps.sessionsEverywhere === undefined) return { fullJids: [...sessions.all()].map((s) => s.jid.toString()), unanswered: [] };
+        const { sessions: found, unanswered } = await deps.sessionsEverywhere();
+        return { fullJids: found.map((s) => s.jid), unanswered };
+      },
     };
   }
 

@@ -5,7 +5,7 @@ import { Jid } from '../../src/jid.js';
 import { type AccountStore, deriveCredentials, passwordProblem, type ScramHashName, type SessionView } from '../../src/modules/api.js';
 import { NS } from '../../src/xml/ns.js';
 import { dataForm, formTypeField, type FormField, type FormValues } from './data-form.js';
-import { commandError, type AdHocCommand, type CommandOutcome, type CommandStage } from './engine.js';
+import { commandError, type AdHocCommand, type CommandOutcome, type CommandStage, type Note } from './engine.js';
 
 export const ADMIN_NODE = `${NS.admin}#`;
 
@@ -53,10 +53,16 @@ export function adminCommands(deps: AdminDeps): AdHocCommand[] {
     return deriveCredentials(password, deps.scramIterations, deps.scramHashes);
   };
 
-  const onlineUsers = (): string[] => {
+  /** The users with a session on any node of the cluster, and a note naming the nodes that did not answer. */
+  const onlineUsers = async (): Promise<{ users: string[]; notes: Note[] }> => {
+    const { fullJids, unanswered } = await deps.sessions.everywhere();
     const bare = new Set<string>();
-    for (const session of deps.sessions.all()) bare.add(session.jid.bareString());
-    return [...bare].sort();
+    for (const full of fullJids) {
+      const jid = Jid.tryParse(full);
+      if (jid !== undefined) bare.add(jid.bareString());
+    }
+    const notes: Note[] = unanswered.length === 0 ? [] : [{ type: 'warn', text: `not counted: the users of ${unanswered.join(', ')}, which did not answer in time` }];
+    return { users: [...bare].sort(), notes };
   };
 
   return [
@@ -119,9 +125,10 @@ export function adminCommands(deps: AdminDeps): AdHocCommand[] {
       result({ label: 'The number of registered users', var: 'registeredusersnum', values: [String(await deps.accounts.count())] }),
     ),
     // §4.15 Get Number of Online Users
-    command('get-online-users-num', 'Get Number of Online Users', [], () =>
-      result({ label: 'The number of online users', var: 'onlineusersnum', values: [String(onlineUsers().length)] }),
-    ),
+    command('get-online-users-num', 'Get Number of Online Users', [], async () => {
+      const { users, notes } = await onlineUsers();
+      return { ...result({ label: 'The number of online users', var: 'onlineusersnum', values: [String(users.length)] }), notes };
+    }),
     // §4.20 Get List of Online Users
     command(
       'get-online-users-list',
@@ -136,10 +143,10 @@ export function adminCommands(deps: AdminDeps): AdHocCommand[] {
           },
         ]),
       ],
-      (values: FormValues) => {
+      async (values: FormValues) => {
         const limit = maxItems(values.single('max_items'));
-        const users = onlineUsers().slice(0, limit);
-        return result({ label: 'The list of all online users', type: 'jid-multi', var: 'onlineuserjids', values: users });
+        const { users, notes } = await onlineUsers();
+        return { ...result({ label: 'The list of all online users', type: 'jid-multi', var: 'onlineuserjids', values: users.slice(0, limit) }), notes };
       },
     ),
   ];
