@@ -149,6 +149,17 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
     local: localSessionAdmin(sessions, config.nodeId),
     ...(cluster.remote ? { cluster: { remote: cluster.remote, registry: cluster.registry } } : {}),
   });
+  undo.push(() => sessionAdmin.stop());
+  // An account deleted anywhere ends its sessions on every node (the core's 'account:deleted' listener).
+  const stopFollowingDeletions = followAccountDeletions({
+    nodeId: config.nodeId,
+    domain: config.domain,
+    hooks,
+    sessions,
+    log,
+    ...(cluster.remote ? { cluster: { remote: cluster.remote, registry: cluster.registry } } : {}),
+  });
+  undo.push(() => stopFollowingDeletions());
   const modules = new ModuleHost({ config, server, log, stores, sessions, hooks, iqs, router, disco, streamElements, remote: cluster.remote, placement: cluster.placement, exclusive: cluster.exclusive, sessionsEverywhere: () => sessionAdmin.sessions(), httpRoutes, metrics: { timeStore: metrics.timeStore } });
   undo.push(() => modules.stopAll());
   await modules.startAll(BUILTIN_MODULES);
@@ -283,14 +294,6 @@ async function startUp(config: Config, options: StartOptions, undo: StartupUndo[
 
   // The local admin API (loopback, token in <dataDir>/admin.json) that the `ratatosk` CLI uses while we run.
   // Modules' commands reach their live part through the hooks (`room destroy` through 'muc:destroy-room').
-  const stopFollowingDeletions = followAccountDeletions({
-    nodeId: config.nodeId,
-    domain: config.domain,
-    hooks,
-    sessions,
-    log,
-    ...(cluster.remote ? { cluster: { remote: cluster.remote, registry: cluster.registry } } : {}),
-  });
   const adminApi = await startAdminApi({
     config,
     sessionAdmin,

@@ -55,7 +55,8 @@ export function followAccountDeletions(deps: AccountDeletionDeps): () => void {
         if (!announcedByPeer.has(username)) return tellOthers(username).catch((err: unknown) => log.warn({ err, user: username }, 'could not announce an account deletion to the other nodes'));
         return undefined;
       },
-      0,
+      // After the modules' own listeners: waiting for the other nodes does not hold up their clean-up here.
+      -10,
       'cluster',
     ),
   ];
