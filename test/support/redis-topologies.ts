@@ -349,12 +349,16 @@ export async function startSentinelTopology(ctx: Mocha.Context, configure: (layo
     }
     // Ready when every Sentinel has found the replica (through the primary's INFO) and the two other
     // Sentinels (through hello messages, every 2 s); before that a fail-over could not reach quorum.
-    await waitFor('the Sentinels to discover the replica and each other', 30_000, async () => {
-      for (const sentinel of sentinels) {
-        const master = pairs(await oneCommand(sentinel.port, ['SENTINEL', 'MASTER', masterName]));
-        if (master.get('num-slaves') !== '1' || master.get('num-other-sentinels') !== '2') return undefined;
-      }
-      return true;
+    // What each Sentinel last reported, for the message should they never get there.
+    let seen = '';
+    await waitFor('the Sentinels to discover the replica and each other', 45_000, async () => {
+      const states = await Promise.all(
+        sentinels.map(async (sentinel) => pairs(await oneCommand(sentinel.port, ['SENTINEL', 'MASTER', masterName]))),
+      );
+      seen = states.map((m, i) => `sentinel-${i}: ${m.get('num-slaves') ?? '?'} replica(s), ${m.get('num-other-sentinels') ?? '?'} other sentinel(s), flags ${m.get('flags') ?? '?'}`).join('; ');
+      return states.every((m) => m.get('num-slaves') === '1' && m.get('num-other-sentinels') === '2') ? true : undefined;
+    }).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)} (last seen: ${seen})`);
     });
 
     const currentPrimary = async (): Promise<string> => {

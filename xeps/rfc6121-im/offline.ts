@@ -4,7 +4,6 @@
 import type { BoundSession } from '../../src/modules/api.js';
 import { Element, parseElement, xml } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { LocalExclusive } from '../../src/cluster/exclusive.js';
 import { readdress, type Im } from './shared.js';
 
 /** Messages kept per user; beyond it the sender gets service-unavailable (XEP-0160 §5). */
@@ -42,8 +41,6 @@ export function setupOffline(im: Im): OfflineDelivery {
   const { ctx } = im;
   // Every offline store operation timed for the metrics (ratatosk_store_operation_seconds{store="offline"}).
   const store = ctx.metrics.timeStore('offline', ctx.stores.offline);
-  // One delivery at a time per user on this node; across nodes the store's take keeps them apart.
-  const queues = new LocalExclusive();
   ctx.addFeature(NS.msgoffline);
 
   ctx.hook('message:offline', async (stanza, to) => {
@@ -59,35 +56,35 @@ export function setupOffline(im: Im): OfflineDelivery {
   });
 
   return {
-    deliver: (session) =>
-      queues.run(session.jid.local, async () => {
-        const username = session.jid.local;
-        const stillThere = (): boolean => ctx.sessions.get(session.jid.toString()) === session && session.presence.available;
-        // A few rounds: a message stored while the previous round ran is not left behind. The store's take hands
-        // each message to one delivery only, whichever node runs it (two resources of the user coming online on
-        // two nodes at once split the queue between them instead of both getting it).
-        for (let round = 0; round < 3; round++) {
-          let handedAll = true;
-          const { listed } = await store.take(username, OFFLINE_LIMIT, (messages) => {
-            const handed: string[] = [];
-            for (const message of messages) {
-              if (!stillThere()) break;
-              let stanza: Element;
-              try {
-                stanza = parseElement(message.stanza);
-              } catch (err) {
-                ctx.log.warn({ err, user: username, id: message.id }, 'stored offline message is not XML; dropped');
-                handed.push(message.id);
-                continue;
-              }
-              ctx.deliver(session, stanza);
+    // No queue per user: the store's take hands each message to one delivery, here or on another node.
+    deliver: async (session) => {
+      const username = session.jid.local;
+      const stillThere = (): boolean => ctx.sessions.get(session.jid.toString()) === session && session.presence.available;
+      // A few rounds: a message stored while the previous round ran is not left behind. The store's take hands
+      // each message to one delivery only, whichever node runs it (two resources of the user coming online on
+      // two nodes at once split the queue between them instead of both getting it).
+      for (let round = 0; round < 3; round++) {
+        let handedAll = true;
+        const { listed } = await store.take(username, OFFLINE_LIMIT, (messages) => {
+          const handed: string[] = [];
+          for (const message of messages) {
+            if (!stillThere()) break;
+            let stanza: Element;
+            try {
+              stanza = parseElement(message.stanza);
+            } catch (err) {
+              ctx.log.warn({ err, user: username, id: message.id }, 'stored offline message is not XML; dropped');
               handed.push(message.id);
+              continue;
             }
-            handedAll = handed.length === messages.length;
-            return handed;
-          });
-          if (listed === 0 || !handedAll) return;
-        }
-      }),
+            ctx.deliver(session, stanza);
+            handed.push(message.id);
+          }
+          handedAll = handed.length === messages.length;
+          return handed;
+        });
+        if (listed === 0 || !handedAll) return;
+      }
+    },
   };
 }
