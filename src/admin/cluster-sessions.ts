@@ -14,6 +14,7 @@ export const NODE_ANSWER_MS = 3000;
 const SESSIONS_TOPIC = 'admin:sessions';
 const KICK_TOPIC = 'admin:kick';
 const TRANSPORTS: ReadonlySet<string> = new Set<TransportKind>(['tcp', 'websocket', 'bosh']);
+const isTransport = (value: unknown): value is TransportKind => typeof value === 'string' && TRANSPORTS.has(value);
 
 /** What this node's own sessions look like to the admin commands. */
 export interface LocalSessionAdmin {
@@ -51,9 +52,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function readSession(value: unknown): LiveSession | undefined {
   if (!isRecord(value)) return undefined;
   const { jid, transport, remoteAddress, since, availability, priority, node } = value;
-  if (typeof jid !== 'string' || typeof transport !== 'string' || !TRANSPORTS.has(transport)) return undefined;
+  if (typeof jid !== 'string' || !isTransport(transport)) return undefined;
   if (typeof remoteAddress !== 'string' || typeof since !== 'number' || typeof availability !== 'string' || typeof priority !== 'number' || typeof node !== 'string') return undefined;
-  return { jid, transport: transport as TransportKind, remoteAddress, since, availability, priority, node };
+  return { jid, transport, remoteAddress, since, availability, priority, node };
 }
 
 const byNodeThenJid = (a: LiveSession, b: LiveSession): number => (a.node !== b.node ? (a.node < b.node ? -1 : 1) : a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0);
@@ -91,14 +92,14 @@ export function clusterSessionAdmin(deps: ClusterSessionDeps): ClusterSessionAdm
       const unanswered: string[] = [];
       if (deps.cluster !== undefined) {
         const others = (await deps.cluster.registry.listNodes()).filter((n) => n.alive && n.id !== deps.nodeId).map((n) => n.id);
-        const replies = await Promise.all(others.map((node) => ask(node, SESSIONS_TOPIC, bareJid === undefined ? {} : { bare: bareJid })));
-        replies.forEach((reply, i) => {
-          if (!Array.isArray(reply)) unanswered.push(others[i] as string);
+        const replies = await Promise.all(others.map(async (node) => ({ node, reply: await ask(node, SESSIONS_TOPIC, bareJid === undefined ? {} : { bare: bareJid }) })));
+        for (const { node, reply } of replies) {
+          if (!Array.isArray(reply)) unanswered.push(node);
           else for (const item of reply) {
             const session = readSession(item);
             if (session !== undefined) sessions.push(session);
           }
-        });
+        }
       }
       return { sessions: sessions.sort(byNodeThenJid), unanswered: unanswered.sort() };
     },
