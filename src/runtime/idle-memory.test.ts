@@ -120,15 +120,16 @@ describe('idle memory mode (src/runtime/idle-memory.ts)', function () {
     assert.equal(on.favoured, true);
     assert.ok(on.idlePeriods >= 1);
     const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+    // Halved at some point of the idle phase (the trickle may grow it back a little before the end).
     assert.ok(
-      on.physicalAtEnd < on.physicalAtIdleStart / 2,
-      `mode on: heap ${mib(on.physicalAtIdleStart)} when idle began, ${mib(on.physicalAtEnd)} at the end (halved after ${on.halvedAfterMs ?? 'never'} ms)`,
+      on.halvedAfterMs !== null,
+      `mode on: heap ${mib(on.physicalAtIdleStart)} when idle began, ${mib(on.physicalAtEnd)} at the end, never below half`,
     );
-    // The control: the same process and trickle without the mode keeps what the burst left.
+    // The control: the same process and trickle without the mode keeps what the burst left, throughout.
     assert.equal(off.favoured, false);
     assert.ok(
-      off.physicalAtEnd >= off.physicalAtIdleStart / 2,
-      `mode off: heap ${mib(off.physicalAtIdleStart)} when idle began, ${mib(off.physicalAtEnd)} at the end (halved after ${off.halvedAfterMs ?? 'never'} ms)`,
+      off.halvedAfterMs === null,
+      `mode off: heap ${mib(off.physicalAtIdleStart)} when idle began, below half after ${off.halvedAfterMs ?? 'never'} ms, ${mib(off.physicalAtEnd)} at the end`,
     );
   });
 });
