@@ -2,7 +2,7 @@
 // answers for the sessions bound on it (requests `admin:sessions` and `admin:kick` on the cluster bus, which
 // keeps each node's order); a session on another node is found in the session directory and closed by the node
 // that holds it. A node that does not answer in time is named, never silently left out.
-import type { NodeRegistry } from '../cluster/node-registry.js';
+import { askOtherNodes, type ClusterPeers } from '../cluster/ask-nodes.js';
 import type { RemoteSessions } from '../cluster/remote-sessions.js';
 import { ServerError } from '../errors.js';
 import type { TransportKind } from '../sessions/types.js';
@@ -41,7 +41,7 @@ export interface ClusterSessionDeps {
   readonly nodeId: string;
   readonly local: LocalSessionAdmin;
   /** The other nodes; absent when this node runs alone. */
-  readonly cluster?: { readonly remote: Pick<RemoteSessions, 'answer' | 'request' | 'find'>; readonly registry: Pick<NodeRegistry, 'listNodes'> };
+  readonly cluster?: ClusterPeers & { readonly remote: Pick<RemoteSessions, 'find'> };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -91,9 +91,9 @@ export function clusterSessionAdmin(deps: ClusterSessionDeps): ClusterSessionAdm
       const sessions = local.sessions(bareJid);
       const unanswered: string[] = [];
       if (deps.cluster !== undefined) {
-        const others = (await deps.cluster.registry.listNodes()).filter((n) => n.alive && n.id !== deps.nodeId).map((n) => n.id);
-        const replies = await Promise.all(others.map(async (node) => ({ node, reply: await ask(node, SESSIONS_TOPIC, bareJid === undefined ? {} : { bare: bareJid }) })));
-        for (const { node, reply } of replies) {
+        const asked = await askOtherNodes(deps.cluster, deps.nodeId, SESSIONS_TOPIC, bareJid === undefined ? {} : { bare: bareJid }, NODE_ANSWER_MS);
+        unanswered.push(...asked.unanswered);
+        for (const { node, reply } of asked.answers) {
           if (!Array.isArray(reply)) unanswered.push(node);
           else for (const item of reply) {
             const session = readSession(item);

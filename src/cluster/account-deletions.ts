@@ -7,8 +7,7 @@ import type { CoreHooks } from '../hooks/core-hooks.js';
 import { StreamError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { LocalSessionRegistry } from '../sessions/local-registry.js';
-import type { NodeRegistry } from './node-registry.js';
-import type { RemoteSessions } from './remote-sessions.js';
+import { askOtherNodes, type ClusterPeers } from './ask-nodes.js';
 
 const TOPIC = 'account:deleted';
 /** How long the deleting node waits for each other node to confirm. */
@@ -21,7 +20,7 @@ export interface AccountDeletionDeps {
   readonly sessions: LocalSessionRegistry;
   readonly log: Logger;
   /** The other nodes; absent when this node runs alone. */
-  readonly cluster?: { readonly remote: Pick<RemoteSessions, 'answer' | 'request'>; readonly registry: Pick<NodeRegistry, 'listNodes'> };
+  readonly cluster?: ClusterPeers;
 }
 
 /** Follows 'account:deleted' on this node and from the others; returns the undo. */
@@ -40,11 +39,9 @@ export function followAccountDeletions(deps: AccountDeletionDeps): () => void {
 
   const tellOthers = async (username: string): Promise<void> => {
     if (cluster === undefined) return;
-    const others = (await cluster.registry.listNodes()).filter((n) => n.alive && n.id !== deps.nodeId).map((n) => n.id);
-    const confirmed = await Promise.all(others.map((node) => cluster.remote.request(node, TOPIC, { username }, CONFIRM_WITHIN_MS, () => undefined)));
-    const silent = others.filter((_, i) => !confirmed[i]);
+    const { unanswered } = await askOtherNodes(cluster, deps.nodeId, TOPIC, { username }, CONFIRM_WITHIN_MS);
     // Its sessions there stay until they end; the account is gone from the store, so no new login succeeds.
-    if (silent.length > 0) log.warn({ user: username, nodes: silent }, 'nodes did not confirm an account deletion');
+    if (unanswered.length > 0) log.warn({ user: username, nodes: unanswered }, 'nodes did not confirm an account deletion');
   };
 
   const undo = [

@@ -4,23 +4,12 @@
 // heartbeat expired; the one that takes the node's lock clears its sessions from the directory and
 // reports them lost. Bound: a dead node is found within ALIVE_TTL_MS + SWEEP_MS + SWEEP_JITTER_MS.
 import { randomBytes } from 'node:crypto';
-import type { Result } from 'ioredis';
 import type { Logger } from '../observability/log.js';
 import type { SessionDirectory } from '../sessions/directory.js';
 import type { SessionRecord } from '../sessions/types.js';
 import { NODES_KEY, nodeAliveKey, nodeInfoKey, nodeLockKey, nodeSweptKey } from './keys.js';
 import type { RedisClient } from './redis-connection.js';
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    ratatoskUnlock(key: string, token: string): Result<number, Context>;
-  }
-}
-
-/** Deletes a lock only if it still holds our token (it may have expired and been taken by another). */
-const UNLOCK = `
-  if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-  return 0`;
+import { defineUnlock } from './redis-unlock.js';
 
 export const HEARTBEAT_MS = 1000;
 export const ALIVE_TTL_MS = 3000;
@@ -101,7 +90,7 @@ export class RedisNodeRegistry implements NodeRegistry {
   private recovering: Promise<void> | undefined;
 
   constructor(private readonly deps: RedisNodeRegistryDeps) {
-    deps.redis.defineCommand('ratatoskUnlock', { numberOfKeys: 1, lua: UNLOCK });
+    defineUnlock(deps.redis);
     // A connection lost: heartbeats of other nodes may have lapsed in Redis through no fault of theirs.
     const quiet = (): void => {
       this.quietUntil = Math.max(this.quietUntil, Date.now() + PEER_RESYNC_MS + HEARTBEAT_MS);

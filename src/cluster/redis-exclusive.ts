@@ -4,23 +4,13 @@
 // expire (LOCK_TTL_MS); work that runs longer than that may overlap with the next holder's, so what runs under
 // it is a few store operations, never a wait for a client.
 import { randomBytes } from 'node:crypto';
-import type { Result } from 'ioredis';
 import { StanzaError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import { LocalExclusive, type Exclusive } from './exclusive.js';
 import { lockKey } from './keys.js';
 import type { RedisClient } from './redis-connection.js';
 import { redisOutageError } from './remote-sessions.js';
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    ratatoskUnlock(key: string, token: string): Result<number, Context>;
-  }
-}
-
-const UNLOCK = `
-  if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-  return redis.call('DEL', KEYS[1])`;
+import { defineUnlock } from './redis-unlock.js';
 
 /** How long a lock outlives a holder that died holding it. */
 export const LOCK_TTL_MS = 15_000;
@@ -39,7 +29,7 @@ export class RedisExclusive implements Exclusive {
     /** How long to keep asking for a lock (held elsewhere, or Redis failing over) before giving up. */
     private readonly waitMs = 10_000,
   ) {
-    redis.defineCommand('ratatoskUnlock', { numberOfKeys: 1, lua: UNLOCK });
+    defineUnlock(redis);
   }
 
   run<T>(name: string, work: () => Promise<T>): Promise<T> {

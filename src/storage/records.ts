@@ -44,3 +44,9 @@ export function parseAccountRecord(value: unknown): AccountRecord | undefined {
   if (credentials === undefined || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
   return { credentials, createdAt };
 }
+
+/** Of the ids an offline take's delivery returned, those naming a message it was given, each once. */
+export function deliveredIds(messages: readonly { id: string }[], handed: readonly string[]): string[] {
+  const listed = new Set(messages.map((m) => m.id));
+  return [...new Set(handed)].filter((id) => listed.has(id));
+}

@@ -8,6 +8,7 @@
 import type { Database } from 'lmdb';
 import { ServerError } from '../../errors.js';
 import type { OfflineMessage, OfflineStore, OfflineTake } from '../types.js';
+import { deliveredIds } from '../records.js';
 import { guard, type EmbeddedEnv, type UserDataOwner } from './env.js';
 
 type OfflineKey = [string, number];
@@ -68,12 +69,7 @@ export class EmbeddedOfflineStore implements OfflineStore, UserDataOwner {
 
   async list(username: string, limit?: number): Promise<OfflineMessage[]> {
     if (limit !== undefined && !(limit > 0)) return [];
-    return guard('offline list', () => {
-      const messages: OfflineMessage[] = [];
-      const range = limit === undefined ? queueRange(username) : { ...queueRange(username), limit: Math.trunc(limit) };
-      for (const { key, value } of this.db.getRange(range)) messages.push(parseRecord(username, key, value));
-      return messages;
-    });
+    return guard('offline list', () => this.queue(username, limit));
   }
 
   async remove(username: string, ids: readonly string[]): Promise<void> {
@@ -91,8 +87,7 @@ export class EmbeddedOfflineStore implements OfflineStore, UserDataOwner {
     try {
       return await guard('offline take', () =>
         this.db.transactionSync(() => {
-          const messages: OfflineMessage[] = [];
-          for (const { key, value } of this.db.getRange({ ...queueRange(username), limit: Math.trunc(limit) })) messages.push(parseRecord(username, key, value));
+          const messages = this.queue(username, limit);
           if (messages.length === 0) return { listed: 0, removed: 0 };
           let handed: readonly string[];
           try {
@@ -101,10 +96,9 @@ export class EmbeddedOfflineStore implements OfflineStore, UserDataOwner {
             handFailure = { error };
             throw error;
           }
-          const listed = new Set(messages.map((m) => m.id));
           let removed = 0;
-          for (const id of new Set(handed)) {
-            const seq = listed.has(id) ? parseId(id) : undefined;
+          for (const id of deliveredIds(messages, handed)) {
+            const seq = parseId(id);
             if (seq === undefined) continue;
             void this.db.remove([username, seq]);
             removed++;
@@ -125,6 +119,14 @@ export class EmbeddedOfflineStore implements OfflineStore, UserDataOwner {
   removeUserData(username: string): void {
     const keys = [...this.db.getKeys(queueRange(username))];
     for (const key of keys) void this.db.remove(key);
+  }
+
+  /** The user's queue, oldest first, up to `limit` (all without one). */
+  private queue(username: string, limit?: number): OfflineMessage[] {
+    const messages: OfflineMessage[] = [];
+    const range = limit === undefined ? queueRange(username) : { ...queueRange(username), limit: Math.trunc(limit) };
+    for (const { key, value } of this.db.getRange(range)) messages.push(parseRecord(username, key, value));
+    return messages;
   }
 
   /** Above every id ever given out, and above this queue's newest (should the counter be lost). Call in a write transaction. */

@@ -3,10 +3,15 @@
 // any node) cannot together overfill a queue. A take locks the rows it hands out until it has
 // deleted them, so a take of the same queue on another node waits and then skips them.
 import type { OfflineMessage, OfflineStore, OfflineTake } from '../types.js';
-import { num, str, type Db } from './db.js';
+import { deliveredIds } from '../records.js';
+import { num, str, type Db, type Row } from './db.js';
 
 /** Ids are bigserial values; anything else cannot name a stored message. */
 const ID = /^[1-9]\d{0,17}$/;
+/** A user's queue, oldest first, up to $2 (null: all); ordered by the column, not by the text alias (which would sort '10' before '9'). */
+const QUEUE = 'SELECT id::text AS id, stanza, stored_at FROM offline_messages WHERE username = $1 ORDER BY offline_messages.id LIMIT $2';
+
+const message = (row: Row): OfflineMessage => ({ id: str(row, 'id'), stanza: str(row, 'stanza'), storedAt: num(row, 'stored_at') });
 
 export class PostgresOfflineStore implements OfflineStore {
   constructor(private readonly db: Db) {}
@@ -31,12 +36,7 @@ export class PostgresOfflineStore implements OfflineStore {
 
   async list(username: string, limit?: number): Promise<OfflineMessage[]> {
     if (limit !== undefined && !(limit > 0)) return [];
-    // Ordered by the column, not by the text alias (which would sort '10' before '9').
-    const rows = await this.db.query(
-      'SELECT id::text AS id, stanza, stored_at FROM offline_messages WHERE username = $1 ORDER BY offline_messages.id LIMIT $2',
-      [username, limit === undefined ? null : Math.trunc(limit)],
-    );
-    return rows.map((row) => ({ id: str(row, 'id'), stanza: str(row, 'stanza'), storedAt: num(row, 'stored_at') }));
+    return (await this.db.query(QUEUE, [username, limit === undefined ? null : Math.trunc(limit)])).map(message);
   }
 
   async remove(username: string, ids: readonly string[]): Promise<void> {
@@ -49,14 +49,9 @@ export class PostgresOfflineStore implements OfflineStore {
     if (!(limit > 0)) return { listed: 0, removed: 0 };
     return this.db.transaction(async (tx) => {
       // A row another take has locked is waited for; once that take commits, a row it deleted is skipped.
-      const rows = await tx.query(
-        'SELECT id::text AS id, stanza, stored_at FROM offline_messages WHERE username = $1 ORDER BY offline_messages.id LIMIT $2 FOR UPDATE',
-        [username, Math.trunc(limit)],
-      );
-      const messages = rows.map((row) => ({ id: str(row, 'id'), stanza: str(row, 'stanza'), storedAt: num(row, 'stored_at') }));
+      const messages = (await tx.query(`${QUEUE} FOR UPDATE`, [username, Math.trunc(limit)])).map(message);
       if (messages.length === 0) return { listed: 0, removed: 0 };
-      const listed = new Set(messages.map((m) => m.id));
-      const handed = [...new Set(hand(messages))].filter((id) => listed.has(id));
+      const handed = deliveredIds(messages, hand(messages));
       if (handed.length > 0) await tx.query('DELETE FROM offline_messages WHERE username = $1 AND id = ANY($2::bigint[])', [username, handed]);
       return { listed: messages.length, removed: handed.length };
     });
