@@ -27,7 +27,7 @@ interface Summary {
 }
 
 const TRANSPORTS = ['tcp', 'websocket', 'bosh'];
-const TARGETS = ['ratatosk', 'floor', 'floor-xml', 'prosody', 'ejabberd'];
+const TARGETS = ['ratatosk', 'floor', 'floor-xml', 'floor-xml-own', 'prosody', 'ejabberd'];
 const PEERS = ['prosody', 'ejabberd'];
 
 const loads = new Map<string, string>();
@@ -75,10 +75,13 @@ for (const round of rounds) {
     }
     const own = runs.get('ratatosk')?.cpu_us_per_msg;
     const withXml = runs.get('floor-xml')?.cpu_us_per_msg;
+    const withOwnXml = runs.get('floor-xml-own')?.cpu_us_per_msg;
     if (own != null && floor != null && betterPeer !== undefined) {
       const toFloor = own / floor;
       const toPeer = own / betterPeer;
-      const xmlFloor = withXml != null ? `; the relay with the XML work alone is ${(withXml / floor).toFixed(2)}× the relay` : '';
+      const xmlFloor =
+        (withXml != null ? `; the relay with the XML work alone (ltx) is ${(withXml / floor).toFixed(2)}× the relay` : '') +
+        (withOwnXml != null ? `; with Ratatosk's own parser and serialiser ${(withOwnXml / floor).toFixed(2)}× the relay, ${(withOwnXml / (betterPeer ?? NaN)).toFixed(2)}× the better peer` : '');
       verdicts.push(
         `${round} ${transport}: Ratatosk ${own} µs = ${toFloor.toFixed(2)}× the relay (target ≤ 1.25: ${toFloor <= 1.25 ? 'met' : 'not met'}), ` +
           `${toPeer.toFixed(2)}× the better peer (target ≤ 0.5: ${toPeer <= 0.5 ? 'met' : 'not met'})${xmlFloor}`,

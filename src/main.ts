@@ -41,6 +41,7 @@ import { loadOrCreateCertificate } from './transports/certificate.js';
 import { ServingCertificate } from './transports/serving-certificate.js';
 import { Reloader, type ReloadReport } from './runtime/reload.js';
 import { startIdleMemoryMode } from './runtime/idle-memory.js';
+import { restoreFastStringPrototype } from './runtime/fast-string-prototype.js';
 import { createHostMeta, endpointsFromLeastLoaded, endpointsFromRequest, HOST_META_JSON_PATH, HOST_META_PATH } from './transports/host-meta.js';
 import { HttpServer, ModuleHttpRoutes, sendJson, sendText, WEBSOCKET_PATH } from './transports/http-server.js';
 import { boundPort, listenTcp } from './transports/tcp.js';
@@ -98,6 +99,7 @@ export interface StartOptions {
 type StartupUndo = () => void | Promise<void>;
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  restoreFastStringPrototype();
   const undo: StartupUndo[] = [];
   try {
     return await startUp(config, options, undo);

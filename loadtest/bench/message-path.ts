@@ -5,13 +5,14 @@
 // a fixed total rate; every message must arrive. CPU is the server's utime and stime from /proc/<pid>/stat
 // over the measured phase (after a warm-up), per delivered message.
 //
-//   npm run build && npx tsx loadtest/bench/message-path.ts [--pairs 50] [--rate 2000] [--seconds 20] [--warmup 3] [--cpu-prof DIR] [--node-args="--trace-gc ..."] [--root DIR | --floor | --floor-xml]
+//   npm run build && npx tsx loadtest/bench/message-path.ts [--pairs 50] [--rate 2000] [--seconds 20] [--warmup 3] [--cpu-prof DIR] [--node-args="--trace-gc ..."] [--root DIR | --floor | --floor-xml | --floor-xml-own]
 //
 // --root: a directory holding bin/ratatosk.js and dist/ of another build (e.g. `tsc -p tsconfig.build.json --outDir
 // DIR/dist` with bin/, package.json and a node_modules link beside it), to measure without touching ./dist.
 // --floor: the same clients and messages against the do-nothing relay (loadtest/floor, compiled with tsc as
 // loadtest/run does) instead of Ratatosk: the yardstick of issue #18's "1.25 times the relay", on this path.
 // --floor-xml: the relay parsing each message into an ltx tree and writing it back (`loadtest/run --target floor-xml`).
+// --floor-xml-own: the same with Ratatosk's own frame parser and serialiser, from --root's dist/ (`--target floor-xml-own`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     root: { type: 'string', default: join(import.meta.dirname, '..', '..') },
     floor: { type: 'boolean', default: false },
     'floor-xml': { type: 'boolean', default: false },
+    'floor-xml-own': { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
   },
 });
@@ -117,7 +119,7 @@ async function startFloor(dataDir: string): Promise<Server> {
   await symlink(join(repo, 'node_modules'), join(out, 'node_modules'));
   const c2s = await freePort();
   const child = spawn(process.execPath, [...nodeArgs(), join(out, 'server.js'), '--host', '127.0.0.1', '--port', String(c2s), '--domain', DOMAIN,
-    '--xml-work', values['floor-xml'] ? '1' : '0'], { cwd: dataDir, stdio: ['ignore', 'inherit', 'inherit'] });
+    '--xml-work', values['floor-xml-own'] ? 'own' : values['floor-xml'] ? '1' : '0', '--ratatosk-dist', join(values.root, 'dist')], { cwd: dataDir, stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the relay exited during start-up (${child.exitCode})`);
@@ -141,7 +143,7 @@ async function startFloor(dataDir: string): Promise<Server> {
 async function startServerRetrying(root: string, dataDir: string): Promise<Server> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return values.floor || values['floor-xml'] ? await startFloor(dataDir) : await startServer(root, dataDir);
+      return values.floor || values['floor-xml'] || values['floor-xml-own'] ? await startFloor(dataDir) : await startServer(root, dataDir);
     } catch (err) {
       if (attempt >= 3) throw err;
     }
@@ -308,7 +310,7 @@ async function main(): Promise<void> {
     }
     const us = (ms: number): string => ((ms * 1000) / measured).toFixed(1);
     console.log(
-      `${values['floor-xml'] ? 'relay with XML work (loadtest/floor --xml-work 1): ' : values.floor ? 'relay (loadtest/floor): ' : ''}${PAIRS} pairs, ${RATE}/s for ${SECONDS} s (${measured} messages, ${wall.toFixed(1)} s): server CPU per delivered message ` +
+      `${values['floor-xml-own'] ? 'relay with XML work, own parser (loadtest/floor --xml-work own): ' : values['floor-xml'] ? 'relay with XML work (loadtest/floor --xml-work 1): ' : values.floor ? 'relay (loadtest/floor): ' : ''}${PAIRS} pairs, ${RATE}/s for ${SECONDS} s (${measured} messages, ${wall.toFixed(1)} s): server CPU per delivered message ` +
         `user ${us(after.user - before.user)} µs, system ${us(after.system - before.system)} µs, total ${us(after.user - before.user + after.system - before.system)} µs; ` +
         `main thread user ${us(mainAfter.user - mainBefore.user)} µs, system ${us(mainAfter.system - mainBefore.system)} µs`,
     );

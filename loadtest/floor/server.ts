@@ -6,10 +6,10 @@
 // libuv and V8 charge any Node server on this machine (README.md); loadtest/run --target floor runs it.
 //
 //   node --import tsx loadtest/floor/server.ts --host 127.0.0.1 --port 5222 --http-port 5280 --domain tsung.test \
-//     --users 1000 --roster-size 10 [--xml-work 1]
+//     --users 1000 --roster-size 10 [--xml-work 0|1|own [--ratatosk-dist dist]]
 import http from 'node:http';
 import { boshHandler } from './bosh.js';
-import { online, type FloorOptions } from './session.js';
+import { LTX_WORK, online, ownXmlWork, type FloorOptions } from './session.js';
 import { tcpListener } from './tcp.js';
 import { attachWebSocket } from './websocket.js';
 
@@ -18,10 +18,13 @@ interface Options extends FloorOptions {
   port: number;
   /** WebSocket and BOSH; 0: none. */
   httpPort: number;
+  /** --xml-work: 0 none, 1 ltx, own Ratatosk's parser and serialiser from `ratatoskDist`. */
+  xmlMode: '0' | '1' | 'own';
+  ratatoskDist: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { host: '127.0.0.1', port: 5222, httpPort: 0, domain: 'localhost', users: 0, rosterSize: 0, xmlWork: false };
+  const options: Options = { host: '127.0.0.1', port: 5222, httpPort: 0, domain: 'localhost', users: 0, rosterSize: 0, xmlMode: '0', ratatoskDist: 'dist' };
   const numbers: Record<string, 'port' | 'httpPort' | 'users' | 'rosterSize'> = {
     '--port': 'port',
     '--http-port': 'httpPort',
@@ -35,12 +38,13 @@ function parseOptions(argv: string[]): Options {
     const numeric = numbers[flag];
     if (flag === '--host') options.host = value;
     else if (flag === '--domain') options.domain = value;
-    else if (flag === '--xml-work' && (value === '0' || value === '1')) options.xmlWork = value === '1';
+    else if (flag === '--xml-work' && (value === '0' || value === '1' || value === 'own')) options.xmlMode = value;
+    else if (flag === '--ratatosk-dist') options.ratatoskDist = value;
     else if (numeric !== undefined) {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number`);
       options[numeric] = n;
-    } else throw new Error(`unknown option ${flag} (--host, --port, --http-port, --domain, --users, --roster-size, --xml-work 0|1)`);
+    } else throw new Error(`unknown option ${flag} (--host, --port, --http-port, --domain, --users, --roster-size, --xml-work 0|1|own, --ratatosk-dist)`);
   }
   for (const [flag, port] of [['--port', options.port], ['--http-port', options.httpPort]] as const) {
     if (port > 65535 || (flag === '--port' && port < 1)) throw new Error(`${flag} must be 1-65535`);
@@ -54,6 +58,15 @@ try {
 } catch (err) {
   process.stderr.write(`floor: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(2);
+}
+if (options.xmlMode === '1') options.xmlWork = LTX_WORK;
+else if (options.xmlMode === 'own') {
+  try {
+    options.xmlWork = await ownXmlWork(options.ratatoskDist);
+  } catch (err) {
+    process.stderr.write(`floor: --xml-work own needs a build of Ratatosk at ${options.ratatoskDist} (npm run build): ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
 }
 
 const tcp = tcpListener(options);

@@ -5,11 +5,15 @@
 //
 // With --xml-work 1 (`loadtest/run --target floor-xml`) each relayed <message/> is parsed into an element tree with
 // ltx (the parser and element model of xmpp.js) and written back from it with `from` set: the least XML work any
-// server that reads what its clients send does per message, measured beside the relay itself.
+// server that reads what its clients send does per message, measured beside the relay itself. With --xml-work own
+// (`--target floor-xml-own`) the same is done with Ratatosk's own parser and serialiser (parseFrame, serialize),
+// loaded from a build (`--ratatosk-dist DIR`): what the XML work costs with the parts Ratatosk itself uses.
 //
 // The roster is synthetic: K items, the ring of `ratatosk user add-many --roster-size K` (src/admin/add-many.ts),
 // so xmpp-load's roster check passes and its messages go to the same contacts as with the real servers.
 
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parse } from 'ltx';
 
 export interface FloorOptions {
@@ -17,8 +21,36 @@ export interface FloorOptions {
   /** Users in the run (<prefix>1..<prefix>N), for the ring roster. */
   users: number;
   rosterSize: number;
-  /** Parse and re-serialise each relayed message (ltx) instead of splicing `from` into the text. */
-  xmlWork: boolean;
+  /** Parse and re-serialise each relayed message instead of splicing `from` into the text; undefined: splice. */
+  xmlWork?: XmlWork;
+}
+
+/** An element as both parsers build it (ltx's model). */
+export interface XmlElement {
+  attrs: Record<string, string | undefined>;
+  toString(): string;
+}
+
+/** What --xml-work does per relayed message: parse the text into an element, and write an element as text. */
+export interface XmlWork {
+  parse(text: string): XmlElement;
+  serialize(element: XmlElement): string;
+}
+
+/** ltx: the parser and element model of xmpp.js. */
+export const LTX_WORK: XmlWork = { parse: (text) => parse(text), serialize: (element) => element.toString() };
+
+/** Ratatosk's own frame parser (RFC 7395 framing, all of its checks) and serialiser, from the build in `distDir`. */
+export async function ownXmlWork(distDir: string): Promise<XmlWork> {
+  type Own = {
+    parseFrame(text: string, limits: { maxStanzaBytes: number; maxDepth: number }): XmlElement;
+    serialize(element: XmlElement): string;
+  };
+  const url = (file: string): string => pathToFileURL(join(distDir, 'src', 'xml', file)).href;
+  const framed = (await import(url('framed-parser.js'))) as Pick<Own, 'parseFrame'>;
+  const writer = (await import(url('serialize.js'))) as Pick<Own, 'serialize'>;
+  const limits = { maxStanzaBytes: 256 * 1024, maxDepth: 32 };
+  return { parse: (text) => framed.parseFrame(text, limits), serialize: (element) => writer.serialize(element) };
 }
 
 /** A connection a relayed message can be handed to, whatever its transport. */
@@ -102,12 +134,13 @@ export class FloorSession implements Deliverer {
 
   /** One element from the client (not a stream header or close: each transport frames those its own way). */
   handle(piece: string): void {
-    if (piece.startsWith('<message') && this.options.xmlWork) {
-      const message = parse(piece);
+    const xml = this.options.xmlWork;
+    if (piece.startsWith('<message') && xml !== undefined) {
+      const message = xml.parse(piece);
       message.attrs.from = this.fullJid;
       const to = String(message.attrs.to ?? '');
       const slash = to.indexOf('/');
-      online.get(slash < 0 ? to : to.slice(0, slash))?.deliver(message.toString());
+      online.get(slash < 0 ? to : to.slice(0, slash))?.deliver(xml.serialize(message));
     } else if (piece.startsWith('<message')) {
       const to = attribute(piece, 'to') ?? '';
       const slash = to.indexOf('/');
