@@ -81,7 +81,7 @@ for (const round of rounds) {
       const toPeer = own / betterPeer;
       const xmlFloor =
         (withXml != null ? `; the relay with the XML work alone (ltx) is ${(withXml / floor).toFixed(2)}× the relay` : '') +
-        (withOwnXml != null ? `; with Ratatosk's own parser and serialiser ${(withOwnXml / floor).toFixed(2)}× the relay, ${(withOwnXml / (betterPeer ?? NaN)).toFixed(2)}× the better peer` : '');
+        (withOwnXml != null ? `; with Ratatosk's own parser and serialiser ${(withOwnXml / floor).toFixed(2)}× the relay, ${(withOwnXml / betterPeer).toFixed(2)}× the better peer` : '');
       verdicts.push(
         `${round} ${transport}: Ratatosk ${own} µs = ${toFloor.toFixed(2)}× the relay (target ≤ 1.25: ${toFloor <= 1.25 ? 'met' : 'not met'}), ` +
           `${toPeer.toFixed(2)}× the better peer (target ≤ 0.5: ${toPeer <= 0.5 ? 'met' : 'not met'})${xmlFloor}`,

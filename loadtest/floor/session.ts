@@ -45,11 +45,15 @@ export async function ownXmlWork(distDir: string): Promise<XmlWork> {
   type Own = {
     parseFrame(text: string, limits: { maxStanzaBytes: number; maxDepth: number }): XmlElement;
     serialize(element: XmlElement): string;
+    loadConfig(options: { file: false; env: Record<string, string> }): { c2s: { maxStanzaSize: number; maxDepth: number } };
   };
-  const url = (file: string): string => pathToFileURL(join(distDir, 'src', 'xml', file)).href;
-  const framed = (await import(url('framed-parser.js'))) as Pick<Own, 'parseFrame'>;
-  const writer = (await import(url('serialize.js'))) as Pick<Own, 'serialize'>;
-  const limits = { maxStanzaBytes: 256 * 1024, maxDepth: 32 };
+  const url = (file: string): string => pathToFileURL(join(distDir, 'src', file)).href;
+  const framed = (await import(url('xml/framed-parser.js'))) as Pick<Own, 'parseFrame'>;
+  const writer = (await import(url('xml/serialize.js'))) as Pick<Own, 'serialize'>;
+  const config = (await import(url('config/index.js'))) as Pick<Own, 'loadConfig'>;
+  // Ratatosk's default caps (c2s.max_stanza_size, c2s.max_depth), as its authenticated streams apply them.
+  const { c2s } = config.loadConfig({ file: false, env: {} });
+  const limits = { maxStanzaBytes: c2s.maxStanzaSize, maxDepth: c2s.maxDepth };
   return { parse: (text) => framed.parseFrame(text, limits), serialize: (element) => writer.serialize(element) };
 }
 
