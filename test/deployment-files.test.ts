@@ -517,9 +517,12 @@ describe('deployment files', function () {
       script = spawn('bash', [SCRIPT, '-n', '2', '--base-port', String(base), '--users', '2', '--dir', join(dir, 'cluster'), '--log-level', 'warn'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       script.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
       script.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      await until(`the script to print "ready" (output so far:\n${output})`, 110_000, async () => {
+      // The output is read when the wait ends, not when it begins.
+      await until('the script to print "ready"', 110_000, async () => {
         if (script?.exitCode !== null) throw new Error(`the script exited (${String(script?.exitCode)}):\n${output}`);
         return output.includes('ready; press Ctrl-C') ? true : undefined;
+      }).catch((err: unknown) => {
+        throw new Error(`${err instanceof Error ? err.message : String(err)} (output so far:\n${output})`);
       });
     });
 
